@@ -1,0 +1,38 @@
+# ratls build and test entry points. `make test` is what CI runs.
+GO ?= go
+PKGS := ./...
+FUZZTIME ?= 30s
+
+.PHONY: test fmt-check vet staticcheck unit bench fuzz build
+
+test: fmt-check vet staticcheck unit
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+staticcheck:
+	$(GO) tool staticcheck $(PKGS)
+
+# Unit tests (with the race detector) also run every fuzz target over its
+# committed seed corpus in testdata/fuzz.
+unit:
+	$(GO) test -race -count=1 $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# Run each fuzz target for FUZZTIME (default 30s).
+fuzz:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+build:
+	$(GO) build -o bin/ratls ./cmd/ratls

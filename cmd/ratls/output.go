@@ -1,0 +1,177 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/ratls/ratls/inspect"
+)
+
+// writeReport renders an inspection report for a person: one section per
+// certificate and per evidence item, aligned "name: value" lines.
+func writeReport(w io.Writer, r *inspect.Report) {
+	p := &printer{w: w}
+	if r.Input != "" {
+		p.line(0, "Source", fmt.Sprintf("%s (%s)", r.Input, r.Source))
+	}
+	if c := r.Certificate; c != nil {
+		p.section("Certificate")
+		writeCertificate(p, c)
+		for i, cc := range r.Chain {
+			p.section(fmt.Sprintf("Chain certificate %d", i+1))
+			writeCertificate(p, cc)
+		}
+	}
+	if len(r.Evidence) == 0 {
+		p.section("Evidence")
+		p.line(1, "none", "this certificate carries no TEE evidence")
+	}
+	for i, e := range r.Evidence {
+		title := fmt.Sprintf("Evidence %d", i+1)
+		if i == 0 && len(r.Evidence) > 1 {
+			title += " (preferred)"
+		}
+		p.section(title)
+		writeEvidence(p, e, r.Source == inspect.SourceCertificate)
+	}
+	if e := r.Endorsements; e != nil {
+		p.section("Endorsements")
+		if e.Empty {
+			p.line(1, "value", "empty")
+		} else {
+			p.line(1, "version", fmt.Sprintf("%d (encoded in %d bytes)", e.Version, e.VersionWidth))
+			for _, k := range []string{"tcb_info", "tcb_info_issuer_chain", "pck_crl", "root_ca_crl", "pck_crl_issuer_chain", "qe_identity", "qe_identity_issuer_chain", "creation_datetime"} {
+				p.line(1, k, fmt.Sprintf("%d bytes", e.Sizes[k]))
+			}
+		}
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Nothing above is verified except the certificate signature: the evidence is described, not trusted.")
+}
+
+func writeCertificate(p *printer, c *inspect.Certificate) {
+	p.line(1, "subject", c.Subject)
+	p.line(1, "issuer", c.Issuer)
+	p.line(1, "validity", c.NotBefore+" .. "+c.NotAfter)
+	p.line(1, "public key", c.PublicKey+" (SPKI SHA-256 "+c.PublicKeySHA256+")")
+	p.line(1, "signature", c.SignatureAlgorithm+", "+signatureState(c))
+	for _, e := range c.Extensions {
+		v := fmt.Sprintf("%d bytes", e.Length)
+		if e.Name != "" {
+			v = e.Name + ", " + v
+		}
+		if e.Critical {
+			v += ", critical"
+		}
+		p.line(1, "extension "+e.OID, v)
+	}
+}
+
+func signatureState(c *inspect.Certificate) string {
+	switch {
+	case c.SignatureValid && c.SelfSigned:
+		return "self-signed, valid"
+	case c.SignatureValid:
+		return "valid (issuer in chain)"
+	case c.SelfSigned:
+		return "self-signed, INVALID"
+	}
+	return "issuer not provided, not checked"
+}
+
+func writeEvidence(p *printer, e *inspect.Evidence, inCert bool) {
+	where := e.Format
+	if e.OID != "" {
+		where += ", extension " + e.OID
+	}
+	if e.CBORTag != nil {
+		where += fmt.Sprintf(", CBOR tag %d (%s)", *e.CBORTag, e.TagName)
+	}
+	if len(e.Path) > 0 {
+		where += ", CMW entry " + strings.Join(e.Path, "/")
+	}
+	p.line(1, "format", where)
+	tee := e.TEE
+	if tee == "" {
+		tee = "unknown"
+	}
+	p.line(1, "TEE", fmt.Sprintf("%s (%s, %d bytes)", tee, e.Kind, e.Size))
+	if e.Unsupported != "" {
+		p.line(1, "note", e.Unsupported)
+	}
+	if q := e.Quote; q != nil {
+		p.line(1, "quote", fmt.Sprintf("version %d, attestation key type %d, TEE type %#x, certification data type %d", q.Version, q.AttKeyType, q.TEEType, q.CertificationDataType))
+		if q.TrailingBytes > 0 {
+			p.line(1, "trailing bytes", fmt.Sprint(q.TrailingBytes))
+		}
+		p.line(1, "quoting enclave", fmt.Sprintf("isv_prod_id %v, isv_svn %v, mrsigner %v", q.QEReport.Get("isv_prod_id"), q.QEReport.Get("isv_svn"), q.QEReport.Get("mrsigner")))
+		for _, c := range q.PCKChain {
+			p.line(1, "PCK chain", c.Subject+" (until "+c.NotAfter+")")
+		}
+	}
+	if r := e.SNPReport; r != nil {
+		p.fields(1, *r)
+	}
+	if t := e.CCAToken; t != nil {
+		p.line(1, "token form", t.Form)
+	}
+	if len(e.Measurements) > 0 {
+		p.line(1, "measurements", "")
+		p.fields(2, e.Measurements)
+	}
+	if e.ReportData != "" {
+		p.line(1, "report data", e.ReportData)
+	}
+	if c := e.Claims; c != nil {
+		p.line(1, "claims", "")
+		p.line(2, "pubkey-hash", c.PubKeyHashAlg+":"+c.PubKeyHash)
+		if c.Nonce != "" {
+			p.line(2, "nonce", c.Nonce)
+		}
+		for k, v := range c.Unknown {
+			p.line(2, k, v+" (unknown claim, ignored)")
+		}
+	}
+	if inCert || e.KeyBinding != "not-applicable" {
+		b := e.KeyBinding
+		if e.BindingRule != "" {
+			b += " (" + e.BindingRule + ")"
+		}
+		p.line(1, "key binding", b)
+		if e.BindingDetail != "" {
+			p.line(2, "detail", e.BindingDetail)
+		}
+	}
+}
+
+type printer struct{ w io.Writer }
+
+func (p *printer) section(title string) { fmt.Fprintf(p.w, "\n%s\n", title) }
+
+func (p *printer) line(indent int, name, value string) {
+	pad := strings.Repeat("  ", indent)
+	if value == "" {
+		fmt.Fprintf(p.w, "%s%s:\n", pad, name)
+		return
+	}
+	fmt.Fprintf(p.w, "%s%-*s %s\n", pad, 18-2*indent, name+":", value)
+}
+
+func (p *printer) fields(indent int, fs inspect.Fields) {
+	for _, f := range fs {
+		switch v := f.Value.(type) {
+		case []string:
+			for i, s := range v {
+				p.line(indent, fmt.Sprintf("%s[%d]", f.Name, i), s)
+			}
+		case []inspect.Fields:
+			for i, sub := range v {
+				p.line(indent, fmt.Sprintf("%s[%d]", f.Name, i), "")
+				p.fields(indent+1, sub)
+			}
+		default:
+			p.line(indent, f.Name, fmt.Sprint(v))
+		}
+	}
+}

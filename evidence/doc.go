@@ -1,0 +1,10 @@
+// Package evidence parses and produces the wire formats that carry TEE
+// evidence inside X.509 certificates: the Interoperable RA-TLS tagged-CBOR
+// evidence and endorsements extensions, the claims buffer that binds a
+// certificate's public key, IETF CMW, and the legacy formats of Gramine,
+// the Intel SGX SDK, Open Enclave and rats-tls.
+//
+// It only parses: it checks structure strictly and reports what the bytes
+// say (including whether the evidence binds the certificate key), but it
+// verifies no signatures and makes no policy decision.
+package evidence

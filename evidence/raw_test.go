@@ -1,0 +1,201 @@
+package evidence
+
+import (
+	"bytes"
+	"crypto/elliptic"
+	"crypto/x509/pkix"
+	"strings"
+	"testing"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/ratls/ratls/evidence/quote"
+)
+
+// Vectors owned by the parser packages; their PROVENANCE.md sits beside them.
+const (
+	tdxQuoteFile   = "quote/testdata/dcap-qvl/tdx_quote"
+	tdxV5File      = "quote/testdata/go-tdx-guest/quote_v5_sample.dat"
+	snpReportFile  = "snp/testdata/snp-go-sev-guest/attestation.bin"
+	ccaTokenFile   = "cca/testdata/cca-tfm/cca_example_token.cbor"
+	cca399File     = "cca/testdata/cca-veraison/go/tf-rmm_cca_token.cbor"
+	ccaPlatformRaw = "cca/testdata/cca-tfm/cca_platform_token.cbor"
+)
+
+func TestParseRawKinds(t *testing.T) {
+	for _, tc := range []struct {
+		file   string
+		kind   Kind
+		tee    TEE
+		format Format
+	}{
+		{tdxQuoteFile, KindIntelQuote, TEETDX, FormatRaw},
+		{tdxV5File, KindIntelQuote, TEETDX, FormatRaw},
+		{snpReportFile, KindSNPReport, TEESEVSNP, FormatRaw},
+		{ccaTokenFile, KindCCAToken, TEECCA, FormatRaw},
+		{cca399File, KindCCAToken, TEECCA, FormatRaw},
+		{ccaPlatformRaw, KindCCAPlatform, TEECCA, FormatRaw},
+	} {
+		items, err := ParseRaw(readFile(t, tc.file))
+		if err != nil {
+			t.Errorf("%s: %v", tc.file, err)
+			continue
+		}
+		it := items[0]
+		if len(items) != 1 || it.Kind != tc.kind || it.TEE != tc.tee || it.Format != tc.format {
+			t.Errorf("%s: got %d items, kind %s tee %s format %s", tc.file, len(items), it.Kind, it.TEE, it.Format)
+		}
+		if b := it.CheckBinding(nil); b.Status != BindingNotApplicable {
+			t.Errorf("%s: binding without a certificate: got %s", tc.file, b.Status)
+		}
+	}
+}
+
+func TestParseRawReports(t *testing.T) {
+	// An SGX report (60002 payload): a report body with key id and MAC.
+	body := sgxQuote(t, []byte("rd"))[48 : 48+384]
+	rep := append(append([]byte{}, body...), make([]byte, 48)...)
+	items, err := ParseRaw(rep)
+	if err != nil || items[0].Kind != KindSGXReport || !bytes.HasPrefix(items[0].ReportData(), []byte("rd")) {
+		t.Fatalf("sgx report: %v %+v", err, items)
+	}
+	// A TDREPORT (sgx_report2_t with report type 0x81).
+	r2 := &quote.Report2{}
+	r2.ReportType.Type = quote.ReportTypeTDX
+	copy(r2.ReportData[:], "td report data")
+	r2.TD.MRTD[0] = 0xaa
+	items, err = ParseRaw(r2.Marshal())
+	if err != nil || items[0].Kind != KindIntelReport || items[0].TEE != TEETDX || !bytes.HasPrefix(items[0].ReportData(), []byte("td report data")) {
+		t.Fatalf("tdreport: %v %+v", err, items)
+	}
+	if items[0].Report2.TD.MRTD[0] != 0xaa {
+		t.Error("tdreport: MRTD not decoded")
+	}
+	// go-tdx-guest's report.dat is random bytes: report type 0x0f is refused.
+	if _, err := ParseRaw(readFile(t, "quote/testdata/go-tdx-guest/report.dat")); err == nil || !strings.Contains(err.Error(), "report_type") {
+		t.Errorf("random 1024 bytes: want a report_type error, got %v", err)
+	}
+}
+
+func TestParseRawRejects(t *testing.T) {
+	for name, b := range map[string][]byte{
+		"empty":       nil,
+		"random":      []byte("hello, world"),
+		"short quote": readFile(t, tdxQuoteFile)[:600],
+		"unknown tag": mustHex("d9ea6380"),
+		"cbor int":    {0x01},
+	} {
+		if _, err := ParseRaw(b); err == nil {
+			t.Errorf("%s: want an error", name)
+		}
+	}
+}
+
+// rats-tls carries SEV-SNP reports under its private tag 0x1a7504 with the
+// same [evidence, claims] layout and binding rule.
+func TestSNPTaggedEvidence(t *testing.T) {
+	key := newKey(t, elliptic.P256())
+	claims, _ := NewClaims(spkiOf(t, key.Public()), SHA256, nil)
+	report := readFile(t, snpReportFile)
+	v, err := EncodeTagged(TagSEVSNP, report, claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(v, mustHex("da001a7504")) {
+		t.Fatalf("tag encoding: got %x", v[:5])
+	}
+	cert := makeCert(t, key, pkix.Extension{Id: OIDTaggedEvidence, Value: v})
+	ce, err := FromCertificate(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := ce.Preferred()
+	if it.TEE != TEESEVSNP || it.SNP == nil || it.Format != FormatInterop {
+		t.Fatalf("got %+v", it)
+	}
+	// The real report's report_data is not our claims hash.
+	if b := it.CheckBinding(cert); b.Status != BindingMismatch || !strings.Contains(b.Detail, "report_data") {
+		t.Errorf("binding: want a report_data mismatch, got %s: %s", b.Status, b.Detail)
+	}
+	// A TDX quote under the SNP tag is refused.
+	bad, _ := EncodeTagged(TagSEVSNP, readFile(t, tdxQuoteFile), claims)
+	if _, err := ParseTagged(bad); err == nil {
+		t.Error("TDX quote under the SEV-SNP tag: want an error")
+	}
+}
+
+// SEV and CSV reports are carried but not parsed: binding is absent and the
+// item says so instead of passing.
+func TestUnparsedTEE(t *testing.T) {
+	claims, _ := NewClaims([]byte("k"), SHA256, nil)
+	v, _ := EncodeTagged(TagSEV, []byte("opaque sev report"), claims)
+	it, err := ParseTagged(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := newKey(t, elliptic.P256())
+	if it.TEE != TEESEV || it.ReportData() != nil {
+		t.Fatalf("got %+v", it)
+	}
+	if b := it.CheckBinding(makeCert(t, key)); b.Status != BindingAbsent {
+		t.Errorf("binding: want absent, got %s", b.Status)
+	}
+}
+
+// Pre-2023 rats-tls certificates used private tags for Intel evidence.
+func TestRatsTLSLegacyTag(t *testing.T) {
+	key := newKey(t, elliptic.P256())
+	claims, _ := NewClaims(spkiOf(t, key.Public()), SHA256, nil)
+	h := SHA256.Sum(claims)
+	v, _ := EncodeTagged(TagRatsTLSQuoteOld, sgxQuote(t, h), claims)
+	cert := makeCert(t, key, pkix.Extension{Id: OIDTaggedEvidence, Value: v})
+	ce, err := FromCertificate(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := ce.Preferred()
+	if it.Format != FormatRatsTLSLegacy || it.Tag != TagRatsTLSQuoteOld {
+		t.Fatalf("got format %s tag %#x", it.Format, it.Tag)
+	}
+	if b := it.CheckBinding(cert); b.Status != BindingOK {
+		t.Errorf("binding: %s: %s", b.Status, b.Detail)
+	}
+}
+
+// An Arm CCA token placed directly in the evidence extension has no claims
+// buffer: its key binding is absent, never ok.
+func TestCCATokenInExtension(t *testing.T) {
+	key := newKey(t, elliptic.P256())
+	tok := readFile(t, ccaTokenFile)
+	cert := makeCert(t, key, pkix.Extension{Id: OIDTaggedEvidence, Value: tok})
+	ce, err := FromCertificate(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := ce.Preferred()
+	if it.TEE != TEECCA || it.Tag != TagCCACollection || it.CCA == nil {
+		t.Fatalf("got %+v", it)
+	}
+	if len(it.ReportData()) != 64 {
+		t.Errorf("realm challenge: got %d bytes", len(it.ReportData()))
+	}
+	if b := it.CheckBinding(cert); b.Status != BindingAbsent {
+		t.Errorf("binding: want absent, got %s", b.Status)
+	}
+}
+
+func TestParseRawTaggedInterop(t *testing.T) {
+	claims, _ := NewClaims([]byte("k"), SHA256, []byte("nonce-123"))
+	v, _ := EncodeTagged(TagIntelQuote, readFile(t, tdxQuoteFile), claims)
+	items, err := ParseRaw(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if items[0].Format != FormatInterop || items[0].TEE != TEETDX || string(items[0].Claims.Nonce) != "nonce-123" {
+		t.Fatalf("got %+v", items[0])
+	}
+	var probe cbor.RawTag
+	if err := cbor.Unmarshal(v, &probe); err != nil || probe.Number != TagIntelQuote {
+		t.Fatalf("independent decode: %v %d", err, probe.Number)
+	}
+}
