@@ -3,18 +3,26 @@ module github.com/ratls/ratls
 go 1.26.0
 
 require (
+	github.com/fxamacker/cbor/v2 v2.9.0
+	github.com/google/go-tdx-guest v0.3.1
+	github.com/spf13/cobra v1.10.2
+	github.com/veraison/go-cose v1.3.0
+)
+
+require (
 	github.com/BurntSushi/toml v1.4.1-0.20240526193622-a339e1f7089c // indirect
-	github.com/fxamacker/cbor/v2 v2.9.0 // indirect
-	github.com/google/go-tdx-guest v0.3.1 // indirect
+	github.com/google/logger v1.1.1 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
-	github.com/spf13/cobra v1.10.2 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
-	github.com/veraison/go-cose v1.3.0 // indirect
 	github.com/x448/float16 v0.8.4 // indirect
+	go.uber.org/multierr v1.11.0 // indirect
+	golang.org/x/crypto v0.17.0 // indirect
 	golang.org/x/exp/typeparams v0.0.0-20231108232855-2478ac86f678 // indirect
 	golang.org/x/mod v0.41.0 // indirect
 	golang.org/x/sync v0.23.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/tools v0.51.0 // indirect
+	google.golang.org/protobuf v1.31.0 // indirect
 	honnef.co/go/tools v0.8.2 // indirect
 )
 

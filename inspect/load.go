@@ -161,7 +161,7 @@ func Certificates(certs []*x509.Certificate) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{Source: SourceCertificate, Evidence: []*Evidence{}}
+	r := &Report{Source: SourceCertificate, Evidence: []*Evidence{}, Certs: certs}
 	r.Certificate = describeCertificate(leaf, issuerOf(certs, 0))
 	for i := 1; i < len(certs); i++ {
 		r.Chain = append(r.Chain, describeCertificate(certs[i], issuerOf(certs, i)))
@@ -170,6 +170,7 @@ func Certificates(certs []*x509.Certificate) (*Report, error) {
 	for _, it := range items {
 		r.Evidence = append(r.Evidence, describeItem(it, leaf))
 	}
+	r.Items = items
 	if ce.Endorsements != nil {
 		r.Endorsements = describeEndorsements(ce.Endorsements)
 	}
@@ -204,7 +205,7 @@ func EvidenceBytes(b []byte) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{Source: SourceEvidence, Evidence: []*Evidence{}}
+	r := &Report{Source: SourceEvidence, Evidence: []*Evidence{}, Items: items}
 	for _, it := range items {
 		r.Evidence = append(r.Evidence, describeItem(it, nil))
 	}

@@ -40,6 +40,11 @@ type Report struct {
 	Evidence []*Evidence `json:"evidence"`
 	// Endorsements describes the endorsements extension, when present.
 	Endorsements *Endorsements `json:"endorsements,omitempty"`
+
+	// Certs are the parsed certificates (leaf first) and Items the parsed
+	// evidence, in the order of Evidence, for callers that go on to verify.
+	Certs []*x509.Certificate `json:"-"`
+	Items []*evidence.Item    `json:"-"`
 }
 
 // Certificate describes an X.509 certificate.

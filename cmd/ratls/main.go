@@ -68,7 +68,7 @@ Intel SGX SDK) and the older formats still found in the wild.`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newInspectCommand(), newVersionCommand())
+	root.AddCommand(newInspectCommand(), newVerifyCommand(), newVersionCommand())
 	return root
 }
 

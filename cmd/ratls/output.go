@@ -11,6 +11,13 @@ import (
 // writeReport renders an inspection report for a person: one section per
 // certificate and per evidence item, aligned "name: value" lines.
 func writeReport(w io.Writer, r *inspect.Report) {
+	writeReportBody(w, r)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Nothing above is verified except the certificate signature: the evidence is described, not trusted.")
+}
+
+// writeReportBody renders the inspection sections without the closing note.
+func writeReportBody(w io.Writer, r *inspect.Report) {
 	p := &printer{w: w}
 	if r.Input != "" {
 		p.line(0, "Source", fmt.Sprintf("%s (%s)", r.Input, r.Source))
@@ -46,8 +53,6 @@ func writeReport(w io.Writer, r *inspect.Report) {
 			}
 		}
 	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Nothing above is verified except the certificate signature: the evidence is described, not trusted.")
 }
 
 func writeCertificate(p *printer, c *inspect.Certificate) {

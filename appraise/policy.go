@@ -1,0 +1,244 @@
+// Package appraise decides whether verified evidence is acceptable: it holds
+// reference values and acceptance rules (a Policy) and turns a verifier's
+// result into an outcome in the EAR vocabulary (affirming, warning,
+// contraindicated) with reasons that name the check, the expected value and
+// the actual value.
+//
+// Defaults are strict: only the UpToDate TCB status is accepted, debug TEEs
+// are refused, a certificate's evidence must bind its key, and collateral
+// must be valid at the verification time. Each relaxation is a named
+// policy field.
+package appraise
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ratls/ratls/collateral/pcs"
+)
+
+// Policy is an appraisal policy. The zero value is the strict default.
+// It is read from JSON (see docs/policy.md); unknown fields are errors.
+type Policy struct {
+	// ID names the policy in results; default "ratls-default".
+	ID string `json:"id,omitempty"`
+
+	// AcceptedTCBStatuses lists the Intel TCB statuses that are acceptable
+	// (Intel's names: UpToDate, SWHardeningNeeded, ConfigurationNeeded,
+	// ConfigurationAndSWHardeningNeeded, OutOfDate,
+	// OutOfDateConfigurationNeeded, TDRelaunchAdvised,
+	// TDRelaunchAdvisedConfigurationNeeded). Empty means [UpToDate].
+	// Revoked and TCBLevelNotSupported can never be accepted. Accepted
+	// statuses other than UpToDate give a warning, not an affirmation.
+	AcceptedTCBStatuses []string `json:"accepted_tcb_statuses,omitempty"`
+	// AcceptedAdvisoryIDs, when non-empty, lists the Intel security
+	// advisories (INTEL-SA-xxxxx) the workload is known to mitigate: a TCB
+	// level whose advisories are not all listed is refused even if its
+	// status is accepted.
+	AcceptedAdvisoryIDs []string `json:"accepted_advisory_ids,omitempty"`
+	// MinTCBEvaluationDataNumber refuses collateral older than this TCB
+	// evaluation data number (Intel's TCB recovery counter).
+	MinTCBEvaluationDataNumber uint32 `json:"min_tcb_evaluation_data_number,omitempty"`
+	// MinTCBDate refuses platforms whose matched TCB level is older than
+	// this date (RFC 3339 or YYYY-MM-DD).
+	MinTCBDate string `json:"min_tcb_date,omitempty"`
+
+	// AllowDebug accepts debuggable TEEs, whose memory the host can read.
+	// Never set it in production.
+	AllowDebug bool `json:"allow_debug,omitempty"`
+	// AllowUnboundKey accepts a certificate whose evidence does not bind its
+	// public key (key binding absent). A binding mismatch is never accepted.
+	AllowUnboundKey bool `json:"allow_unbound_key,omitempty"`
+	// AllowExpiredCollateral accepts, with a warning, evidence whose only
+	// failures are collateral (TCB Info, QE Identity, CRLs) past its next
+	// update: useful offline, weaker against revocations.
+	AllowExpiredCollateral bool `json:"allow_expired_collateral,omitempty"`
+
+	// SGX and TDX reference values. Each field lists accepted values; an
+	// empty list does not constrain. Hex values are case-insensitive.
+	SGX *SGXReference `json:"sgx,omitempty"`
+	TDX *TDXReference `json:"tdx,omitempty"`
+}
+
+// SGXReference holds reference values for SGX enclaves.
+type SGXReference struct {
+	MREnclave []string `json:"mrenclave,omitempty"`
+	MRSigner  []string `json:"mrsigner,omitempty"`
+	ISVProdID []uint16 `json:"isv_prod_id,omitempty"`
+	// MinISVSVN is the lowest acceptable enclave security version.
+	MinISVSVN *uint16 `json:"min_isv_svn,omitempty"`
+}
+
+// TDXReference holds reference values for TDX trust domains.
+type TDXReference struct {
+	MRTD         []string `json:"mrtd,omitempty"`
+	RTMR0        []string `json:"rtmr0,omitempty"`
+	RTMR1        []string `json:"rtmr1,omitempty"`
+	RTMR2        []string `json:"rtmr2,omitempty"`
+	RTMR3        []string `json:"rtmr3,omitempty"`
+	MRSEAM       []string `json:"mrseam,omitempty"`
+	TDAttributes []string `json:"td_attributes,omitempty"`
+	XFAM         []string `json:"xfam,omitempty"`
+	MRConfigID   []string `json:"mr_config_id,omitempty"`
+	MROwner      []string `json:"mr_owner,omitempty"`
+}
+
+// DefaultPolicyID names the built-in strict policy.
+const DefaultPolicyID = "ratls-default"
+
+// MaxPolicySize bounds a policy file.
+const MaxPolicySize = 1 << 20
+
+// ReadPolicy decodes a JSON policy strictly and validates it.
+func ReadPolicy(r io.Reader) (*Policy, error) {
+	b, err := io.ReadAll(io.LimitReader(r, MaxPolicySize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxPolicySize {
+		return nil, fmt.Errorf("policy: larger than %d bytes", MaxPolicySize)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var p Policy
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("policy: trailing data after the JSON object")
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// LoadPolicy reads a policy file.
+func LoadPolicy(path string) (*Policy, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	p, err := ReadPolicy(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+var acceptableStatuses = []pcs.Status{
+	pcs.StatusUpToDate, pcs.StatusSWHardeningNeeded, pcs.StatusConfigurationNeeded,
+	pcs.StatusConfigurationAndSWHardeningNeeded, pcs.StatusOutOfDate, pcs.StatusOutOfDateConfigurationNeeded,
+	pcs.StatusTDRelaunchAdvised, pcs.StatusTDRelaunchAdvisedConfigurationNeeded,
+}
+
+// Validate checks that every field holds a value the appraisal can use.
+func (p *Policy) Validate() error {
+	for _, s := range p.AcceptedTCBStatuses {
+		if !slices.Contains(acceptableStatuses, pcs.Status(s)) {
+			return fmt.Errorf("policy: accepted_tcb_statuses: %q is not an acceptable Intel TCB status (want one of %v; Revoked is never acceptable)", s, acceptableStatuses)
+		}
+	}
+	if p.MinTCBDate != "" {
+		if _, err := parseDate(p.MinTCBDate); err != nil {
+			return fmt.Errorf("policy: min_tcb_date: %w", err)
+		}
+	}
+	check := func(field string, vals []string, size int) error {
+		for _, v := range vals {
+			b, err := hex.DecodeString(v)
+			if err != nil || len(b) != size {
+				return fmt.Errorf("policy: %s: %q is not %d bytes of hex", field, v, size)
+			}
+		}
+		return nil
+	}
+	if s := p.SGX; s != nil {
+		for _, f := range []struct {
+			name string
+			vals []string
+			size int
+		}{{"sgx.mrenclave", s.MREnclave, 32}, {"sgx.mrsigner", s.MRSigner, 32}} {
+			if err := check(f.name, f.vals, f.size); err != nil {
+				return err
+			}
+		}
+	}
+	if t := p.TDX; t != nil {
+		for _, f := range t.fields() {
+			if err := check("tdx."+f.name, f.want, f.size); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func parseDate(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Parse("2006-01-02", s)
+}
+
+// Name returns the policy ID, or DefaultPolicyID when it has none.
+func (p *Policy) Name() string {
+	if p.ID == "" {
+		return DefaultPolicyID
+	}
+	return p.ID
+}
+
+func (p *Policy) acceptedStatuses() []string {
+	if len(p.AcceptedTCBStatuses) == 0 {
+		return []string{string(pcs.StatusUpToDate)}
+	}
+	return p.AcceptedTCBStatuses
+}
+
+// hasReferenceValues reports whether any measurement is constrained.
+func (p *Policy) hasReferenceValues() bool {
+	if s := p.SGX; s != nil && (len(s.MREnclave)+len(s.MRSigner)+len(s.ISVProdID) > 0 || s.MinISVSVN != nil) {
+		return true
+	}
+	if t := p.TDX; t != nil {
+		for _, f := range t.fields() {
+			if len(f.want) > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+type refField struct {
+	name string
+	want []string
+	size int
+}
+
+func (t *TDXReference) fields() []refField {
+	return []refField{
+		{"mrtd", t.MRTD, 48}, {"rtmr0", t.RTMR0, 48}, {"rtmr1", t.RTMR1, 48}, {"rtmr2", t.RTMR2, 48},
+		{"rtmr3", t.RTMR3, 48}, {"mrseam", t.MRSEAM, 48}, {"td_attributes", t.TDAttributes, 8},
+		{"xfam", t.XFAM, 8}, {"mr_config_id", t.MRConfigID, 48}, {"mr_owner", t.MROwner, 48},
+	}
+}
+
+// matchHex reports whether actual (hex) is one of want (hex, any case).
+func matchHex(want []string, actual string) bool {
+	for _, w := range want {
+		if strings.EqualFold(w, actual) {
+			return true
+		}
+	}
+	return false
+}

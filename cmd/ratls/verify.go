@@ -1,0 +1,328 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ratls/ratls"
+	"github.com/ratls/ratls/appraise"
+	"github.com/ratls/ratls/collateral/pcs"
+	"github.com/ratls/ratls/evidence"
+	"github.com/ratls/ratls/inspect"
+	"github.com/ratls/ratls/verify/intel"
+)
+
+type verifyFlags struct {
+	asJSON     bool
+	at         string
+	collateral string
+	offline    bool
+	pccs       string
+	policy     string
+	trustRoots []string
+	onlyRoots  bool
+	update     string
+	pckChain   string
+	sni        string
+	timeout    time.Duration
+	cacheDir   string
+}
+
+func newVerifyCommand() *cobra.Command {
+	var f verifyFlags
+	cmd := &cobra.Command{
+		Use:   "verify [flags] SOURCE",
+		Short: "Verify an RA-TLS certificate or TEE evidence and appraise it against a policy",
+		Long: `Verify checks the evidence in SOURCE completely — signatures, certificate
+chains to the vendor root, revocation, collateral validity, the TCB level —
+checks that it binds the certificate's key, and appraises the result against
+a policy (default: TCB UpToDate only, no debug TEEs, key bound).
+
+SOURCE is as for "ratls inspect": a certificate file, a raw evidence file or
+host:port.
+
+Collateral (Intel TCB Info, QE Identity, CRLs) comes from, in order: the
+certificate's endorsements extension; --collateral (a directory in the
+"ratls collateral fetch" layout, or a dcap-qvl collateral JSON file); Intel's
+PCS or the PCCS given with --pccs, with an on-disk cache (unless --offline).
+
+Exit status: 0 when the policy accepts the evidence, 1 when it rejects it
+(including verification that could not complete), 2 for unusable input.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runVerify(cmd, args[0], &f) },
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON (fields documented in docs/cli.md)")
+	fl.StringVar(&f.at, "at", "", "verification time, RFC 3339 (default: now)")
+	fl.StringVar(&f.collateral, "collateral", "", "offline Intel collateral: a directory or a dcap-qvl collateral JSON file")
+	fl.BoolVar(&f.offline, "offline", false, "never use the network for collateral")
+	fl.StringVar(&f.pccs, "pccs", "", "PCCS base URL to fetch collateral from instead of Intel's PCS")
+	fl.StringVar(&f.update, "update", "standard", "Intel TCB update channel: standard or early")
+	fl.StringVar(&f.policy, "policy", "", "appraisal policy file (JSON, see docs/policy.md)")
+	fl.StringArrayVar(&f.trustRoots, "trust-root", nil, "additional trusted root certificate (PEM); repeatable")
+	fl.BoolVar(&f.onlyRoots, "only-trust-roots", false, "trust only the --trust-root certificates, not Intel's root")
+	fl.StringVar(&f.pckChain, "pck-chain", "", "PCK certificate chain (PEM) for quotes that carry only a PPID")
+	fl.StringVar(&f.cacheDir, "cache-dir", defaultCacheDir(), "collateral cache directory (empty disables the disk cache)")
+	fl.StringVar(&f.sni, "sni", "", "server name to send when SOURCE is host:port")
+	fl.DurationVar(&f.timeout, "timeout", 10*time.Second, "network timeout")
+	return cmd
+}
+
+func defaultCacheDir() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "ratls", "collateral")
+}
+
+func inputErr(format string, args ...any) error {
+	return &exitError{code: exitInput, err: fmt.Errorf(format, args...)}
+}
+
+func runVerify(cmd *cobra.Command, source string, f *verifyFlags) error {
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	opt, err := f.options()
+	if err != nil {
+		return err
+	}
+	report, err := inspect.Source(ctx, source, &inspect.Options{SNI: f.sni, Timeout: f.timeout})
+	if err != nil {
+		return &exitError{code: exitInput, err: err}
+	}
+	var v *ratls.Verification
+	switch {
+	case len(report.Certs) > 0:
+		if v, err = ratls.VerifyCertificate(ctx, report.Certs[0], opt); err != nil {
+			return &exitError{code: exitInput, err: err}
+		}
+	case len(report.Items) > 0:
+		v = ratls.VerifyEvidence(ctx, report.Items[0], opt)
+	default:
+		return inputErr("%s: no evidence found", source)
+	}
+	out := &verifyReport{Report: report, Verification: describeVerification(v)}
+	if f.asJSON {
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else {
+		writeVerification(cmd.OutOrStdout(), out)
+	}
+	if !v.Accepted() {
+		return &exitError{code: exitRejected, err: fmt.Errorf("evidence rejected: %s", firstReason(v.Appraisal))}
+	}
+	return nil
+}
+
+func firstReason(a *appraise.Appraisal) string {
+	for _, r := range a.Reasons {
+		if r.Status == appraise.Contraindicated {
+			return r.Check + ": " + r.Message
+		}
+	}
+	return string(a.Status)
+}
+
+// options turns flags into verification options.
+func (f *verifyFlags) options() (*ratls.VerifyOptions, error) {
+	opt := &ratls.VerifyOptions{Update: pcs.Update(f.update)}
+	if f.update != string(pcs.UpdateStandard) && f.update != string(pcs.UpdateEarly) {
+		return nil, inputErr("--update: want standard or early, got %q", f.update)
+	}
+	if f.at != "" {
+		t, err := time.Parse(time.RFC3339, f.at)
+		if err != nil {
+			return nil, inputErr("--at: want an RFC 3339 time such as 2025-07-19T10:00:00Z: %v", err)
+		}
+		opt.Now = t
+	}
+	if f.policy != "" {
+		p, err := appraise.LoadPolicy(f.policy)
+		if err != nil {
+			return nil, inputErr("--policy: %v", err)
+		}
+		opt.Policy = p
+	}
+	var roots []*x509.Certificate
+	for _, path := range f.trustRoots {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, inputErr("--trust-root: %v", err)
+		}
+		certs, err := pcs.ParsePEMChain(b)
+		if err != nil {
+			return nil, inputErr("--trust-root %s: %v", path, err)
+		}
+		roots = append(roots, certs...)
+	}
+	if f.onlyRoots && len(roots) == 0 {
+		return nil, inputErr("--only-trust-roots needs at least one --trust-root")
+	}
+	if len(roots) > 0 {
+		opt.Intel = intel.NewVerifier(&intel.Config{ExtraRoots: roots, WithoutIntelRoot: f.onlyRoots})
+	}
+	if f.pckChain != "" {
+		b, err := os.ReadFile(f.pckChain)
+		if err != nil {
+			return nil, inputErr("--pck-chain: %v", err)
+		}
+		opt.PCKChainPEM = b
+	}
+	switch {
+	case f.collateral != "":
+		c, err := loadCollateral(f.collateral)
+		if err != nil {
+			return nil, inputErr("--collateral: %v", err)
+		}
+		opt.Collateral = pcs.Static{C: c}
+	case !f.offline:
+		p, err := onlineProvider(f)
+		if err != nil {
+			return nil, inputErr("%v", err)
+		}
+		opt.Collateral = p
+	}
+	return opt, nil
+}
+
+func loadCollateral(path string) (*pcs.Collateral, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		// Partial collateral is still used: verification then names what
+		// is missing instead of refusing the input.
+		c, err := pcs.LoadDir(path)
+		var missing *pcs.MissingError
+		if errors.As(err, &missing) && c != nil {
+			return c, nil
+		}
+		return c, err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return pcs.ParseDCAPQVLJSON(b)
+}
+
+type verifyReport struct {
+	*inspect.Report
+	Verification *verificationJSON `json:"verification"`
+}
+
+// verificationJSON is the "verification" object of ratls verify --json.
+type verificationJSON struct {
+	Status                 appraise.Status       `json:"status"`
+	PolicyID               string                `json:"policy_id"`
+	TCBStatus              string                `json:"tcb_status,omitempty"`
+	AdvisoryIDs            []string              `json:"advisory_ids"`
+	TCBDate                string                `json:"tcb_date,omitempty"`
+	TCB                    *intel.TCB            `json:"tcb,omitempty"`
+	FMSPC                  string                `json:"fmspc,omitempty"`
+	TrustAnchor            *intel.Anchor         `json:"trust_anchor,omitempty"`
+	Collateral             *intel.CollateralInfo `json:"collateral,omitempty"`
+	ValidFrom              string                `json:"valid_from,omitempty"`
+	ValidUntil             string                `json:"valid_until,omitempty"`
+	KeyBinding             string                `json:"key_binding"`
+	Checks                 []intel.Check         `json:"checks"`
+	Reasons                []appraise.Reason     `json:"reasons"`
+	ReferenceValuesChecked bool                  `json:"reference_values_checked"`
+	Notes                  []string              `json:"notes,omitempty"`
+	Error                  string                `json:"error,omitempty"`
+}
+
+func describeVerification(v *ratls.Verification) *verificationJSON {
+	out := &verificationJSON{
+		Status: v.Appraisal.Status, PolicyID: v.Appraisal.PolicyID, Reasons: v.Appraisal.Reasons,
+		ReferenceValuesChecked: v.Appraisal.ReferenceValuesChecked, Notes: v.Appraisal.Notes,
+		AdvisoryIDs: []string{}, Checks: []intel.Check{}, KeyBinding: string(evidence.BindingNotApplicable),
+	}
+	if v.Binding != nil {
+		out.KeyBinding = string(v.Binding.Status)
+	}
+	if v.Err != nil {
+		out.Error = v.Err.Error()
+	}
+	if r := v.Intel; r != nil {
+		out.Checks, out.FMSPC, out.TrustAnchor, out.Collateral = r.Checks, r.FMSPC, r.TrustAnchor, r.Collateral
+		if !r.Valid.From.IsZero() {
+			out.ValidFrom, out.ValidUntil = r.Valid.From.UTC().Format(time.RFC3339), r.Valid.Until.UTC().Format(time.RFC3339)
+		}
+		if t := r.TCB; t != nil {
+			out.TCB, out.TCBStatus, out.AdvisoryIDs = t, string(t.Status), t.AdvisoryIDs
+			if !t.Date.IsZero() {
+				out.TCBDate = t.Date.UTC().Format(time.RFC3339)
+			}
+		}
+	}
+	return out
+}
+
+func writeVerification(w io.Writer, r *verifyReport) {
+	writeReportBody(w, r.Report)
+	v := r.Verification
+	p := &printer{w: w}
+	p.section("Verification")
+	for _, c := range v.Checks {
+		mark := "ok  "
+		if !c.OK {
+			mark = "FAIL"
+		}
+		p.line(1, mark+" "+c.Name, c.Detail)
+	}
+	if v.TCBStatus != "" {
+		p.line(1, "TCB status", fmt.Sprintf("%s (level of %s, advisories %s)", v.TCBStatus, strings.TrimSuffix(v.TCBDate, "T00:00:00Z"), strings.Join(nonEmpty(v.AdvisoryIDs), ", ")))
+	}
+	if v.TrustAnchor != nil {
+		p.line(1, "trust anchor", fmt.Sprintf("%s (key SHA-256 %s)", v.TrustAnchor.Subject, v.TrustAnchor.SPKISHA256))
+	}
+	if v.ValidUntil != "" {
+		p.line(1, "valid", v.ValidFrom+" .. "+v.ValidUntil)
+	}
+	p.line(1, "key binding", v.KeyBinding)
+	p.section("Appraisal (policy " + v.PolicyID + ")")
+	for _, rs := range v.Reasons {
+		line := rs.Message
+		if rs.Expected != "" || rs.Actual != "" {
+			line += fmt.Sprintf(" [expected %s, actual %s]", rs.Expected, rs.Actual)
+		}
+		p.line(1, string(rs.Status)+" "+rs.Check, line)
+	}
+	for _, n := range v.Notes {
+		p.line(1, "note", n)
+	}
+	fmt.Fprintf(w, "\nResult: %s\n", strings.ToUpper(string(v.Status)))
+}
+
+func nonEmpty(s []string) []string {
+	if len(s) == 0 {
+		return []string{"none"}
+	}
+	return s
+}
+
+// onlineProvider fetches collateral from Intel's PCS (or --pccs) through a
+// cache in --cache-dir.
+func onlineProvider(f *verifyFlags) (pcs.Provider, error) {
+	cfg := pcs.ClientConfig{BaseURL: f.pccs, HTTPClient: &http.Client{Timeout: f.timeout}}
+	return pcs.NewCache(pcs.NewClient(cfg), pcs.CacheConfig{Dir: f.cacheDir}), nil
+}

@@ -1,0 +1,444 @@
+package pcs
+
+import (
+	"bytes"
+	"container/list"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Cache defaults and limits.
+const (
+	// DefaultCacheEntries is the default CacheConfig.MaxEntries.
+	DefaultCacheEntries = 256
+	// cacheRetryInterval spaces refresh attempts while an entry is still
+	// valid but due for refresh (after a failure, or when the source still
+	// serves collateral that is due).
+	cacheRetryInterval = time.Minute
+	// cacheFetchTimeout bounds one fetch from the next provider. Fetches run
+	// detached from the callers' contexts so that one caller giving up does
+	// not fail the others waiting for the same collateral.
+	cacheFetchTimeout = 5 * time.Minute
+	// cacheMetaFile records the request, the source and the fetch time of a
+	// cache directory entry, next to the LoadDir files.
+	cacheMetaFile    = "cache.json"
+	maxCacheMetaSize = 4 << 10
+)
+
+// CacheConfig configures a Cache.
+type CacheConfig struct {
+	// Dir, when set, keeps a copy of every entry on disk so that the cache
+	// survives restarts: one subdirectory per request, named
+	// "<tee>-<fmspc>-<ca>-<update>", in the LoadDir layout plus a cache.json
+	// file. Entries are replaced atomically; the directory is not pruned.
+	Dir string
+	// Now returns the current time; default time.Now.
+	Now func() time.Time
+	// MaxEntries bounds the entries kept in memory (least recently used
+	// ones are dropped first). Default DefaultCacheEntries.
+	MaxEntries int
+	// RefreshBefore is how long before its nextUpdate an entry is fetched
+	// again. The old entry is still served while the refresh runs or when
+	// it fails, until its nextUpdate. Default 0: refresh at nextUpdate.
+	RefreshBefore time.Duration
+}
+
+// Cache is a Provider that keeps the collateral of another Provider (usually
+// a Client) until it is due, in memory and optionally on disk.
+//
+// An entry is served until the earliest nextUpdate of its TCB Info, QE
+// Identity and both CRLs, less RefreshBefore; then it is fetched again.
+// Collateral is never served at or after that nextUpdate: when the refresh of
+// an expired entry fails, the error is returned. Collateral from the source
+// that is already expired is refused too (an error matching ErrExpired).
+//
+// The same *Collateral is returned for as long as an entry's content is
+// unchanged, also across refreshes that return identical collateral, so
+// verifiers can cache their verification of it by pointer. Callers must not
+// modify it. Concurrent requests for the same collateral share one fetch.
+type Cache struct {
+	next          Provider
+	dir           string
+	now           func() time.Time
+	max           int
+	refreshBefore time.Duration
+
+	mu      sync.Mutex
+	entries map[Request]*cacheEntry
+	lru     *list.List // of *cacheEntry, most recently used first
+	flights map[Request]*cacheFlight
+}
+
+type cacheEntry struct {
+	req        Request
+	col        *Collateral
+	fetchedAt  time.Time
+	nextUpdate time.Time // earliest nextUpdate of the items
+	retryAt    time.Time // no refresh before this while still valid
+	err        error     // last refresh or write failure
+	elem       *list.Element
+}
+
+// cacheFlight is one fetch in progress; waiters block on done.
+type cacheFlight struct {
+	done chan struct{}
+	col  *Collateral
+	err  error
+}
+
+// CacheEntry describes a cache entry, for status reporting.
+type CacheEntry struct {
+	Request   Request
+	Source    string // Collateral.Source
+	FetchedAt time.Time
+	// NextUpdate is the earliest nextUpdate of the TCB Info, QE Identity and
+	// CRLs: the entry is not served from then on.
+	NextUpdate time.Time
+	// Err is the last failure to refresh or to write the entry to disk;
+	// nil after a clean refresh.
+	Err error
+}
+
+// NewCache returns a cache in front of next.
+func NewCache(next Provider, cfg CacheConfig) *Cache {
+	c := &Cache{
+		next:          next,
+		dir:           cfg.Dir,
+		now:           cfg.Now,
+		max:           cfg.MaxEntries,
+		refreshBefore: max(cfg.RefreshBefore, 0),
+		entries:       map[Request]*cacheEntry{},
+		lru:           list.New(),
+		flights:       map[Request]*cacheFlight{},
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.max <= 0 {
+		c.max = DefaultCacheEntries
+	}
+	return c
+}
+
+func (e *cacheEntry) refreshAt(before time.Duration) time.Time {
+	return e.nextUpdate.Add(-before)
+}
+
+// Collateral returns the cached collateral for req, fetching it when it is
+// absent or due. A request with an empty Update is the same as "standard".
+func (c *Cache) Collateral(ctx context.Context, req Request) (*Collateral, error) {
+	if c.next == nil {
+		return nil, errors.New("pcs: cache: no provider to fetch from")
+	}
+	req, err := normalize(req)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	now := c.now()
+	if e := c.entries[req]; e != nil {
+		c.lru.MoveToFront(e.elem)
+		if now.Before(e.refreshAt(c.refreshBefore)) {
+			col := e.col
+			c.mu.Unlock()
+			return col, nil
+		}
+		if now.Before(e.nextUpdate) {
+			// Due for refresh but still valid: refresh in the background
+			// and serve it meanwhile.
+			if c.flights[req] == nil && !now.Before(e.retryAt) {
+				c.startFlight(ctx, req)
+			}
+			col := e.col
+			c.mu.Unlock()
+			return col, nil
+		}
+	}
+	f := c.flights[req]
+	if f == nil {
+		f = c.startFlight(ctx, req)
+	}
+	c.mu.Unlock()
+
+	select {
+	case <-f.done:
+		return f.col, f.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("pcs: cache: %s: %w", req, context.Cause(ctx))
+	}
+}
+
+// startFlight starts fetching req; c.mu must be held.
+func (c *Cache) startFlight(ctx context.Context, req Request) *cacheFlight {
+	f := &cacheFlight{done: make(chan struct{})}
+	c.flights[req] = f
+	go c.fill(context.WithoutCancel(ctx), req, f)
+	return f
+}
+
+// fill loads req from disk or from the next provider, installs the result
+// and completes f.
+func (c *Cache) fill(ctx context.Context, req Request, f *cacheFlight) {
+	ctx, cancel := context.WithTimeout(ctx, cacheFetchTimeout)
+	defer cancel()
+
+	c.mu.Lock()
+	old := c.entries[req]
+	c.mu.Unlock()
+
+	if old == nil && c.dir != "" {
+		if e := c.load(req); e != nil {
+			now := c.now()
+			if now.Before(e.nextUpdate) {
+				c.mu.Lock()
+				c.install(e)
+				if now.Before(e.refreshAt(c.refreshBefore)) {
+					c.finish(req, f, e.col, nil)
+					c.mu.Unlock()
+					return
+				}
+				c.mu.Unlock()
+				old = e
+			}
+		}
+	}
+
+	col, err := c.next.Collateral(ctx, req)
+	now := c.now()
+	var ne *cacheEntry
+	if err == nil {
+		ne, err = newCacheEntry(req, col, now)
+	}
+	var writeErr error
+	if ne != nil {
+		if old != nil && collateralEqual(old.col, col) {
+			ne.col = old.col // unchanged: keep the pointer verifiers know
+		} else if c.dir != "" {
+			writeErr = c.store(ne)
+		}
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ne != nil {
+		if !now.Before(ne.refreshAt(c.refreshBefore)) {
+			// The source still serves collateral that is due.
+			ne.retryAt = now.Add(cacheRetryInterval)
+		}
+		ne.err = writeErr
+		c.install(ne)
+		c.finish(req, f, ne.col, nil)
+		return
+	}
+	cur := c.entries[req]
+	if cur == nil {
+		c.finish(req, f, nil, fmt.Errorf("pcs: cache: %s: %w", req, err))
+		return
+	}
+	cur.err = err
+	cur.retryAt = now.Add(cacheRetryInterval)
+	if now.Before(cur.nextUpdate) {
+		c.finish(req, f, cur.col, nil)
+		return
+	}
+	c.finish(req, f, nil, fmt.Errorf("pcs: cache: %s: cached collateral expired at %s and the refresh failed: %w",
+		req, cur.nextUpdate.UTC().Format(time.RFC3339), err))
+}
+
+// finish completes a flight; c.mu must be held.
+func (c *Cache) finish(req Request, f *cacheFlight, col *Collateral, err error) {
+	f.col, f.err = col, err
+	delete(c.flights, req)
+	close(f.done)
+}
+
+// install adds or replaces the entry of e.req and drops the least recently
+// used entries beyond the size bound; c.mu must be held.
+func (c *Cache) install(e *cacheEntry) {
+	if old := c.entries[e.req]; old != nil {
+		c.lru.Remove(old.elem)
+	}
+	c.entries[e.req] = e
+	e.elem = c.lru.PushFront(e)
+	for c.lru.Len() > c.max {
+		last := c.lru.Remove(c.lru.Back()).(*cacheEntry)
+		delete(c.entries, last.req)
+	}
+}
+
+// newCacheEntry checks that col is complete and not expired at now.
+func newCacheEntry(req Request, col *Collateral, now time.Time) (*cacheEntry, error) {
+	if col == nil {
+		return nil, fmt.Errorf("pcs: cache: %s: the provider returned no collateral", req)
+	}
+	if m := col.Missing(); len(m) > 0 {
+		return nil, fmt.Errorf("pcs: cache: %s: %w", req, &MissingError{Source: col.Source, Items: m})
+	}
+	first := earliestNextUpdate(col)
+	if !now.Before(first.NotAfter) {
+		first.Now = now
+		return nil, fmt.Errorf("pcs: cache: %s: collateral from %s: %w", req, col.Source, &first)
+	}
+	return &cacheEntry{req: req, col: col, fetchedAt: now, nextUpdate: first.NotAfter}, nil
+}
+
+// earliestNextUpdate returns the validity window of the item of a complete
+// collateral that expires first. CRLs without a nextUpdate do not expire.
+func earliestNextUpdate(col *Collateral) ValidityError {
+	items := []ValidityError{
+		{What: "TCB Info", NotBefore: col.TCBInfo.IssueDate, NotAfter: col.TCBInfo.NextUpdate},
+		{What: "QE Identity", NotBefore: col.QEIdentity.IssueDate, NotAfter: col.QEIdentity.NextUpdate},
+		{What: "PCK CRL", NotBefore: col.PCKCRL.ThisUpdate, NotAfter: col.PCKCRL.NextUpdate},
+		{What: "root CA CRL", NotBefore: col.RootCACRL.ThisUpdate, NotAfter: col.RootCACRL.NextUpdate},
+	}
+	first := items[0]
+	for _, it := range items[1:] {
+		if !it.NotAfter.IsZero() && it.NotAfter.Before(first.NotAfter) {
+			first = it
+		}
+	}
+	return first
+}
+
+// collateralEqual reports whether a and b hold the same bytes.
+func collateralEqual(a, b *Collateral) bool {
+	if a == b {
+		return true
+	}
+	if a == nil || b == nil {
+		return false
+	}
+	signed := func(x, y []byte, xs, ys []byte) bool { return bytes.Equal(x, y) && bytes.Equal(xs, ys) }
+	chain := func(x, y []*x509.Certificate) bool {
+		return slices.EqualFunc(x, y, func(p, q *x509.Certificate) bool { return bytes.Equal(p.Raw, q.Raw) })
+	}
+	crl := func(x, y *x509.RevocationList) bool {
+		if x == nil || y == nil {
+			return x == y
+		}
+		return bytes.Equal(x.Raw, y.Raw)
+	}
+	switch {
+	case (a.TCBInfo == nil) != (b.TCBInfo == nil), (a.QEIdentity == nil) != (b.QEIdentity == nil):
+		return false
+	case a.TCBInfo != nil && !signed(a.TCBInfo.Raw, b.TCBInfo.Raw, a.TCBInfo.Signature, b.TCBInfo.Signature):
+		return false
+	case a.QEIdentity != nil && !signed(a.QEIdentity.Raw, b.QEIdentity.Raw, a.QEIdentity.Signature, b.QEIdentity.Signature):
+		return false
+	}
+	return chain(a.TCBInfoIssuerChain, b.TCBInfoIssuerChain) &&
+		chain(a.QEIdentityIssuerChain, b.QEIdentityIssuerChain) &&
+		chain(a.PCKCRLIssuerChain, b.PCKCRLIssuerChain) &&
+		crl(a.PCKCRL, b.PCKCRL) && crl(a.RootCACRL, b.RootCACRL)
+}
+
+// Entries describes the entries held in memory, ordered by request.
+func (c *Cache) Entries() []CacheEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]CacheEntry, 0, len(c.entries))
+	for _, e := range c.entries {
+		out = append(out, CacheEntry{
+			Request: e.req, Source: e.col.Source, FetchedAt: e.fetchedAt,
+			NextUpdate: e.nextUpdate, Err: e.err,
+		})
+	}
+	slices.SortFunc(out, func(a, b CacheEntry) int { return strings.Compare(a.Request.String(), b.Request.String()) })
+	return out
+}
+
+// cacheDirName names the directory of a normalized request; its parts are
+// fixed words and hex, so it is a safe path element.
+func cacheDirName(req Request) string {
+	return fmt.Sprintf("%s-%x-%s-%s", req.TEE, req.FMSPC[:], req.CA, req.Update)
+}
+
+// cacheMeta is the content of cache.json.
+type cacheMeta struct {
+	Request   string    `json:"request"` // Request.String()
+	Source    string    `json:"source"`
+	FetchedAt time.Time `json:"fetched_at"`
+}
+
+// load reads the disk entry of req. A missing, incomplete or unreadable
+// entry is ignored: it is fetched again and overwritten.
+func (c *Cache) load(req Request) *cacheEntry {
+	dir := filepath.Join(c.dir, cacheDirName(req))
+	f, err := os.Open(filepath.Join(dir, cacheMetaFile))
+	if err != nil {
+		return nil
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxCacheMetaSize+1))
+	f.Close()
+	if err != nil || len(b) > maxCacheMetaSize {
+		return nil
+	}
+	var m cacheMeta
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if dec.Decode(&m) != nil || m.Request != req.String() {
+		return nil
+	}
+	col, err := LoadDir(dir)
+	if err != nil {
+		return nil
+	}
+	col.Source = m.Source
+	e, err := newCacheEntry(req, col, m.FetchedAt)
+	if err != nil {
+		return nil
+	}
+	return e
+}
+
+// store writes e to its directory atomically: into a temporary directory
+// that then replaces the old one. Readers in other processes may briefly
+// find no entry (and fetch), never a partial one.
+func (c *Cache) store(e *cacheEntry) error {
+	name := cacheDirName(e.req)
+	final := filepath.Join(c.dir, name)
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		return fmt.Errorf("pcs: cache: %w", err)
+	}
+	tmp, err := os.MkdirTemp(c.dir, "."+name+".tmp-")
+	if err != nil {
+		return fmt.Errorf("pcs: cache: %w", err)
+	}
+	defer os.RemoveAll(tmp) // no-op once renamed
+	if err := WriteDir(tmp, e.col); err != nil {
+		return fmt.Errorf("pcs: cache: %w", err)
+	}
+	meta, err := json.Marshal(cacheMeta{Request: e.req.String(), Source: e.col.Source, FetchedAt: e.fetchedAt.UTC()})
+	if err != nil {
+		return fmt.Errorf("pcs: cache: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, cacheMetaFile), meta, 0o644); err != nil {
+		return fmt.Errorf("pcs: cache: %w", err)
+	}
+	if err := os.Rename(tmp, final); err == nil {
+		return nil
+	}
+	// A directory cannot be renamed over a non-empty one: move the old
+	// entry aside first.
+	aside := tmp + ".old"
+	if err := os.Rename(final, aside); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("pcs: cache: replacing %s: %w", final, err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return fmt.Errorf("pcs: cache: replacing %s: %w", final, err)
+	}
+	if err := os.RemoveAll(aside); err != nil {
+		return fmt.Errorf("pcs: cache: removing the replaced entry: %w", err)
+	}
+	return nil
+}

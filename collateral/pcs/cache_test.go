@@ -1,0 +1,522 @@
+package pcs
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Earliest nextUpdate of the TDX vector's collateral: its PCK CRL
+// (testdata/dcap-qvl/PROVENANCE.md), and of the shifted copy.
+var (
+	tdxNextUpdate     = time.Date(2025, 7, 19, 10, 0, 35, 0, time.UTC)
+	shiftedNextUpdate = time.Date(2025, 8, 19, 10, 0, 35, 0, time.UTC)
+)
+
+// tdxCollateralJSON returns the dcap-qvl members of the TDX vector; with
+// shift, every 2025-07-19 nextUpdate (TCB Info, QE Identity, PCK CRL) is
+// moved to 2025-08-19. Signatures no longer verify; the cache does not care.
+func tdxCollateralJSON(t testing.TB, shift bool) map[string]string {
+	t.Helper()
+	var m map[string]string
+	if err := json.Unmarshal(readFile(t, "dcap-qvl/tdx_quote_collateral.json"), &m); err != nil {
+		t.Fatal(err)
+	}
+	if shift {
+		for _, k := range []string{"tcb_info", "qe_identity"} {
+			m[k] = strings.Replace(m[k], `"nextUpdate":"2025-07-19T`, `"nextUpdate":"2025-08-19T`, 1)
+		}
+		from := hex.EncodeToString([]byte("250719100035Z")) // UTCTime of the PCK CRL nextUpdate
+		to := hex.EncodeToString([]byte("250819100035Z"))
+		if !strings.Contains(m["pck_crl"], from) {
+			t.Fatal("PCK CRL nextUpdate not found")
+		}
+		m["pck_crl"] = strings.Replace(m["pck_crl"], from, to, 1)
+	}
+	return m
+}
+
+func tdxCollateral(t testing.TB, shift bool) *Collateral {
+	t.Helper()
+	b, err := json.Marshal(tdxCollateralJSON(t, shift))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseDCAPQVLJSON(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+type providerResult struct {
+	col *Collateral
+	err error
+}
+
+// scriptedProvider returns its results in order, repeating the last one.
+type scriptedProvider struct {
+	mu      sync.Mutex
+	calls   int
+	results []providerResult
+	gate    chan struct{} // when set, each call waits for it
+}
+
+func (p *scriptedProvider) Collateral(ctx context.Context, _ Request) (*Collateral, error) {
+	if p.gate != nil {
+		<-p.gate
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls++
+	r := p.results[min(p.calls, len(p.results))-1]
+	return r.col, r.err
+}
+
+func (p *scriptedProvider) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls
+}
+
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock(s string) *testClock {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return &testClock{t: t}
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) set(s string) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+// waitIdle waits until no fetch is in flight.
+func waitIdle(t *testing.T, c *Cache) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		c.mu.Lock()
+		n := len(c.flights)
+		c.mu.Unlock()
+		if n == 0 {
+			return
+		}
+	}
+	t.Fatal("fetch still in flight")
+}
+
+func mustCollateral(t *testing.T, p Provider, req Request) *Collateral {
+	t.Helper()
+	col, err := p.Collateral(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return col
+}
+
+func TestCacheServesFromMemory(t *testing.T) {
+	e := newPCSEmulator(t)
+	clock := newClock("2025-07-01T00:00:00Z")
+	c := NewCache(NewClient(ClientConfig{BaseURL: e.srv.URL}), CacheConfig{Now: clock.Now})
+	req := tdxRequest(t)
+	first := mustCollateral(t, c, req)
+	checkFixture(t, first, e.tdx)
+	if n := e.total(); n != 4 {
+		t.Fatalf("%d requests, want 4", n)
+	}
+	clock.set("2025-07-19T10:00:34Z") // one second before the PCK CRL's nextUpdate
+	if got := mustCollateral(t, c, req); got != first {
+		t.Error("second call returned a different pointer")
+	}
+	req.Update = "" // means standard
+	if got := mustCollateral(t, c, req); got != first {
+		t.Error("Update \"\" is not the standard entry")
+	}
+	if n := e.total(); n != 4 {
+		t.Errorf("%d requests after cache hits, want 4", n)
+	}
+	ents := c.Entries()
+	want := CacheEntry{
+		Request:    tdxRequest(t),
+		Source:     "pcs " + e.srv.URL + " update=standard",
+		FetchedAt:  time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC),
+		NextUpdate: tdxNextUpdate,
+	}
+	if len(ents) != 1 || ents[0] != want {
+		t.Errorf("Entries %+v, want [%+v]", ents, want)
+	}
+}
+
+func TestCacheRefetchAfterNextUpdate(t *testing.T) {
+	a, b := tdxCollateral(t, false), tdxCollateral(t, true)
+	p := &scriptedProvider{results: []providerResult{{col: a}, {col: b}}}
+	clock := newClock("2025-07-01T00:00:00Z")
+	c := NewCache(p, CacheConfig{Now: clock.Now})
+	req := tdxRequest(t)
+	if mustCollateral(t, c, req) != a {
+		t.Fatal("first call")
+	}
+	clock.set("2025-07-19T10:00:34Z")
+	if mustCollateral(t, c, req) != a || p.count() != 1 {
+		t.Fatalf("before nextUpdate: %d fetches, want 1", p.count())
+	}
+	clock.set("2025-07-19T10:00:35Z")
+	if mustCollateral(t, c, req) != b || p.count() != 2 {
+		t.Fatalf("at nextUpdate: %d fetches, want 2 and the new collateral", p.count())
+	}
+	if mustCollateral(t, c, req) != b || p.count() != 2 {
+		t.Fatal("new entry not served from memory")
+	}
+	if ents := c.Entries(); len(ents) != 1 || !ents[0].NextUpdate.Equal(shiftedNextUpdate) || !ents[0].FetchedAt.Equal(clock.Now()) {
+		t.Errorf("Entries %+v", ents)
+	}
+}
+
+func TestCacheRefreshBefore(t *testing.T) {
+	a, same, b := tdxCollateral(t, false), tdxCollateral(t, false), tdxCollateral(t, true)
+	p := &scriptedProvider{results: []providerResult{{col: a}, {col: same}, {col: b}}}
+	clock := newClock("2025-07-10T00:00:00Z")
+	c := NewCache(p, CacheConfig{Now: clock.Now, RefreshBefore: 48 * time.Hour})
+	req := tdxRequest(t)
+	mustCollateral(t, c, req)
+
+	// Inside the refresh window the entry is served while it is refreshed.
+	clock.set("2025-07-18T00:00:00Z")
+	if mustCollateral(t, c, req) != a {
+		t.Fatal("entry not served during its refresh")
+	}
+	waitIdle(t, c)
+	if p.count() != 2 {
+		t.Fatalf("%d fetches, want 2", p.count())
+	}
+	// The refresh returned identical collateral: the pointer is kept, and
+	// the next attempt waits a while.
+	if mustCollateral(t, c, req) != a || p.count() != 2 {
+		t.Fatalf("identical refresh: pointer changed or refetched (%d fetches)", p.count())
+	}
+	clock.set("2025-07-18T00:01:00Z")
+	mustCollateral(t, c, req)
+	waitIdle(t, c)
+	if got := mustCollateral(t, c, req); got != b || p.count() != 3 {
+		t.Fatalf("changed refresh not served (%d fetches)", p.count())
+	}
+}
+
+func TestCacheFailsClosed(t *testing.T) {
+	errDown := errors.New("pcs down")
+	t.Run("expired", func(t *testing.T) {
+		p := &scriptedProvider{results: []providerResult{{col: tdxCollateral(t, false)}, {err: errDown}}}
+		clock := newClock("2025-07-01T00:00:00Z")
+		c := NewCache(p, CacheConfig{Now: clock.Now})
+		mustCollateral(t, c, tdxRequest(t))
+		clock.set("2025-07-20T00:00:00Z")
+		col, err := c.Collateral(context.Background(), tdxRequest(t))
+		if col != nil || !errors.Is(err, errDown) || !strings.Contains(err.Error(), "expired at 2025-07-19T10:00:35Z") {
+			t.Fatalf("got %v, %v; want no collateral and the refresh error", col, err)
+		}
+		if ents := c.Entries(); len(ents) != 1 || !errors.Is(ents[0].Err, errDown) {
+			t.Errorf("Entries %+v, want the refresh error recorded", ents)
+		}
+	})
+	t.Run("refresh window", func(t *testing.T) {
+		a := tdxCollateral(t, false)
+		p := &scriptedProvider{results: []providerResult{{col: a}, {err: errDown}}}
+		clock := newClock("2025-07-01T00:00:00Z")
+		c := NewCache(p, CacheConfig{Now: clock.Now, RefreshBefore: 48 * time.Hour})
+		mustCollateral(t, c, tdxRequest(t))
+		clock.set("2025-07-18T00:00:00Z")
+		if mustCollateral(t, c, tdxRequest(t)) != a {
+			t.Fatal("valid entry not served")
+		}
+		waitIdle(t, c)
+		if ents := c.Entries(); len(ents) != 1 || !errors.Is(ents[0].Err, errDown) {
+			t.Errorf("Entries %+v, want the refresh error recorded", ents)
+		}
+		if mustCollateral(t, c, tdxRequest(t)) != a || p.count() != 2 {
+			t.Fatalf("%d fetches, want 2 (no retry within a minute)", p.count())
+		}
+		clock.set("2025-07-19T10:00:35Z")
+		if col, err := c.Collateral(context.Background(), tdxRequest(t)); col != nil || !errors.Is(err, errDown) {
+			t.Fatalf("got %v, %v after nextUpdate; want the error", col, err)
+		}
+	})
+	t.Run("source serves expired collateral", func(t *testing.T) {
+		p := &scriptedProvider{results: []providerResult{{col: tdxCollateral(t, false)}}}
+		c := NewCache(p, CacheConfig{Now: newClock("2025-07-19T10:00:35Z").Now})
+		col, err := c.Collateral(context.Background(), tdxRequest(t))
+		var ve *ValidityError
+		if col != nil || !errors.Is(err, ErrExpired) || !errors.As(err, &ve) || ve.What != "PCK CRL" || !ve.NotAfter.Equal(tdxNextUpdate) {
+			t.Fatalf("got %v, %v; want an expired PCK CRL error", col, err)
+		}
+		if len(c.Entries()) != 0 {
+			t.Error("expired collateral was cached")
+		}
+	})
+	t.Run("incomplete collateral", func(t *testing.T) {
+		partial := *tdxCollateral(t, false)
+		partial.RootCACRL = nil
+		p := &scriptedProvider{results: []providerResult{{col: &partial}}}
+		c := NewCache(p, CacheConfig{Now: newClock("2025-07-01T00:00:00Z").Now})
+		_, err := c.Collateral(context.Background(), tdxRequest(t))
+		var me *MissingError
+		if !errors.As(err, &me) || !slices.Equal(me.Items, []string{FileRootCACRL}) {
+			t.Fatalf("error %v, want root_ca_crl.der missing", err)
+		}
+	})
+	t.Run("missing passes through", func(t *testing.T) {
+		e := newPCSEmulator(t)
+		c := NewCache(NewClient(ClientConfig{BaseURL: e.srv.URL}), CacheConfig{Now: newClock("2025-07-01T00:00:00Z").Now})
+		req := tdxRequest(t)
+		req.FMSPC = fmspcOf(t, unknownFMSPCHx)
+		_, err := c.Collateral(context.Background(), req)
+		var me *MissingError
+		if !errors.As(err, &me) || !slices.Equal(me.Items, []string{FileTCBInfo}) {
+			t.Fatalf("error %v, want tcb_info.json missing", err)
+		}
+	})
+}
+
+func TestCacheConcurrent(t *testing.T) {
+	e := newPCSEmulator(t)
+	e.delay = 50 * time.Millisecond // keep the fetch in flight while callers pile up
+	c := NewCache(NewClient(ClientConfig{BaseURL: e.srv.URL}), CacheConfig{Now: newClock("2025-07-01T00:00:00Z").Now})
+	const n = 20
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		got   [n]*Collateral
+		errs  [n]error
+	)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			got[i], errs[i] = c.Collateral(context.Background(), tdxRequest(t))
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil || got[i] != got[0] {
+			t.Fatalf("caller %d: %v (pointer shared: %v)", i, errs[i], got[i] == got[0])
+		}
+	}
+	for _, target := range []string{tdxTCBPath, tdxQEPath, platformCRL, rootCRLPath} {
+		if h := e.hitCount(target); h != 1 {
+			t.Errorf("%s fetched %d times, want 1", target, h)
+		}
+	}
+}
+
+func TestCacheDirectory(t *testing.T) {
+	dir := t.TempDir()
+	e := newPCSEmulator(t)
+	clock := newClock("2025-07-01T00:00:00Z")
+	client := NewClient(ClientConfig{BaseURL: e.srv.URL})
+	first := mustCollateral(t, NewCache(client, CacheConfig{Dir: dir, Now: clock.Now}), tdxRequest(t))
+
+	const entry = "tdx-b0c06f000000-platform-standard"
+	if names := dirNames(t, dir); !slices.Equal(names, []string{entry}) {
+		t.Fatalf("cache directory holds %q, want [%s]", names, entry)
+	}
+	onDisk, err := LoadDir(filepath.Join(dir, entry))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFixture(t, onDisk, e.tdx)
+
+	// A new cache on the same directory does not fetch.
+	clock.set("2025-07-10T00:00:00Z")
+	c2 := NewCache(client, CacheConfig{Dir: dir, Now: clock.Now})
+	col := mustCollateral(t, c2, tdxRequest(t))
+	if e.total() != 4 {
+		t.Fatalf("%d requests, want the 4 of the first cache", e.total())
+	}
+	checkFixture(t, col, e.tdx)
+	if col.Source != first.Source {
+		t.Errorf("Source %q, want %q", col.Source, first.Source)
+	}
+	if mustCollateral(t, c2, tdxRequest(t)) != col {
+		t.Error("disk entry not kept in memory")
+	}
+	if ents := c2.Entries(); len(ents) != 1 || !ents[0].FetchedAt.Equal(time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("Entries %+v, want the original fetch time", ents)
+	}
+
+	// An expired disk entry is fetched again and replaced.
+	clock.set("2025-07-20T00:00:00Z")
+	b := tdxCollateral(t, true)
+	p := &scriptedProvider{results: []providerResult{{col: b}}}
+	if mustCollateral(t, NewCache(p, CacheConfig{Dir: dir, Now: clock.Now}), tdxRequest(t)) != b || p.count() != 1 {
+		t.Fatal("expired disk entry not refetched")
+	}
+	if names := dirNames(t, dir); !slices.Equal(names, []string{entry}) {
+		t.Fatalf("cache directory holds %q after the replacement, want [%s]", names, entry)
+	}
+	onDisk, err = LoadDir(filepath.Join(dir, entry))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !collateralEqual(onDisk, b) {
+		t.Error("disk entry not replaced")
+	}
+
+	// The replacement survives a restart even when the source is down.
+	down := &scriptedProvider{results: []providerResult{{err: errors.New("down")}}}
+	col = mustCollateral(t, NewCache(down, CacheConfig{Dir: dir, Now: clock.Now}), tdxRequest(t))
+	if !collateralEqual(col, b) || down.count() != 0 {
+		t.Errorf("disk entry not served (%d fetches)", down.count())
+	}
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func TestCacheDirectoryBadEntries(t *testing.T) {
+	const entry = "tdx-b0c06f000000-platform-standard"
+	clock := newClock("2025-07-01T00:00:00Z")
+	for _, tc := range []struct {
+		name  string
+		spoil func(t *testing.T, dir string)
+	}{
+		{"garbage metadata", func(t *testing.T, dir string) {
+			writeFiles(t, dir, map[string][]byte{cacheMetaFile: []byte("{")})
+		}},
+		{"other request", func(t *testing.T, dir string) {
+			writeFiles(t, dir, map[string][]byte{cacheMetaFile: []byte(`{"request":"sgx fmspc=b0c06f000000 ca=platform update=standard","source":"x","fetched_at":"2025-07-01T00:00:00Z"}`)})
+		}},
+		{"unknown metadata field", func(t *testing.T, dir string) {
+			writeFiles(t, dir, map[string][]byte{cacheMetaFile: []byte(`{"request":"tdx fmspc=b0c06f000000 ca=platform update=standard","x":1}`)})
+		}},
+		{"missing item", func(t *testing.T, dir string) {
+			if err := os.Remove(filepath.Join(dir, FileQEIdentity)); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"corrupt item", func(t *testing.T, dir string) {
+			writeFiles(t, dir, map[string][]byte{FileTCBInfo: []byte("{}")})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			a := tdxCollateral(t, false)
+			p := &scriptedProvider{results: []providerResult{{col: a}}}
+			mustCollateral(t, NewCache(p, CacheConfig{Dir: dir, Now: clock.Now}), tdxRequest(t))
+			tc.spoil(t, filepath.Join(dir, entry))
+			p2 := &scriptedProvider{results: []providerResult{{col: a}}}
+			mustCollateral(t, NewCache(p2, CacheConfig{Dir: dir, Now: clock.Now}), tdxRequest(t))
+			if p2.count() != 1 {
+				t.Fatalf("%d fetches, want the spoilt entry ignored and fetched", p2.count())
+			}
+			if _, err := LoadDir(filepath.Join(dir, entry)); err != nil {
+				t.Errorf("spoilt entry not rewritten: %v", err)
+			}
+		})
+	}
+}
+
+func TestCacheBounded(t *testing.T) {
+	p := &scriptedProvider{results: []providerResult{{col: tdxCollateral(t, false)}}}
+	c := NewCache(p, CacheConfig{Now: newClock("2025-07-01T00:00:00Z").Now, MaxEntries: 2})
+	reqs := make([]Request, 3)
+	for i := range reqs {
+		reqs[i] = tdxRequest(t)
+		reqs[i].FMSPC[5] = byte(i)
+	}
+	mustCollateral(t, c, reqs[0])
+	mustCollateral(t, c, reqs[1])
+	mustCollateral(t, c, reqs[0]) // most recently used now
+	mustCollateral(t, c, reqs[2]) // evicts reqs[1]
+	if p.count() != 3 {
+		t.Fatalf("%d fetches, want 3", p.count())
+	}
+	var got []Request
+	for _, e := range c.Entries() {
+		got = append(got, e.Request)
+	}
+	if !slices.Equal(got, []Request{reqs[0], reqs[2]}) {
+		t.Fatalf("entries %v, want %v and %v", got, reqs[0], reqs[2])
+	}
+	mustCollateral(t, c, reqs[1])
+	if p.count() != 4 {
+		t.Errorf("evicted entry not fetched again (%d fetches)", p.count())
+	}
+	if len(c.Entries()) != 2 {
+		t.Errorf("%d entries, want 2", len(c.Entries()))
+	}
+}
+
+func TestCacheBadRequests(t *testing.T) {
+	p := &scriptedProvider{results: []providerResult{{col: tdxCollateral(t, false)}}}
+	c := NewCache(p, CacheConfig{})
+	for _, req := range []Request{
+		{TEE: "../x", CA: CAPlatform},
+		{TEE: TEETDX, CA: "root"},
+		{TEE: TEETDX, CA: CAPlatform, Update: "Standard"},
+	} {
+		if _, err := c.Collateral(context.Background(), req); err == nil {
+			t.Errorf("%+v accepted", req)
+		}
+	}
+	if p.count() != 0 {
+		t.Errorf("%d fetches for invalid requests", p.count())
+	}
+	if _, err := NewCache(nil, CacheConfig{}).Collateral(context.Background(), tdxRequest(t)); err == nil {
+		t.Error("nil provider accepted")
+	}
+	nilResult := &scriptedProvider{results: []providerResult{{}}}
+	if _, err := NewCache(nilResult, CacheConfig{}).Collateral(context.Background(), tdxRequest(t)); err == nil || !strings.Contains(err.Error(), "no collateral") {
+		t.Errorf("nil collateral: %v", err)
+	}
+}
+
+func TestCacheCallerGivesUp(t *testing.T) {
+	a := tdxCollateral(t, false)
+	p := &scriptedProvider{results: []providerResult{{col: a}}, gate: make(chan struct{})}
+	c := NewCache(p, CacheConfig{Now: newClock("2025-07-01T00:00:00Z").Now})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := c.Collateral(ctx, tdxRequest(t)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("error %v, want DeadlineExceeded", err)
+	}
+	// The fetch goes on for the next caller.
+	close(p.gate)
+	waitIdle(t, c)
+	if mustCollateral(t, c, tdxRequest(t)) != a || p.count() != 1 {
+		t.Errorf("%d fetches, want the abandoned fetch to fill the cache", p.count())
+	}
+}

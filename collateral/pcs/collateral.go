@@ -1,0 +1,341 @@
+package pcs
+
+import (
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Collateral is the verification collateral for one DCAP quote: what Intel's
+// sgx_ql_qve_collateral_t carries. Any item may be nil when the source does
+// not have it; the verifier decides what a missing item means. Every item
+// keeps its exact bytes (TCBInfo.Raw and Body, EnclaveIdentity.Raw and Body,
+// x509.Certificate.Raw, x509.RevocationList.Raw).
+type Collateral struct {
+	TCBInfo               *TCBInfo
+	TCBInfoIssuerChain    []*x509.Certificate
+	QEIdentity            *EnclaveIdentity
+	QEIdentityIssuerChain []*x509.Certificate
+	PCKCRL                *x509.RevocationList
+	PCKCRLIssuerChain     []*x509.Certificate
+	RootCACRL             *x509.RevocationList
+
+	// Source says where the collateral came from, e.g. "dir:/path" or
+	// "dcap-qvl-json".
+	Source string
+}
+
+// File names of the directory layout (LoadDir, WriteDir). CRLs are written
+// as DER; LoadDir also accepts the ".pem" names below instead, holding PEM or
+// hex-encoded DER.
+const (
+	FileTCBInfo               = "tcb_info.json"
+	FileTCBInfoIssuerChain    = "tcb_info_issuer_chain.pem"
+	FileQEIdentity            = "qe_identity.json"
+	FileQEIdentityIssuerChain = "qe_identity_issuer_chain.pem"
+	FilePCKCRL                = "pck_crl.der"
+	FilePCKCRLPEM             = "pck_crl.pem"
+	FilePCKCRLIssuerChain     = "pck_crl_issuer_chain.pem"
+	FileRootCACRL             = "root_ca_crl.der"
+	FileRootCACRLPEM          = "root_ca_crl.pem"
+)
+
+// MissingError lists the collateral items a source lacks. LoadDir returns it
+// together with the partial collateral; it matches fs.ErrNotExist.
+type MissingError struct {
+	Source string
+	Items  []string // file names (directory) or keys
+}
+
+func (e *MissingError) Error() string {
+	return fmt.Sprintf("pcs: collateral %s: missing %s", e.Source, strings.Join(e.Items, ", "))
+}
+
+// Unwrap returns fs.ErrNotExist.
+func (e *MissingError) Unwrap() error { return fs.ErrNotExist }
+
+// Missing lists the items that are nil, by their directory file names.
+func (c *Collateral) Missing() []string {
+	var m []string
+	for _, it := range []struct {
+		absent bool
+		name   string
+	}{
+		{c.TCBInfo == nil, FileTCBInfo},
+		{len(c.TCBInfoIssuerChain) == 0, FileTCBInfoIssuerChain},
+		{c.QEIdentity == nil, FileQEIdentity},
+		{len(c.QEIdentityIssuerChain) == 0, FileQEIdentityIssuerChain},
+		{c.PCKCRL == nil, FilePCKCRL},
+		{len(c.PCKCRLIssuerChain) == 0, FilePCKCRLIssuerChain},
+		{c.RootCACRL == nil, FileRootCACRL},
+	} {
+		if it.absent {
+			m = append(m, it.name)
+		}
+	}
+	return m
+}
+
+// maxFileSize bounds any file LoadDir reads.
+const maxFileSize = MaxJSONSize
+
+// LoadDir reads collateral from dir in the layout of the File* names. Items
+// whose files are absent stay nil and are listed in a *MissingError, which is
+// returned together with the (partial) collateral; any other problem (a
+// malformed file, a CRL given both as .der and .pem) returns a nil collateral.
+// A directory without any collateral file is an error too.
+func LoadDir(dir string) (*Collateral, error) {
+	c := &Collateral{Source: "dir:" + dir}
+	var missing []string
+
+	read := func(name string) ([]byte, bool, error) {
+		b, err := readLimited(filepath.Join(dir, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, false, nil
+		}
+		return b, err == nil, err
+	}
+	readCRL := func(der, pemName string) ([]byte, string, bool, error) {
+		b1, ok1, err := read(der)
+		if err != nil {
+			return nil, "", false, err
+		}
+		b2, ok2, err := read(pemName)
+		if err != nil {
+			return nil, "", false, err
+		}
+		switch {
+		case ok1 && ok2:
+			return nil, "", false, fmt.Errorf("pcs: collateral %s: both %s and %s present", c.Source, der, pemName)
+		case ok1:
+			return b1, der, true, nil
+		case ok2:
+			return b2, pemName, true, nil
+		}
+		return nil, "", false, nil
+	}
+	wrap := func(name string, err error) error {
+		return withPrefix(filepath.Join(dir, name), err)
+	}
+
+	if b, ok, err := read(FileTCBInfo); err != nil {
+		return nil, wrap(FileTCBInfo, err)
+	} else if ok {
+		if c.TCBInfo, err = ParseTCBInfo(b); err != nil {
+			return nil, wrap(FileTCBInfo, err)
+		}
+	} else {
+		missing = append(missing, FileTCBInfo)
+	}
+	if b, ok, err := read(FileQEIdentity); err != nil {
+		return nil, wrap(FileQEIdentity, err)
+	} else if ok {
+		if c.QEIdentity, err = ParseEnclaveIdentity(b); err != nil {
+			return nil, wrap(FileQEIdentity, err)
+		}
+	} else {
+		missing = append(missing, FileQEIdentity)
+	}
+	for _, ch := range []struct {
+		name string
+		dst  *[]*x509.Certificate
+	}{
+		{FileTCBInfoIssuerChain, &c.TCBInfoIssuerChain},
+		{FileQEIdentityIssuerChain, &c.QEIdentityIssuerChain},
+		{FilePCKCRLIssuerChain, &c.PCKCRLIssuerChain},
+	} {
+		b, ok, err := read(ch.name)
+		if err != nil {
+			return nil, wrap(ch.name, err)
+		}
+		if !ok {
+			missing = append(missing, ch.name)
+			continue
+		}
+		if *ch.dst, err = ParsePEMChain(b); err != nil {
+			return nil, wrap(ch.name, err)
+		}
+	}
+	for _, cr := range []struct {
+		der, pem string
+		dst      **x509.RevocationList
+	}{
+		{FilePCKCRL, FilePCKCRLPEM, &c.PCKCRL},
+		{FileRootCACRL, FileRootCACRLPEM, &c.RootCACRL},
+	} {
+		b, name, ok, err := readCRL(cr.der, cr.pem)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			missing = append(missing, cr.der)
+			continue
+		}
+		if *cr.dst, err = ParseCRL(b); err != nil {
+			return nil, wrap(name, err)
+		}
+	}
+	if len(missing) == 7 {
+		return nil, &MissingError{Source: c.Source, Items: missing}
+	}
+	if len(missing) > 0 {
+		return c, &MissingError{Source: c.Source, Items: missing}
+	}
+	return c, nil
+}
+
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxFileSize {
+		return nil, fmt.Errorf("larger than %d bytes", maxFileSize)
+	}
+	return b, nil
+}
+
+// WriteDir writes c to dir (created if needed) in the layout LoadDir reads,
+// so that dir holds exactly c: files of present items are written (CRLs as
+// DER, chains as PEM, TCB Info and QE Identity as PCS bodies whose signed
+// bytes are unchanged), and the files of absent items are removed.
+func WriteDir(dir string, c *Collateral) error {
+	if c == nil {
+		return errors.New("pcs: WriteDir: nil collateral")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("pcs: WriteDir: %w", err)
+	}
+	files := map[string][]byte{}
+	if c.TCBInfo != nil {
+		files[FileTCBInfo] = c.TCBInfo.Body()
+	}
+	if c.QEIdentity != nil {
+		files[FileQEIdentity] = c.QEIdentity.Body()
+	}
+	if len(c.TCBInfoIssuerChain) > 0 {
+		files[FileTCBInfoIssuerChain] = EncodePEMChain(c.TCBInfoIssuerChain)
+	}
+	if len(c.QEIdentityIssuerChain) > 0 {
+		files[FileQEIdentityIssuerChain] = EncodePEMChain(c.QEIdentityIssuerChain)
+	}
+	if len(c.PCKCRLIssuerChain) > 0 {
+		files[FilePCKCRLIssuerChain] = EncodePEMChain(c.PCKCRLIssuerChain)
+	}
+	if c.PCKCRL != nil {
+		files[FilePCKCRL] = c.PCKCRL.Raw
+	}
+	if c.RootCACRL != nil {
+		files[FileRootCACRL] = c.RootCACRL.Raw
+	}
+	for _, name := range []string{
+		FileTCBInfo, FileTCBInfoIssuerChain, FileQEIdentity, FileQEIdentityIssuerChain,
+		FilePCKCRL, FilePCKCRLPEM, FilePCKCRLIssuerChain, FileRootCACRL, FileRootCACRLPEM,
+	} {
+		path := filepath.Join(dir, name)
+		b, ok := files[name]
+		if !ok {
+			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("pcs: WriteDir: %w", err)
+			}
+			continue
+		}
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			return fmt.Errorf("pcs: WriteDir: %w", err)
+		}
+	}
+	return nil
+}
+
+// dcap-qvl collateral JSON keys (its QuoteCollateralV3 serialization).
+var dcapQVLKeys = []string{
+	"pck_crl_issuer_chain", "root_ca_crl", "pck_crl",
+	"tcb_info_issuer_chain", "tcb_info", "tcb_info_signature",
+	"qe_identity_issuer_chain", "qe_identity", "qe_identity_signature",
+}
+
+// ParseDCAPQVLJSON parses the collateral JSON of Phala-Network/dcap-qvl
+// (QuoteCollateralV3): an object with exactly the string members
+// tcb_info (the signed tcbInfo JSON, verbatim), tcb_info_signature (hex r||s),
+// tcb_info_issuer_chain (PEM), the same three for qe_identity, pck_crl and
+// root_ca_crl (hex DER; PEM is accepted too) and pck_crl_issuer_chain (PEM).
+// All members are required and must be non-empty.
+func ParseDCAPQVLJSON(b []byte) (*Collateral, error) {
+	if len(b) > MaxJSONSize {
+		return nil, fieldErrorf("", "dcap-qvl collateral larger than %d bytes", MaxJSONSize)
+	}
+	o, err := decodeObject(b, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := o.allowOnly(dcapQVLKeys...); err != nil {
+		return nil, err
+	}
+	v := map[string]string{}
+	for _, k := range dcapQVLKeys {
+		s, err := o.strMax(k, MaxJSONSize)
+		if err != nil {
+			return nil, err
+		}
+		if s == "" {
+			return nil, fieldErrorf(k, "empty")
+		}
+		v[k] = s
+	}
+	sig := func(key string) ([]byte, error) {
+		s := v[key]
+		if len(s) != 128 {
+			return nil, fieldErrorf(key, "want 128 hex digits, got %d", len(s))
+		}
+		d, err := hex.DecodeString(s)
+		if err != nil {
+			return nil, fieldErrorf(key, "invalid hex: %v", err)
+		}
+		return d, nil
+	}
+	c := &Collateral{Source: "dcap-qvl-json"}
+	tsig, err := sig("tcb_info_signature")
+	if err != nil {
+		return nil, err
+	}
+	if c.TCBInfo, err = ParseTCBInfoValue([]byte(v["tcb_info"]), tsig); err != nil {
+		return nil, withPrefix("tcb_info", err)
+	}
+	qsig, err := sig("qe_identity_signature")
+	if err != nil {
+		return nil, err
+	}
+	if c.QEIdentity, err = ParseEnclaveIdentityValue([]byte(v["qe_identity"]), qsig); err != nil {
+		return nil, withPrefix("qe_identity", err)
+	}
+	for _, ch := range []struct {
+		key string
+		dst *[]*x509.Certificate
+	}{
+		{"tcb_info_issuer_chain", &c.TCBInfoIssuerChain},
+		{"qe_identity_issuer_chain", &c.QEIdentityIssuerChain},
+		{"pck_crl_issuer_chain", &c.PCKCRLIssuerChain},
+	} {
+		if *ch.dst, err = ParsePEMChain([]byte(v[ch.key])); err != nil {
+			return nil, withPrefix(ch.key, err)
+		}
+	}
+	if c.PCKCRL, err = ParseCRL([]byte(v["pck_crl"])); err != nil {
+		return nil, withPrefix("pck_crl", err)
+	}
+	if c.RootCACRL, err = ParseCRL([]byte(v["root_ca_crl"])); err != nil {
+		return nil, withPrefix("root_ca_crl", err)
+	}
+	return c, nil
+}

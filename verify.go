@@ -1,0 +1,194 @@
+package ratls
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ratls/ratls/appraise"
+	"github.com/ratls/ratls/collateral/pcs"
+	"github.com/ratls/ratls/evidence"
+	"github.com/ratls/ratls/verify/intel"
+)
+
+// VerifyOptions configures VerifyCertificate and VerifyEvidence. The zero
+// value verifies at the current time against the strict default policy,
+// trusting only the genuine Intel root, with only the collateral the
+// certificate itself carries.
+type VerifyOptions struct {
+	// Now is the verification time; zero means time.Now().
+	Now time.Time
+	// Policy decides acceptance; nil means the strict default policy.
+	Policy *appraise.Policy
+	// Intel verifies SGX and TDX quotes; nil means a shared verifier that
+	// trusts the Intel SGX Root CA only. Reuse one verifier: it caches.
+	Intel *intel.Verifier
+	// Collateral supplies Intel collateral when the certificate carries
+	// none (endorsements extension). Nil means none.
+	Collateral pcs.Provider
+	// Update is the Intel TCB update channel asked of Collateral.
+	Update pcs.Update
+	// PCKChainPEM is the PCK chain for quotes that carry only a PPID.
+	PCKChainPEM []byte
+}
+
+// Verification is the outcome of verifying and appraising the evidence of
+// one certificate or one piece of raw evidence.
+type Verification struct {
+	// Item is the evidence that was verified: the certificate's preferred
+	// item, or the raw evidence.
+	Item *evidence.Item
+	// Binding is the key binding; nil for raw evidence.
+	Binding *evidence.Binding
+	// Intel is the DCAP verification result for SGX and TDX evidence.
+	Intel *intel.Result
+	// Err is the verification error: nil only when every check passed.
+	Err error
+	// Appraisal is the policy's verdict, with reasons. It is never nil.
+	Appraisal *appraise.Appraisal
+}
+
+// Accepted reports whether the policy accepts the evidence (affirming, or
+// warning when the policy explicitly allows the weakness).
+func (v *Verification) Accepted() bool {
+	return v.Appraisal != nil && v.Appraisal.Status != appraise.Contraindicated
+}
+
+var (
+	defaultIntelOnce sync.Once
+	defaultIntel     *intel.Verifier
+)
+
+func (o *VerifyOptions) intelVerifier() *intel.Verifier {
+	if o.Intel != nil {
+		return o.Intel
+	}
+	defaultIntelOnce.Do(func() { defaultIntel = intel.NewVerifier(nil) })
+	return defaultIntel
+}
+
+func (o *VerifyOptions) policy() *appraise.Policy {
+	if o.Policy != nil {
+		return o.Policy
+	}
+	return &appraise.Policy{}
+}
+
+// VerifyCertificate verifies the evidence in an RA-TLS certificate: the
+// preferred evidence item is verified (signatures, chains, collateral, TCB),
+// its binding of the certificate key is checked, and the policy appraises
+// the whole. It returns an error only when the certificate's evidence cannot
+// be read; a rejection is a Verification whose Accepted() is false.
+func VerifyCertificate(ctx context.Context, cert *x509.Certificate, opt *VerifyOptions) (*Verification, error) {
+	var o VerifyOptions
+	if opt != nil {
+		o = *opt
+	}
+	ce, err := evidence.FromCertificate(cert)
+	if err != nil {
+		return nil, err
+	}
+	item := ce.Preferred()
+	if item == nil {
+		a := &appraise.Appraisal{Status: appraise.Contraindicated, PolicyID: o.policy().Name(), Reasons: []appraise.Reason{{
+			Check: "evidence", Expected: "an RA-TLS evidence extension", Actual: "none",
+			Message: "the certificate carries no TEE evidence", Status: appraise.Contraindicated}}}
+		return &Verification{Appraisal: a, Err: errors.New("ratls: no evidence in certificate")}, nil
+	}
+	b := item.CheckBinding(cert)
+	coll := o.Collateral
+	if ce.Endorsements != nil && !ce.Endorsements.Empty {
+		c, err := collateralFromEndorsements(ce.Endorsements)
+		if err != nil {
+			return nil, fmt.Errorf("ratls: endorsements extension: %w", err)
+		}
+		coll = pcs.Static{C: c}
+	}
+	v := verifyItem(ctx, item, &b, coll, &o)
+	certificateChecks(v, cert, o.now())
+	return v, nil
+}
+
+// VerifyEvidence verifies raw evidence (no certificate, so no key binding).
+func VerifyEvidence(ctx context.Context, item *evidence.Item, opt *VerifyOptions) *Verification {
+	var o VerifyOptions
+	if opt != nil {
+		o = *opt
+	}
+	return verifyItem(ctx, item, nil, o.Collateral, &o)
+}
+
+func (o *VerifyOptions) now() time.Time {
+	if o.Now.IsZero() {
+		return time.Now()
+	}
+	return o.Now
+}
+
+func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, coll pcs.Provider, o *VerifyOptions) *Verification {
+	v := &Verification{Item: item, Binding: b}
+	p := o.policy()
+	switch {
+	case item.Quote != nil:
+		v.Intel, v.Err = o.intelVerifier().Verify(ctx, item.Quote, intel.Options{
+			Now: o.Now, Provider: coll, Update: o.Update, PCKChainPEM: o.PCKChainPEM,
+		})
+		v.Appraisal = p.AppraiseIntel(v.Intel, v.Err, b)
+	default:
+		v.Err = fmt.Errorf("ratls: no verifier for %s evidence (%s) yet", item.TEE, item.Kind)
+		v.Appraisal = &appraise.Appraisal{Status: appraise.Contraindicated, PolicyID: p.Name(), Reasons: []appraise.Reason{{
+			Check: "verifier", Expected: "sgx or tdx quote", Actual: fmt.Sprintf("%s %s", item.TEE, item.Kind),
+			Message: v.Err.Error(), Status: appraise.Contraindicated}}}
+	}
+	return v
+}
+
+// certificateChecks adds the certificate's own validity and self-signature
+// to the appraisal: an expired RA-TLS certificate is refused like any other.
+func certificateChecks(v *Verification, cert *x509.Certificate, now time.Time) {
+	add := func(check, expected, actual, msg string) {
+		v.Appraisal.Reasons = append(v.Appraisal.Reasons, appraise.Reason{Check: check, Expected: expected, Actual: actual, Message: msg, Status: appraise.Contraindicated})
+		v.Appraisal.Status = appraise.Contraindicated
+	}
+	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
+		add("certificate.validity", cert.NotBefore.UTC().Format(time.RFC3339)+" .. "+cert.NotAfter.UTC().Format(time.RFC3339),
+			now.UTC().Format(time.RFC3339), "the certificate is not valid at the verification time")
+	}
+	if bytes.Equal(cert.RawIssuer, cert.RawSubject) {
+		if err := CheckSelfSignature(cert); err != nil {
+			add("certificate.signature", "valid self-signature", "invalid", err.Error())
+		}
+	}
+}
+
+// collateralFromEndorsements turns the Intel collateral carried in an
+// RA-TLS endorsements extension into verifiable collateral.
+func collateralFromEndorsements(e *evidence.Endorsements) (*pcs.Collateral, error) {
+	c := &pcs.Collateral{Source: "certificate endorsements extension"}
+	var err error
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"TCB_INFO", func() error { c.TCBInfo, err = pcs.ParseTCBInfo(trimNUL(e.TCBInfo)); return err }},
+		{"TCB_ISSUER_CHAIN", func() error { c.TCBInfoIssuerChain, err = pcs.ParsePEMChain(e.TCBInfoIssuerChain); return err }},
+		{"CRL_PCK_CERT", func() error { c.PCKCRL, err = pcs.ParseCRL(trimNUL(e.PCKCRL)); return err }},
+		{"CRL_PCK_PROC_CA", func() error { c.RootCACRL, err = pcs.ParseCRL(trimNUL(e.RootCACRL)); return err }},
+		{"CRL_ISSUER_CHAIN_PCK_CERT", func() error { c.PCKCRLIssuerChain, err = pcs.ParsePEMChain(e.PCKCRLIssuerChain); return err }},
+		{"QE_ID_INFO", func() error { c.QEIdentity, err = pcs.ParseEnclaveIdentity(trimNUL(e.QEIdentity)); return err }},
+		{"QE_ID_ISSUER_CHAIN", func() error { c.QEIdentityIssuerChain, err = pcs.ParsePEMChain(e.QEIdentityIssuerChain); return err }},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	return c, nil
+}
+
+// trimNUL drops the C string terminators rats-tls leaves on collateral.
+func trimNUL(b []byte) []byte { return bytes.TrimRight(b, "\x00") }

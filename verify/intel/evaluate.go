@@ -1,0 +1,290 @@
+package intel
+
+import (
+	"bytes"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ratls/ratls/collateral/pcs"
+	"github.com/ratls/ratls/evidence/quote"
+)
+
+// evaluate runs the collateral checks and Intel's TCB evaluation, adding
+// checks and facts to r. Every check either passes or fails with a reason;
+// a check whose inputs are missing fails.
+func (v *Verifier) evaluate(r *Result, chain *verifiedChain, vc *verifiedCollateral, now time.Time) {
+	c := vc.src
+	r.Collateral = &CollateralInfo{
+		Source:    c.Source,
+		PCKCRL:    crlWindow(c.PCKCRL),
+		RootCACRL: crlWindow(c.RootCACRL),
+	}
+	if c.TCBInfo != nil {
+		r.Collateral.TCBInfo = Window{From: c.TCBInfo.IssueDate, Until: c.TCBInfo.NextUpdate}
+	}
+	if c.QEIdentity != nil {
+		r.Collateral.QEIdentity = Window{From: c.QEIdentity.IssueDate, Until: c.QEIdentity.NextUpdate}
+	}
+	if vc.tcbSigner != nil {
+		r.Collateral.TCBSigner = vc.tcbSigner.Subject.CommonName
+	}
+	if missing := c.Missing(); len(missing) > 0 {
+		r.fail(CheckCollateral, ErrNoCollateral, "collateral from %s lacks %v", sourceName(c), missing)
+	} else {
+		r.pass(CheckCollateral, "TCB Info, QE Identity, PCK CRL and root CA CRL from "+sourceName(c))
+	}
+	// Collateral must chain to the same root as the quote: a test root's
+	// collateral never vouches for a genuine platform and vice versa.
+	if vc.anchor != nil && !bytes.Equal(vc.anchor.RawSubjectPublicKeyInfo, chain.root.RawSubjectPublicKeyInfo) {
+		r.fail(CheckCollateral, ErrCollateral, "collateral chains to %q, the PCK chain to %q: they must share the root", vc.anchor.Subject.CommonName, chain.root.Subject.CommonName)
+		return
+	}
+	r.Valid = r.Valid.intersect(vc.signers)
+
+	v.checkCRLs(r, chain, vc, now)
+	tcbOK := checkSigned(r, CheckTCBInfoSignature, CheckTCBInfoValidity, "TCB Info", vc.tcbInfoErr, vc.tcbSigner, vc, r.Collateral.TCBInfo, now)
+	qeOK := checkSigned(r, CheckQEIDSignature, CheckQEIDValidity, "QE Identity", vc.qeIDErr, vc.qeSigner, vc, r.Collateral.QEIdentity, now)
+	if !tcbOK {
+		return
+	}
+	// Without a usable QE Identity the platform is still evaluated, so the
+	// result shows its status, but the failed checks above keep the
+	// verification from succeeding.
+	qi := c.QEIdentity
+	if !qeOK {
+		qi = nil
+	}
+	evaluateTCB(r, chain, c.TCBInfo, qi)
+}
+
+func sourceName(c *pcs.Collateral) string {
+	if c.Source == "" {
+		return "the caller"
+	}
+	return c.Source
+}
+
+// checkCRLs checks both CRLs' signatures (already verified) and validity,
+// and that neither the PCK CA nor the PCK certificate is revoked.
+func (v *Verifier) checkCRLs(r *Result, chain *verifiedChain, vc *verifiedCollateral, now time.Time) {
+	c := vc.src
+	switch w := crlWindow(c.RootCACRL); {
+	case vc.rootCRLErr != nil:
+		r.fail(CheckRootCRL, ErrCollateral, "%v", vc.rootCRLErr)
+	case !w.contains(now):
+		r.fail(CheckRootCRL, ErrValidity, "%v", windowError("root CA CRL", w, now))
+	case vc.revokedByRoot(chain.ca):
+		r.fail(CheckRootCRL, ErrRevoked, "PCK CA %q (serial %x) is revoked by the root CA CRL", chain.ca.Subject.CommonName, chain.ca.SerialNumber)
+	default:
+		r.Valid = r.Valid.intersect(w)
+		r.pass(CheckRootCRL, fmt.Sprintf("signed by the root, valid until %s; PCK CA not revoked", fmtTime(w.Until)))
+	}
+
+	w := crlWindow(c.PCKCRL)
+	switch {
+	case vc.pckCRLErr != nil:
+		r.fail(CheckPCKCRL, ErrCollateral, "%v", vc.pckCRLErr)
+		return
+	case !bytes.Equal(vc.pckCRLIssuer.RawSubjectPublicKeyInfo, chain.ca.RawSubjectPublicKeyInfo) ||
+		!bytes.Equal(c.PCKCRL.RawIssuer, chain.leaf.RawIssuer):
+		r.fail(CheckPCKCRL, ErrMismatch, "PCK CRL issued by %q, but the PCK certificate by %q (want the CRL of the %s CA)", c.PCKCRL.Issuer.CommonName, chain.leaf.Issuer.CommonName, chain.caType)
+		return
+	case !w.contains(now):
+		r.fail(CheckPCKCRL, ErrValidity, "%v", windowError("PCK CRL", w, now))
+		return
+	}
+	r.Valid = r.Valid.intersect(w)
+	r.pass(CheckPCKCRL, fmt.Sprintf("issued by %s, valid until %s", chain.ca.Subject.CommonName, fmtTime(w.Until)))
+	if vc.pckRevoked[serialKey(chain.leaf.SerialNumber)] {
+		r.fail(CheckRevocation, ErrRevoked, "PCK certificate serial %x is on the PCK CRL", chain.leaf.SerialNumber)
+		return
+	}
+	r.pass(CheckRevocation, "PCK certificate not on the PCK CRL")
+}
+
+// checkSigned reports the signature and validity checks of a TCB Info or QE
+// Identity. It returns whether both passed.
+func checkSigned(r *Result, sigCheck, validityCheck, what string, sigErr error, signer *x509.Certificate, vc *verifiedCollateral, w Window, now time.Time) bool {
+	if sigErr != nil {
+		class := ErrCollateral
+		if errors.Is(sigErr, pcs.ErrSignature) {
+			class = ErrSignature
+		}
+		r.fail(sigCheck, class, "%v", sigErr)
+		return false
+	}
+	if s := signer; s != nil {
+		if vc.revokedByRoot(s) {
+			r.fail(sigCheck, ErrRevoked, "%s signer %q is revoked by the root CA CRL", what, s.Subject.CommonName)
+			return false
+		}
+		if sw := (Window{From: s.NotBefore, Until: s.NotAfter}); !sw.contains(now) {
+			r.fail(sigCheck, ErrValidity, "%v", windowError(what+" signing certificate", sw, now))
+			return false
+		}
+	}
+	r.pass(sigCheck, what+" signature verified")
+	if !w.contains(now) {
+		r.fail(validityCheck, ErrValidity, "%v", windowError(what, w, now))
+		return false
+	}
+	r.Valid = r.Valid.intersect(w)
+	r.pass(validityCheck, fmt.Sprintf("issued %s, next update %s", fmtTime(w.From), fmtTime(w.Until)))
+	return true
+}
+
+// evaluateTCB matches the platform against the TCB Info and the QE against
+// the QE Identity, and converges the statuses exactly as Intel's QVL.
+func evaluateTCB(r *Result, chain *verifiedChain, ti *pcs.TCBInfo, qi *pcs.EnclaveIdentity) {
+	q := r.Quote
+	tdx := q.IsTDX()
+
+	// TCB Info must be for this TEE and this platform (QVL 4.1.2.4.9-10).
+	wantID := "SGX"
+	if tdx {
+		wantID = "TDX"
+	}
+	switch {
+	case tiID(ti) != wantID:
+		r.fail(CheckTCBInfoMatch, ErrMismatch, "TCB Info id: want %q for a %s quote, got %q", wantID, r.TEE, tiID(ti))
+		return
+	case tdx && ti.Version < 3:
+		r.fail(CheckTCBInfoMatch, ErrMismatch, "TCB Info version: want 3 for TDX, got %d", ti.Version)
+		return
+	case ti.FMSPC != chain.pck.FMSPC:
+		r.fail(CheckTCBInfoMatch, ErrMismatch, "FMSPC: PCK certificate has %x, TCB Info is for %x", chain.pck.FMSPC, ti.FMSPC)
+		return
+	case ti.PCEID != chain.pck.PCEID:
+		r.fail(CheckTCBInfoMatch, ErrMismatch, "PCE ID: PCK certificate has %x, TCB Info is for %x", chain.pck.PCEID, ti.PCEID)
+		return
+	}
+	r.pass(CheckTCBInfoMatch, fmt.Sprintf("TCB Info id %s for FMSPC %x, PCE ID %x", wantID, ti.FMSPC, ti.PCEID))
+
+	tcb := &TCB{EvaluationDataNumber: ti.TCBEvaluationDataNumber}
+	r.TCB = tcb
+	if qi != nil && !matchQE(r, qi, tcb) {
+		return
+	}
+
+	var platform pcs.Status
+	if tdx {
+		var ok bool
+		if platform, ok = matchTDX(r, chain, ti, q.TD, tcb); !ok {
+			return
+		}
+	} else {
+		lvl, err := ti.MatchSGX(chain.pck.TCB.CompSVN, chain.pck.TCB.PCESVN)
+		if err != nil {
+			failLevel(r, tcb, err, fmt.Sprintf("PCK TCB (components %v, PCESVN %d)", chain.pck.TCB.CompSVN, chain.pck.TCB.PCESVN))
+			return
+		}
+		tcb.Level, platform = lvl, lvl.TCBStatus
+	}
+	tcb.PlatformStatus = platform
+	tcb.Date, tcb.AdvisoryIDs = tcb.Level.TCBDate, nonNilStrings(tcb.Level.AdvisoryIDs)
+
+	final, err := pcs.ConvergeStatus(platform, tcb.QEStatus)
+	if err != nil {
+		r.fail(CheckTCBLevel, ErrCollateral, "%v", err)
+		return
+	}
+	tcb.Status = final
+	r.pass(CheckTCBLevel, fmt.Sprintf("TCB level of %s matched: %s (platform %s, QE %s%s)", fmtDate(tcb.Date), final, platform, tcb.QEStatus, moduleNote(tcb)))
+}
+
+// matchQE checks the quoting enclave against the QE Identity (QVL
+// 4.1.2.4.14-15, EnclaveReportVerifier) and records its TCB status.
+func matchQE(r *Result, qi *pcs.EnclaveIdentity, tcb *TCB) bool {
+	wantQE := "QE"
+	if r.Quote.IsTDX() {
+		wantQE = "TD_QE"
+	}
+	if qi.ID != wantQE {
+		r.fail(CheckQEIDMatch, ErrMismatch, "QE Identity id: want %q for a %s quote, got %q", wantQE, r.TEE, qi.ID)
+		return false
+	}
+	tcb.EvaluationDataNumber = min(tcb.EvaluationDataNumber, qi.TCBEvaluationDataNumber)
+	qer := &r.Quote.Signature.QEReport
+	qeLevel, err := qi.MatchQE(pcs.EnclaveReport{MiscSelect: qer.MiscSelect, Attributes: qer.Attributes, MRSigner: qer.MRSigner, ISVProdID: qer.ISVProdID, ISVSVN: qer.ISVSVN})
+	switch {
+	case errors.Is(err, pcs.ErrNoTCBLevel):
+		tcb.Status, tcb.QEStatus = TCBStatusNotSupported, TCBStatusNotSupported
+		r.fail(CheckQEIDMatch, ErrTCBUnsupported, "QE ISVSVN %d is below every level of the QE Identity: %v", qer.ISVSVN, err)
+		return false
+	case err != nil:
+		r.fail(CheckQEIDMatch, ErrMismatch, "%v", err)
+		return false
+	}
+	tcb.QEStatus, tcb.QEDate, tcb.QEAdvisoryIDs = qeLevel.TCBStatus, qeLevel.TCBDate, qeLevel.AdvisoryIDs
+	r.pass(CheckQEIDMatch, fmt.Sprintf("quoting enclave matches %s identity (ISVPRODID %d, ISVSVN %d: %s)", qi.ID, qer.ISVProdID, qer.ISVSVN, qeLevel.TCBStatus))
+	return true
+}
+
+func matchTDX(r *Result, chain *verifiedChain, ti *pcs.TCBInfo, td *quote.TDReportBody, tcb *TCB) (pcs.Status, bool) {
+	res, err := ti.MatchTDX(chain.pck.TCB.CompSVN, chain.pck.TCB.PCESVN, td.TEETCBSVN)
+	if err != nil {
+		if errors.Is(err, pcs.ErrTDXModuleMismatch) {
+			r.fail(CheckTDXModule, ErrMismatch, "%v", err)
+			return "", false
+		}
+		failLevel(r, tcb, err, fmt.Sprintf("PCK TCB (components %v, PCESVN %d) and TEE_TCB_SVN %x", chain.pck.TCB.CompSVN, chain.pck.TCB.PCESVN, td.TEETCBSVN))
+		return "", false
+	}
+	if err := res.Module.Check(td.MRSignerSEAM, td.SEAMAttributes); err != nil {
+		r.fail(CheckTDXModule, ErrMismatch, "%v", err)
+		return "", false
+	}
+	moduleDetail := "TDX module signer and attributes match the TCB Info's tdxModule"
+	if res.ModuleIdentity != nil {
+		moduleDetail = fmt.Sprintf("TDX module matches identity %s", res.ModuleIdentity.ID)
+	}
+	r.pass(CheckTDXModule, moduleDetail)
+	tcb.Level, tcb.ModuleStatus = res.TDXLevel, res.ModuleStatus
+	if res.ModuleLevel != nil {
+		tcb.ModuleAdvisoryIDs = res.ModuleLevel.AdvisoryIDs
+	}
+	status := res.Status
+	if td.V15 {
+		if status, err = ti.RelaunchStatus(res, td.TEETCBSVN2, tcb.QEStatus); err != nil {
+			r.fail(CheckTDXModule, ErrMismatch, "%v", err)
+			return "", false
+		}
+	}
+	return status, true
+}
+
+// failLevel records that no TCB level matched: Intel's library fails
+// verification with TCB_NOT_SUPPORTED.
+func failLevel(r *Result, tcb *TCB, err error, what string) {
+	if errors.Is(err, pcs.ErrNoTCBLevel) {
+		tcb.Status = TCBStatusNotSupported
+		r.fail(CheckTCBLevel, ErrTCBUnsupported, "%s is below every TCB level of the TCB Info: status %s", what, TCBStatusNotSupported)
+		return
+	}
+	r.fail(CheckTCBLevel, ErrCollateral, "%v", err)
+}
+
+func tiID(ti *pcs.TCBInfo) string {
+	if ti.ID == "" {
+		return "SGX" // version 2 TCB Info has no id and is SGX
+	}
+	return ti.ID
+}
+
+func moduleNote(t *TCB) string {
+	if t.ModuleStatus == "" {
+		return ""
+	}
+	return ", TDX module " + string(t.ModuleStatus)
+}
+
+func fmtDate(t time.Time) string { return t.UTC().Format("2006-01-02") }
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,201 @@
+package intel
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ratls/ratls/collateral/pcs"
+	"github.com/ratls/ratls/evidence/quote"
+)
+
+// Errors that classify a failed verification; test with errors.Is on the
+// error Verify returns.
+var (
+	ErrMalformed      = errors.New("malformed quote")
+	ErrUnsupported    = errors.New("unsupported quote")
+	ErrSignature      = errors.New("invalid signature")
+	ErrChain          = errors.New("certificate chain not trusted")
+	ErrRevoked        = errors.New("revoked")
+	ErrValidity       = errors.New("outside validity period")
+	ErrNoCollateral   = errors.New("collateral missing")
+	ErrCollateral     = errors.New("collateral invalid")
+	ErrMismatch       = errors.New("evidence does not match collateral")
+	ErrTCBUnsupported = errors.New("no matching TCB level")
+)
+
+// Check names, stable across releases (they appear in JSON output).
+const (
+	CheckQuoteFormat      = "quote.format"
+	CheckPCKChain         = "pck.chain"
+	CheckPCKExtensions    = "pck.extensions"
+	CheckQEReportSig      = "qe_report.signature"
+	CheckQEReportBinding  = "qe_report.binding"
+	CheckQuoteSignature   = "quote.signature"
+	CheckCollateral       = "collateral.present"
+	CheckRootCRL          = "root_ca_crl"
+	CheckPCKCRL           = "pck_crl"
+	CheckRevocation       = "pck.revocation"
+	CheckTCBInfoSignature = "tcb_info.signature"
+	CheckTCBInfoValidity  = "tcb_info.validity"
+	CheckTCBInfoMatch     = "tcb_info.match"
+	CheckQEIDSignature    = "qe_identity.signature"
+	CheckQEIDValidity     = "qe_identity.validity"
+	CheckQEIDMatch        = "qe_identity.match"
+	CheckTDXModule        = "tdx_module.identity"
+	CheckTCBLevel         = "tcb.level"
+)
+
+// Check is one verification step and its outcome.
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+
+	err error // classification, for errors.Is on a failed verification
+}
+
+// Err returns the class of a failed check (one of the Err values of this
+// package), nil for a passed one.
+func (c Check) Err() error { return c.err }
+
+// TCBStatusNotSupported is reported as the TCB status when no TCB level of
+// the TCB Info (or of the QE Identity, or of the TDX module identity)
+// matches: Intel's library fails verification then (TCB_NOT_SUPPORTED).
+const TCBStatusNotSupported pcs.Status = "TCBLevelNotSupported"
+
+// TCB is the outcome of Intel's TCB evaluation.
+type TCB struct {
+	// Status is the converged status (platform, TDX module and QE), in
+	// Intel's names, or TCBStatusNotSupported.
+	Status pcs.Status `json:"status"`
+	// Date is the matched platform TCB level's tcbDate.
+	Date time.Time `json:"date"`
+	// AdvisoryIDs are the matched platform level's advisories (what Intel's
+	// library reports); QE and module advisories are kept apart below.
+	AdvisoryIDs []string `json:"advisory_ids"`
+	// EvaluationDataNumber is the smaller of the TCB Info's and the QE
+	// Identity's tcbEvaluationDataNumber.
+	EvaluationDataNumber uint32 `json:"evaluation_data_number"`
+
+	PlatformStatus pcs.Status `json:"platform_status"`
+	// Level is the matched TCB Info level.
+	Level *pcs.TCBLevel `json:"-"`
+
+	ModuleStatus      pcs.Status `json:"module_status,omitempty"`
+	ModuleAdvisoryIDs []string   `json:"module_advisory_ids,omitempty"`
+
+	QEStatus      pcs.Status `json:"qe_status"`
+	QEDate        time.Time  `json:"qe_date"`
+	QEAdvisoryIDs []string   `json:"qe_advisory_ids,omitempty"`
+}
+
+// Window is a validity period.
+type Window struct {
+	From  time.Time `json:"from"`
+	Until time.Time `json:"until"`
+}
+
+func (w Window) contains(t time.Time) bool { return !t.Before(w.From) && !t.After(w.Until) }
+
+// intersect narrows w to o.
+func (w Window) intersect(o Window) Window {
+	if o.From.After(w.From) {
+		w.From = o.From
+	}
+	if w.Until.IsZero() || (!o.Until.IsZero() && o.Until.Before(w.Until)) {
+		w.Until = o.Until
+	}
+	return w
+}
+
+// CollateralInfo says which collateral a verification used.
+type CollateralInfo struct {
+	Source     string `json:"source"`
+	TCBInfo    Window `json:"tcb_info"`    // issueDate .. nextUpdate
+	QEIdentity Window `json:"qe_identity"` // issueDate .. nextUpdate
+	PCKCRL     Window `json:"pck_crl"`     // thisUpdate .. nextUpdate
+	RootCACRL  Window `json:"root_ca_crl"` // thisUpdate .. nextUpdate
+	// TCBSigner is the subject of the certificate that signed the TCB Info
+	// and QE Identity.
+	TCBSigner string `json:"tcb_signer"`
+}
+
+// Result is everything a verification proved about a quote. Verify fills it
+// as far as the checks got, also when it returns an error.
+type Result struct {
+	Quote *quote.Quote `json:"-"`
+	// TEE is "sgx" or "tdx".
+	TEE string `json:"tee"`
+
+	// PCK holds the SGX extensions of the PCK certificate (FMSPC, TCB, ...).
+	PCK   *pcs.PCKExtensions `json:"-"`
+	PCKCA pcs.CA             `json:"pck_ca,omitempty"`
+	FMSPC string             `json:"fmspc,omitempty"`
+
+	TrustAnchor *Anchor `json:"trust_anchor,omitempty"`
+
+	// TCB is nil when no collateral was given or verification stopped
+	// before the TCB evaluation.
+	TCB        *TCB            `json:"tcb,omitempty"`
+	Collateral *CollateralInfo `json:"collateral,omitempty"`
+
+	// Valid is the period in which every certificate, CRL and collateral
+	// item this result depends on is valid.
+	Valid Window `json:"valid"`
+
+	Checks []Check `json:"checks"`
+}
+
+// Failed returns the checks that failed.
+func (r *Result) Failed() []Check {
+	var out []Check
+	for _, c := range r.Checks {
+		if !c.OK {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (r *Result) pass(name, detail string) {
+	r.Checks = append(r.Checks, Check{Name: name, OK: true, Detail: detail})
+}
+
+// fail records a failed check; class is one of the Err values.
+func (r *Result) fail(name string, class error, format string, args ...any) {
+	r.Checks = append(r.Checks, Check{Name: name, Detail: fmt.Sprintf(format, args...), err: class})
+}
+
+// err returns nil when every check passed, otherwise a *VerificationError.
+func (r *Result) err() error {
+	if f := r.Failed(); len(f) > 0 {
+		return &VerificationError{Failed: f}
+	}
+	return nil
+}
+
+// VerificationError lists the checks that failed.
+type VerificationError struct {
+	Failed []Check
+}
+
+func (e *VerificationError) Error() string {
+	parts := make([]string, len(e.Failed))
+	for i, c := range e.Failed {
+		parts[i] = c.Name + ": " + c.Detail
+	}
+	return "intel: " + strings.Join(parts, "; ")
+}
+
+// Unwrap exposes the classes of the failed checks to errors.Is.
+func (e *VerificationError) Unwrap() []error {
+	var errs []error
+	for _, c := range e.Failed {
+		if c.err != nil {
+			errs = append(errs, c.err)
+		}
+	}
+	return errs
+}

@@ -1,0 +1,96 @@
+package intel
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	_ "embed"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+)
+
+// intelRootPEM is the Intel SGX Root CA (CN=Intel SGX Root CA, P-256,
+// valid 2018-05-21 to 2049-12-31, SHA-256 of the DER
+// 44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3). Every
+// production PCK, TCB Info and QE Identity chain ends in it.
+//
+//go:embed intel_sgx_root_ca.pem
+var intelRootPEM []byte
+
+var intelRoot = mustParseRoot(intelRootPEM)
+
+// IntelRootSPKISHA256 is the SHA-256 of the Intel SGX Root CA's
+// SubjectPublicKeyInfo, the value this package pins. Intel re-issued the
+// root certificate with the same key, so the key, not the certificate, is
+// the trust anchor.
+const IntelRootSPKISHA256 = "a0af031289f5d5d4132f9186068a7fc13628633ba235777472e29b6b6c67a49e"
+
+func mustParseRoot(b []byte) *x509.Certificate {
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		panic("intel: embedded root is not PEM")
+	}
+	c, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		panic(err)
+	}
+	if got := spkiHash(c); got != IntelRootSPKISHA256 {
+		panic("intel: embedded root key hash " + got)
+	}
+	return c
+}
+
+// IntelRootCA returns the embedded Intel SGX Root CA certificate.
+func IntelRootCA() *x509.Certificate { return intelRoot }
+
+func spkiHash(c *x509.Certificate) string {
+	h := sha256.Sum256(c.RawSubjectPublicKeyInfo)
+	return hex.EncodeToString(h[:])
+}
+
+// Anchor describes the trust anchor a chain ended in.
+type Anchor struct {
+	// Subject is the anchor certificate's subject common name.
+	Subject string `json:"subject"`
+	// SPKISHA256 is the SHA-256 of its SubjectPublicKeyInfo (hex).
+	SPKISHA256 string `json:"spki_sha256"`
+	// Intel is true for the genuine Intel SGX Root CA.
+	Intel bool `json:"intel"`
+}
+
+// trustStore holds the roots a Verifier accepts, matched by public key.
+type trustStore struct {
+	roots []*x509.Certificate
+}
+
+func newTrustStore(extra []*x509.Certificate, withoutIntel bool) *trustStore {
+	ts := &trustStore{}
+	if !withoutIntel {
+		ts.roots = append(ts.roots, intelRoot)
+	}
+	ts.roots = append(ts.roots, extra...)
+	return ts
+}
+
+// anchor returns the trusted root with the same public key as c.
+func (ts *trustStore) anchor(c *x509.Certificate) (*x509.Certificate, Anchor, error) {
+	for _, r := range ts.roots {
+		if bytes.Equal(r.RawSubjectPublicKeyInfo, c.RawSubjectPublicKeyInfo) {
+			return r, Anchor{Subject: r.Subject.CommonName, SPKISHA256: spkiHash(r), Intel: r == intelRoot}, nil
+		}
+	}
+	return nil, Anchor{}, fmt.Errorf("root %q with key SHA-256 %s is not a trusted root (want the Intel SGX Root CA %s%s)",
+		c.Subject.CommonName, spkiHash(c), IntelRootSPKISHA256, ts.extraHint())
+}
+
+func (ts *trustStore) extraHint() string {
+	n := len(ts.roots)
+	if len(ts.roots) > 0 && ts.roots[0] == intelRoot {
+		n--
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" or one of %d configured roots", n)
+}

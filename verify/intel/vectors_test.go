@@ -1,0 +1,255 @@
+package intel
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ratls/ratls/collateral/pcs"
+)
+
+// The real vectors live with the collateral package, each folder with its
+// PROVENANCE.md and EXPECTED.json (the independently computed results).
+const vectorDir = "../../collateral/pcs/testdata"
+
+type expectedFile struct {
+	Vectors []struct {
+		ID         string            `json:"id"`
+		Quote      string            `json:"quote"`
+		Encoding   string            `json:"encoding"`
+		Collateral map[string]string `json:"collateral"`
+		SignChain  string            `json:"tcb_signing_chain"`
+		Pinned     string            `json:"pinned_time"`
+		Computed   struct {
+			FMSPC       string   `json:"fmspc"`
+			Final       string   `json:"final_tcb_status"`
+			QE          string   `json:"qe_tcb_status"`
+			Advisories  []string `json:"platform_advisories"`
+			TCBDate     string   `json:"platform_tcbDate"`
+			ValidWindow struct {
+				From string `json:"from"`
+				To   string `json:"to"`
+			} `json:"valid_window"`
+		} `json:"computed"`
+	} `json:"vectors"`
+}
+
+func read(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func readQuote(t testing.TB, path, encoding string) []byte {
+	t.Helper()
+	b := read(t, path)
+	if encoding == "hex" {
+		d, err := hex.DecodeString(strings.TrimPrefix(strings.TrimSpace(string(b)), "0x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return b
+}
+
+func pemChain(t testing.TB, paths ...string) []*x509.Certificate {
+	t.Helper()
+	var out []*x509.Certificate
+	for _, p := range paths {
+		c, err := pcs.ParsePEMChain(read(t, p))
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		out = append(out, c...)
+	}
+	return out
+}
+
+// loadCollateral assembles the collateral a vector ships with. Issuer chains
+// not stored with the vector come from the genuine Intel certificates in
+// intel-roots.
+func loadCollateral(t testing.TB, folder string, spec map[string]string, signChain string) *pcs.Collateral {
+	t.Helper()
+	dir := filepath.Join(vectorDir, folder)
+	if f := spec["dcapqvl"]; f != "" {
+		c, err := pcs.ParseDCAPQVLJSON(read(t, filepath.Join(dir, f)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	roots := filepath.Join(vectorDir, "intel-roots")
+	rootPEM := filepath.Join(roots, "Intel_SGX_Root_CA.pem")
+	c := &pcs.Collateral{Source: folder}
+	signer := pemChain(t, filepath.Join(dir, signChain))
+	if len(signer) == 1 {
+		signer = append(signer, pemChain(t, rootPEM)...)
+	}
+	var err error
+	if f := spec["tcb"]; f != "" {
+		if c.TCBInfo, err = pcs.ParseTCBInfo(read(t, filepath.Join(dir, f))); err != nil {
+			t.Fatal(err)
+		}
+		c.TCBInfoIssuerChain = signer
+	}
+	if f := spec["qe"]; f != "" {
+		if c.QEIdentity, err = pcs.ParseEnclaveIdentity(read(t, filepath.Join(dir, f))); err != nil {
+			t.Fatal(err)
+		}
+		c.QEIdentityIssuerChain = signer
+	}
+	if f := spec["rootcrl"]; f != "" {
+		if c.RootCACRL, err = pcs.ParseCRL(read(t, filepath.Join(dir, f))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f := spec["pckcrl"]; f != "" {
+		if c.PCKCRL, err = pcs.ParseCRL(read(t, filepath.Join(dir, f))); err != nil {
+			t.Fatal(err)
+		}
+		// The CRL's issuer: the vector's own chain, else Intel's PCK CAs.
+		candidates := pemChain(t, filepath.Join(roots, "Intel_SGX_PCK_Platform_CA.pem"), filepath.Join(roots, "Intel_SGX_PCK_Processor_CA.pem"))
+		if f := spec["extra_chain"]; f != "" {
+			candidates = append(pemChain(t, filepath.Join(dir, f)), candidates...)
+		}
+		for _, ca := range candidates {
+			if ca.Subject.String() == c.PCKCRL.Issuer.String() && c.PCKCRL.CheckSignatureFrom(ca) == nil {
+				c.PCKCRLIssuerChain = []*x509.Certificate{ca, signer[len(signer)-1]}
+				break
+			}
+		}
+		if c.PCKCRLIssuerChain == nil {
+			t.Fatalf("%s: no issuer found for the PCK CRL", folder)
+		}
+	}
+	return c
+}
+
+func mustTime(t testing.TB, s string) time.Time {
+	t.Helper()
+	tm, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm
+}
+
+// TestVectors verifies every real Intel quote at its pinned time and
+// compares the outcome with EXPECTED.json.
+func TestVectors(t *testing.T) {
+	testRoot := pemChain(t, filepath.Join(vectorDir, "intel-qvl-sample-testroot/sgx/trustedRootCaCert.pem"))
+	genuine := NewVerifier(nil)
+	withTestRoot := NewVerifier(&Config{ExtraRoots: testRoot})
+	n := 0
+	for _, folder := range []string{"dcap-qvl", "zkdcap", "trustee-dcap", "go-tdx-guest", "mobilecoin-sgx", "intel-qvl-sample-testroot"} {
+		var ef expectedFile
+		if err := json.Unmarshal(read(t, filepath.Join(vectorDir, folder, "EXPECTED.json")), &ef); err != nil {
+			t.Fatal(err)
+		}
+		for _, vec := range ef.Vectors {
+			if vec.ID == "intel-sample-tdx-v4-testroot" {
+				continue // synthetic field values and a DER-concatenated chain: see TestTestRootTDXRejected
+			}
+			n++
+			t.Run(vec.ID, func(t *testing.T) {
+				q := readQuote(t, filepath.Join(vectorDir, folder, vec.Quote), vec.Encoding)
+				now := mustTime(t, vec.Pinned)
+				var coll *pcs.Collateral
+				if len(vec.Collateral) > 0 {
+					coll = loadCollateral(t, folder, vec.Collateral, vec.SignChain)
+				}
+				v, opt := genuine, Options{Now: now, Collateral: coll}
+				if folder == "intel-qvl-sample-testroot" {
+					// This quote names its platform by PPID; the chain comes separately.
+					opt.PCKChainPEM = read(t, filepath.Join(vectorDir, folder, "sgx/_fullchain.pem"))
+					// The genuine root must refuse Intel's test-root sample.
+					_, err := genuine.VerifyBytes(context.Background(), q, opt)
+					if !errors.Is(err, ErrChain) {
+						t.Fatalf("test-root quote with the genuine root only: want ErrChain, got %v", err)
+					}
+					v = withTestRoot
+				}
+				r, err := v.VerifyBytes(context.Background(), q, opt)
+				c := vec.Computed
+				if r.FMSPC != strings.ToLower(c.FMSPC) {
+					t.Errorf("FMSPC: got %s, want %s", r.FMSPC, c.FMSPC)
+				}
+				for _, name := range []string{CheckQuoteFormat, CheckPCKChain, CheckQEReportSig, CheckQEReportBinding, CheckQuoteSignature} {
+					if !passed(r, name) {
+						t.Errorf("check %s did not pass: %v", name, err)
+					}
+				}
+				switch {
+				case coll == nil:
+					if !errors.Is(err, ErrNoCollateral) || len(r.Failed()) != 1 {
+						t.Fatalf("without collateral: want only the collateral check to fail, got %v", err)
+					}
+				case strings.HasPrefix(c.Final, "NO_MATCHING_TCB_LEVEL"):
+					if !errors.Is(err, ErrTCBUnsupported) || r.TCB == nil || r.TCB.Status != TCBStatusNotSupported {
+						t.Fatalf("want TCBLevelNotSupported, got %v (%+v)", err, r.TCB)
+					}
+				default:
+					if r.TCB == nil {
+						t.Fatalf("no TCB result: %v", err)
+					}
+					if string(r.TCB.Status) != c.Final {
+						t.Errorf("TCB status: got %s, want %s (%v)", r.TCB.Status, c.Final, err)
+					}
+					if !slices.Equal(r.TCB.AdvisoryIDs, nonNilStrings(c.Advisories)) {
+						t.Errorf("advisories: got %v, want %v", r.TCB.AdvisoryIDs, c.Advisories)
+					}
+					if !r.TCB.Date.Equal(mustTime(t, c.TCBDate)) {
+						t.Errorf("tcbDate: got %s, want %s", r.TCB.Date, c.TCBDate)
+					}
+					if c.QE != "" && string(r.TCB.QEStatus) != c.QE {
+						t.Errorf("QE status: got %s, want %s", r.TCB.QEStatus, c.QE)
+					}
+					complete := len(coll.Missing()) == 0
+					if complete && err != nil {
+						t.Errorf("complete collateral: unexpected failure %v", err)
+					}
+					if !complete && !errors.Is(err, ErrNoCollateral) {
+						t.Errorf("partial collateral must fail the collateral check, got %v", err)
+					}
+				}
+				if c.ValidWindow.From != "" && (coll == nil || len(coll.Missing()) == 0) {
+					if !r.Valid.From.Equal(mustTime(t, c.ValidWindow.From)) || !r.Valid.Until.Equal(mustTime(t, c.ValidWindow.To)) {
+						t.Errorf("valid window: got %s..%s, want %s..%s", fmtTime(r.Valid.From), fmtTime(r.Valid.Until), c.ValidWindow.From, c.ValidWindow.To)
+					}
+				}
+			})
+		}
+	}
+	if n < 19 {
+		t.Fatalf("only %d vectors ran", n)
+	}
+}
+
+func passed(r *Result, name string) bool {
+	for _, c := range r.Checks {
+		if c.Name == name {
+			return c.OK
+		}
+	}
+	return false
+}
+
+func TestTestRootTDXRejected(t *testing.T) {
+	q := read(t, filepath.Join(vectorDir, "intel-qvl-sample-testroot/tdx/quote.dat"))
+	_, err := NewVerifier(nil).VerifyBytes(context.Background(), q, Options{Now: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err == nil {
+		t.Fatal("synthetic test-root TDX quote accepted")
+	}
+}

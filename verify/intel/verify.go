@@ -1,0 +1,295 @@
+// Package intel verifies Intel SGX and TDX DCAP quotes the way Intel's
+// Quote Verification Library does: the quote signature by the attestation
+// key, the QE report signature by the PCK key and its binding of the
+// attestation key, the PCK certificate chain to the Intel SGX Root CA
+// (pinned by key), CRLs, the signatures and validity of the TCB Info and QE
+// Identity, and the TCB level evaluation with Intel's ordering and status
+// convergence rules.
+//
+// A Verifier proves facts; it does not decide whether they are good enough.
+// Every check it ran is in the Result, with what was expected and found.
+// Acceptance (which TCB statuses, which measurements) is for a policy.
+//
+// Work that depends only on collateral or on a platform (PCK chains, QE
+// reports, collateral signatures) is verified once and cached by the exact
+// bytes it vouches for, so verifying another quote from a known platform
+// costs one ECDSA P-256 verification plus bookkeeping.
+package intel
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"math/big"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ratls/ratls/collateral/pcs"
+	"github.com/ratls/ratls/evidence/quote"
+)
+
+// Config configures a Verifier.
+type Config struct {
+	// ExtraRoots are trusted in addition to the Intel SGX Root CA, matched
+	// by public key: test PKIs and simulated TEEs. Results say which root
+	// a chain ended in.
+	ExtraRoots []*x509.Certificate
+	// WithoutIntelRoot trusts only ExtraRoots.
+	WithoutIntelRoot bool
+	// CacheSize bounds each cache (PCK chains, QE reports, collateral);
+	// default 1024 entries.
+	CacheSize int
+}
+
+// Options are per verification.
+type Options struct {
+	// Now is the verification time; zero means time.Now(). Every
+	// certificate, CRL and collateral item must be valid at Now.
+	Now time.Time
+	// PCKChainPEM is the PCK certificate chain (PCK certificate, PCK CA,
+	// root; PEM) for quotes that identify the platform by PPID
+	// (certification data types 1-4) instead of carrying the chain. It is
+	// ignored for quotes that carry their chain.
+	PCKChainPEM []byte
+	// Collateral is the TCB Info, QE Identity and CRLs to evaluate against.
+	// When it is nil, Provider is asked for the collateral of the quote's
+	// platform (FMSPC and PCK CA from its verified PCK certificate). With
+	// neither, the signatures and the PCK chain are verified but the result
+	// fails the collateral.present check. Collateral values are cached by
+	// identity: do not modify one after passing it here.
+	Collateral *pcs.Collateral
+	Provider   pcs.Provider
+	// Update is the TCB update channel asked of Provider (default standard).
+	Update pcs.Update
+}
+
+// Verifier verifies DCAP quotes. It is safe for concurrent use; reuse one
+// Verifier so its caches work.
+type Verifier struct {
+	roots *trustStore
+	max   int
+
+	mu     sync.RWMutex
+	chains map[string]*verifiedChain
+	qes    map[[32]byte]*ecdsa.PublicKey
+	colls  map[*pcs.Collateral]*verifiedCollateral
+}
+
+// NewVerifier returns a Verifier trusting the Intel SGX Root CA and any
+// extra roots in cfg (which may be nil).
+func NewVerifier(cfg *Config) *Verifier {
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	if c.CacheSize <= 0 {
+		c.CacheSize = 1024
+	}
+	return &Verifier{
+		roots:  newTrustStore(c.ExtraRoots, c.WithoutIntelRoot),
+		max:    c.CacheSize,
+		chains: make(map[string]*verifiedChain),
+		qes:    make(map[[32]byte]*ecdsa.PublicKey),
+		colls:  make(map[*pcs.Collateral]*verifiedCollateral),
+	}
+}
+
+// VerifyBytes parses a quote and verifies it.
+func (v *Verifier) VerifyBytes(ctx context.Context, b []byte, opt Options) (*Result, error) {
+	q, err := quote.Parse(b)
+	if err != nil {
+		r := &Result{}
+		r.fail(CheckQuoteFormat, ErrMalformed, "%v", err)
+		return r, r.err()
+	}
+	return v.Verify(ctx, q, opt)
+}
+
+// Verify verifies a parsed quote. It returns the result and, when any check
+// failed or could not run, a *VerificationError naming the failed checks.
+// The result is filled as far as verification got, so callers can show
+// every fact and reason.
+func (v *Verifier) Verify(ctx context.Context, q *quote.Quote, opt Options) (*Result, error) {
+	now := opt.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	r := &Result{Quote: q, TEE: "sgx"}
+	if q.IsTDX() {
+		r.TEE = "tdx"
+	}
+	if q.Header.AttKeyType != quote.AttKeyTypeECDSAP256 {
+		r.fail(CheckQuoteFormat, ErrUnsupported, "attestation key type: want %d (ECDSA P-256, the only type Intel's quoting enclaves use), got %d", quote.AttKeyTypeECDSAP256, q.Header.AttKeyType)
+		return r, r.err()
+	}
+	if !q.Header.IsIntelQE() {
+		r.fail(CheckQuoteFormat, ErrUnsupported, "QE vendor ID: want Intel's 939a7233f79c4ca9940a0db3957f0607, got %x", q.Header.QEVendorID)
+		return r, r.err()
+	}
+	r.pass(CheckQuoteFormat, fmt.Sprintf("quote v%d, %s, ECDSA P-256 attestation key, Intel QE", q.Header.Version, strings.ToUpper(r.TEE)))
+
+	cd := &q.Signature.Certification
+	if cd.Type != quote.CertTypePCKChain && opt.PCKChainPEM != nil {
+		cd = &quote.CertificationData{Type: quote.CertTypePCKChain, Data: opt.PCKChainPEM}
+	}
+	chainPEM, err := cd.PCKChainPEM()
+	if err != nil {
+		r.fail(CheckPCKChain, ErrUnsupported, "%v (for quotes without a PCK chain, pass the chain in Options.PCKChainPEM)", err)
+		return r, r.err()
+	}
+	chain, err := v.pckChain(chainPEM, cd)
+	if err != nil {
+		r.fail(CheckPCKChain, ErrChain, "%v", err)
+		return r, r.err()
+	}
+	r.TrustAnchor, r.PCK, r.PCKCA = &chain.anchor, chain.pck, chain.caType
+	r.FMSPC = hex.EncodeToString(chain.pck.FMSPC[:])
+	r.Valid = chain.window
+	if !chain.window.contains(now) {
+		r.fail(CheckPCKChain, ErrValidity, "%v", windowError("PCK certificate chain", chain.window, now))
+		return r, r.err()
+	}
+	r.pass(CheckPCKChain, fmt.Sprintf("PCK certificate issued by %s, chained to %s (key SHA-256 %s)", chain.ca.Subject.CommonName, chain.anchor.Subject, chain.anchor.SPKISHA256))
+
+	attKey, ok := v.verifyQE(r, chain, &q.Signature)
+	if !ok {
+		return r, r.err()
+	}
+	digest := sha256.Sum256(q.SignedData())
+	if !verifyRS(attKey, digest[:], q.Signature.QuoteSignature[:]) {
+		r.fail(CheckQuoteSignature, ErrSignature, "quote signature does not verify with the attestation key %x", q.Signature.AttestationKey[:8])
+		return r, r.err()
+	}
+	r.pass(CheckQuoteSignature, "header and report body signed by the attestation key")
+
+	coll := opt.Collateral
+	if coll == nil && opt.Provider != nil {
+		req := pcs.Request{TEE: pcs.TEESGX, FMSPC: chain.pck.FMSPC, CA: chain.caType, Update: opt.Update}
+		if q.IsTDX() {
+			req.TEE = pcs.TEETDX
+		}
+		if coll, err = opt.Provider.Collateral(ctx, req); err != nil {
+			r.fail(CheckCollateral, ErrNoCollateral, "collateral for %s: %v", req, err)
+			return r, r.err()
+		}
+	}
+	if coll == nil {
+		r.fail(CheckCollateral, ErrNoCollateral, "no TCB Info, QE Identity or CRLs given: the TCB status cannot be evaluated (fetch collateral or pass it offline)")
+		return r, r.err()
+	}
+	v.evaluate(r, chain, v.collateral(coll), now)
+	return r, r.err()
+}
+
+// verifyRS checks an ECDSA signature given as 64 bytes r||s.
+func verifyRS(key *ecdsa.PublicKey, digest, sig []byte) bool {
+	rr := new(big.Int).SetBytes(sig[:32])
+	ss := new(big.Int).SetBytes(sig[32:64])
+	return ecdsa.Verify(key, digest, rr, ss)
+}
+
+// pckChain returns the verified chain for these exact bytes, verifying and
+// caching it on first sight.
+func (v *Verifier) pckChain(chainPEM []byte, cd *quote.CertificationData) (*verifiedChain, error) {
+	v.mu.RLock()
+	c := v.chains[string(chainPEM)]
+	v.mu.RUnlock()
+	if c != nil {
+		return c, nil
+	}
+	c, err := v.verifyPCKChain(cd)
+	if err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	evictOne(v.chains, v.max)
+	v.chains[string(chainPEM)] = c
+	v.mu.Unlock()
+	return c, nil
+}
+
+// verifyQE checks the QE report signature (by the PCK key) and that the QE
+// report binds the attestation key, returning the parsed attestation key.
+// The outcome depends only on these bytes and the PCK key, so successes are
+// cached by a hash of all of them.
+func (v *Verifier) verifyQE(r *Result, chain *verifiedChain, s *quote.Signature) (*ecdsa.PublicKey, bool) {
+	h := sha256.New()
+	h.Write(chain.leaf.RawSubjectPublicKeyInfo)
+	h.Write(s.QEReportRaw)
+	h.Write(s.QEReportSignature[:])
+	h.Write(s.AttestationKey[:])
+	h.Write(s.QEAuthData)
+	var key [32]byte
+	h.Sum(key[:0])
+
+	v.mu.RLock()
+	attKey := v.qes[key]
+	v.mu.RUnlock()
+	if attKey != nil {
+		r.pass(CheckQEReportSig, "QE report signed by the PCK key")
+		r.pass(CheckQEReportBinding, "QE report data = SHA-256(attestation key || QE authentication data)")
+		return attKey, true
+	}
+
+	qeDigest := sha256.Sum256(s.QEReportRaw)
+	if !verifyRS(chain.leafKey, qeDigest[:], s.QEReportSignature[:]) {
+		r.fail(CheckQEReportSig, ErrSignature, "QE report signature does not verify with the PCK certificate key")
+		return nil, false
+	}
+	r.pass(CheckQEReportSig, "QE report signed by the PCK key")
+
+	bind := sha256.New()
+	bind.Write(s.AttestationKey[:])
+	bind.Write(s.QEAuthData)
+	want := make([]byte, 64)
+	bind.Sum(want[:0])
+	if got := s.QEReport.ReportData[:]; !bytes.Equal(got, want) {
+		r.fail(CheckQEReportBinding, ErrSignature, "QE report data: want SHA-256(attestation key || QE auth data) %x followed by 32 zero bytes, got %x", want[:32], got)
+		return nil, false
+	}
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append([]byte{4}, s.AttestationKey[:]...))
+	if err != nil {
+		r.fail(CheckQEReportBinding, ErrMalformed, "attestation key is not a P-256 point: %v", err)
+		return nil, false
+	}
+	r.pass(CheckQEReportBinding, "QE report data = SHA-256(attestation key || QE authentication data)")
+
+	v.mu.Lock()
+	evictOne(v.qes, v.max)
+	v.qes[key] = pub
+	v.mu.Unlock()
+	return pub, true
+}
+
+// collateral returns the verified form of c, verifying it on first use.
+func (v *Verifier) collateral(c *pcs.Collateral) *verifiedCollateral {
+	v.mu.RLock()
+	vc := v.colls[c]
+	v.mu.RUnlock()
+	if vc != nil {
+		return vc
+	}
+	vc = v.verifyCollateral(c)
+	v.mu.Lock()
+	evictOne(v.colls, v.max)
+	v.colls[c] = vc
+	v.mu.Unlock()
+	return vc
+}
+
+// evictOne makes room in a full cache by dropping an arbitrary entry.
+func evictOne[K comparable, V any](m map[K]V, max int) {
+	if len(m) < max {
+		return
+	}
+	for k := range m {
+		delete(m, k)
+		return
+	}
+}
