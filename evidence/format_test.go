@@ -188,7 +188,7 @@ func TestParseEndorsementsRejects(t *testing.T) {
 }
 
 func TestTagRegistry(t *testing.T) {
-	for _, n := range []uint64{60000, 60001, 60002, 0x1a7501, 0x1a7502, 0x1a7503, 0x1a7504, 0x1a7505, 0x1a7506, 399, 907} {
+	for _, n := range []uint64{60000, 60001, 60002, 0x1a7501, 0x1a7502, 0x1a7503, 0x1a7504, 0x1a7505, 0x1a7506, 0x1a7507, 399, 907} {
 		if _, ok := LookupTag(n); !ok {
 			t.Errorf("tag %d missing from the registry", n)
 		}

@@ -199,3 +199,27 @@ func TestParseRawTaggedInterop(t *testing.T) {
 		t.Fatalf("independent decode: %v %d", err, probe.Number)
 	}
 }
+
+// An Arm CCA token with a claims buffer (tag 0x1a7507): the realm
+// challenge must be SHA-256(claims) followed by zeros.
+func TestCCAClaimsTag(t *testing.T) {
+	key := newKey(t, elliptic.P256())
+	claims, _ := NewClaims(spkiOf(t, key.Public()), SHA256, nil)
+	v, err := EncodeTagged(TagCCAClaims, readFile(t, ccaTokenFile), claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := makeCert(t, key, pkix.Extension{Id: OIDTaggedEvidence, Value: v})
+	ce, err := FromCertificate(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := ce.Preferred()
+	if it.TEE != TEECCA || it.CCA == nil || it.Claims == nil {
+		t.Fatalf("got %+v", it)
+	}
+	// The example token's challenge was not made from these claims.
+	if b := it.CheckBinding(cert); b.Status != BindingMismatch {
+		t.Errorf("binding: want mismatch, got %s", b.Status)
+	}
+}

@@ -28,8 +28,6 @@ const (
 	KindCSVReport   Kind = "csv-report"   // Hygon CSV report, carried but not parsed
 	KindCCAToken    Kind = "cca-token"    // Arm CCA attestation token
 	KindCCAPlatform Kind = "cca-platform" // Arm CCA platform token alone
-	KindOEEvidence  Kind = "oe-evidence"  // Open Enclave evidence (header + quote + custom claims)
-	KindOEReport    Kind = "oe-report"    // Open Enclave remote report (header + quote)
 	KindUnsupported Kind = "unsupported"  // recognised container, payload not understood
 )
 
@@ -71,6 +69,7 @@ const (
 	TagSEVSNP           = 0x1a7504
 	TagSEV              = 0x1a7505
 	TagCSV              = 0x1a7506
+	TagCCAClaims        = 0x1a7507
 	TagCCALegacy        = 399
 	TagCCACollection    = 907
 )
@@ -87,6 +86,11 @@ var tagRegistry = []TagInfo{
 	{Number: TagSEVSNP, Name: "rats-tls-sev-snp", Kind: KindSNPReport, TEE: TEESEVSNP, Form: FormEvidenceClaims},
 	{Number: TagSEV, Name: "rats-tls-sev", Kind: KindSEVReport, TEE: TEESEV, Form: FormEvidenceClaims},
 	{Number: TagCSV, Name: "rats-tls-csv", Kind: KindCSVReport, TEE: TEECSV, Form: FormEvidenceClaims},
+	// An Arm CCA token (tag 399 or 907 collection) with a claims buffer:
+	// the realm challenge is SHA-256(claims-buffer) followed by 32 zero
+	// bytes, as for the other TEEs. The tag continues the rats-tls private
+	// range, as the openEuler CCA RA-TLS implementation does.
+	{Number: TagCCAClaims, Name: "cca-token-claims", Kind: KindCCAToken, TEE: TEECCA, Form: FormEvidenceClaims},
 	{Number: TagCCALegacy, Name: "cca-token-collection-399", Kind: KindCCAToken, TEE: TEECCA, Form: FormToken},
 	{Number: TagCCACollection, Name: "cca-token-collection-907", Kind: KindCCAToken, TEE: TEECCA, Form: FormToken},
 }
@@ -107,5 +111,5 @@ func Tags() []TagInfo {
 }
 
 func unknownTagError(n uint64) error {
-	return fmt.Errorf("evidence: CBOR tag %d (%#x) is not a known evidence tag (want 60000, 60001, 60002, 0x1a7501-0x1a7506, 399 or 907)", n, n)
+	return fmt.Errorf("evidence: CBOR tag %d (%#x) is not a known evidence tag (want 60000, 60001, 60002, 0x1a7501-0x1a7507, 399 or 907)", n, n)
 }

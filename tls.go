@@ -1,0 +1,182 @@
+package ratls
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ratls/ratls/appraise"
+)
+
+// PeerVerifier verifies the RA-TLS certificate a TLS peer presents: its
+// evidence, collateral and key binding, appraised by a policy. It replaces
+// PKI name checks with the attested identity. Results are cached by the
+// exact certificate bytes until the earliest expiry of anything they depend
+// on, so repeat handshakes with a known peer cost no verification.
+type PeerVerifier struct {
+	opts VerifyOptions
+	// OnVerified, when set, is called with every verification (accepted or
+	// not) before the handshake completes.
+	OnVerified func(*Verification)
+
+	mu      sync.Mutex
+	results map[[32]byte]cachedVerification
+	max     int
+}
+
+type cachedVerification struct {
+	v     *Verification
+	until time.Time
+}
+
+// NewPeerVerifier returns a PeerVerifier; opts may be nil (strict default
+// policy, Intel root, collateral only from the certificate).
+func NewPeerVerifier(opts *VerifyOptions) *PeerVerifier {
+	p := &PeerVerifier{results: make(map[[32]byte]cachedVerification), max: 1024}
+	if opts != nil {
+		p.opts = *opts
+	}
+	return p
+}
+
+// PeerError is returned by VerifyConnection when the peer's evidence is
+// rejected; it carries the full verification for diagnosis.
+type PeerError struct {
+	Verification *Verification
+}
+
+func (e *PeerError) Error() string {
+	a := e.Verification.Appraisal
+	var reasons []string
+	for _, r := range a.Reasons {
+		if r.Status != appraise.Contraindicated {
+			continue
+		}
+		s := r.Check + ": " + r.Message
+		if r.Expected != "" || r.Actual != "" {
+			s += fmt.Sprintf(" (expected %s, actual %s)", r.Expected, r.Actual)
+		}
+		reasons = append(reasons, s)
+	}
+	return "ratls: peer attestation rejected: " + strings.Join(reasons, "; ")
+}
+
+// VerifyConnection is a tls.Config.VerifyConnection callback: it verifies
+// the peer's leaf certificate and fails the handshake unless the policy
+// accepts it.
+func (p *PeerVerifier) VerifyConnection(cs tls.ConnectionState) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("ratls: the peer presented no certificate")
+	}
+	v, err := p.verify(context.Background(), cs.PeerCertificates[0])
+	if err != nil {
+		return err
+	}
+	if !v.Accepted() {
+		return &PeerError{Verification: v}
+	}
+	return nil
+}
+
+// Verification returns the verification of the peer of an established
+// connection, or nil if this verifier did not verify it.
+func (p *PeerVerifier) Verification(cs tls.ConnectionState) *Verification {
+	if len(cs.PeerCertificates) == 0 {
+		return nil
+	}
+	key := sha256.Sum256(cs.PeerCertificates[0].Raw)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.results[key]; ok {
+		return c.v
+	}
+	return nil
+}
+
+func (p *PeerVerifier) now() time.Time {
+	if !p.opts.Now.IsZero() {
+		return p.opts.Now
+	}
+	return time.Now()
+}
+
+func (p *PeerVerifier) verify(ctx context.Context, cert *x509.Certificate) (*Verification, error) {
+	key := sha256.Sum256(cert.Raw)
+	now := p.now()
+	p.mu.Lock()
+	c, ok := p.results[key]
+	p.mu.Unlock()
+	if ok && now.Before(c.until) {
+		return c.v, nil
+	}
+	v, err := VerifyCertificate(ctx, cert, &p.opts)
+	if err != nil {
+		return nil, fmt.Errorf("ratls: peer certificate: %w", err)
+	}
+	if p.OnVerified != nil {
+		p.OnVerified(v)
+	}
+	// Only accepted results are reused, and only while everything they
+	// depend on is valid; a rejection is re-examined on the next handshake.
+	until := cert.NotAfter
+	if v.Intel != nil && !v.Intel.Valid.Until.IsZero() && v.Intel.Valid.Until.Before(until) {
+		until = v.Intel.Valid.Until
+	}
+	p.mu.Lock()
+	if len(p.results) >= p.max {
+		for k := range p.results {
+			delete(p.results, k)
+			break
+		}
+	}
+	if v.Accepted() {
+		p.results[key] = cachedVerification{v: v, until: until}
+	} else {
+		p.results[key] = cachedVerification{v: v}
+	}
+	p.mu.Unlock()
+	return v, nil
+}
+
+// ServerConfig returns a TLS 1.3 server configuration that presents RA-TLS
+// certificates from iss. With clients non-nil it requires and verifies an
+// RA-TLS client certificate too (mutual attestation).
+func ServerConfig(iss *Issuer, clients *PeerVerifier) *tls.Config {
+	cfg := &tls.Config{
+		MinVersion:     tls.VersionTLS13,
+		GetCertificate: iss.GetCertificate,
+		NextProtos:     []string{"h2", "http/1.1"},
+	}
+	if clients != nil {
+		cfg.ClientAuth = tls.RequireAnyClientCert
+		cfg.VerifyConnection = clients.VerifyConnection
+	}
+	return cfg
+}
+
+// ClientConfig returns a TLS 1.3 client configuration that accepts a server
+// only if servers verifies its RA-TLS certificate. With iss non-nil the
+// client presents its own RA-TLS certificate (mutual attestation).
+//
+// It sets no ALPN protocols: net/http and gRPC add their own.
+//
+// Chain and name verification are switched off on purpose: the attested
+// identity, checked in VerifyConnection for every handshake (including
+// resumed ones), takes their place.
+func ClientConfig(servers *PeerVerifier, iss *Issuer) *tls.Config {
+	cfg := &tls.Config{
+		MinVersion:         tls.VersionTLS13,
+		InsecureSkipVerify: true, // replaced by VerifyConnection below
+		VerifyConnection:   servers.VerifyConnection,
+	}
+	if iss != nil {
+		cfg.GetClientCertificate = iss.GetClientCertificate
+	}
+	return cfg
+}
