@@ -3,7 +3,9 @@ package ratls
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -102,7 +104,7 @@ func VerifyCertificate(ctx context.Context, cert *x509.Certificate, opt *VerifyO
 	b := item.CheckBinding(cert)
 	coll := o.Collateral
 	if ce.Endorsements != nil && !ce.Endorsements.Empty {
-		c, err := collateralFromEndorsements(ce.Endorsements)
+		c, err := endorsementCollateral.get(ce.Endorsements)
 		if err != nil {
 			return nil, fmt.Errorf("ratls: endorsements extension: %w", err)
 		}
@@ -163,6 +165,51 @@ func certificateChecks(v *Verification, cert *x509.Certificate, now time.Time) {
 			add("certificate.signature", "valid self-signature", "invalid", err.Error())
 		}
 	}
+}
+
+// endorsementCollateral remembers the collateral parsed from endorsements
+// extensions, by content, so that every certificate carrying the same
+// collateral yields the same *pcs.Collateral and the quote verifier's cache
+// of verified collateral applies: collateral is parsed and its signatures
+// checked once, not per handshake.
+var endorsementCollateral = &collateralCache{m: make(map[[32]byte]*pcs.Collateral), max: 256}
+
+type collateralCache struct {
+	mu  sync.Mutex
+	m   map[[32]byte]*pcs.Collateral
+	max int
+}
+
+func (cc *collateralCache) get(e *evidence.Endorsements) (*pcs.Collateral, error) {
+	h := sha256.New()
+	for _, f := range [][]byte{e.TCBInfo, e.TCBInfoIssuerChain, e.PCKCRL, e.RootCACRL, e.PCKCRLIssuerChain, e.QEIdentity, e.QEIdentityIssuerChain} {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(f)))
+		h.Write(n[:])
+		h.Write(f)
+	}
+	var key [32]byte
+	h.Sum(key[:0])
+	cc.mu.Lock()
+	c := cc.m[key]
+	cc.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	c, err := collateralFromEndorsements(e)
+	if err != nil {
+		return nil, err
+	}
+	cc.mu.Lock()
+	if len(cc.m) >= cc.max {
+		for k := range cc.m {
+			delete(cc.m, k)
+			break
+		}
+	}
+	cc.m[key] = c
+	cc.mu.Unlock()
+	return c, nil
 }
 
 // collateralFromEndorsements turns the Intel collateral carried in an

@@ -26,6 +26,11 @@ var intelRoot = mustParseRoot(intelRootPEM)
 // the trust anchor.
 const IntelRootSPKISHA256 = "a0af031289f5d5d4132f9186068a7fc13628633ba235777472e29b6b6c67a49e"
 
+// SimulatedOrganization is the organization (O) of the certificates of a
+// simulated TEE (package attest/sim). A chain ending in a root with this
+// organization proves nothing about hardware.
+const SimulatedOrganization = "ratls simulated TEE (no hardware protection)"
+
 func mustParseRoot(b []byte) *x509.Certificate {
 	blk, _ := pem.Decode(b)
 	if blk == nil {
