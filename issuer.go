@@ -24,6 +24,11 @@ type IssuerOptions struct {
 	RenewBefore time.Duration
 	// Timeout bounds one evidence generation; default 30 seconds.
 	Timeout time.Duration
+	// AllowNonce enables nonce mode: a client whose server name carries a
+	// nonce (see NonceServerName) gets a certificate issued for it alone,
+	// with the nonce in its claims. Each such handshake generates a quote,
+	// so rate-limit connections where clients are not trusted.
+	AllowNonce bool
 }
 
 // Generationer is implemented by attesters whose evidence can change while
@@ -122,7 +127,7 @@ func (i *Issuer) generation() uint64 {
 func (i *Issuer) issue(job *issuance, gen uint64) {
 	ctx, cancel := context.WithTimeout(context.Background(), i.opts.Timeout)
 	defer cancel()
-	job.cert, job.err = i.create(ctx)
+	job.cert, job.err = i.create(ctx, nil)
 	i.mu.Lock()
 	if job.err == nil {
 		i.cert, i.gen = job.cert, gen
@@ -138,13 +143,16 @@ func (i *Issuer) issue(job *issuance, gen uint64) {
 	close(job.done)
 }
 
-func (i *Issuer) create(ctx context.Context) (*tls.Certificate, error) {
+func (i *Issuer) create(ctx context.Context, nonce []byte) (*tls.Certificate, error) {
 	key, err := GenerateKey(i.opts.KeyAlgorithm)
 	if err != nil {
 		return nil, err
 	}
 	o := i.opts.Certificate
 	o.NotBefore, o.NotAfter = time.Time{}, time.Time{}
+	if nonce != nil {
+		o.Nonce = nonce
+	}
 	der, err := CreateCertificate(ctx, key, i.att, &o)
 	if err != nil {
 		return nil, err
@@ -160,13 +168,27 @@ func (i *Issuer) create(ctx context.Context) (*tls.Certificate, error) {
 	return &tls.Certificate{Certificate: chain, PrivateKey: crypto.PrivateKey(key), Leaf: leaf}, nil
 }
 
-// GetCertificate is a tls.Config.GetCertificate callback.
+// GetCertificate is a tls.Config.GetCertificate callback. In nonce mode it
+// issues a certificate for the client's nonce.
 func (i *Issuer) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	ctx := context.Background()
 	if hello != nil && hello.Context() != nil {
 		ctx = hello.Context()
 	}
+	if hello != nil && i.opts.AllowNonce {
+		if nonce, ok := NonceFromServerName(hello.ServerName); ok {
+			return i.FreshCertificate(ctx, nonce)
+		}
+	}
 	return i.Certificate(ctx)
+}
+
+// FreshCertificate issues a one-off certificate whose claims carry nonce.
+// It is neither cached nor reused.
+func (i *Issuer) FreshCertificate(ctx context.Context, nonce []byte) (*tls.Certificate, error) {
+	ctx, cancel := context.WithTimeout(ctx, i.opts.Timeout)
+	defer cancel()
+	return i.create(ctx, nonce)
 }
 
 // GetClientCertificate is a tls.Config.GetClientCertificate callback, for

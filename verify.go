@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -36,6 +37,8 @@ type VerifyOptions struct {
 	Update pcs.Update
 	// PCKChainPEM is the PCK chain for quotes that carry only a PPID.
 	PCKChainPEM []byte
+	// Nonce, when set, must equal the evidence's nonce claim (freshness).
+	Nonce []byte
 }
 
 // Verification is the outcome of verifying and appraising the evidence of
@@ -112,6 +115,7 @@ func VerifyCertificate(ctx context.Context, cert *x509.Certificate, opt *VerifyO
 	}
 	v := verifyItem(ctx, item, &b, coll, &o)
 	certificateChecks(v, cert, o.now())
+	checkNonce(v, item, o.Nonce)
 	return v, nil
 }
 
@@ -121,7 +125,29 @@ func VerifyEvidence(ctx context.Context, item *evidence.Item, opt *VerifyOptions
 	if opt != nil {
 		o = *opt
 	}
-	return verifyItem(ctx, item, nil, o.Collateral, &o)
+	v := verifyItem(ctx, item, nil, o.Collateral, &o)
+	checkNonce(v, item, o.Nonce)
+	return v
+}
+
+// checkNonce refuses evidence whose nonce claim is not the expected one.
+func checkNonce(v *Verification, item *evidence.Item, nonce []byte) {
+	if nonce == nil {
+		return
+	}
+	var got []byte
+	if item.Claims != nil {
+		got = item.Claims.Nonce
+	}
+	if !bytes.Equal(got, nonce) {
+		actual := "absent"
+		if got != nil {
+			actual = hex.EncodeToString(got)
+		}
+		v.Appraisal.Reasons = append(v.Appraisal.Reasons, appraise.Reason{Check: "nonce", Expected: hex.EncodeToString(nonce), Actual: actual,
+			Message: "the evidence does not carry this connection's nonce: it may be replayed", Status: appraise.Contraindicated})
+		v.Appraisal.Status = appraise.Contraindicated
+	}
 }
 
 func (o *VerifyOptions) now() time.Time {

@@ -64,7 +64,8 @@ platform). Platforms come from:
     RA-TLS certificate carrying a quote, or a PCK certificate (PEM or DER;
     say --tee, a PCK certificate does not tell). The TEE comes from the
     quote, the FMSPC and the CA from the PCK certificate;
-  - --fmspc HEX (repeatable), with --tee and --ca.
+  - --fmspc HEX (repeatable), with --tee and --ca. Without --fmspc, a
+    --tee or --ca that disagrees with a SOURCE quote is an error.
 
 With one platform the files go straight into --out; with several, into
 --out/<tee>-<fmspc>-<ca>/ (for example tdx-b0c06f000000-platform).
@@ -151,10 +152,12 @@ func runCollateralFetch(cmd *cobra.Command, f *collateralFetchFlags, args []stri
 			return &exitError{code: exitInput, err: err}
 		}
 		for _, req := range reqs {
-			if f.tee != "" && req.TEE != pcs.TEE(f.tee) {
+			// Without --fmspc, --tee and --ca can only be meant for the
+			// sources: a disagreement is a mistake worth reporting.
+			if len(f.fmspcs) == 0 && f.tee != "" && req.TEE != pcs.TEE(f.tee) {
 				return inputError("%s: the quote is %s but --tee says %s", path, req.TEE, f.tee)
 			}
-			if caChanged && req.CA != pcs.CA(f.ca) {
+			if len(f.fmspcs) == 0 && caChanged && req.CA != pcs.CA(f.ca) {
 				return inputError("%s: the PCK certificate is issued by the %s CA but --ca says %s", path, req.CA, f.ca)
 			}
 			add(req, path)
@@ -221,7 +224,7 @@ func fetchOne(ctx context.Context, client *pcs.Client, req pcs.Request, dir stri
 	if !time.Now().Before(until) {
 		note = ", ALREADY EXPIRED"
 	}
-	return fmt.Sprintf("wrote %s (tcbEvaluationDataNumber %d, valid until %s, %s%s)",
+	return fmt.Sprintf("wrote %s: tcbEvaluationDataNumber %d, valid until %s (%s)%s",
 		dir, col.TCBInfo.TCBEvaluationDataNumber, until.UTC().Format(time.RFC3339), what, note), nil
 }
 

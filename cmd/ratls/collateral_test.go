@@ -130,9 +130,9 @@ func (p *fakePCS) requested() []string {
 	return out
 }
 
-// runFetch runs "collateral fetch" with args and returns its error and
-// standard error output.
-func runFetch(t *testing.T, args ...string) (error, string) {
+// runFetch runs "collateral fetch" with args and returns its standard
+// error output and error.
+func runFetch(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	cmd := newCollateralCommand()
 	var stdout, stderr bytes.Buffer
@@ -143,7 +143,7 @@ func runFetch(t *testing.T, args ...string) (error, string) {
 	if stdout.Len() != 0 {
 		t.Errorf("unexpected standard output %q", stdout.String())
 	}
-	return err, stderr.String()
+	return stderr.String(), err
 }
 
 // checkWritten loads dir and compares it with the vector.
@@ -178,7 +178,7 @@ func wantExitInput(t *testing.T, err error) {
 func TestCollateralFetchFromQuote(t *testing.T) {
 	p := newFakePCS(t)
 	out := filepath.Join(t.TempDir(), "coll")
-	err, stderr := runFetch(t, "--pccs", p.srv.URL, "--out", out, filepath.Join(dcapQVLDir, "tdx_quote"))
+	stderr, err := runFetch(t, "--pccs", p.srv.URL, "--out", out, filepath.Join(dcapQVLDir, "tdx_quote"))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
@@ -203,7 +203,7 @@ func TestCollateralFetchFromQuote(t *testing.T) {
 func TestCollateralFetchSeveral(t *testing.T) {
 	p := newFakePCS(t)
 	out := t.TempDir()
-	err, stderr := runFetch(t, "--pccs", p.srv.URL, "--out", out,
+	stderr, err := runFetch(t, "--pccs", p.srv.URL, "--out", out,
 		filepath.Join(dcapQVLDir, "tdx_quote"), filepath.Join(dcapQVLDir, "sgx_quote"),
 		filepath.Join(dcapQVLDir, "tdx-quote.hex")) // same platform as tdx_quote
 	if err != nil {
@@ -222,7 +222,7 @@ func TestCollateralFetchSeveral(t *testing.T) {
 func TestCollateralFetchByFMSPC(t *testing.T) {
 	p := newFakePCS(t)
 	out := t.TempDir()
-	err, stderr := runFetch(t, "--pccs", p.srv.URL, "--out", out, "--tee", "sgx", "--fmspc", "00a067110000", "--ca", "processor")
+	stderr, err := runFetch(t, "--pccs", p.srv.URL, "--out", out, "--tee", "sgx", "--fmspc", "00a067110000", "--ca", "processor")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
@@ -230,7 +230,7 @@ func TestCollateralFetchByFMSPC(t *testing.T) {
 
 	// An unknown FMSPC fails with exit code 2; the known one is written.
 	out = t.TempDir()
-	err, stderr = runFetch(t, "--pccs", p.srv.URL, "--out", out, "--tee", "sgx", "--ca", "processor",
+	stderr, err = runFetch(t, "--pccs", p.srv.URL, "--out", out, "--tee", "sgx", "--ca", "processor",
 		"--fmspc", "00A067110000", "--fmspc", "00906EA10000")
 	wantExitInput(t, err)
 	var me *pcs.MissingError
@@ -251,7 +251,7 @@ func TestCollateralFetchNetworkError(t *testing.T) {
 		http.Error(w, "maintenance", http.StatusForbidden)
 	}))
 	defer srv.Close()
-	err, _ := runFetch(t, "--pccs", srv.URL, "--out", t.TempDir(), filepath.Join(dcapQVLDir, "tdx_quote"))
+	_, err := runFetch(t, "--pccs", srv.URL, "--out", t.TempDir(), filepath.Join(dcapQVLDir, "tdx_quote"))
 	wantExitInput(t, err)
 	var he *pcs.HTTPError
 	if !errors.As(err, &he) || he.StatusCode != 403 || !strings.Contains(err.Error(), "maintenance") {
@@ -288,7 +288,7 @@ func TestCollateralFetchBadInput(t *testing.T) {
 		{"PCK without tee", []string{"--out", out, pckPEM}, "add --tee sgx or --tee tdx"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err, _ := runFetch(t, tc.args...)
+			_, err := runFetch(t, tc.args...)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want %q", err, tc.want)
 			}
@@ -307,7 +307,7 @@ func TestCollateralFetchPCKCertificate(t *testing.T) {
 	pckPEM := filepath.Join(t.TempDir(), "pck.pem")
 	writePCKFromQuote(t, filepath.Join(dcapQVLDir, "tdx_quote"), pckPEM)
 	out := t.TempDir()
-	err, stderr := runFetch(t, "--pccs", p.srv.URL, "--out", out, "--tee", "tdx", pckPEM)
+	stderr, err := runFetch(t, "--pccs", p.srv.URL, "--out", out, "--tee", "tdx", pckPEM)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}

@@ -30,11 +30,9 @@ const (
 	DefaultUserAgent = "ratls-pcs"
 )
 
-// Limits and timings of Client.
+// Limits and timings of Client. Response bodies are limited to MaxJSONSize (TCB Info,
+// QE Identity) and MaxCRLSize (CRLs), 1 MiB each.
 const (
-	// MaxResponseSize bounds a response body; PCS responses are a few KiB
-	// (the largest, a Processor CA CRL, stays well below this).
-	MaxResponseSize = 1 << 20
 	// MaxRetryWait bounds a single wait between attempts. A Retry-After
 	// asking for longer makes the client give up rather than retry early.
 	MaxRetryWait = time.Minute
@@ -51,12 +49,18 @@ const (
 // Response headers carrying issuer chains (URL-encoded concatenated PEM,
 // signing certificate first).
 const (
-	HeaderTCBInfoIssuerChain      = "TCB-Info-Issuer-Chain"
-	HeaderSGXTCBInfoIssuerChain   = "SGX-TCB-Info-Issuer-Chain" // API v3 name, still sent by some PCCS
-	HeaderEnclaveIDIssuerChain    = "SGX-Enclave-Identity-Issuer-Chain"
-	HeaderPCKCRLIssuerChain       = "SGX-PCK-CRL-Issuer-Chain"
-	HeaderAPIKey                  = "Ocp-Apim-Subscription-Key"
-	headerErrorCode, headerErrMsg = "Error-Code", "Error-Message" // PCS error details
+	HeaderTCBInfoIssuerChain    = "TCB-Info-Issuer-Chain"
+	HeaderSGXTCBInfoIssuerChain = "SGX-TCB-Info-Issuer-Chain" // API v3 name, accepted as a fallback
+	HeaderEnclaveIDIssuerChain  = "SGX-Enclave-Identity-Issuer-Chain"
+	HeaderPCKCRLIssuerChain     = "SGX-PCK-CRL-Issuer-Chain"
+	// HeaderAPIKey carries ClientConfig.APIKey.
+	HeaderAPIKey = "Ocp-Apim-Subscription-Key"
+)
+
+// Headers with which PCS details an error response.
+const (
+	headerErrorCode = "Error-Code"
+	headerErrMsg    = "Error-Message"
 )
 
 // ClientConfig configures a Client. The zero value fetches from Intel's PCS.
