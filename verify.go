@@ -44,6 +44,9 @@ type VerifyOptions struct {
 // Verification is the outcome of verifying and appraising the evidence of
 // one certificate or one piece of raw evidence.
 type Verification struct {
+	// Certificate is the certificate whose evidence was verified; nil for
+	// raw evidence.
+	Certificate *x509.Certificate
 	// Item is the evidence that was verified: the certificate's preferred
 	// item, or the raw evidence.
 	Item *evidence.Item
@@ -102,7 +105,7 @@ func VerifyCertificate(ctx context.Context, cert *x509.Certificate, opt *VerifyO
 		a := &appraise.Appraisal{Status: appraise.Contraindicated, PolicyID: o.policy().Name(), Reasons: []appraise.Reason{{
 			Check: "evidence", Expected: "an RA-TLS evidence extension", Actual: "none",
 			Message: "the certificate carries no TEE evidence", Status: appraise.Contraindicated}}}
-		return &Verification{Appraisal: a, Err: errors.New("ratls: no evidence in certificate")}, nil
+		return &Verification{Certificate: cert, Appraisal: a, Err: errors.New("ratls: no evidence in certificate")}, nil
 	}
 	b := item.CheckBinding(cert)
 	coll := o.Collateral
@@ -114,6 +117,7 @@ func VerifyCertificate(ctx context.Context, cert *x509.Certificate, opt *VerifyO
 		coll = pcs.Static{C: c}
 	}
 	v := verifyItem(ctx, item, &b, coll, &o)
+	v.Certificate = cert
 	certificateChecks(v, cert, o.now())
 	checkNonce(v, item, o.Nonce)
 	return v, nil

@@ -178,3 +178,26 @@ func cloneWithExtensionsOf(t *testing.T, dst, src *x509.Certificate) *x509.Certi
 	c, _ := x509.ParseCertificate(der)
 	return c
 }
+
+// Collateral packed into the endorsements extension verifies like the
+// original.
+func TestEndorsementsFromCollateral(t *testing.T) {
+	tp := newTestPlatform(t, true)
+	c, err := tp.pl.Collateral()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := c.WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := pcs.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := tp.certificate(t, &CertificateOptions{Endorsements: EndorsementsFromCollateral(loaded)})
+	v, err := VerifyCertificate(context.Background(), cert, tp.options())
+	if err != nil || !v.Accepted() || v.Intel.Collateral.Source != "certificate endorsements extension" {
+		t.Fatalf("%v %+v", err, v.Appraisal)
+	}
+}

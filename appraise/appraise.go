@@ -90,6 +90,10 @@ func (p *Policy) AppraiseIntel(res *intel.Result, verr error, binding *evidence.
 	if res.Quote == nil {
 		return a
 	}
+	if res.TrustAnchor != nil && res.TrustAnchor.Simulated {
+		a.add(Reason{Check: "trust_anchor", Expected: "hardware root", Actual: "simulated",
+			Message: "SIMULATED TEE: the evidence comes from ratls's simulator, trusted only because its root was configured; it proves nothing about hardware", Status: Warning})
+	}
 	p.appraiseTCB(a, res)
 	if res.Quote.Debug() {
 		if p.AllowDebug {

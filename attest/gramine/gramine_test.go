@@ -11,8 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/ratls/ratls/evidence"
 )
 
 // sgxQuoteReportData is the report_data of testdata/dcap-qvl/sgx_quote, from
@@ -73,7 +71,7 @@ func TestAttestDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.Tag != evidence.TagIntelQuote || ev.Tag != 60000 {
+	if ev.Tag != 60000 { // evidence.TagIntelQuote
 		t.Errorf("tag = %d, want 60000", ev.Tag)
 	}
 	if !bytes.Equal(ev.Data, q) {

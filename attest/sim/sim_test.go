@@ -48,12 +48,6 @@ func initTestDir(t *testing.T) string {
 	return dir
 }
 
-// collateralFiles are the files of a collateral directory.
-var collateralFiles = []string{
-	pcs.FileTCBInfo, pcs.FileTCBInfoIssuerChain, pcs.FileQEIdentity, pcs.FileQEIdentityIssuerChain,
-	pcs.FilePCKCRL, pcs.FilePCKCRLIssuerChain, pcs.FileRootCACRL,
-}
-
 func readFile(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)

@@ -110,8 +110,10 @@ type Options struct {
 	// (the guest's own VMPL, e.g. 2 under an SVSM) and at most 3. Leave nil
 	// for TDX and CCA, whose entries have no privlevel attribute.
 	Privilege *uint
-	// GetAuxBlob also reads the auxblob attribute (SEV-SNP certificate
-	// table). Report returns it; Attest discards it.
+	// GetAuxBlob also reads the auxblob attribute: for sev_guest the
+	// certificate table the host supplies (VCEK or VLEK chain). Report
+	// returns it; Attest discards it. Other providers may not expose the
+	// attribute, and reading it then fails.
 	GetAuxBlob bool
 	// Attempts bounds the tries when the generation counter shows another
 	// writer; 0 means DefaultAttempts.

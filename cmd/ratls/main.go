@@ -9,12 +9,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "devel"
+
+// defaultTimeout bounds network operations unless a flag says otherwise.
+const defaultTimeout = 10 * time.Second
 
 // Exit codes shared by all commands.
 const (
@@ -68,7 +72,17 @@ Intel SGX SDK) and the older formats still found in the wild.`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newInspectCommand(), newVerifyCommand(), newVersionCommand())
+	root.AddCommand(
+		newDemoCommand(),
+		newInspectCommand(),
+		newVerifyCommand(),
+		newServeCommand(),
+		newConnectCommand(),
+		newCollateralCommand(),
+		newSimCommand(),
+		newAttestCommand(),
+		newVersionCommand(),
+	)
 	return root
 }
 

@@ -193,7 +193,7 @@ func (f *verifyFlags) options() (*ratls.VerifyOptions, error) {
 		}
 		opt.Collateral = pcs.Static{C: c}
 	case !f.offline:
-		p, err := onlineProvider(f)
+		p, err := onlineProvider(f, opt.Now)
 		if err != nil {
 			return nil, inputErr("%v", err)
 		}
@@ -322,7 +322,12 @@ func nonEmpty(s []string) []string {
 
 // onlineProvider fetches collateral from Intel's PCS (or --pccs) through a
 // cache in --cache-dir.
-func onlineProvider(f *verifyFlags) (pcs.Provider, error) {
+// With --at the cache judges expiry at that time too.
+func onlineProvider(f *verifyFlags, at time.Time) (pcs.Provider, error) {
 	cfg := pcs.ClientConfig{BaseURL: f.pccs, HTTPClient: &http.Client{Timeout: f.timeout}}
-	return pcs.NewCache(pcs.NewClient(cfg), pcs.CacheConfig{Dir: f.cacheDir}), nil
+	cc := pcs.CacheConfig{Dir: f.cacheDir}
+	if !at.IsZero() {
+		cc.Now = func() time.Time { return at }
+	}
+	return pcs.NewCache(pcs.NewClient(cfg), cc), nil
 }

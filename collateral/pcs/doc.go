@@ -32,6 +32,10 @@
 // evaluates the platform (MatchSGX, or MatchTDX and RelaunchStatus), the QE
 // (MatchQE) and combines both with ConvergeStatus.
 //
-// The package makes no policy decision (whether OutOfDate is acceptable is
-// for the caller) and does no network I/O.
+// Collateral comes from a Provider: Client fetches it from Intel's PCS or a
+// PCCS, Cache keeps it in memory and on disk until its next update, and
+// Static serves offline collateral (LoadDir, ParseDCAPQVLJSON).
+//
+// The package makes no policy decision: whether OutOfDate is acceptable is
+// for the caller.
 package pcs

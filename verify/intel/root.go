@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"slices"
 )
 
 // intelRootPEM is the Intel SGX Root CA (CN=Intel SGX Root CA, P-256,
@@ -62,6 +63,9 @@ type Anchor struct {
 	SPKISHA256 string `json:"spki_sha256"`
 	// Intel is true for the genuine Intel SGX Root CA.
 	Intel bool `json:"intel"`
+	// Simulated is true for the root of a ratls simulated TEE: the evidence
+	// was produced by software and proves nothing about hardware.
+	Simulated bool `json:"simulated"`
 }
 
 // trustStore holds the roots a Verifier accepts, matched by public key.
@@ -82,7 +86,8 @@ func newTrustStore(extra []*x509.Certificate, withoutIntel bool) *trustStore {
 func (ts *trustStore) anchor(c *x509.Certificate) (*x509.Certificate, Anchor, error) {
 	for _, r := range ts.roots {
 		if bytes.Equal(r.RawSubjectPublicKeyInfo, c.RawSubjectPublicKeyInfo) {
-			return r, Anchor{Subject: r.Subject.CommonName, SPKISHA256: spkiHash(r), Intel: r == intelRoot}, nil
+			return r, Anchor{Subject: r.Subject.CommonName, SPKISHA256: spkiHash(r), Intel: r == intelRoot,
+				Simulated: slices.Contains(r.Subject.Organization, SimulatedOrganization)}, nil
 		}
 	}
 	return nil, Anchor{}, fmt.Errorf("root %q with key SHA-256 %s is not a trusted root (want the Intel SGX Root CA %s%s)",

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ratls/ratls"
+)
+
+type serveFlags struct {
+	attesterFlags
+	listen   string
+	upstream string
+	echo     bool
+	nonce    bool
+	mutual   bool
+	validity time.Duration
+	legacy   bool
+	verify   verifyFlags // for --mutual: how to verify clients
+}
+
+func newServeCommand() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve --attester sim|tsm|gramine|sevguest --listen ADDR (--upstream URL | --echo)",
+		Short: "Put attested TLS (RA-TLS) in front of a local service",
+		Long: `Serve terminates TLS with an RA-TLS certificate whose evidence comes from
+the chosen attester, and forwards each connection:
+
+  --upstream http://HOST:PORT   as an HTTP reverse proxy
+  --upstream tcp://HOST:PORT    as raw TCP
+  --echo                        echoes what it receives (for testing)
+
+Attesters: "tsm" (Linux configfs-tsm: TDX, SEV-SNP, Arm CCA guests), "gramine"
+(/dev/attestation inside Gramine SGX), "sevguest" (/dev/sev-guest), "sim"
+(the simulated TEE: --sim-dir DIR from "ratls sim init", or a throw-away
+one; clients must trust its root explicitly).
+
+The certificate is issued on the first connection, reused, and renewed
+before it expires. --nonce also serves per-connection certificates to
+clients that ask with a nonce ("ratls connect --nonce"). --mutual requires
+clients to present an RA-TLS certificate that passes --policy.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd, &f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.name, "attester", "", "evidence source: sim, tsm, gramine or sevguest (required)")
+	fl.StringVar(&f.simDir, "sim-dir", "", "simulated TEE state from \"ratls sim init\" (default: a new in-memory one)")
+	fl.StringVar(&f.tee, "tee", "tdx", "simulated TEE kind: sgx or tdx")
+	fl.StringVar(&f.listen, "listen", "127.0.0.1:8443", "address to listen on")
+	fl.StringVar(&f.upstream, "upstream", "", "forward to http://HOST:PORT (reverse proxy) or tcp://HOST:PORT")
+	fl.BoolVar(&f.echo, "echo", false, "echo each connection's data back")
+	fl.BoolVar(&f.nonce, "nonce", false, "issue per-connection certificates for clients that send a nonce")
+	fl.BoolVar(&f.mutual, "mutual", false, "require and verify an RA-TLS client certificate")
+	fl.BoolVar(&f.legacy, "legacy-gramine", false, "also add Gramine's legacy quote extension (SGX quotes only)")
+	fl.DurationVar(&f.validity, "validity", ratls.DefaultValidity, "certificate lifetime")
+	fl.StringVar(&f.verify.policy, "policy", "", "with --mutual: policy for client evidence")
+	fl.StringArrayVar(&f.verify.trustRoots, "trust-root", nil, "with --mutual: extra trusted root for client evidence")
+	fl.StringVar(&f.verify.collateral, "collateral", "", "with --mutual: offline collateral for client evidence")
+	fl.BoolVar(&f.verify.offline, "offline", false, "with --mutual: no network for client collateral")
+	cmd.MarkFlagRequired("attester")
+	return cmd
+}
+
+func runServe(cmd *cobra.Command, f *serveFlags) error {
+	if f.echo == (f.upstream != "") {
+		return inputErr("give exactly one of --upstream or --echo")
+	}
+	forward, err := forwarder(f)
+	if err != nil {
+		return inputErr("%v", err)
+	}
+	att, s, err := f.openAttester()
+	if err != nil {
+		return inputErr("attester %s: %v", f.name, err)
+	}
+	opts := &ratls.IssuerOptions{AllowNonce: f.nonce, Certificate: ratls.CertificateOptions{Validity: f.validity, LegacyGramine: f.legacy}}
+	if s != nil {
+		if opts.Certificate.Endorsements, err = simEndorsements(s, f.tee); err != nil {
+			return inputErr("%v", err)
+		}
+	}
+	iss := ratls.NewIssuer(att, opts)
+	var clients *ratls.PeerVerifier
+	if f.mutual {
+		f.verify.update = "standard"
+		vo, err := f.verify.options()
+		if err != nil {
+			return err
+		}
+		clients = ratls.NewPeerVerifier(vo)
+	}
+	cfg := ratls.ServerConfig(iss, clients)
+
+	ctx, stop := signal.NotifyContext(cmdContext(cmd), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if _, err := iss.Certificate(ctx); err != nil {
+		return &exitError{code: exitRejected, err: fmt.Errorf("first certificate: %w", err)}
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return inputErr("%v", err)
+	}
+	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+	log.Info("serving attested TLS", "listen", ln.Addr().String(), "attester", f.name, "mode", mode(f))
+	return serveLoop(ctx, tls.NewListener(ln, cfg), forward, log)
+}
+
+func mode(f *serveFlags) string {
+	switch {
+	case f.echo:
+		return "echo"
+	default:
+		return "upstream " + f.upstream
+	}
+}
+
+func cmdContext(cmd *cobra.Command) context.Context {
+	if ctx := cmd.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
+}
+
+// forwarder returns what to do with each accepted connection.
+func forwarder(f *serveFlags) (func(net.Conn, *slog.Logger), error) {
+	if f.echo {
+		return func(c net.Conn, _ *slog.Logger) { io.Copy(c, c) }, nil
+	}
+	u, err := url.Parse(f.upstream)
+	if err != nil {
+		return nil, fmt.Errorf("--upstream: %v", err)
+	}
+	switch u.Scheme {
+	case "http", "https":
+		proxy := httputil.NewSingleHostReverseProxy(u)
+		srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 30 * time.Second}
+		return func(c net.Conn, log *slog.Logger) {
+			l := &oneConnListener{conn: c, done: make(chan struct{})}
+			srv.Serve(l) // returns when the connection is done
+		}, nil
+	case "tcp":
+		return func(c net.Conn, log *slog.Logger) {
+			up, err := net.DialTimeout("tcp", u.Host, 10*time.Second)
+			if err != nil {
+				log.Error("upstream", "err", err)
+				return
+			}
+			defer up.Close()
+			relay(c, up)
+		}, nil
+	}
+	return nil, fmt.Errorf("--upstream: want http://, https:// or tcp://, got %q", f.upstream)
+}
+
+func serveLoop(ctx context.Context, ln net.Listener, forward func(net.Conn, *slog.Logger), log *slog.Logger) error {
+	go func() { <-ctx.Done(); ln.Close() }()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer c.Close()
+			tc := c.(*tls.Conn)
+			hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			err := tc.HandshakeContext(hctx)
+			cancel()
+			if err != nil {
+				log.Warn("handshake", "remote", c.RemoteAddr().String(), "err", err)
+				return
+			}
+			forward(c, log)
+		}()
+	}
+}
+
+// relay copies both ways until either side closes.
+func relay(a, b io.ReadWriter) {
+	done := make(chan struct{}, 2)
+	cp := func(dst io.Writer, src io.Reader) {
+		io.Copy(dst, src)
+		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		}
+		done <- struct{}{}
+	}
+	go cp(a, b)
+	go cp(b, a)
+	<-done
+}
+
+// oneConnListener serves a single, already accepted connection to an
+// http.Server.
+type oneConnListener struct {
+	conn net.Conn
+	once sync.Once
+	done chan struct{}
+}
+
+func (l *oneConnListener) Accept() (net.Conn, error) {
+	var c net.Conn
+	l.once.Do(func() { c = &closeNotifyConn{Conn: l.conn, done: l.done} })
+	if c != nil {
+		return c, nil
+	}
+	<-l.done
+	return nil, errors.New("listener closed")
+}
+func (l *oneConnListener) Close() error   { return nil }
+func (l *oneConnListener) Addr() net.Addr { return l.conn.LocalAddr() }
+
+type closeNotifyConn struct {
+	net.Conn
+	once sync.Once
+	done chan struct{}
+}
+
+func (c *closeNotifyConn) Close() error {
+	c.once.Do(func() { close(c.done) })
+	return c.Conn.Close()
+}
