@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/fxamacker/cbor/v2 v2.9.0
+	github.com/google/go-configfs-tsm v0.3.3
 	github.com/google/go-tdx-guest v0.3.1
 	github.com/spf13/cobra v1.10.2
 	github.com/veraison/go-cose v1.3.0
@@ -11,7 +12,6 @@ require (
 
 require (
 	github.com/BurntSushi/toml v1.4.1-0.20240526193622-a339e1f7089c // indirect
-	github.com/google/go-configfs-tsm v0.3.3 // indirect
 	github.com/google/logger v1.1.1 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
