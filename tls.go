@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ratls/ratls/appraise"
+	"github.com/ratls/ratls/internal/bounded"
 )
 
 // PeerVerifier verifies the RA-TLS certificate a TLS peer presents: its
@@ -129,12 +130,7 @@ func (p *PeerVerifier) verify(ctx context.Context, cert *x509.Certificate) (*Ver
 		until = v.Intel.Valid.Until
 	}
 	p.mu.Lock()
-	if len(p.results) >= p.max {
-		for k := range p.results {
-			delete(p.results, k)
-			break
-		}
-	}
+	bounded.MakeRoom(p.results, p.max)
 	if v.Accepted() {
 		p.results[key] = cachedVerification{v: v, until: until}
 	} else {

@@ -15,6 +15,7 @@ import (
 	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence"
+	"github.com/ratls/ratls/internal/bounded"
 	"github.com/ratls/ratls/verify/intel"
 )
 
@@ -231,12 +232,7 @@ func (cc *collateralCache) get(e *evidence.Endorsements) (*pcs.Collateral, error
 		return nil, err
 	}
 	cc.mu.Lock()
-	if len(cc.m) >= cc.max {
-		for k := range cc.m {
-			delete(cc.m, k)
-			break
-		}
-	}
+	bounded.MakeRoom(cc.m, cc.max)
 	cc.m[key] = c
 	cc.mu.Unlock()
 	return c, nil

@@ -168,22 +168,55 @@ func forwarder(f *serveFlags) (func(net.Conn, *slog.Logger), error) {
 	return nil, fmt.Errorf("--upstream: want http://, https:// or tcp://, got %q", f.upstream)
 }
 
+// shutdownGrace is how long open connections may finish after a signal.
+const shutdownGrace = 10 * time.Second
+
 func serveLoop(ctx context.Context, ln net.Listener, forward func(net.Conn, *slog.Logger), log *slog.Logger) error {
-	go func() { <-ctx.Done(); ln.Close() }()
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns = map[net.Conn]struct{}{}
+	)
+	go func() {
+		<-ctx.Done()
+		ln.Close()
+	}()
+	defer func() {
+		// Let open connections finish, then cut the rest.
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(shutdownGrace):
+			mu.Lock()
+			for c := range conns {
+				c.Close()
+			}
+			mu.Unlock()
+			<-done
+		}
+	}()
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
+				log.Info("shutting down")
 				return nil
 			}
 			return err
 		}
+		mu.Lock()
+		conns[c] = struct{}{}
+		mu.Unlock()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer c.Close()
+			defer func() {
+				c.Close()
+				mu.Lock()
+				delete(conns, c)
+				mu.Unlock()
+			}()
 			tc := c.(*tls.Conn)
 			hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			err := tc.HandshakeContext(hctx)

@@ -32,6 +32,7 @@ import (
 
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence/quote"
+	"github.com/ratls/ratls/internal/bounded"
 )
 
 // Config configures a Verifier.
@@ -208,7 +209,7 @@ func (v *Verifier) pckChain(chainPEM []byte, cd *quote.CertificationData) (*veri
 		return nil, err
 	}
 	v.mu.Lock()
-	evictOne(v.chains, v.max)
+	bounded.MakeRoom(v.chains, v.max)
 	v.chains[string(chainPEM)] = c
 	v.mu.Unlock()
 	return c, nil
@@ -261,7 +262,7 @@ func (v *Verifier) verifyQE(r *Result, chain *verifiedChain, s *quote.Signature)
 	r.pass(CheckQEReportBinding, "QE report data = SHA-256(attestation key || QE authentication data)")
 
 	v.mu.Lock()
-	evictOne(v.qes, v.max)
+	bounded.MakeRoom(v.qes, v.max)
 	v.qes[key] = pub
 	v.mu.Unlock()
 	return pub, true
@@ -277,19 +278,8 @@ func (v *Verifier) collateral(c *pcs.Collateral) *verifiedCollateral {
 	}
 	vc = v.verifyCollateral(c)
 	v.mu.Lock()
-	evictOne(v.colls, v.max)
+	bounded.MakeRoom(v.colls, v.max)
 	v.colls[c] = vc
 	v.mu.Unlock()
 	return vc
-}
-
-// evictOne makes room in a full cache by dropping an arbitrary entry.
-func evictOne[K comparable, V any](m map[K]V, max int) {
-	if len(m) < max {
-		return
-	}
-	for k := range m {
-		delete(m, k)
-		return
-	}
 }
