@@ -3,9 +3,9 @@ GO ?= go
 PKGS := ./...
 FUZZTIME ?= 30s
 
-.PHONY: test fmt-check vet staticcheck unit bench fuzz build
+.PHONY: test fmt-check vet staticcheck unit test-examples bench fuzz build
 
-test: fmt-check vet staticcheck unit
+test: fmt-check vet staticcheck unit test-examples
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -21,6 +21,11 @@ staticcheck:
 # committed seed corpus in testdata/fuzz.
 unit:
 	$(GO) test -race -count=1 $(PKGS)
+
+# The examples are modules of their own (they have dependencies the library
+# does not), so ./... above does not reach them.
+test-examples:
+	cd examples/grpc && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 )
 
 // Freshness (nonce mode). A plain RA-TLS certificate proves what ran when
@@ -72,6 +73,9 @@ func (p *PeerVerifier) FreshClientConfig(iss *Issuer) (*tls.Config, error) {
 		if p.OnVerified != nil {
 			p.OnVerified(v)
 		}
+		// Recorded for Verification, never reused: the certificate was
+		// made for this one connection.
+		p.record(cs.PeerCertificates[0], v, time.Time{})
 		if !v.Accepted() {
 			return &PeerError{Verification: v}
 		}

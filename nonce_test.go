@@ -47,6 +47,9 @@ func TestNonceMode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if v := pv.Verification(conn.ConnectionState()); v == nil || !bytes.Equal(v.Item.Claims.Nonce, seen[len(seen)-1]) {
+			t.Error("the fresh verification is not available from the connection state")
+		}
 		conn.Close()
 	}
 	if len(seen) != 2 || len(seen[0]) != NonceSize || bytes.Equal(seen[0], seen[1]) {

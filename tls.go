@@ -124,20 +124,26 @@ func (p *PeerVerifier) verify(ctx context.Context, cert *x509.Certificate) (*Ver
 		p.OnVerified(v)
 	}
 	// Only accepted results are reused, and only while everything they
-	// depend on is valid; a rejection is re-examined on the next handshake.
+	// depend on is valid; a rejection is examined afresh on every handshake.
 	until := cert.NotAfter
 	if v.Intel != nil && !v.Intel.Valid.Until.IsZero() && v.Intel.Valid.Until.Before(until) {
 		until = v.Intel.Valid.Until
 	}
+	if !v.Accepted() {
+		until = time.Time{}
+	}
+	p.record(cert, v, until)
+	return v, nil
+}
+
+// record keeps a verification for Verification lookups; it is reused for
+// later handshakes until the given time (never, when zero).
+func (p *PeerVerifier) record(cert *x509.Certificate, v *Verification, until time.Time) {
+	key := sha256.Sum256(cert.Raw)
 	p.mu.Lock()
 	bounded.MakeRoom(p.results, p.max)
-	if v.Accepted() {
-		p.results[key] = cachedVerification{v: v, until: until}
-	} else {
-		p.results[key] = cachedVerification{v: v}
-	}
+	p.results[key] = cachedVerification{v: v, until: until}
 	p.mu.Unlock()
-	return v, nil
 }
 
 // ServerConfig returns a TLS 1.3 server configuration that presents RA-TLS

@@ -1,0 +1,19 @@
+package evidence
+
+import "testing"
+
+// BenchmarkFromCertificate parses a real interoperable RA-TLS certificate's
+// evidence (quote and claims) and checks the key binding.
+func BenchmarkFromCertificate(b *testing.B) {
+	cert := readPEMCert(b, "testdata/ratls-certs/rats-rs_demo-sgx-cert.pem")
+	b.ReportAllocs()
+	for b.Loop() {
+		ce, err := FromCertificate(cert)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if ce.Preferred().CheckBinding(cert).Status != BindingOK {
+			b.Fatal("binding")
+		}
+	}
+}
