@@ -249,8 +249,8 @@ func collateralFromEndorsements(e *evidence.Endorsements) (*pcs.Collateral, erro
 	}{
 		{"TCB_INFO", func() error { c.TCBInfo, err = pcs.ParseTCBInfo(trimNUL(e.TCBInfo)); return err }},
 		{"TCB_ISSUER_CHAIN", func() error { c.TCBInfoIssuerChain, err = pcs.ParsePEMChain(e.TCBInfoIssuerChain); return err }},
-		{"CRL_PCK_CERT", func() error { c.PCKCRL, err = pcs.ParseCRL(trimNUL(e.PCKCRL)); return err }},
-		{"CRL_PCK_PROC_CA", func() error { c.RootCACRL, err = pcs.ParseCRL(trimNUL(e.RootCACRL)); return err }},
+		{"CRL_PCK_CERT", func() error { c.PCKCRL, err = parseEndorsedCRL(e.PCKCRL); return err }},
+		{"CRL_PCK_PROC_CA", func() error { c.RootCACRL, err = parseEndorsedCRL(e.RootCACRL); return err }},
 		{"CRL_ISSUER_CHAIN_PCK_CERT", func() error { c.PCKCRLIssuerChain, err = pcs.ParsePEMChain(e.PCKCRLIssuerChain); return err }},
 		{"QE_ID_INFO", func() error { c.QEIdentity, err = pcs.ParseEnclaveIdentity(trimNUL(e.QEIdentity)); return err }},
 		{"QE_ID_ISSUER_CHAIN", func() error { c.QEIdentityIssuerChain, err = pcs.ParsePEMChain(e.QEIdentityIssuerChain); return err }},
@@ -264,4 +264,19 @@ func collateralFromEndorsements(e *evidence.Endorsements) (*pcs.Collateral, erro
 }
 
 // trimNUL drops the C string terminators rats-tls leaves on collateral.
+// Only for text (JSON, PEM): a DER value may end in zero bytes.
 func trimNUL(b []byte) []byte { return bytes.TrimRight(b, "\x00") }
+
+// parseEndorsedCRL parses a CRL from an endorsements extension: DER, or PEM
+// or hex with a C string terminator. A DER CRL's signature may end in 0x00,
+// so the value is parsed as is first; only if that fails is one trailing
+// terminator removed.
+func parseEndorsedCRL(b []byte) (*x509.RevocationList, error) {
+	crl, err := pcs.ParseCRL(b)
+	if err != nil && len(b) > 0 && b[len(b)-1] == 0 {
+		if crl2, err2 := pcs.ParseCRL(b[:len(b)-1]); err2 == nil {
+			return crl2, nil
+		}
+	}
+	return crl, err
+}

@@ -7,8 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -120,7 +120,13 @@ func runConnect(cmd *cobra.Command, addr string, f *connectFlags) error {
 	}
 	defer conn.Close()
 	if f.relay {
-		relay(conn, stdio{})
+		// Send standard input, then half-close; print replies until the
+		// server closes.
+		go func() {
+			io.Copy(conn, cmd.InOrStdin())
+			conn.(*tls.Conn).CloseWrite()
+		}()
+		io.Copy(cmd.OutOrStdout(), conn)
 	}
 	return nil
 }
@@ -146,9 +152,3 @@ func printConnectResult(cmd *cobra.Command, addr string, v *ratls.Verification, 
 	writeVerification(cmd.OutOrStdout(), out)
 	return nil
 }
-
-// stdio joins standard input and output for relaying.
-type stdio struct{}
-
-func (stdio) Read(p []byte) (int, error)  { return os.Stdin.Read(p) }
-func (stdio) Write(p []byte) (int, error) { return os.Stdout.Write(p) }

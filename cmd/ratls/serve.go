@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -106,6 +107,10 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		clients = ratls.NewPeerVerifier(vo)
 	}
 	cfg := ratls.ServerConfig(iss, clients)
+	if strings.HasPrefix(f.upstream, "http") {
+		// The reverse proxy serves each connection as HTTP/1.1.
+		cfg.NextProtos = []string{"http/1.1"}
+	}
 
 	ctx, stop := signal.NotifyContext(cmdContext(cmd), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -230,7 +235,9 @@ func serveLoop(ctx context.Context, ln net.Listener, forward func(net.Conn, *slo
 	}
 }
 
-// relay copies both ways until either side closes.
+// relay copies both ways until both directions are done, passing each
+// half-close on, so a client may send its request, close its side and still
+// read the answer.
 func relay(a, b io.ReadWriter) {
 	done := make(chan struct{}, 2)
 	cp := func(dst io.Writer, src io.Reader) {
@@ -242,6 +249,7 @@ func relay(a, b io.ReadWriter) {
 	}
 	go cp(a, b)
 	go cp(b, a)
+	<-done
 	<-done
 }
 
