@@ -170,7 +170,7 @@ func TestDifferentialGoTDXGuest(t *testing.T) {
 			// ratls without collateral (only collateral.present may fail).
 			t.Run("signatures", func(t *testing.T) {
 				r, rerr := verifier.Verify(t.Context(), q, Options{Now: now})
-				gerr := gotdx.TdxQuote(gq, &gotdx.Options{Now: now})
+				gerr := gotdx.TdxQuote(gq, &gotdx.Options{Now: now, TrustedRoots: intelRootPool(t)})
 				onlyCollateralMissing := errors.Is(rerr, ErrNoCollateral) && len(r.Failed()) == 1
 				if onlyCollateralMissing != (gerr == nil) {
 					t.Fatalf("disagreement without collateral: ratls %v, go-tdx-guest %v", rerr, gerr)
@@ -200,6 +200,7 @@ func TestDifferentialGoTDXGuest(t *testing.T) {
 					CheckRevocations: revocations,
 					Getter:           responses,
 					Now:              now,
+					TrustedRoots:     intelRootPool(t),
 				})
 			}
 
@@ -641,10 +642,7 @@ func BenchmarkCompareGoTDXGuest(b *testing.B) {
 
 	b.Run("go-tdx-guest", func(b *testing.B) {
 		getter, _ := pcsResponses(b, vec)
-		// The Intel root passed explicitly: with TrustedRoots nil
-		// go-tdx-guest would log a warning on every call.
-		roots := x509.NewCertPool()
-		roots.AddCert(pemChain(b, filepath.Join(vectorDir, "intel-roots", "Intel_SGX_Root_CA.pem"))[0])
+		roots := intelRootPool(b)
 		b.ReportAllocs()
 		for b.Loop() {
 			pq, err := abi.QuoteToProto(raw)
@@ -686,4 +684,12 @@ func BenchmarkP256Verify(b *testing.B) {
 			b.Fatal("quote signature does not verify")
 		}
 	}
+}
+
+// intelRootPool is the Intel root for go-tdx-guest, passed explicitly: with
+// TrustedRoots nil it logs a warning on every call.
+func intelRootPool(t testing.TB) *x509.CertPool {
+	roots := x509.NewCertPool()
+	roots.AddCert(pemChain(t, filepath.Join(vectorDir, "intel-roots", "Intel_SGX_Root_CA.pem"))[0])
+	return roots
 }

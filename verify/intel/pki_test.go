@@ -1,6 +1,7 @@
 package intel
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -8,6 +9,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"math/big"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -178,6 +181,44 @@ func TestTestPKINegative(t *testing.T) {
 				t.Errorf("first failed check: want %s, got %s (%v)", tc.check, got, err)
 			}
 		})
+	}
+}
+
+// TestTamperedCollateralSignatures flips one byte of the TCB Info and QE
+// Identity signatures as stored on disk.
+func TestTamperedCollateralSignatures(t *testing.T) {
+	for _, tc := range []struct {
+		file, check string
+	}{
+		{"tcb_info.json", CheckTCBInfoSignature},
+		{"qe_identity.json", CheckQEIDSignature},
+	} {
+		c := newPlatformCase(t, true)
+		dir := t.TempDir()
+		if err := c.pl.WriteCollateralDir(dir); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, tc.file)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := bytes.LastIndex(b, []byte(`"signature":"`)) + len(`"signature":"`) + 10
+		if b[i] == '0' {
+			b[i] = '1'
+		} else {
+			b[i] = '0'
+		}
+		os.WriteFile(path, b, 0o644)
+		coll, err := pcs.LoadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, _ := c.pl.NewQuote([64]byte{})
+		r, err := c.v.VerifyBytes(context.Background(), q, Options{Now: c.now, Collateral: coll})
+		if !errors.Is(err, ErrSignature) || failedCheck(r) != tc.check {
+			t.Errorf("%s: want %s to fail with ErrSignature, got %v", tc.file, tc.check, err)
+		}
 	}
 }
 
