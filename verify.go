@@ -103,9 +103,9 @@ func VerifyCertificate(ctx context.Context, cert *x509.Certificate, opt *VerifyO
 	}
 	item := ce.Preferred()
 	if item == nil {
-		a := &appraise.Appraisal{Status: appraise.Contraindicated, PolicyID: o.policy().Name(), Reasons: []appraise.Reason{{
-			Check: "evidence", Expected: "an RA-TLS evidence extension", Actual: "none",
-			Message: "the certificate carries no TEE evidence", Status: appraise.Contraindicated}}}
+		a := appraise.NewAppraisal(o.policy().Name())
+		a.Add(appraise.Reason{Check: "evidence", Expected: "an RA-TLS evidence extension", Actual: "none",
+			Message: "the certificate carries no TEE evidence", Status: appraise.Contraindicated})
 		return &Verification{Certificate: cert, Appraisal: a, Err: errors.New("ratls: no evidence in certificate")}, nil
 	}
 	b := item.CheckBinding(cert)
@@ -149,9 +149,8 @@ func checkNonce(v *Verification, item *evidence.Item, nonce []byte) {
 		if got != nil {
 			actual = hex.EncodeToString(got)
 		}
-		v.Appraisal.Reasons = append(v.Appraisal.Reasons, appraise.Reason{Check: "nonce", Expected: hex.EncodeToString(nonce), Actual: actual,
+		v.Appraisal.Add(appraise.Reason{Check: "nonce", Expected: hex.EncodeToString(nonce), Actual: actual,
 			Message: "the evidence does not carry this connection's nonce: it may be replayed", Status: appraise.Contraindicated})
-		v.Appraisal.Status = appraise.Contraindicated
 	}
 }
 
@@ -173,9 +172,9 @@ func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, c
 		v.Appraisal = p.AppraiseIntel(v.Intel, v.Err, b)
 	default:
 		v.Err = fmt.Errorf("ratls: no verifier for %s evidence (%s) yet", item.TEE, item.Kind)
-		v.Appraisal = &appraise.Appraisal{Status: appraise.Contraindicated, PolicyID: p.Name(), Reasons: []appraise.Reason{{
-			Check: "verifier", Expected: "sgx or tdx quote", Actual: fmt.Sprintf("%s %s", item.TEE, item.Kind),
-			Message: v.Err.Error(), Status: appraise.Contraindicated}}}
+		v.Appraisal = appraise.NewAppraisal(p.Name())
+		v.Appraisal.Add(appraise.Reason{Check: "verifier", Expected: "sgx or tdx quote", Actual: fmt.Sprintf("%s %s", item.TEE, item.Kind),
+			Message: v.Err.Error(), Status: appraise.Contraindicated})
 	}
 	return v
 }
@@ -184,8 +183,7 @@ func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, c
 // to the appraisal: an expired RA-TLS certificate is refused like any other.
 func certificateChecks(v *Verification, cert *x509.Certificate, now time.Time) {
 	add := func(check, expected, actual, msg string) {
-		v.Appraisal.Reasons = append(v.Appraisal.Reasons, appraise.Reason{Check: check, Expected: expected, Actual: actual, Message: msg, Status: appraise.Contraindicated})
-		v.Appraisal.Status = appraise.Contraindicated
+		v.Appraisal.Add(appraise.Reason{Check: check, Expected: expected, Actual: actual, Message: msg, Status: appraise.Contraindicated})
 	}
 	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
 		add("certificate.validity", cert.NotBefore.UTC().Format(time.RFC3339)+" .. "+cert.NotAfter.UTC().Format(time.RFC3339),

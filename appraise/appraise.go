@@ -56,7 +56,15 @@ type Appraisal struct {
 	Notes                  []string `json:"notes,omitempty"`
 }
 
-func (a *Appraisal) add(r Reason) {
+// NewAppraisal starts an affirming appraisal under the named policy; Add
+// lowers it.
+func NewAppraisal(policyID string) *Appraisal {
+	return &Appraisal{Status: Affirming, PolicyID: policyID, Reasons: []Reason{}}
+}
+
+// Add records a reason; the outcome becomes the worse of the current one
+// and the reason's.
+func (a *Appraisal) Add(r Reason) {
 	a.Reasons = append(a.Reasons, r)
 	a.Status = worse(a.Status, r.Status)
 }
@@ -70,9 +78,9 @@ var collateralValidityChecks = []string{
 // the error Verify returned with res; binding is the key binding of the
 // certificate the quote came in, or nil for a bare quote.
 func (p *Policy) AppraiseIntel(res *intel.Result, verr error, binding *evidence.Binding) *Appraisal {
-	a := &Appraisal{Status: Affirming, PolicyID: p.Name(), Reasons: []Reason{}}
+	a := NewAppraisal(p.Name())
 	if res == nil {
-		a.add(Reason{Check: "verification", Message: fmt.Sprintf("no verification result: %v", verr), Status: Contraindicated})
+		a.Add(Reason{Check: "verification", Message: fmt.Sprintf("no verification result: %v", verr), Status: Contraindicated})
 		return a
 	}
 	for _, c := range res.Failed() {
@@ -82,24 +90,24 @@ func (p *Policy) AppraiseIntel(res *intel.Result, verr error, binding *evidence.
 			st = Warning
 			msg += " (accepted: allow_expired_collateral)"
 		}
-		a.add(Reason{Check: c.Name, Expected: "pass", Actual: "fail", Message: msg, Status: st})
+		a.Add(Reason{Check: c.Name, Expected: "pass", Actual: "fail", Message: msg, Status: st})
 	}
 	if verr != nil && len(res.Failed()) == 0 {
-		a.add(Reason{Check: "verification", Message: verr.Error(), Status: Contraindicated})
+		a.Add(Reason{Check: "verification", Message: verr.Error(), Status: Contraindicated})
 	}
 	if res.Quote == nil {
 		return a
 	}
 	if res.TrustAnchor != nil && res.TrustAnchor.Simulated {
-		a.add(Reason{Check: "trust_anchor", Expected: "hardware root", Actual: "simulated",
+		a.Add(Reason{Check: "trust_anchor", Expected: "hardware root", Actual: "simulated",
 			Message: "SIMULATED TEE: the evidence comes from ratls's simulator, trusted only because its root was configured; it proves nothing about hardware", Status: Warning})
 	}
 	p.appraiseTCB(a, res)
 	if res.Quote.Debug() {
 		if p.AllowDebug {
-			a.add(Reason{Check: "debug", Expected: "false", Actual: "true", Message: "debug TEE accepted by allow_debug: its memory is not confidential", Status: Warning})
+			a.Add(Reason{Check: "debug", Expected: "false", Actual: "true", Message: "debug TEE accepted by allow_debug: its memory is not confidential", Status: Warning})
 		} else {
-			a.add(Reason{Check: "debug", Expected: "false", Actual: "true", Message: "the TEE runs in debug mode: the host can read and change its memory (set allow_debug to accept)", Status: Contraindicated})
+			a.Add(Reason{Check: "debug", Expected: "false", Actual: "true", Message: "the TEE runs in debug mode: the host can read and change its memory (set allow_debug to accept)", Status: Contraindicated})
 		}
 	}
 	p.appraiseBinding(a, binding)
@@ -115,35 +123,35 @@ func (p *Policy) appraiseTCB(a *Appraisal, res *intel.Result) {
 	t := res.TCB
 	if t == nil || t.Status == "" {
 		if len(res.Failed()) == 0 {
-			a.add(Reason{Check: "tcb_status", Expected: strings.Join(p.acceptedStatuses(), "|"), Actual: "not evaluated", Message: "the TCB status was not evaluated", Status: Contraindicated})
+			a.Add(Reason{Check: "tcb_status", Expected: strings.Join(p.acceptedStatuses(), "|"), Actual: "not evaluated", Message: "the TCB status was not evaluated", Status: Contraindicated})
 		}
 		return
 	}
 	accepted := p.acceptedStatuses()
 	switch {
 	case !slices.Contains(accepted, string(t.Status)):
-		a.add(Reason{Check: "tcb_status", Expected: strings.Join(accepted, "|"), Actual: string(t.Status),
+		a.Add(Reason{Check: "tcb_status", Expected: strings.Join(accepted, "|"), Actual: string(t.Status),
 			Message: fmt.Sprintf("TCB status %s is not accepted (advisories %v)", t.Status, t.AdvisoryIDs), Status: Contraindicated})
 	case t.Status != pcs.StatusUpToDate:
-		a.add(Reason{Check: "tcb_status", Expected: string(pcs.StatusUpToDate), Actual: string(t.Status),
+		a.Add(Reason{Check: "tcb_status", Expected: string(pcs.StatusUpToDate), Actual: string(t.Status),
 			Message: fmt.Sprintf("TCB status %s accepted by policy (advisories %v)", t.Status, t.AdvisoryIDs), Status: Warning})
 	}
 	if len(p.AcceptedAdvisoryIDs) > 0 {
 		for _, id := range slices.Concat(t.AdvisoryIDs, t.QEAdvisoryIDs, t.ModuleAdvisoryIDs) {
 			if !slices.Contains(p.AcceptedAdvisoryIDs, id) {
-				a.add(Reason{Check: "advisory_ids", Expected: strings.Join(p.AcceptedAdvisoryIDs, "|"), Actual: id,
+				a.Add(Reason{Check: "advisory_ids", Expected: strings.Join(p.AcceptedAdvisoryIDs, "|"), Actual: id,
 					Message: fmt.Sprintf("advisory %s applies to this platform and is not in accepted_advisory_ids", id), Status: Contraindicated})
 			}
 		}
 	}
 	if min := p.MinTCBEvaluationDataNumber; min > 0 && t.EvaluationDataNumber < min {
-		a.add(Reason{Check: "tcb_evaluation_data_number", Expected: fmt.Sprintf(">= %d", min), Actual: fmt.Sprint(t.EvaluationDataNumber),
+		a.Add(Reason{Check: "tcb_evaluation_data_number", Expected: fmt.Sprintf(">= %d", min), Actual: fmt.Sprint(t.EvaluationDataNumber),
 			Message: "collateral predates the required TCB recovery", Status: Contraindicated})
 	}
 	if p.MinTCBDate != "" {
 		min, _ := parseDate(p.MinTCBDate) // validated
 		if t.Date.Before(min) {
-			a.add(Reason{Check: "tcb_date", Expected: ">= " + min.Format("2006-01-02"), Actual: t.Date.Format("2006-01-02"),
+			a.Add(Reason{Check: "tcb_date", Expected: ">= " + min.Format("2006-01-02"), Actual: t.Date.Format("2006-01-02"),
 				Message: "the platform's TCB level is older than min_tcb_date", Status: Contraindicated})
 		}
 	}
@@ -161,9 +169,9 @@ func (p *Policy) appraiseBinding(a *Appraisal, b *evidence.Binding) {
 		if p.AllowUnboundKey {
 			st, msg = Warning, "the evidence does not bind the certificate key; accepted by allow_unbound_key"
 		}
-		a.add(Reason{Check: "key_binding", Expected: string(evidence.BindingOK), Actual: string(b.Status), Message: msg + ": " + b.Detail, Status: st})
+		a.Add(Reason{Check: "key_binding", Expected: string(evidence.BindingOK), Actual: string(b.Status), Message: msg + ": " + b.Detail, Status: st})
 	default:
-		a.add(Reason{Check: "key_binding", Expected: string(evidence.BindingOK), Actual: string(b.Status), Message: b.Detail, Status: Contraindicated})
+		a.Add(Reason{Check: "key_binding", Expected: string(evidence.BindingOK), Actual: string(b.Status), Message: b.Detail, Status: Contraindicated})
 	}
 }
 
@@ -178,10 +186,10 @@ func (p *Policy) appraiseSGX(a *Appraisal, res *intel.Result) {
 	checkHex(a, "sgx.mrenclave", ref.MREnclave, b.MREnclave[:])
 	checkHex(a, "sgx.mrsigner", ref.MRSigner, b.MRSigner[:])
 	if len(ref.ISVProdID) > 0 && !slices.Contains(ref.ISVProdID, b.ISVProdID) {
-		a.add(Reason{Check: "sgx.isv_prod_id", Expected: fmt.Sprint(ref.ISVProdID), Actual: fmt.Sprint(b.ISVProdID), Message: "enclave product ID not accepted", Status: Contraindicated})
+		a.Add(Reason{Check: "sgx.isv_prod_id", Expected: fmt.Sprint(ref.ISVProdID), Actual: fmt.Sprint(b.ISVProdID), Message: "enclave product ID not accepted", Status: Contraindicated})
 	}
 	if ref.MinISVSVN != nil && b.ISVSVN < *ref.MinISVSVN {
-		a.add(Reason{Check: "sgx.isv_svn", Expected: fmt.Sprintf(">= %d", *ref.MinISVSVN), Actual: fmt.Sprint(b.ISVSVN), Message: "enclave security version below the minimum", Status: Contraindicated})
+		a.Add(Reason{Check: "sgx.isv_svn", Expected: fmt.Sprintf(">= %d", *ref.MinISVSVN), Actual: fmt.Sprint(b.ISVSVN), Message: "enclave security version below the minimum", Status: Contraindicated})
 	}
 }
 
@@ -203,7 +211,7 @@ func (p *Policy) appraiseTDX(a *Appraisal, td *quote.TDReportBody) {
 
 func (p *Policy) noReference(a *Appraisal, tee string) {
 	if p.hasReferenceValues() {
-		a.add(Reason{Check: tee, Expected: "reference values for " + tee, Actual: "none", Message: "the policy has reference values, but none for " + tee + " evidence", Status: Contraindicated})
+		a.Add(Reason{Check: tee, Expected: "reference values for " + tee, Actual: "none", Message: "the policy has reference values, but none for " + tee + " evidence", Status: Contraindicated})
 		return
 	}
 	a.Notes = append(a.Notes, "no reference values were checked: compare the measurements with what you expect")
@@ -215,6 +223,6 @@ func checkHex(a *Appraisal, name string, want []string, actual []byte) {
 	}
 	got := hex.EncodeToString(actual)
 	if !matchHex(want, got) {
-		a.add(Reason{Check: name, Expected: strings.Join(want, "|"), Actual: got, Message: name + " is not one of the reference values", Status: Contraindicated})
+		a.Add(Reason{Check: name, Expected: strings.Join(want, "|"), Actual: got, Message: name + " is not one of the reference values", Status: Contraindicated})
 	}
 }
