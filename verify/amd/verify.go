@@ -1,0 +1,369 @@
+// Package amd verifies AMD SEV-SNP attestation reports: the report
+// signature (ECDSA P-384 with SHA-384) by the VCEK or VLEK, that key's
+// certificate chain through the ASK or ASVK to the AMD Root Key (ARK) of
+// the report's product (Milan, Genoa or Turin; the genuine ARKs are
+// embedded and pinned), the ARK's CRL when one is given, and that the
+// report agrees with its certificate: product, REPORTED_TCB and chip ID.
+//
+// A Verifier proves facts; it does not decide whether they are good enough.
+// Every check it ran is in the Result, with what was expected and found.
+// Acceptance (measurements, policy bits, minimum TCB, whether a missing
+// CRL is tolerable) is for a policy.
+//
+// Certificate chains are verified once and cached by their exact bytes, so
+// verifying another report from a known chip costs one ECDSA P-384
+// verification plus bookkeeping.
+package amd
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/sha512"
+	"crypto/x509"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ratls/ratls/evidence/snp"
+	"github.com/ratls/ratls/internal/bounded"
+)
+
+// Config configures a Verifier.
+type Config struct {
+	// ExtraRoots are ARKs trusted in addition to AMD's, for test PKIs. A
+	// root serves the product its subject common name names ("ARK-Milan"
+	// serves Milan), and its intermediates must be named like AMD's
+	// ("SEV-Milan" issues VCEKs, "SEV-VLEK-Milan" VLEKs). Results say
+	// which root a chain ended in.
+	ExtraRoots []*x509.Certificate
+	// WithoutAMDRoots trusts only ExtraRoots (and embeds no intermediates).
+	WithoutAMDRoots bool
+	// CacheSize bounds each cache (chains, CRL signatures); default 1024
+	// entries.
+	CacheSize int
+}
+
+// Options are per verification.
+type Options struct {
+	// Now is the verification time; zero means time.Now(). Every
+	// certificate, and the CRL, must be valid at Now.
+	Now time.Time
+	// Certs is the certificate of the key that signed the report (VCEK or
+	// VLEK, as the report's signer info says), optionally followed by its
+	// issuer (ASK for a VCEK, ASVK for a VLEK) and then the ARK: the
+	// certificate table of an extended report, or a KDS VCEK plus its
+	// cert_chain. Missing issuers are taken from the embedded AMD
+	// certificates of the product.
+	Certs []*x509.Certificate
+	// Product ("Milan", "Genoa" or "Turin") names the product when the
+	// report does not (version 2 reports carry no CPUID). It must agree
+	// with the report and the certificate where they name one.
+	Product string
+	// CRL is the ARK's certificate revocation list
+	// (https://kdsintf.amd.com/vcek/v1/{product}/crl). Without it the crl
+	// check fails with ErrNoCRL.
+	CRL *x509.RevocationList
+}
+
+// Verifier verifies SEV-SNP reports. It is safe for concurrent use; reuse
+// one Verifier so its caches work.
+type Verifier struct {
+	roots *trustStore
+	max   int
+
+	mu     sync.RWMutex
+	chains map[string]*verifiedChain
+	crls   map[string]error
+}
+
+// NewVerifier returns a Verifier trusting the AMD roots and any extra roots
+// in cfg (which may be nil).
+func NewVerifier(cfg *Config) *Verifier {
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	if c.CacheSize <= 0 {
+		c.CacheSize = 1024
+	}
+	return &Verifier{
+		roots:  &trustStore{amd: !c.WithoutAMDRoots, extra: slices.Clone(c.ExtraRoots)},
+		max:    c.CacheSize,
+		chains: make(map[string]*verifiedChain),
+		crls:   make(map[string]error),
+	}
+}
+
+// VerifyBytes parses a 1184-byte report and verifies it.
+func (v *Verifier) VerifyBytes(ctx context.Context, b []byte, opt Options) (*Result, error) {
+	rep, err := snp.ParseReport(b)
+	if err != nil {
+		r := &Result{TEE: "sev-snp"}
+		r.fail(CheckReportFormat, ErrMalformed, "%v", err)
+		return r, r.err()
+	}
+	return v.Verify(ctx, rep, opt)
+}
+
+// Verify verifies a parsed report. It returns the result and, when any
+// check failed, a *VerificationError naming the failed checks. The result
+// is filled as far as verification got, so callers can show every fact and
+// reason. Checks that depend only on a trusted certificate (crl, tcb, hwid,
+// signature) all run even when one of them fails, so that a policy may
+// accept specific failures such as ErrNoCRL. ctx is reserved for fetching
+// missing certificates and CRLs; Verify does no I/O today.
+func (v *Verifier) Verify(ctx context.Context, rep *snp.Report, opt Options) (*Result, error) {
+	now := opt.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	r := &Result{Report: rep, TEE: "sev-snp"}
+	if rep == nil {
+		r.fail(CheckReportFormat, ErrMalformed, "no report")
+		return r, r.err()
+	}
+	kind := rep.SignerInfo.SigningKey()
+	if kind != snp.SigningKeyVCEK && kind != snp.SigningKeyVLEK {
+		r.fail(CheckReportFormat, ErrUnsupported, "signing key: want VCEK or VLEK, got %v", kind)
+		return r, r.err()
+	}
+	if rep.SignatureAlgo != snp.SignatureAlgoECDSAP384SHA384 {
+		r.fail(CheckReportFormat, ErrUnsupported, "signature_algo: want 1 (ECDSA P-384 with SHA-384), got %d", rep.SignatureAlgo)
+		return r, r.err()
+	}
+	r.SigningKey = strings.ToLower(kind.String())
+	r.pass(CheckReportFormat, fmt.Sprintf("report version %d, ECDSA P-384 with SHA-384, signed by the %v", rep.Version, kind))
+
+	if len(opt.Certs) > 3 || slices.Contains(opt.Certs, nil) {
+		r.fail(CheckChain, ErrMalformed, "certificates: want the %v followed by at most its issuer and the ARK, got %d entries (or a nil one)", kind, len(opt.Certs))
+		return r, r.err()
+	}
+	var leaf *x509.Certificate
+	if len(opt.Certs) > 0 {
+		leaf = opt.Certs[0]
+	}
+
+	product, ok := resolveProduct(r, rep, opt.Product, leaf)
+	if !ok {
+		return r, r.err()
+	}
+	r.Product = product
+	if leaf == nil {
+		r.fail(CheckChain, ErrNoCertificate, "no %v certificate given (fetch it from https://kdsintf.amd.com or take it from the report's certificate table)", kind)
+		return r, r.err()
+	}
+
+	chain, err := v.chain(product, kind, opt.Certs)
+	if err != nil {
+		failWith(r, CheckChain, err)
+		return r, r.err()
+	}
+	r.TrustAnchor = &chain.anchor
+	r.ProductName = chain.ext.productName
+	r.CSPID = chain.ext.cspID
+	tcb := chain.ext.tcb
+	r.TCB = &tcb
+	r.Valid = chain.window
+	if err := chain.validityError(kind, product, now); err != nil {
+		failWith(r, CheckChain, err)
+	} else {
+		leafRole, issuerRole, _ := roleNames(kind, product)
+		r.pass(CheckChain, fmt.Sprintf("%s signed by the %s %q, signed by the ARK %q (key SHA-256 %s)",
+			leafRole, issuerRole, chain.intermediate.Subject.CommonName, chain.anchor.Subject, chain.anchor.SPKISHA256))
+	}
+
+	if opt.CRL == nil {
+		r.fail(CheckCRL, ErrNoCRL, "no CRL given: revocation of %q not checked (CRL: https://kdsintf.amd.com/vcek/v1/%s/crl)",
+			chain.intermediate.Subject.CommonName, product)
+	} else if w, err := v.checkCRL(chain, opt.CRL, now); err != nil {
+		failWith(r, CheckCRL, err)
+	} else {
+		r.Valid = r.Valid.intersect(w)
+		r.pass(CheckCRL, fmt.Sprintf("CRL of %q current (next update %s); %q not revoked", chain.root.Subject.CommonName,
+			opt.CRL.NextUpdate.UTC().Format(time.RFC3339), chain.intermediate.Subject.CommonName))
+	}
+
+	if detail, err := compareTCB(product, chain.ext, rep.ReportedTCB); err != nil {
+		failWith(r, CheckTCB, err)
+	} else {
+		r.pass(CheckTCB, detail)
+	}
+
+	if detail, err := compareHWID(product, kind, chain.ext, rep); err != nil {
+		failWith(r, CheckHWID, err)
+	} else {
+		r.pass(CheckHWID, detail)
+	}
+
+	digest := sha512.Sum384(rep.SignedData())
+	sigR, sigS := rep.SignatureRS()
+	switch {
+	case sigR.Sign() == 0 || sigS.Sign() == 0:
+		r.fail(CheckSignature, ErrSignature, "report signature has a zero R or S component")
+	case !ecdsa.Verify(chain.key, digest[:], sigR, sigS):
+		r.fail(CheckSignature, ErrSignature, "report signature does not verify with the %v key", kind)
+	default:
+		r.pass(CheckSignature, fmt.Sprintf("report bytes 0x000-0x29F signed by the %v key", kind))
+	}
+	return r, r.err()
+}
+
+// failWith records err (a *checkError) as the failure of check name.
+func failWith(r *Result, name string, err error) {
+	if ce, ok := err.(*checkError); ok {
+		r.fail(name, ce.class, "%s", ce.detail)
+		return
+	}
+	r.fail(name, ErrChain, "%v", err)
+}
+
+// resolveProduct finds the product from the report's CPUID fields (version
+// 3 and later), the caller's option and the certificate's productName, in
+// that order of precedence. Every source that names a product must agree.
+func resolveProduct(r *Result, rep *snp.Report, option string, leaf *x509.Certificate) (string, bool) {
+	type source struct{ from, product string }
+	var sources []source
+	if rep.Version >= 3 {
+		p, err := rep.Product()
+		if err != nil {
+			r.fail(CheckProduct, ErrUnsupported, "%v", err)
+			return "", false
+		}
+		sources = append(sources, source{fmt.Sprintf("report CPUID %02Xh/%02Xh stepping %d",
+			rep.CPUIDFamilyID, rep.CPUIDModelID, rep.CPUIDStepping), p})
+	}
+	if option != "" {
+		if ARK(option) == nil {
+			r.fail(CheckProduct, ErrUnsupported, "product option: want Milan, Genoa or Turin, got %q", option)
+			return "", false
+		}
+		sources = append(sources, source{"product option", option})
+	}
+	if leaf != nil {
+		p, name, err := certProduct(leaf)
+		if err != nil {
+			r.fail(CheckProduct, ErrMalformed, "%v", err)
+			return "", false
+		}
+		if name != "" {
+			if ARK(p) == nil {
+				r.fail(CheckProduct, ErrUnsupported, "certificate productName: want Milan, Genoa or Turin (with an optional stepping suffix), got %q", name)
+				return "", false
+			}
+			sources = append(sources, source{fmt.Sprintf("certificate productName %q", name), p})
+		}
+	}
+	if len(sources) == 0 {
+		r.fail(CheckProduct, ErrUnsupported, "product unknown: the report (version %d) has no CPUID fields, no product option was given and there is no certificate productName", rep.Version)
+		return "", false
+	}
+	froms := make([]string, len(sources))
+	for i, s := range sources {
+		if s.product != sources[0].product {
+			r.fail(CheckProduct, ErrMismatch, "%s says %s, but %s says %s", sources[0].from, sources[0].product, s.from, s.product)
+			return "", false
+		}
+		froms[i] = s.from
+	}
+	r.pass(CheckProduct, fmt.Sprintf("%s (from %s)", sources[0].product, strings.Join(froms, ", ")))
+	return sources[0].product, true
+}
+
+// compareTCB checks that the certificate was issued for the report's
+// REPORTED_TCB: a VCEK or VLEK is derived from exactly that TCB.
+func compareTCB(product string, ext *certExtensions, reported snp.TCBVersion) (string, error) {
+	if product == snp.ProductTurin {
+		// Turin packs TCB_VERSION differently (it adds an FMC SPL) and
+		// public descriptions of the new layout disagree.
+		return "", errorf(ErrUnsupported, "the Turin TCB_VERSION layout is not supported: REPORTED_TCB 0x%016x not compared with the certificate", uint64(reported))
+	}
+	if ext.have&haveAllTCB != haveAllTCB {
+		return "", errorf(ErrMalformed, "certificate lacks a TCB extension: want blSPL, teeSPL, snpSPL and ucodeSPL (1.3.6.1.4.1.3704.1.3.1/.2/.3/.8)")
+	}
+	if ext.tcb.HasFMC {
+		return "", errorf(ErrMismatch, "certificate has an fmcSPL extension (a Turin certificate), but the product is %s", product)
+	}
+	want := ext.tcb.Version()
+	if want != reported {
+		return "", errorf(ErrMismatch, "REPORTED_TCB: want the certificate's %v, got %v", want, reported)
+	}
+	return fmt.Sprintf("REPORTED_TCB %v equals the certificate's TCB", reported), nil
+}
+
+// compareHWID checks that a VCEK was issued to the chip that produced the
+// report.
+func compareHWID(product string, kind snp.SigningKey, ext *certExtensions, rep *snp.Report) (string, error) {
+	if kind == snp.SigningKeyVLEK {
+		return "VLEK certificates carry no hwID: not compared", nil
+	}
+	if rep.SignerInfo.MaskChipKey() {
+		return "CHIP_ID masked by the guest (MASK_CHIP_KEY): not compared", nil
+	}
+	want := 64
+	if product == snp.ProductTurin {
+		want = 8 // Turin VCEKs are issued for the first 8 bytes of CHIP_ID
+	}
+	if len(ext.hwID) != want {
+		return "", errorf(ErrMalformed, "VCEK hwID extension (1.3.6.1.4.1.3704.1.4): want %d bytes for %s, got %d", want, product, len(ext.hwID))
+	}
+	if got := rep.ChipID[:want]; string(got) != string(ext.hwID) {
+		return "", errorf(ErrMismatch, "CHIP_ID: want the VCEK's hwID %x, got %x", ext.hwID, got)
+	}
+	return fmt.Sprintf("CHIP_ID equals the VCEK hwID (%d bytes)", want), nil
+}
+
+// chain returns the verified chain for these exact certificates, verifying
+// and caching it on first sight.
+func (v *Verifier) chain(product string, kind snp.SigningKey, certs []*x509.Certificate) (*verifiedChain, error) {
+	n := len(product) + 2
+	for _, c := range certs {
+		n += 4 + len(c.Raw)
+	}
+	key := make([]byte, 0, n)
+	key = append(key, product...)
+	key = append(key, 0, byte(kind))
+	for _, c := range certs {
+		key = binary.BigEndian.AppendUint32(key, uint32(len(c.Raw)))
+		key = append(key, c.Raw...)
+	}
+
+	v.mu.RLock()
+	c := v.chains[string(key)]
+	v.mu.RUnlock()
+	if c != nil {
+		return c, nil
+	}
+	c, err := v.verifyChain(product, kind, certs)
+	if err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	bounded.MakeRoom(v.chains, v.max)
+	v.chains[string(key)] = c
+	v.mu.Unlock()
+	return c, nil
+}
+
+// crlSignature checks (and caches) that root signed crl.
+func (v *Verifier) crlSignature(root *x509.Certificate, crl *x509.RevocationList) error {
+	key := string(root.Raw) + string(crl.Raw)
+	v.mu.RLock()
+	err, ok := v.crls[key]
+	v.mu.RUnlock()
+	if ok {
+		return err
+	}
+	if crl.SignatureAlgorithm != x509.SHA384WithRSAPSS {
+		err = fmt.Errorf("signature algorithm: want RSASSA-PSS with SHA-384, got %v", crl.SignatureAlgorithm)
+	} else {
+		err = crl.CheckSignatureFrom(root)
+	}
+	v.mu.Lock()
+	bounded.MakeRoom(v.crls, v.max)
+	v.crls[key] = err
+	v.mu.Unlock()
+	return err
+}
