@@ -214,7 +214,7 @@ func tdMeasurements(b *quote.TDReportBody) Fields {
 func describeSNP(r *snp.Report) (*Fields, Fields) {
 	product, err := r.Product()
 	if err != nil {
-		product = ""
+		product = "unknown (the report names its product from version 3 on)"
 	}
 	structure := &Fields{
 		{"version", r.Version},

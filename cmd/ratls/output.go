@@ -13,7 +13,11 @@ import (
 func writeReport(w io.Writer, r *inspect.Report) {
 	writeReportBody(w, r)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Nothing above is verified except the certificate signature: the evidence is described, not trusted.")
+	if r.Source == inspect.SourceCertificate {
+		fmt.Fprintln(w, "Nothing above is verified except the certificate signature: the evidence is described, not trusted.")
+	} else {
+		fmt.Fprintln(w, "Nothing above is verified: the evidence is described, not trusted.")
+	}
 }
 
 // writeReportBody renders the inspection sections without the closing note.
