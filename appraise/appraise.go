@@ -83,18 +83,16 @@ func (p *Policy) AppraiseIntel(res *intel.Result, verr error, binding *evidence.
 		a.Add(Reason{Check: "verification", Message: fmt.Sprintf("no verification result: %v", verr), Status: Contraindicated})
 		return a
 	}
+	var failed []failedCheck
 	for _, c := range res.Failed() {
-		st := Contraindicated
-		msg := c.Detail
-		if p.AllowExpiredCollateral && errors.Is(c.Err(), intel.ErrValidity) && slices.Contains(collateralValidityChecks, c.Name) {
-			st = Warning
-			msg += " (accepted: allow_expired_collateral)"
+		failed = append(failed, failedCheck{c.Name, c.Detail, c.Err()})
+	}
+	a.verificationReasons(failed, verr, func(c failedCheck) string {
+		if p.AllowExpiredCollateral && errors.Is(c.err, intel.ErrValidity) && slices.Contains(collateralValidityChecks, c.name) {
+			return "allow_expired_collateral"
 		}
-		a.Add(Reason{Check: c.Name, Expected: "pass", Actual: "fail", Message: msg, Status: st})
-	}
-	if verr != nil && len(res.Failed()) == 0 {
-		a.Add(Reason{Check: "verification", Message: verr.Error(), Status: Contraindicated})
-	}
+		return ""
+	})
 	if res.Quote == nil {
 		return a
 	}
@@ -104,11 +102,7 @@ func (p *Policy) AppraiseIntel(res *intel.Result, verr error, binding *evidence.
 	}
 	p.appraiseTCB(a, res)
 	if res.Quote.Debug() {
-		if p.AllowDebug {
-			a.Add(Reason{Check: "debug", Expected: "false", Actual: "true", Message: "debug TEE accepted by allow_debug: its memory is not confidential", Status: Warning})
-		} else {
-			a.Add(Reason{Check: "debug", Expected: "false", Actual: "true", Message: "the TEE runs in debug mode: the host can read and change its memory (set allow_debug to accept)", Status: Contraindicated})
-		}
+		p.debugReason(a)
 	}
 	p.appraiseBinding(a, binding)
 	if res.Quote.IsTDX() {
@@ -117,6 +111,15 @@ func (p *Policy) AppraiseIntel(res *intel.Result, verr error, binding *evidence.
 		p.appraiseSGX(a, res)
 	}
 	return a
+}
+
+// debugReason refuses a debuggable TEE unless allow_debug is set.
+func (p *Policy) debugReason(a *Appraisal) {
+	if p.AllowDebug {
+		a.Add(Reason{Check: "debug", Expected: "false", Actual: "true", Message: "debug TEE accepted by allow_debug: its memory is not confidential", Status: Warning})
+		return
+	}
+	a.Add(Reason{Check: "debug", Expected: "false", Actual: "true", Message: "the TEE runs in debug mode: the host can read and change its memory (set allow_debug to accept)", Status: Contraindicated})
 }
 
 func (p *Policy) appraiseTCB(a *Appraisal, res *intel.Result) {

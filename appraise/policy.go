@@ -65,6 +65,10 @@ type Policy struct {
 	// empty list does not constrain. Hex values are case-insensitive.
 	SGX *SGXReference `json:"sgx,omitempty"`
 	TDX *TDXReference `json:"tdx,omitempty"`
+	// SNP and CCA hold reference values and rules for AMD SEV-SNP guests
+	// and Arm CCA realms.
+	SNP *SNPReference `json:"sev_snp,omitempty"`
+	CCA *CCAReference `json:"cca,omitempty"`
 }
 
 // SGXReference holds reference values for SGX enclaves.
@@ -179,6 +183,29 @@ func (p *Policy) Validate() error {
 			}
 		}
 	}
+	if s := p.SNP; s != nil {
+		for _, f := range []refField{{"measurement", s.Measurement, 48}, {"host_data", s.HostData, 32}, {"id_key_digest", s.IDKeyDigest, 48},
+			{"author_key_digest", s.AuthorKeyDigest, 48}, {"family_id", s.FamilyID, 16}, {"image_id", s.ImageID, 16}} {
+			if err := check("sev_snp."+f.name, f.want, f.size); err != nil {
+				return err
+			}
+		}
+		for _, k := range s.SigningKeys {
+			if k != "vcek" && k != "vlek" {
+				return fmt.Errorf("policy: sev_snp.signing_keys: %q is not vcek or vlek", k)
+			}
+		}
+	}
+	if c := p.CCA; c != nil {
+		for name, vals := range map[string][]string{"realm_initial_measurement": c.RealmInitialMeasurement, "realm_personalization_value": c.RealmPersonalizationValue,
+			"rem0": c.REM0, "rem1": c.REM1, "rem2": c.REM2, "rem3": c.REM3, "platform_sw_components": c.PlatformSWComponents} {
+			for _, v := range vals {
+				if b, err := hex.DecodeString(v); err != nil || (len(b) != 32 && len(b) != 48 && len(b) != 64) {
+					return fmt.Errorf("policy: cca.%s: %q is not 32, 48 or 64 bytes of hex", name, v)
+				}
+			}
+		}
+	}
 	return nil
 }
 
@@ -216,7 +243,7 @@ func (p *Policy) hasReferenceValues() bool {
 			}
 		}
 	}
-	return false
+	return p.SNP.hasValues() || p.CCA.hasValues()
 }
 
 type refField struct {

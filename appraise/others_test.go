@@ -1,0 +1,129 @@
+package appraise
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ratls/ratls/evidence/cca"
+	"github.com/ratls/ratls/evidence/snp"
+	"github.com/ratls/ratls/verify/amd"
+	"github.com/ratls/ratls/verify/arm"
+)
+
+// verifySNP verifies the go-sev-guest Milan vector (a debug guest) at its
+// pinned time without a CRL; expected facts from its EXPECTED.json.
+func verifySNP(t *testing.T) (*amd.Result, error) {
+	t.Helper()
+	dir := "../verify/amd/testdata/snp-go-sev-guest/"
+	raw, err := os.ReadFile(dir + "attestation.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := snp.ParseReport(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := os.ReadFile(dir + "vcek.testcer.der")
+	vcek, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs := []*x509.Certificate{vcek}
+	rest, _ := os.ReadFile(dir + "milan_cert_chain.pem")
+	for {
+		var blk *pem.Block
+		if blk, rest = pem.Decode(rest); blk == nil {
+			break
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		certs = append(certs, c)
+	}
+	return amd.NewVerifier(nil).Verify(context.Background(), rep, amd.Options{Now: time.Date(2022, 9, 25, 0, 55, 28, 0, time.UTC), Certs: certs})
+}
+
+func TestAppraiseSNP(t *testing.T) {
+	res, err := verifySNP(t)
+	a := (&Policy{}).AppraiseSNP(res, err, nil)
+	if a.Status != Contraindicated || reasonFor(a, "crl") == nil || reasonFor(a, "debug") == nil {
+		t.Fatalf("default policy: %+v", a)
+	}
+	// Both weaknesses explicitly allowed: a warning.
+	allow := &Policy{AllowDebug: true, SNP: &SNPReference{AllowNoCRL: true}}
+	if a = allow.AppraiseSNP(res, err, okBinding); a.Status != Warning || a.ReferenceValuesChecked {
+		t.Fatalf("allowing policy: %+v", a)
+	}
+	meas := hex.EncodeToString(res.Report.Measurement[:])
+	allow.SNP.Measurement = []string{strings.ToUpper(meas)}
+	allow.SNP.MinTCB = &SNPTCB{Bootloader: 2, SNP: 5, Microcode: 68}
+	if a = allow.AppraiseSNP(res, err, okBinding); a.Status != Warning || !a.ReferenceValuesChecked {
+		t.Fatalf("matching reference values: %+v", a)
+	}
+	allow.SNP.Measurement = []string{strings.Repeat("00", 48)}
+	allow.SNP.MinTCB.Microcode = 200
+	allow.SNP.VMPL = []uint32{1}
+	allow.SNP.SigningKeys = []string{"vlek"}
+	a = allow.AppraiseSNP(res, err, okBinding)
+	for _, check := range []string{"sev_snp.measurement", "sev_snp.tcb.microcode", "sev_snp.vmpl", "sev_snp.signing_key"} {
+		if r := reasonFor(a, check); r == nil || r.Status != Contraindicated {
+			t.Errorf("%s: no contraindicating reason in %+v", check, a.Reasons)
+		}
+	}
+	if r := reasonFor(a, "sev_snp.measurement"); r == nil || r.Actual != meas {
+		t.Errorf("measurement reason: %+v", r)
+	}
+}
+
+func TestAppraiseCCA(t *testing.T) {
+	dir := "../verify/arm/testdata/cca-tfm/"
+	raw, err := os.ReadFile(dir + "cca_example_token.cbor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := cca.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(mustRead(t, dir+"cca_platform_CPAK.pub.pem"))
+	key, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, verr := arm.NewVerifier(nil).Verify(context.Background(), tok, arm.Options{CPAK: key.(*ecdsa.PublicKey)})
+	if verr != nil {
+		t.Fatal(verr)
+	}
+	if a := (&Policy{}).AppraiseCCA(res, verr, nil); a.Status != Affirming {
+		t.Fatalf("default policy: %+v", a)
+	}
+	rim := hex.EncodeToString(tok.Realm.Claims.InitialMeasurement)
+	if a := (&Policy{CCA: &CCAReference{RealmInitialMeasurement: []string{rim}}}).AppraiseCCA(res, verr, nil); a.Status != Affirming || !a.ReferenceValuesChecked {
+		t.Fatalf("matching RIM: %+v", a)
+	}
+	bad := &Policy{CCA: &CCAReference{RealmInitialMeasurement: []string{strings.Repeat("00", 32)}, Lifecycle: []string{"non-cca-platform-debug"}}}
+	a := bad.AppraiseCCA(res, verr, nil)
+	if r := reasonFor(a, "cca.realm_initial_measurement"); r == nil || r.Actual != rim || a.Status != Contraindicated {
+		t.Fatalf("wrong RIM: %+v", a)
+	}
+	if reasonFor(a, "cca.lifecycle") == nil {
+		t.Errorf("lifecycle not refused: %+v", a)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
