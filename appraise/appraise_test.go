@@ -228,6 +228,9 @@ func TestReadPolicy(t *testing.T) {
 		"short mrenclave": `{"sgx":{"mrenclave":["abcd"]}}`,
 		"bad hex":         `{"tdx":{"mrtd":["zz"]}}`,
 		"bad date":        `{"min_tcb_date":"last year"}`,
+		"snp short":       `{"sev_snp":{"measurement":["abcd"]}}`,
+		"snp key":         `{"sev_snp":{"signing_keys":["ask"]}}`,
+		"cca hex":         `{"cca":{"realm_initial_measurement":["xyz"]}}`,
 		"trailing":        `{} {}`,
 		"not json":        `id: x`,
 	} {
