@@ -126,8 +126,8 @@ func (p *PeerVerifier) verify(ctx context.Context, cert *x509.Certificate) (*Ver
 	// Only accepted results are reused, and only while everything they
 	// depend on is valid; a rejection is examined afresh on every handshake.
 	until := cert.NotAfter
-	if v.Intel != nil && !v.Intel.Valid.Until.IsZero() && v.Intel.Valid.Until.Before(until) {
-		until = v.Intel.Valid.Until
+	if u := v.ValidUntil(); !u.IsZero() && u.Before(until) {
+		until = u
 	}
 	if !v.Accepted() {
 		until = time.Time{}

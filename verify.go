@@ -3,6 +3,7 @@ package ratls
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
@@ -13,9 +14,12 @@ import (
 	"time"
 
 	"github.com/ratls/ratls/appraise"
+	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/internal/bounded"
+	"github.com/ratls/ratls/verify/amd"
+	"github.com/ratls/ratls/verify/arm"
 	"github.com/ratls/ratls/verify/intel"
 )
 
@@ -40,6 +44,23 @@ type VerifyOptions struct {
 	PCKChainPEM []byte
 	// Nonce, when set, must equal the evidence's nonce claim (freshness).
 	Nonce []byte
+
+	// AMD verifies SEV-SNP reports; nil means a shared verifier trusting
+	// AMD's roots.
+	AMD *amd.Verifier
+	// AMDCertificates supplies the VCEK or VLEK chain (and the ARK's CRL)
+	// for SEV-SNP reports: files (kds.LoadDir), AMD's KDS through a cache,
+	// or nil for none (verification then fails its chain check).
+	AMDCertificates kds.Provider
+	// AMDProduct names the product (Milan, Genoa, Turin) of version 2
+	// SEV-SNP reports, which do not say it themselves.
+	AMDProduct string
+	// CCA verifies Arm CCA tokens; nil means a shared verifier.
+	CCA *arm.Verifier
+	// CCAKey is the platform attestation key (CPAK) that signs Arm CCA
+	// platform tokens; CCAKeyStore looks one up by platform instance ID.
+	CCAKey      crypto.PublicKey
+	CCAKeyStore func(instanceID []byte) (crypto.PublicKey, error)
 }
 
 // Verification is the outcome of verifying and appraising the evidence of
@@ -53,12 +74,29 @@ type Verification struct {
 	Item *evidence.Item
 	// Binding is the key binding; nil for raw evidence.
 	Binding *evidence.Binding
-	// Intel is the DCAP verification result for SGX and TDX evidence.
+	// Intel, AMD and CCA are the verification results for SGX/TDX quotes,
+	// SEV-SNP reports and Arm CCA tokens; one of them is set.
 	Intel *intel.Result
+	AMD   *amd.Result
+	CCA   *arm.Result
 	// Err is the verification error: nil only when every check passed.
 	Err error
 	// Appraisal is the policy's verdict, with reasons. It is never nil.
 	Appraisal *appraise.Appraisal
+
+	certErr error // why SEV-SNP certificates could not be had
+}
+
+// ValidUntil is the earliest expiry of what the verification depended on,
+// zero when unknown.
+func (v *Verification) ValidUntil() time.Time {
+	switch {
+	case v.Intel != nil:
+		return v.Intel.Valid.Until
+	case v.AMD != nil:
+		return v.AMD.Valid.Until
+	}
+	return time.Time{}
 }
 
 // Accepted reports whether the policy accepts the evidence (affirming, or
@@ -67,17 +105,19 @@ func (v *Verification) Accepted() bool {
 	return v.Appraisal != nil && v.Appraisal.Status != appraise.Contraindicated
 }
 
+// The shared verifiers used when VerifyOptions names none: their caches are
+// what make repeated verifications cheap.
 var (
-	defaultIntelOnce sync.Once
-	defaultIntel     *intel.Verifier
+	defaultIntel = sync.OnceValue(func() *intel.Verifier { return intel.NewVerifier(nil) })
+	defaultAMD   = sync.OnceValue(func() *amd.Verifier { return amd.NewVerifier(nil) })
+	defaultCCA   = sync.OnceValue(func() *arm.Verifier { return arm.NewVerifier(nil) })
 )
 
 func (o *VerifyOptions) intelVerifier() *intel.Verifier {
 	if o.Intel != nil {
 		return o.Intel
 	}
-	defaultIntelOnce.Do(func() { defaultIntel = intel.NewVerifier(nil) })
-	return defaultIntel
+	return defaultIntel()
 }
 
 func (o *VerifyOptions) policy() *appraise.Policy {
@@ -170,13 +210,53 @@ func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, c
 			Now: o.Now, Provider: coll, Update: o.Update, PCKChainPEM: o.PCKChainPEM,
 		})
 		v.Appraisal = p.AppraiseIntel(v.Intel, v.Err, b)
+	case item.SNP != nil:
+		verifySNP(ctx, v, item, o)
+		v.Appraisal = p.AppraiseSNP(v.AMD, v.Err, b)
+		if v.certErr != nil {
+			v.Appraisal.Add(appraise.Reason{Check: "amd.certificates", Expected: "VCEK or VLEK chain", Actual: "none",
+				Message: v.certErr.Error(), Status: appraise.Contraindicated})
+		}
+	case item.CCA != nil:
+		ccaV := o.CCA
+		if ccaV == nil {
+			ccaV = defaultCCA()
+		}
+		v.CCA, v.Err = ccaV.Verify(ctx, item.CCA, arm.Options{CPAK: o.CCAKey, KeyStore: o.CCAKeyStore})
+		v.Appraisal = p.AppraiseCCA(v.CCA, v.Err, b)
 	default:
-		v.Err = fmt.Errorf("ratls: no verifier for %s evidence (%s) yet", item.TEE, item.Kind)
+		v.Err = fmt.Errorf("ratls: no verifier for %s evidence (%s)", item.TEE, item.Kind)
 		v.Appraisal = appraise.NewAppraisal(p.Name())
 		v.Appraisal.Add(appraise.Reason{Check: "verifier", Expected: "sgx or tdx quote", Actual: fmt.Sprintf("%s %s", item.TEE, item.Kind),
 			Message: v.Err.Error(), Status: appraise.Contraindicated})
 	}
 	return v
+}
+
+// verifySNP obtains the report's certificates and verifies it.
+func verifySNP(ctx context.Context, v *Verification, item *evidence.Item, o *VerifyOptions) {
+	r := item.SNP
+	opts := amd.Options{Now: o.Now, Product: o.AMDProduct}
+	if o.AMDCertificates != nil {
+		product, err := r.Product()
+		if err != nil {
+			product = o.AMDProduct
+		}
+		req := kds.Request{Product: product, ChipID: r.ChipID, TCB: r.ReportedTCB, SigningKey: r.SignerInfo.SigningKey()}
+		certs, err := o.AMDCertificates.Certificates(ctx, req)
+		if err != nil {
+			v.certErr = fmt.Errorf("certificates for %s: %w", req, err)
+		} else {
+			opts.Certs, opts.CRL = certs.Chain(), certs.CRL
+		}
+	} else {
+		v.certErr = errors.New("no VCEK/VLEK certificates configured (use a directory of certificates or the AMD KDS)")
+	}
+	amdV := o.AMD
+	if amdV == nil {
+		amdV = defaultAMD()
+	}
+	v.AMD, v.Err = amdV.Verify(ctx, r, opts)
 }
 
 // certificateChecks adds the certificate's own validity and self-signature

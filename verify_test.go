@@ -3,10 +3,13 @@ package ratls
 import (
 	"context"
 	"crypto/x509"
+	"encoding/pem"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/ratls/ratls/appraise"
+	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/testing/dcaptest"
@@ -200,4 +203,82 @@ func TestEndorsementsFromCollateral(t *testing.T) {
 	if err != nil || !v.Accepted() || v.Intel.Collateral.Source != "certificate endorsements extension" {
 		t.Fatalf("%v %+v", err, v.Appraisal)
 	}
+}
+
+// Raw SEV-SNP and Arm CCA evidence goes to their verifiers and policies.
+func TestVerifyEvidenceSNPAndCCA(t *testing.T) {
+	ctx := context.Background()
+	// go-sev-guest's Milan report (a debug guest) with its VCEK chain, at
+	// its pinned time; no CRL is available offline.
+	items, err := evidence.ParseRaw(readTestFile(t, "verify/amd/testdata/snp-go-sev-guest/attestation.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeTestFile(t, dir+"/vcek.der", readTestFile(t, "verify/amd/testdata/snp-go-sev-guest/vcek.testcer.der"))
+	chain := readTestFile(t, "verify/amd/testdata/snp-go-sev-guest/milan_cert_chain.pem")
+	ask, ark := splitPEM(t, chain)
+	writeTestFile(t, dir+"/ask.pem", ask)
+	writeTestFile(t, dir+"/ark.pem", ark)
+	certs, err := kds.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := &VerifyOptions{Now: time.Date(2022, 9, 25, 0, 55, 28, 0, time.UTC), AMDCertificates: kds.Static{C: certs}}
+	v := VerifyEvidence(ctx, items[0], opt)
+	if v.AMD == nil || v.Accepted() {
+		t.Fatalf("default policy must refuse a debug guest without CRL: %+v", v.Appraisal)
+	}
+	opt.Policy = &appraise.Policy{AllowDebug: true, SNP: &appraise.SNPReference{AllowNoCRL: true}}
+	if v = VerifyEvidence(ctx, items[0], opt); !v.Accepted() || v.Appraisal.Status != appraise.Warning {
+		t.Fatalf("allowing policy: %v %+v", v.Err, v.Appraisal)
+	}
+	// Without certificates: refused, and the reason says so.
+	if v = VerifyEvidence(ctx, items[0], &VerifyOptions{Now: opt.Now, Policy: opt.Policy}); v.Accepted() {
+		t.Fatal("SNP report without certificates accepted")
+	}
+
+	// A CCA token with its platform key.
+	items, err = evidence.ParseRaw(readTestFile(t, "verify/arm/testdata/cca-tfm/cca_example_token.cbor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(readTestFile(t, "verify/arm/testdata/cca-tfm/cca_platform_CPAK.pub.pem"))
+	cpak, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v = VerifyEvidence(ctx, items[0], &VerifyOptions{CCAKey: cpak}); !v.Accepted() || v.CCA == nil {
+		t.Fatalf("CCA token: %v %+v", v.Err, v.Appraisal)
+	}
+	if v = VerifyEvidence(ctx, items[0], nil); v.Accepted() {
+		t.Fatal("CCA token accepted without a platform key")
+	}
+}
+
+func readTestFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func writeTestFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// splitPEM returns the first two PEM blocks of a chain (ASK, then ARK).
+func splitPEM(t *testing.T, b []byte) ([]byte, []byte) {
+	t.Helper()
+	first, rest := pem.Decode(b)
+	second, _ := pem.Decode(rest)
+	if first == nil || second == nil {
+		t.Fatal("want two PEM blocks")
+	}
+	return pem.EncodeToMemory(first), pem.EncodeToMemory(second)
 }

@@ -58,6 +58,7 @@ errors.`,
 	fl.StringVar(&v.cacheDir, "cache-dir", defaultCacheDir(), "collateral cache directory")
 	fl.StringVar(&v.sni, "sni", "", "server name to send (ignored with --nonce)")
 	fl.DurationVar(&v.timeout, "timeout", defaultTimeout, "connection timeout")
+	v.addOtherTEEFlags(fl)
 	fl.BoolVar(&f.nonce, "nonce", false, "require a certificate made for this connection")
 	fl.BoolVar(&f.relay, "relay", false, "after verification, relay standard input and output")
 	fl.StringVar(&f.mutual.name, "attester", "", "present an RA-TLS client certificate from this attester (sim, tsm, gramine, sevguest)")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -14,12 +15,16 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/appraise"
+	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/inspect"
+	"github.com/ratls/ratls/verify/amd"
+	"github.com/ratls/ratls/verify/arm"
 	"github.com/ratls/ratls/verify/intel"
 )
 
@@ -37,6 +42,9 @@ type verifyFlags struct {
 	sni        string
 	timeout    time.Duration
 	cacheDir   string
+	amdCerts   string
+	amdProduct string
+	ccaCPAK    string
 }
 
 func newVerifyCommand() *cobra.Command {
@@ -74,6 +82,7 @@ Exit status: 0 when the policy accepts the evidence, 1 when it rejects it
 	fl.BoolVar(&f.onlyRoots, "only-trust-roots", false, "trust only the --trust-root certificates, not Intel's root")
 	fl.StringVar(&f.pckChain, "pck-chain", "", "PCK certificate chain (PEM) for quotes that carry only a PPID")
 	fl.StringVar(&f.cacheDir, "cache-dir", defaultCacheDir(), "collateral cache directory (empty disables the disk cache)")
+	f.addOtherTEEFlags(fl)
 	fl.StringVar(&f.sni, "sni", "", "server name to send when SOURCE is host:port")
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Second, "network timeout")
 	return cmd
@@ -185,6 +194,9 @@ func (f *verifyFlags) options() (*ratls.VerifyOptions, error) {
 		}
 		opt.PCKChainPEM = b
 	}
+	if err := f.otherTEEOptions(opt); err != nil {
+		return nil, err
+	}
 	switch {
 	case f.collateral != "":
 		c, err := loadCollateral(f.collateral)
@@ -243,7 +255,9 @@ type verificationJSON struct {
 	ValidFrom              string                `json:"valid_from,omitempty"`
 	ValidUntil             string                `json:"valid_until,omitempty"`
 	KeyBinding             string                `json:"key_binding"`
-	Checks                 []intel.Check         `json:"checks"`
+	Checks                 []checkJSON           `json:"checks"`
+	SNP                    *amd.Result           `json:"sev_snp,omitempty"`
+	CCA                    *arm.Result           `json:"cca,omitempty"`
 	Reasons                []appraise.Reason     `json:"reasons"`
 	ReferenceValuesChecked bool                  `json:"reference_values_checked"`
 	Notes                  []string              `json:"notes,omitempty"`
@@ -254,7 +268,7 @@ func describeVerification(v *ratls.Verification) *verificationJSON {
 	out := &verificationJSON{
 		Status: v.Appraisal.Status, PolicyID: v.Appraisal.PolicyID, Reasons: v.Appraisal.Reasons,
 		ReferenceValuesChecked: v.Appraisal.ReferenceValuesChecked, Notes: v.Appraisal.Notes,
-		AdvisoryIDs: []string{}, Checks: []intel.Check{}, KeyBinding: string(evidence.BindingNotApplicable),
+		AdvisoryIDs: []string{}, Checks: []checkJSON{}, KeyBinding: string(evidence.BindingNotApplicable),
 	}
 	if v.Binding != nil {
 		out.KeyBinding = string(v.Binding.Status)
@@ -262,8 +276,24 @@ func describeVerification(v *ratls.Verification) *verificationJSON {
 	if v.Err != nil {
 		out.Error = v.Err.Error()
 	}
+	if r := v.AMD; r != nil {
+		out.SNP = r
+		for _, c := range r.Checks {
+			out.Checks = append(out.Checks, checkJSON{Name: c.Name, OK: c.OK, Detail: c.Detail})
+		}
+		out.ValidFrom, out.ValidUntil = fmtWindow(r.Valid.From), fmtWindow(r.Valid.Until)
+	}
+	if r := v.CCA; r != nil {
+		out.CCA = r
+		for _, c := range r.Checks {
+			out.Checks = append(out.Checks, checkJSON{Name: c.Name, OK: c.OK, NotApplicable: c.NotApplicable, Detail: c.Detail})
+		}
+	}
 	if r := v.Intel; r != nil {
-		out.Checks, out.FMSPC, out.TrustAnchor, out.Collateral = r.Checks, r.FMSPC, r.TrustAnchor, r.Collateral
+		for _, c := range r.Checks {
+			out.Checks = append(out.Checks, checkJSON{Name: c.Name, OK: c.OK, Detail: c.Detail})
+		}
+		out.FMSPC, out.TrustAnchor, out.Collateral = r.FMSPC, r.TrustAnchor, r.Collateral
 		if !r.Valid.From.IsZero() {
 			out.ValidFrom, out.ValidUntil = r.Valid.From.UTC().Format(time.RFC3339), r.Valid.Until.UTC().Format(time.RFC3339)
 		}
@@ -277,6 +307,23 @@ func describeVerification(v *ratls.Verification) *verificationJSON {
 	return out
 }
 
+// checkJSON is one verification check in JSON output.
+type checkJSON struct {
+	Name string `json:"name"`
+	OK   bool   `json:"ok"`
+	// NotApplicable marks a check that did not apply (it is not ok, but
+	// not a failure either), e.g. an expected challenge nobody gave.
+	NotApplicable bool   `json:"not_applicable,omitempty"`
+	Detail        string `json:"detail"`
+}
+
+func fmtWindow(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
 func writeVerification(w io.Writer, r *verifyReport) {
 	writeReportBody(w, r.Report)
 	v := r.Verification
@@ -284,7 +331,10 @@ func writeVerification(w io.Writer, r *verifyReport) {
 	p.section("Verification")
 	for _, c := range v.Checks {
 		mark := "ok  "
-		if !c.OK {
+		switch {
+		case c.NotApplicable:
+			mark = "n/a "
+		case !c.OK:
 			mark = "FAIL"
 		}
 		p.line(1, mark+" "+c.Name, c.Detail)
@@ -294,6 +344,12 @@ func writeVerification(w io.Writer, r *verifyReport) {
 	}
 	if v.TrustAnchor != nil {
 		p.line(1, "trust anchor", fmt.Sprintf("%s (key SHA-256 %s)", v.TrustAnchor.Subject, v.TrustAnchor.SPKISHA256))
+	}
+	if s := v.SNP; s != nil && s.TrustAnchor != nil {
+		p.line(1, "trust anchor", fmt.Sprintf("%s (key SHA-256 %s), %s %s", s.TrustAnchor.Subject, s.TrustAnchor.SPKISHA256, s.Product, strings.ToUpper(s.SigningKey)))
+	}
+	if c := v.CCA; c != nil {
+		p.line(1, "platform", fmt.Sprintf("lifecycle %s, CPAK SHA-256 %s", c.LifecycleState, c.CPAKSHA256))
 	}
 	if v.ValidUntil != "" {
 		p.line(1, "valid", v.ValidFrom+" .. "+v.ValidUntil)
@@ -318,6 +374,53 @@ func nonEmpty(s []string) []string {
 		return []string{"none"}
 	}
 	return s
+}
+
+// addOtherTEEFlags registers the SEV-SNP and Arm CCA flags shared by
+// verify and connect.
+func (f *verifyFlags) addOtherTEEFlags(fl *pflag.FlagSet) {
+	fl.StringVar(&f.amdCerts, "amd-certs", "", "SEV-SNP: directory with vcek.pem or vlek.pem, ask.pem or asvk.pem, ark.pem (optional crl.der); default: AMD's KDS unless --offline")
+	fl.StringVar(&f.amdProduct, "amd-product", "", "SEV-SNP: product of version 2 reports (Milan, Genoa, Turin)")
+	fl.StringVar(&f.ccaCPAK, "cca-cpak", "", "Arm CCA: the platform attestation public key (PEM)")
+}
+
+// otherTEEOptions fills the SEV-SNP and Arm CCA options.
+func (f *verifyFlags) otherTEEOptions(opt *ratls.VerifyOptions) error {
+	opt.AMDProduct = f.amdProduct
+	switch {
+	case f.amdCerts != "":
+		c, err := kds.LoadDir(f.amdCerts)
+		if err != nil {
+			return inputErr("--amd-certs: %v", err)
+		}
+		opt.AMDCertificates = kds.Static{C: c}
+	case !f.offline:
+		cc := kds.CacheConfig{}
+		if f.cacheDir != "" {
+			cc.Dir = filepath.Join(filepath.Dir(f.cacheDir), "amd")
+		}
+		if !opt.Now.IsZero() {
+			now := opt.Now
+			cc.Now = func() time.Time { return now }
+		}
+		opt.AMDCertificates = kds.NewCache(kds.NewClient(kds.ClientConfig{HTTPClient: &http.Client{Timeout: f.timeout}}), cc)
+	}
+	if f.ccaCPAK != "" {
+		b, err := os.ReadFile(f.ccaCPAK)
+		if err != nil {
+			return inputErr("--cca-cpak: %v", err)
+		}
+		blk, _ := pem.Decode(b)
+		if blk == nil {
+			return inputErr("--cca-cpak %s: no PEM block", f.ccaCPAK)
+		}
+		key, err := x509.ParsePKIXPublicKey(blk.Bytes)
+		if err != nil {
+			return inputErr("--cca-cpak %s: %v", f.ccaCPAK, err)
+		}
+		opt.CCAKey = key
+	}
+	return nil
 }
 
 // onlineProvider fetches collateral from Intel's PCS (or --pccs) through a

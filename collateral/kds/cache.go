@@ -1,0 +1,486 @@
+package kds
+
+import (
+	"bytes"
+	"container/list"
+	"context"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Cache defaults.
+const (
+	// DefaultCacheEntries is the default CacheConfig.MaxEntries.
+	DefaultCacheEntries = 1024
+	// cacheFetchTimeout bounds one fetch from the next provider. Fetches run
+	// detached from the callers' contexts so that one caller giving up does
+	// not fail the others waiting for the same item.
+	cacheFetchTimeout = 10 * time.Minute
+	// crlDefaultLifetime is how long a CRL without nextUpdate is kept.
+	crlDefaultLifetime = 24 * time.Hour
+)
+
+// CacheConfig configures a Cache.
+type CacheConfig struct {
+	// Dir, when set, keeps a copy of what a Fetcher returns on disk so that
+	// the cache survives restarts: <Dir>/<product>/cert_chain.pem,
+	// <Dir>/<product>/crl.der and <Dir>/<product>/vcek-<chip id>-<tcb>.der.
+	// Files are replaced atomically; the directory is not pruned. Failing
+	// to write a file does not fail the request.
+	Dir string
+	// Now returns the current time; default time.Now.
+	Now func() time.Time
+	// MaxEntries bounds the items kept in memory (least recently used ones
+	// are dropped first). Default DefaultCacheEntries.
+	MaxEntries int
+}
+
+// Cache is a Provider that keeps the certificates of another Provider.
+//
+// When the next provider is a Fetcher (such as Client), the cache keeps each
+// part under its own key: a VCEK per product, chip ID and TCB (a VCEK is
+// specific to both), the certificate chain and the CRL per product. VCEKs and
+// chains are kept until the earliest NotAfter of their certificates, CRLs
+// until their NextUpdate; then they are fetched again. Nothing is served at
+// or after that time: when the refetch fails, the error is returned (fail
+// closed). Items the source returns already expired are refused with an
+// error matching ErrExpired.
+//
+// Other providers are cached per request, in memory only, until the
+// earliest of the certificates' NotAfter and the CRL's NextUpdate.
+//
+// The same *Certificates is returned for as long as its parts are
+// unchanged, also across refetches that return identical bytes, so that
+// verifiers can cache their verification of it by pointer. Concurrent
+// requests for the same item share one fetch.
+type Cache struct {
+	next    Provider
+	fetcher Fetcher // next, when it is one
+	dir     string
+	now     func() time.Time
+	max     int
+
+	mu      sync.Mutex
+	entries map[string]*cacheEntry
+	lru     *list.List // of *cacheEntry, most recently used first
+	flights map[string]*cacheFlight
+}
+
+// cacheEntry is one cached item. val is a *x509.Certificate (VCEK), a
+// chainVal, a *x509.RevocationList or a *Certificates (whole requests).
+type cacheEntry struct {
+	key     string
+	val     any
+	expires time.Time // not served at or after
+	// certs is the *Certificates last assembled around a VCEK entry, reused
+	// while its parts are unchanged.
+	certs *Certificates
+	elem  *list.Element
+}
+
+type chainVal struct{ ask, ark *x509.Certificate }
+
+// cacheFlight is one fetch in progress; waiters block on done.
+type cacheFlight struct {
+	done chan struct{}
+	val  any
+	err  error
+}
+
+// cacheItem describes how to fetch, check, compare and store one kind of item.
+type cacheItem struct {
+	key   string
+	what  string // for errors, e.g. "Milan cert_chain"
+	fetch func(ctx context.Context) (any, error)
+	// expiry returns when a value stops being served.
+	expiry func(v any) time.Time
+	// path is the disk file, "" when not kept on disk.
+	path   string
+	encode func(v any) []byte
+	decode func(b []byte) (any, error)
+}
+
+// NewCache returns a cache in front of next.
+func NewCache(next Provider, cfg CacheConfig) *Cache {
+	c := &Cache{
+		next:    next,
+		dir:     cfg.Dir,
+		now:     cfg.Now,
+		max:     cfg.MaxEntries,
+		entries: map[string]*cacheEntry{},
+		lru:     list.New(),
+		flights: map[string]*cacheFlight{},
+	}
+	c.fetcher, _ = next.(Fetcher)
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.max <= 0 {
+		c.max = DefaultCacheEntries
+	}
+	return c
+}
+
+// Certificates returns the cached certificates for req, fetching what is
+// absent or expired.
+func (c *Cache) Certificates(ctx context.Context, req Request) (*Certificates, error) {
+	if c.next == nil {
+		return nil, errors.New("kds: cache: no provider to fetch from")
+	}
+	if err := req.check(); err != nil {
+		return nil, err
+	}
+	if c.fetcher == nil {
+		v, err := c.get(ctx, c.wholeItem(req))
+		if err != nil {
+			return nil, err
+		}
+		return v.(*Certificates), nil
+	}
+	// One part after the other: a failing VCEK request (e.g. Turin) then
+	// costs KDS no further requests.
+	vcekItem := c.vcekItem(req)
+	v, err := c.get(ctx, vcekItem)
+	if err != nil {
+		return nil, err
+	}
+	vcek := v.(*x509.Certificate)
+	v, err = c.get(ctx, c.chainItem(req.Product))
+	if err != nil {
+		return nil, err
+	}
+	chain := v.(chainVal)
+	v, err = c.get(ctx, c.crlItem(req.Product))
+	if err != nil {
+		return nil, err
+	}
+	crl := v.(*x509.RevocationList)
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	certs := &Certificates{Leaf: vcek, Intermediate: chain.ask, Root: chain.ark, CRL: crl, Source: c.fetcher.Source()}
+	e := c.entries[vcekItem.key]
+	if e == nil {
+		return certs, nil // evicted meanwhile; nothing to reuse
+	}
+	if p := e.certs; p != nil && p.Leaf == vcek && p.Intermediate == chain.ask && p.Root == chain.ark && p.CRL == crl {
+		return p, nil
+	}
+	e.certs = certs
+	return certs, nil
+}
+
+func (c *Cache) wholeItem(req Request) cacheItem {
+	return cacheItem{
+		key:  fmt.Sprintf("whole/%s/%s/%x/%016x", req.Product, req.SigningKey, req.ChipID[:], uint64(req.TCB)),
+		what: req.String(),
+		fetch: func(ctx context.Context) (any, error) {
+			certs, err := c.next.Certificates(ctx, req)
+			if err != nil {
+				return nil, err
+			}
+			if certs == nil {
+				return nil, fmt.Errorf("kds: cache: %s: the provider returned no certificates", req)
+			}
+			return certs, nil
+		},
+		expiry: func(v any) time.Time {
+			certs := v.(*Certificates)
+			var t time.Time
+			for _, cert := range certs.Chain() {
+				t = earliest(t, cert.NotAfter)
+			}
+			if certs.CRL != nil {
+				t = earliest(t, crlExpiry(certs.CRL))
+			}
+			if t.IsZero() {
+				t = c.now().Add(crlDefaultLifetime) // no certificates: the verifier will refuse them
+			}
+			return t
+		},
+	}
+}
+
+func (c *Cache) vcekItem(req Request) cacheItem {
+	chip := hex.EncodeToString(req.ChipID[:])
+	where := func() string { return fmt.Sprintf("cached VCEK for %s", req) }
+	it := cacheItem{
+		key:  fmt.Sprintf("vcek/%s/%s/%016x", req.Product, chip, uint64(req.TCB)),
+		what: "VCEK for " + req.String(),
+		fetch: func(ctx context.Context) (any, error) {
+			cert, err := c.fetcher.VCEK(ctx, req)
+			if err != nil {
+				return nil, err
+			}
+			return cert, nil
+		},
+		expiry: func(v any) time.Time { return v.(*x509.Certificate).NotAfter },
+		encode: func(v any) []byte { return v.(*x509.Certificate).Raw },
+		decode: func(b []byte) (any, error) {
+			cert, err := ParseCertificate(where(), b)
+			if err != nil {
+				return nil, err
+			}
+			if err := checkVCEK(where(), cert, req); err != nil {
+				return nil, err
+			}
+			return cert, nil
+		},
+	}
+	if c.dir != "" {
+		it.path = filepath.Join(c.dir, req.Product, fmt.Sprintf("vcek-%s-%016x.der", chip, uint64(req.TCB)))
+	}
+	return it
+}
+
+func (c *Cache) chainItem(product string) cacheItem {
+	where := "cached " + product + " cert_chain"
+	it := cacheItem{
+		key:  "chain/" + product,
+		what: product + " cert_chain",
+		fetch: func(ctx context.Context) (any, error) {
+			ask, ark, err := c.fetcher.CertChain(ctx, product)
+			if err != nil {
+				return nil, err
+			}
+			return chainVal{ask, ark}, nil
+		},
+		expiry: func(v any) time.Time {
+			ch := v.(chainVal)
+			return earliest(ch.ask.NotAfter, ch.ark.NotAfter)
+		},
+		encode: func(v any) []byte {
+			ch := v.(chainVal)
+			b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ch.ask.Raw})
+			return append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ch.ark.Raw})...)
+		},
+		decode: func(b []byte) (any, error) {
+			ask, ark, err := ParseCertChain(where, b)
+			if err != nil {
+				return nil, err
+			}
+			if err := checkChain(where, ask, ark, product); err != nil {
+				return nil, err
+			}
+			return chainVal{ask, ark}, nil
+		},
+	}
+	if c.dir != "" {
+		it.path = filepath.Join(c.dir, product, "cert_chain.pem")
+	}
+	return it
+}
+
+func (c *Cache) crlItem(product string) cacheItem {
+	where := "cached " + product + " CRL"
+	it := cacheItem{
+		key:  "crl/" + product,
+		what: product + " CRL",
+		fetch: func(ctx context.Context) (any, error) {
+			crl, err := c.fetcher.CRL(ctx, product)
+			if err != nil {
+				return nil, err
+			}
+			return crl, nil
+		},
+		expiry: func(v any) time.Time { return crlExpiry(v.(*x509.RevocationList)) },
+		encode: func(v any) []byte { return v.(*x509.RevocationList).Raw },
+		decode: func(b []byte) (any, error) {
+			crl, err := ParseCRL(where, b)
+			if err != nil {
+				return nil, err
+			}
+			if err := checkCRL(where, crl, product); err != nil {
+				return nil, err
+			}
+			return crl, nil
+		},
+	}
+	if c.dir != "" {
+		it.path = filepath.Join(c.dir, product, "crl.der")
+	}
+	return it
+}
+
+// crlExpiry is a CRL's NextUpdate, or a day after ThisUpdate without one.
+func crlExpiry(crl *x509.RevocationList) time.Time {
+	if crl.NextUpdate.IsZero() {
+		return crl.ThisUpdate.Add(crlDefaultLifetime)
+	}
+	return crl.NextUpdate
+}
+
+// earliest returns the earlier of a and b, ignoring a zero a.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// get returns the value of it from memory, or fetches it once for all
+// concurrent callers.
+func (c *Cache) get(ctx context.Context, it cacheItem) (any, error) {
+	c.mu.Lock()
+	if e := c.entries[it.key]; e != nil {
+		if c.now().Before(e.expires) {
+			c.lru.MoveToFront(e.elem)
+			v := e.val
+			c.mu.Unlock()
+			return v, nil
+		}
+	}
+	f := c.flights[it.key]
+	if f == nil {
+		f = &cacheFlight{done: make(chan struct{})}
+		c.flights[it.key] = f
+		go c.fill(context.WithoutCancel(ctx), it, f)
+	}
+	c.mu.Unlock()
+
+	select {
+	case <-f.done:
+		return f.val, f.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("kds: cache: %s: %w", it.what, context.Cause(ctx))
+	}
+}
+
+// fill loads it from disk or from the next provider, installs the result and
+// completes f.
+func (c *Cache) fill(ctx context.Context, it cacheItem, f *cacheFlight) {
+	ctx, cancel := context.WithTimeout(ctx, cacheFetchTimeout)
+	defer cancel()
+
+	c.mu.Lock()
+	old := c.entries[it.key]
+	c.mu.Unlock()
+
+	if old == nil && it.path != "" {
+		if v := c.load(it); v != nil {
+			c.finish(it, f, v, nil, nil)
+			return
+		}
+	}
+
+	v, err := it.fetch(ctx)
+	if err != nil {
+		c.finish(it, f, nil, nil, err)
+		return
+	}
+	now := c.now()
+	if exp := it.expiry(v); !now.Before(exp) {
+		c.finish(it, f, nil, nil, fmt.Errorf("kds: cache: %s from the source: %w at %s (valid until %s)",
+			it.what, ErrExpired, now.UTC().Format(time.RFC3339), exp.UTC().Format(time.RFC3339)))
+		return
+	}
+	if old != nil && sameValue(old.val, v) {
+		v = old.val // unchanged: keep the pointer verifiers know
+	} else if it.path != "" {
+		_ = c.store(it.path, it.encode(v)) // a disk failure only costs a refetch after restart
+	}
+	c.finish(it, f, v, old, nil)
+}
+
+// finish installs v (unless err) and completes f.
+func (c *Cache) finish(it cacheItem, f *cacheFlight, v any, old *cacheEntry, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err == nil {
+		e := &cacheEntry{key: it.key, val: v, expires: it.expiry(v)}
+		if old != nil && old.val == v {
+			e.certs = old.certs
+		}
+		c.install(e)
+	}
+	f.val, f.err = v, err
+	delete(c.flights, it.key)
+	close(f.done)
+}
+
+// install adds or replaces e and drops the least recently used entries
+// beyond the size bound; c.mu must be held.
+func (c *Cache) install(e *cacheEntry) {
+	if cur := c.entries[e.key]; cur != nil {
+		c.lru.Remove(cur.elem)
+	}
+	c.entries[e.key] = e
+	e.elem = c.lru.PushFront(e)
+	for c.lru.Len() > c.max {
+		last := c.lru.Remove(c.lru.Back()).(*cacheEntry)
+		delete(c.entries, last.key)
+	}
+}
+
+// sameValue reports whether two cached values hold the same bytes.
+func sameValue(a, b any) bool {
+	switch a := a.(type) {
+	case *x509.Certificate:
+		b, ok := b.(*x509.Certificate)
+		return ok && bytes.Equal(a.Raw, b.Raw)
+	case chainVal:
+		b, ok := b.(chainVal)
+		return ok && bytes.Equal(a.ask.Raw, b.ask.Raw) && bytes.Equal(a.ark.Raw, b.ark.Raw)
+	case *x509.RevocationList:
+		b, ok := b.(*x509.RevocationList)
+		return ok && bytes.Equal(a.Raw, b.Raw)
+	}
+	return false // whole *Certificates from other providers: trust their pointers
+}
+
+// load reads it from disk. A missing, malformed or expired file is ignored:
+// the item is fetched again and the file overwritten.
+func (c *Cache) load(it cacheItem) any {
+	limit := int64(MaxCertSize)
+	switch {
+	case filepath.Base(it.path) == "cert_chain.pem":
+		limit = MaxChainSize
+	case filepath.Base(it.path) == "crl.der":
+		limit = MaxCRLSize
+	}
+	b, err := readFile(it.path, limit)
+	if err != nil {
+		return nil
+	}
+	v, err := it.decode(b)
+	if err != nil || !c.now().Before(it.expiry(v)) {
+		return nil
+	}
+	return v
+}
+
+// store writes b to path atomically: to a temporary file in the same
+// directory, then renamed over path.
+func (c *Cache) store(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op once renamed
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,292 @@
+package kds
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+
+	"github.com/ratls/ratls/evidence/snp"
+)
+
+// Size limits on certificate material, whatever its source.
+const (
+	// MaxCertSize bounds one certificate file or KDS VCEK response.
+	MaxCertSize = 16 << 10
+	// MaxChainSize bounds a cert_chain response (two RSA-4096 certificates
+	// in PEM are about 4.6 KB).
+	MaxChainSize = 64 << 10
+	// MaxCRLSize bounds a CRL in any encoding.
+	MaxCRLSize = 1 << 20
+)
+
+// Sentinel errors; test with errors.Is.
+var (
+	// ErrUnsupported: the request is valid but this package does not
+	// fetch it (Turin VCEKs, see the package documentation).
+	ErrUnsupported = errors.New("kds: not supported")
+	// ErrVLEKNotFetchable: a VLEK was requested from KDS. KDS serves VLEKs
+	// only to authorized cloud providers; supply them with LoadDir or
+	// Static (for example from the certificate table carried with the
+	// evidence).
+	ErrVLEKNotFetchable = errors.New("kds: VLEK certificates cannot be fetched from KDS; supply them from files or with the evidence")
+	// ErrNotFound: the source has no such item (KDS answered 404, or a file
+	// is missing).
+	ErrNotFound = errors.New("kds: not found")
+	// ErrFormat: a certificate, chain or CRL is malformed or oversize.
+	ErrFormat = errors.New("kds: malformed certificate data")
+	// ErrMismatch: a certificate or CRL does not answer the request (wrong
+	// issuer, hardware ID or TCB).
+	ErrMismatch = errors.New("kds: certificate does not match the request")
+	// ErrExpired: certificates or a CRL from the source are already past
+	// their validity.
+	ErrExpired = errors.New("kds: expired")
+)
+
+// Request identifies the certificates that endorse one attestation report.
+// Build it from the report: ChipID and ReportedTCB, SignerInfo.SigningKey(),
+// and the product from Report.Product (or the platform, for version 2
+// reports, which carry no CPUID fields).
+type Request struct {
+	Product    string // snp.ProductMilan, snp.ProductGenoa or snp.ProductTurin
+	ChipID     [64]byte
+	TCB        snp.TCBVersion // the report's REPORTED_TCB
+	SigningKey snp.SigningKey // snp.SigningKeyVCEK or snp.SigningKeyVLEK
+}
+
+// String names the request, e.g.
+// "Milan VCEK chip=3ac3fe21…006b5d tcb=0x0200000000000544".
+func (r Request) String() string {
+	chip := hex.EncodeToString(r.ChipID[:])
+	return fmt.Sprintf("%s %s chip=%s…%s tcb=0x%016x", r.Product, r.SigningKey, chip[:8], chip[len(chip)-6:], uint64(r.TCB))
+}
+
+// check validates the fields every provider relies on.
+func (r Request) check() error {
+	switch r.Product {
+	case snp.ProductMilan, snp.ProductGenoa, snp.ProductTurin:
+	default:
+		return fmt.Errorf("kds: request product: want %q, %q or %q, got %q",
+			snp.ProductMilan, snp.ProductGenoa, snp.ProductTurin, r.Product)
+	}
+	if r.SigningKey != snp.SigningKeyVCEK && r.SigningKey != snp.SigningKeyVLEK {
+		return fmt.Errorf("kds: request signing key: want VCEK or VLEK, got %s", r.SigningKey)
+	}
+	return nil
+}
+
+// Certificates endorse a report: Leaf signed it, Intermediate issued Leaf and
+// Root issued Intermediate. Providers return the same *Certificates for
+// unchanged certificates, so verifiers may cache their verification by
+// pointer; callers must not modify it.
+type Certificates struct {
+	Leaf         *x509.Certificate    // VCEK or VLEK
+	Intermediate *x509.Certificate    // ASK (for a VCEK) or ASVK (for a VLEK)
+	Root         *x509.Certificate    // ARK
+	CRL          *x509.RevocationList // issued by the ARK; may be nil
+	Source       string               // where they came from, for messages
+}
+
+// Chain returns leaf, intermediate and root, omitting nil ones.
+func (c *Certificates) Chain() []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, cert := range []*x509.Certificate{c.Leaf, c.Intermediate, c.Root} {
+		if cert != nil {
+			out = append(out, cert)
+		}
+	}
+	return out
+}
+
+// A Provider supplies the certificates for a report: KDS (Client), files
+// (LoadDir, Static) or a Cache in front of another provider.
+type Provider interface {
+	Certificates(ctx context.Context, req Request) (*Certificates, error)
+}
+
+// Static is a Provider that always returns the same certificates, such as
+// ones from LoadDir or carried with the evidence.
+type Static struct{ C *Certificates }
+
+// Certificates returns s.C whatever the request; the verifier checks that
+// they fit the report.
+func (s Static) Certificates(context.Context, Request) (*Certificates, error) {
+	if s.C == nil {
+		return nil, errors.New("kds: no certificates configured")
+	}
+	return s.C, nil
+}
+
+// formatError wraps ErrFormat with where the data came from.
+func formatError(where, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrFormat, where, fmt.Sprintf(format, args...))
+}
+
+func mismatchError(where, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrMismatch, where, fmt.Sprintf(format, args...))
+}
+
+// ParseCertificate parses one certificate in DER or PEM (exactly one
+// CERTIFICATE block, nothing else but white space). where names the source
+// in errors.
+func ParseCertificate(where string, b []byte) (*x509.Certificate, error) {
+	if len(b) > MaxCertSize {
+		return nil, formatError(where, "%d bytes exceeds the limit of %d", len(b), MaxCertSize)
+	}
+	der := b
+	if block, rest := pem.Decode(b); block != nil {
+		if block.Type != "CERTIFICATE" {
+			return nil, formatError(where, "PEM block type: want CERTIFICATE, got %q", block.Type)
+		}
+		if len(bytes.TrimSpace(rest)) != 0 {
+			return nil, formatError(where, "want exactly one PEM certificate, found trailing data")
+		}
+		der = block.Bytes
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, formatError(where, "%v", err)
+	}
+	return cert, nil
+}
+
+// ParseCertChain parses a KDS cert_chain response: exactly two PEM
+// certificates, the intermediate (ASK or ASVK) then the root (ARK).
+func ParseCertChain(where string, b []byte) (intermediate, root *x509.Certificate, err error) {
+	if len(b) > MaxChainSize {
+		return nil, nil, formatError(where, "%d bytes exceeds the limit of %d", len(b), MaxChainSize)
+	}
+	var certs []*x509.Certificate
+	rest := b
+	for len(bytes.TrimSpace(rest)) > 0 {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return nil, nil, formatError(where, "want PEM certificates, found other data after %d certificate(s)", len(certs))
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, nil, formatError(where, "PEM block %d type: want CERTIFICATE, got %q", len(certs)+1, block.Type)
+		}
+		if len(certs) == 2 {
+			return nil, nil, formatError(where, "want 2 certificates (intermediate, root), got more")
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, nil, formatError(where, "certificate %d: %v", len(certs)+1, err)
+		}
+		certs = append(certs, cert)
+	}
+	if len(certs) != 2 {
+		return nil, nil, formatError(where, "want 2 certificates (intermediate, root), got %d", len(certs))
+	}
+	return certs[0], certs[1], nil
+}
+
+// ParseCRL parses a CRL in DER (as KDS serves it) or PEM ("X509 CRL").
+func ParseCRL(where string, b []byte) (*x509.RevocationList, error) {
+	if len(b) > MaxCRLSize {
+		return nil, formatError(where, "%d bytes exceeds the limit of %d", len(b), MaxCRLSize)
+	}
+	der := b
+	if block, rest := pem.Decode(b); block != nil {
+		if block.Type != "X509 CRL" {
+			return nil, formatError(where, "PEM block type: want X509 CRL, got %q", block.Type)
+		}
+		if len(bytes.TrimSpace(rest)) != 0 {
+			return nil, formatError(where, "want exactly one PEM CRL, found trailing data")
+		}
+		der = block.Bytes
+	}
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		return nil, formatError(where, "%v", err)
+	}
+	return crl, nil
+}
+
+// VCEK/VLEK certificate extensions (AMD arc 1.3.6.1.4.1.3704.1).
+var (
+	oidBootloaderSPL = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, 1}
+	oidTEESPL        = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, 2}
+	oidSNPSPL        = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, 3}
+	oidMicrocodeSPL  = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, 8}
+	oidHWID          = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 4}
+)
+
+// Common names of the AMD certificate authorities for product p.
+func askCN(p string) string { return "SEV-" + p }
+func arkCN(p string) string { return "ARK-" + p }
+
+// extension returns the value of the extension oid, or nil when absent.
+func extension(cert *x509.Certificate, oid asn1.ObjectIdentifier) []byte {
+	for _, e := range cert.Extensions {
+		if e.Id.Equal(oid) {
+			return e.Value
+		}
+	}
+	return nil
+}
+
+// checkVCEK checks that a Milan or Genoa VCEK answers req: issued by the
+// product's ASK, hardware ID equal to the chip ID and SPL extensions equal
+// to the requested TCB.
+func checkVCEK(where string, cert *x509.Certificate, req Request) error {
+	if cn := cert.Issuer.CommonName; cn != askCN(req.Product) {
+		return mismatchError(where, "VCEK issuer: want CN %q, got %q", askCN(req.Product), cn)
+	}
+	hwid := extension(cert, oidHWID)
+	if !bytes.Equal(hwid, req.ChipID[:]) {
+		return mismatchError(where, "VCEK hwID extension: want %x, got %x", req.ChipID[:], hwid)
+	}
+	spls := []struct {
+		name string
+		oid  asn1.ObjectIdentifier
+		want uint8
+	}{
+		{"blSPL", oidBootloaderSPL, req.TCB.BootloaderSPL()},
+		{"teeSPL", oidTEESPL, req.TCB.TEESPL()},
+		{"snpSPL", oidSNPSPL, req.TCB.SNPSPL()},
+		{"ucodeSPL", oidMicrocodeSPL, req.TCB.MicrocodeSPL()},
+	}
+	for _, s := range spls {
+		v := extension(cert, s.oid)
+		if v == nil {
+			return mismatchError(where, "VCEK %s extension %s: missing", s.name, s.oid)
+		}
+		var n int
+		rest, err := asn1.Unmarshal(v, &n)
+		if err != nil || len(rest) != 0 || n < 0 || n > 255 {
+			return formatError(where, "VCEK %s extension %s: want a DER INTEGER 0..255, got %x", s.name, s.oid, v)
+		}
+		if n != int(s.want) {
+			return mismatchError(where, "VCEK %s: want %d (REPORTED_TCB), got %d", s.name, s.want, n)
+		}
+	}
+	return nil
+}
+
+// checkChain checks the names of a VCEK certificate chain for product p.
+func checkChain(where string, ask, ark *x509.Certificate, p string) error {
+	if cn := ask.Subject.CommonName; cn != askCN(p) {
+		return mismatchError(where, "ASK subject: want CN %q, got %q", askCN(p), cn)
+	}
+	if cn := ask.Issuer.CommonName; cn != arkCN(p) {
+		return mismatchError(where, "ASK issuer: want CN %q, got %q", arkCN(p), cn)
+	}
+	if cn := ark.Subject.CommonName; cn != arkCN(p) {
+		return mismatchError(where, "ARK subject: want CN %q, got %q", arkCN(p), cn)
+	}
+	return nil
+}
+
+// checkCRL checks that a CRL is the product's ARK CRL.
+func checkCRL(where string, crl *x509.RevocationList, p string) error {
+	if cn := crl.Issuer.CommonName; cn != arkCN(p) {
+		return mismatchError(where, "CRL issuer: want CN %q, got %q", arkCN(p), cn)
+	}
+	return nil
+}
