@@ -1,6 +1,7 @@
 package ratls
 
 import (
+	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence"
 )
@@ -26,4 +27,24 @@ func EndorsementsFromCollateral(c *pcs.Collateral) *evidence.Endorsements {
 	e.QEIdentityIssuerChain = pcs.EncodePEMChain(c.QEIdentityIssuerChain)
 	e.PCKCRLIssuerChain = pcs.EncodePEMChain(c.PCKCRLIssuerChain)
 	return e
+}
+
+// EndorsementsFromSNPCertificates packs the certificates that endorse a
+// SEV-SNP report (VCEK or VLEK chain, optional CRL) into the RA-TLS
+// endorsements extension, so verifiers need not ask AMD's KDS.
+func EndorsementsFromSNPCertificates(c *kds.Certificates) *evidence.Endorsements {
+	s := &evidence.SNPEndorsements{}
+	if c.Leaf != nil {
+		s.Leaf = c.Leaf.Raw
+	}
+	if c.Intermediate != nil {
+		s.Intermediate = c.Intermediate.Raw
+	}
+	if c.Root != nil {
+		s.Root = c.Root.Raw
+	}
+	if c.CRL != nil {
+		s.CRL = c.CRL.Raw
+	}
+	return &evidence.Endorsements{Version: evidence.EndorsementsVersion, SNP: s}
 }

@@ -150,8 +150,16 @@ func VerifyCertificate(ctx context.Context, cert *x509.Certificate, opt *VerifyO
 	}
 	b := item.CheckBinding(cert)
 	coll := o.Collateral
-	if ce.Endorsements != nil && !ce.Endorsements.Empty {
-		c, err := endorsementCollateral.get(ce.Endorsements)
+	switch e := ce.Endorsements; {
+	case e == nil || e.Empty:
+	case e.SNP != nil:
+		certs, err := snpEndorsementCertificates(e.SNP)
+		if err != nil {
+			return nil, fmt.Errorf("ratls: endorsements extension: %w", err)
+		}
+		o.AMDCertificates = kds.Static{C: certs}
+	default:
+		c, err := endorsementCollateral.get(e)
 		if err != nil {
 			return nil, fmt.Errorf("ratls: endorsements extension: %w", err)
 		}
@@ -336,6 +344,33 @@ func collateralFromEndorsements(e *evidence.Endorsements) (*pcs.Collateral, erro
 	for _, s := range steps {
 		if err := s.do(); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	return c, nil
+}
+
+// snpEndorsementCertificates reads the SEV-SNP certificates carried in an
+// endorsements extension. Absent intermediate or root certificates are
+// left for the verifier to take from its own copy of AMD's roots.
+func snpEndorsementCertificates(e *evidence.SNPEndorsements) (*kds.Certificates, error) {
+	c := &kds.Certificates{Source: "certificate endorsements extension"}
+	var err error
+	if c.Leaf, err = kds.ParseCertificate("SEV-SNP VCEK/VLEK", e.Leaf); err != nil {
+		return nil, err
+	}
+	if len(e.Intermediate) > 0 {
+		if c.Intermediate, err = kds.ParseCertificate("SEV-SNP ASK/ASVK", e.Intermediate); err != nil {
+			return nil, err
+		}
+	}
+	if len(e.Root) > 0 {
+		if c.Root, err = kds.ParseCertificate("SEV-SNP ARK", e.Root); err != nil {
+			return nil, err
+		}
+	}
+	if len(e.CRL) > 0 {
+		if c.CRL, err = kds.ParseCRL("SEV-SNP CRL", e.CRL); err != nil {
+			return nil, err
 		}
 	}
 	return c, nil

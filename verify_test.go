@@ -282,3 +282,48 @@ func splitPEM(t *testing.T, b []byte) ([]byte, []byte) {
 	}
 	return pem.EncodeToMemory(first), pem.EncodeToMemory(second)
 }
+
+// A certificate carrying a SEV-SNP report (tag 0x1a7504) and the VCEK chain
+// in its endorsements verifies without KDS. The real report was not made for
+// this certificate's key, so the binding is refused — and only it (besides
+// the debug guest and the missing CRL the policy allows).
+func TestVerifyCertificateSNPEndorsements(t *testing.T) {
+	report := readTestFile(t, "verify/amd/testdata/snp-go-sev-guest/attestation.bin")
+	dir := t.TempDir()
+	writeTestFile(t, dir+"/vcek.der", readTestFile(t, "verify/amd/testdata/snp-go-sev-guest/vcek.testcer.der"))
+	ask, ark := splitPEM(t, readTestFile(t, "verify/amd/testdata/snp-go-sev-guest/milan_cert_chain.pem"))
+	writeTestFile(t, dir+"/ask.pem", ask)
+	writeTestFile(t, dir+"/ark.pem", ark)
+	certs, err := kds.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snpAttester := AttesterFunc(func(context.Context, [64]byte) (*evidence.Evidence, error) {
+		return &evidence.Evidence{Tag: evidence.TagSEVSNP, Data: report}, nil
+	})
+	now := time.Date(2022, 9, 25, 0, 55, 28, 0, time.UTC)
+	key, _ := GenerateKey("")
+	der, err := CreateCertificate(context.Background(), key, snpAttester, &CertificateOptions{
+		Endorsements: EndorsementsFromSNPCertificates(certs), Now: func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	v, err := VerifyCertificate(context.Background(), cert, &VerifyOptions{Now: now,
+		Policy: &appraise.Policy{AllowDebug: true, SNP: &appraise.SNPReference{AllowNoCRL: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.AMD == nil || v.Accepted() {
+		t.Fatalf("want a rejected SNP verification, got %+v", v.Appraisal)
+	}
+	for _, r := range v.Appraisal.Reasons {
+		if r.Status == appraise.Contraindicated && r.Check != "key_binding" {
+			t.Errorf("unexpected reason %s: %s", r.Check, r.Message)
+		}
+	}
+	if c, ok := v.AMD.Check("chain"); !ok || !c.OK {
+		t.Errorf("chain from the endorsements did not verify: %+v", c)
+	}
+}

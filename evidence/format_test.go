@@ -204,3 +204,30 @@ func TestTagRegistry(t *testing.T) {
 		}
 	}
 }
+
+func TestSNPEndorsementsRoundTrip(t *testing.T) {
+	e := &Endorsements{Version: 1, SNP: &SNPEndorsements{Leaf: []byte{0x30, 1}, Intermediate: []byte{0x30, 2}, Root: nil, CRL: []byte{0x30, 3}}}
+	b, err := e.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(b, mustHex("da001a7504851a00000001")) {
+		t.Fatalf("prefix: %x", b[:11])
+	}
+	got, err := ParseEndorsements(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.SNP == nil || got.Tag != TagSEVSNP || !bytes.Equal(got.SNP.Leaf, e.SNP.Leaf) || len(got.SNP.Root) != 0 || !bytes.Equal(got.SNP.CRL, e.SNP.CRL) {
+		t.Fatalf("round trip: %+v %+v", got, got.SNP)
+	}
+	for name, in := range map[string]string{
+		"too short":  "da001a7504830140" + "40",
+		"empty leaf": "da001a750484014040" + "40",
+		"text entry": "da001a75048401" + "4130" + "6130" + "40",
+	} {
+		if _, err := ParseEndorsements(mustHex(in)); err == nil {
+			t.Errorf("%s: want an error", name)
+		}
+	}
+}

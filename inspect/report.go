@@ -188,6 +188,11 @@ func describeEndorsements(e *evidence.Endorsements) *Endorsements {
 	if e.Empty {
 		return &Endorsements{Empty: true}
 	}
+	if s := e.SNP; s != nil {
+		return &Endorsements{Version: e.Version, VersionWidth: e.VersionWidth, Sizes: map[string]int{
+			"vcek_or_vlek": len(s.Leaf), "ask_or_asvk": len(s.Intermediate), "ark": len(s.Root), "crl": len(s.CRL),
+		}}
+	}
 	return &Endorsements{
 		Version:      e.Version,
 		VersionWidth: e.VersionWidth,

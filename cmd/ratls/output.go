@@ -52,7 +52,11 @@ func writeReportBody(w io.Writer, r *inspect.Report) {
 			p.line(1, "value", "empty")
 		} else {
 			p.line(1, "version", fmt.Sprintf("%d (encoded in %d bytes)", e.Version, e.VersionWidth))
-			for _, k := range []string{"tcb_info", "tcb_info_issuer_chain", "pck_crl", "root_ca_crl", "pck_crl_issuer_chain", "qe_identity", "qe_identity_issuer_chain", "creation_datetime"} {
+			keys := []string{"tcb_info", "tcb_info_issuer_chain", "pck_crl", "root_ca_crl", "pck_crl_issuer_chain", "qe_identity", "qe_identity_issuer_chain", "creation_datetime"}
+			if _, snp := e.Sizes["vcek_or_vlek"]; snp {
+				keys = []string{"vcek_or_vlek", "ask_or_asvk", "ark", "crl"}
+			}
+			for _, k := range keys {
 				p.line(1, k, fmt.Sprintf("%d bytes", e.Sizes[k]))
 			}
 		}
