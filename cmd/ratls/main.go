@@ -81,6 +81,7 @@ Intel SGX SDK) and the older formats still found in the wild.`,
 		newCollateralCommand(),
 		newSimCommand(),
 		newAttestCommand(),
+		newEARCommand(),
 		newVersionCommand(),
 	)
 	return root
