@@ -116,8 +116,13 @@ func runConnect(cmd *cobra.Command, addr string, f *connectFlags) error {
 	if err := printConnectResult(cmd, addr, verified, f.verify.asJSON); err != nil {
 		return err
 	}
-	if !verified.Accepted() || conn == nil {
+	if !verified.Accepted() {
 		return &exitError{code: exitRejected, err: fmt.Errorf("server rejected: %s", firstReason(verified.Appraisal))}
+	}
+	if conn == nil {
+		// The server passed, but the handshake failed afterwards, e.g. the
+		// server refused this client's certificate in mutual attestation.
+		return &exitError{code: exitRejected, err: fmt.Errorf("the server was verified, but the handshake failed: %w", err)}
 	}
 	defer conn.Close()
 	if f.relay {
