@@ -84,7 +84,8 @@ type CertificateOptions struct {
 	PubKeyHash evidence.HashAlg
 	// Nonce, when non-nil, is put in the claims buffer's nonce claim.
 	Nonce []byte
-	// Endorsements, when non-nil, are added as the 2.23.133.5.4.2 extension.
+	// Endorsements, when non-nil, are added as the 2.23.133.5.4.2 extension;
+	// when nil, those the attester returned with its evidence (if any).
 	Endorsements *evidence.Endorsements
 	// LegacyGramine adds Gramine's legacy extension (the mis-encoded OID
 	// 1.2.840.113741.1337.6) holding a second quote whose report_data is
@@ -162,6 +163,9 @@ func CreateCertificate(ctx context.Context, key crypto.Signer, att Attester, opt
 			return nil, err
 		}
 		exts = append(exts, pkix.Extension{Id: evidence.OIDGramineLegacyMisencoded, Value: legacy.Data})
+	}
+	if o.Endorsements == nil {
+		o.Endorsements = ev.Endorsements
 	}
 	if o.Endorsements != nil {
 		e, err := o.Endorsements.Marshal()

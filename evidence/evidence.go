@@ -6,4 +6,8 @@ package evidence
 type Evidence struct {
 	Tag  uint64
 	Data []byte
+	// Endorsements, when the attester has them (e.g. the VCEK chain a
+	// SEV-SNP host supplies with an extended report), are carried in the
+	// certificate so verifiers need not fetch them.
+	Endorsements *Endorsements
 }

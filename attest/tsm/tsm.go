@@ -58,6 +58,7 @@ import (
 	"github.com/google/go-configfs-tsm/report"
 
 	"github.com/ratls/ratls/evidence"
+	"github.com/ratls/ratls/evidence/snp"
 )
 
 // Report providers, the values of the "provider" attribute without the
@@ -184,7 +185,33 @@ func (r *Report) Evidence() (*evidence.Evidence, error) {
 	if err := checkOutBlob(r.OutBlob); err != nil {
 		return nil, err
 	}
-	return &evidence.Evidence{Tag: tag, Data: r.OutBlob}, nil
+	ev := &evidence.Evidence{Tag: tag, Data: r.OutBlob}
+	if r.Provider == ProviderSEV && len(r.AuxBlob) > 0 {
+		if ev.Endorsements, err = snpEndorsements(r.AuxBlob); err != nil {
+			return nil, err
+		}
+	}
+	return ev, nil
+}
+
+// snpEndorsements turns the certificate table a SEV-SNP host returns in
+// auxblob into endorsements, so the VCEK (or VLEK) chain travels with the
+// report and verifiers need not ask AMD's KDS.
+func snpEndorsements(aux []byte) (*evidence.Endorsements, error) {
+	t, err := snp.ParseCertTable(aux)
+	if err != nil {
+		return nil, fmt.Errorf("tsm: auxblob: %w", err)
+	}
+	leaf := t.VCEK
+	if leaf == nil {
+		leaf = t.VLEK
+	}
+	if leaf == nil {
+		return nil, nil // the host supplied no VCEK or VLEK
+	}
+	return &evidence.Endorsements{Version: evidence.EndorsementsVersion, SNP: &evidence.SNPEndorsements{
+		Leaf: leaf, Intermediate: t.ASK, Root: t.ARK, CRL: t.CRL,
+	}}, nil
 }
 
 // TagForProvider returns the CBOR evidence tag of the outblobs a provider

@@ -3,6 +3,7 @@ package tsm
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -467,5 +468,33 @@ func BenchmarkAttest(b *testing.B) {
 		if _, err := a.Attest(context.Background(), [64]byte{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// The certificate table a SEV-SNP host returns in auxblob becomes the
+// evidence's endorsements: the VCEK travels with the report.
+func TestAuxBlobCertificatesBecomeEndorsements(t *testing.T) {
+	blob := readVector(t, "snp-go-sev-guest", "attestation.bin")
+	vcek := readVector(t, "snp-go-sev-guest", "vcek.testcer.der")
+	rd := mustHex64(t, snpReportData)
+	// One entry (the VCEK GUID 63da758d-e664-4564-adc5-f4b93be8accd, stored
+	// mixed-endian), the all-zero terminator, then the certificate.
+	table := make([]byte, 48)
+	copy(table, []byte{0x8d, 0x75, 0xda, 0x63, 0x64, 0xe6, 0x64, 0x45, 0xad, 0xc5, 0xf4, 0xb9, 0x3b, 0xe8, 0xac, 0xcd})
+	binary.LittleEndian.PutUint32(table[16:], 48)
+	binary.LittleEndian.PutUint32(table[20:], uint32(len(vcek)))
+	fake := newFake(ProviderSEV+"\n", kernelLike(t, rd, blob))
+	fake.auxblob = append(table, vcek...)
+	ev, err := newTestAttester(t, Options{Client: fake, GetAuxBlob: true}).Attest(context.Background(), rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Endorsements == nil || ev.Endorsements.SNP == nil || !bytes.Equal(ev.Endorsements.SNP.Leaf, vcek) {
+		t.Fatalf("endorsements: %+v", ev.Endorsements)
+	}
+	// A malformed table is an error, not silently dropped certificates.
+	fake.auxblob = []byte("not a table")
+	if _, err := newTestAttester(t, Options{Client: fake, GetAuxBlob: true}).Attest(context.Background(), rd); err == nil || !strings.Contains(err.Error(), "auxblob") {
+		t.Errorf("malformed table: %v", err)
 	}
 }

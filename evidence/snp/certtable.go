@@ -1,0 +1,104 @@
+package snp
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+)
+
+// The certificate table a host attaches to an extended report (GHCB
+// MSG_REPORT_REQ, and configfs-tsm's auxblob for sev_guest): entries of a
+// 16-byte GUID, a 32-bit offset and a 32-bit length, little-endian,
+// terminated by an all-zero entry; offsets are from the table's start.
+const (
+	certTableEntrySize = 24
+	// MaxCertTableSize bounds a certificate table.
+	MaxCertTableSize = 64 << 10
+	maxCertTableRows = 64
+)
+
+// GUIDs of the certificate table entries (stored in the table in the
+// mixed-endian GUID byte order).
+var (
+	guidVCEK = mustGUID("63da758d-e664-4564-adc5-f4b93be8accd")
+	guidVLEK = mustGUID("a8074bc2-a25a-483e-aae6-39c045a0b8a1")
+	guidASK  = mustGUID("4ab7b379-bbac-4fe4-a02f-05aef327c782")
+	guidARK  = mustGUID("c0b406a4-a803-4952-9743-3fb6014cd0ae")
+	guidCRL  = mustGUID("92f81bc3-5811-4d3d-97ff-d19f88dc67ea")
+)
+
+// CertTable holds the certificates found in a certificate table: DER (or
+// PEM) bytes as the host supplied them; nil when absent. ASK holds the ASVK
+// when the report is VLEK-signed.
+type CertTable struct {
+	VCEK, VLEK, ASK, ARK, CRL []byte
+	// Unknown counts entries with GUIDs this package does not know.
+	Unknown int
+}
+
+// ParseCertTable reads a certificate table strictly: every entry must lie
+// inside the table, a known GUID may appear only once, and the table must
+// end with the all-zero entry.
+func ParseCertTable(b []byte) (*CertTable, error) {
+	if len(b) > MaxCertTableSize {
+		return nil, fmt.Errorf("snp: certificate table of %d bytes exceeds the limit of %d", len(b), MaxCertTableSize)
+	}
+	t := &CertTable{}
+	slots := map[[16]byte]*[]byte{guidVCEK: &t.VCEK, guidVLEK: &t.VLEK, guidASK: &t.ASK, guidARK: &t.ARK, guidCRL: &t.CRL}
+	for row := 0; ; row++ {
+		off := row * certTableEntrySize
+		if row >= maxCertTableRows {
+			return nil, fmt.Errorf("snp: certificate table: more than %d entries", maxCertTableRows)
+		}
+		if off+certTableEntrySize > len(b) {
+			return nil, fmt.Errorf("snp: certificate table: entry %d: want %d bytes at offset %d, table has %d (no terminating entry)", row, certTableEntrySize, off, len(b))
+		}
+		e := b[off : off+certTableEntrySize]
+		if bytes.Equal(e, make([]byte, certTableEntrySize)) {
+			return t, nil
+		}
+		var guid [16]byte
+		copy(guid[:], e[:16])
+		start := uint64(binary.LittleEndian.Uint32(e[16:]))
+		length := uint64(binary.LittleEndian.Uint32(e[20:]))
+		if start+length > uint64(len(b)) || length == 0 {
+			return nil, fmt.Errorf("snp: certificate table: entry %d: offset %d and length %d do not fit a %d-byte table", row, start, length, len(b))
+		}
+		slot, known := slots[guid]
+		if !known {
+			t.Unknown++
+			continue
+		}
+		if *slot != nil {
+			return nil, fmt.Errorf("snp: certificate table: entry %d: GUID %s appears twice", row, formatGUID(guid))
+		}
+		*slot = bytes.Clone(b[start : start+length])
+	}
+}
+
+// mustGUID turns a textual GUID into its table bytes: the first three
+// groups little-endian, the rest as written.
+func mustGUID(s string) [16]byte {
+	var g [16]byte
+	hexs := bytes.ReplaceAll([]byte(s), []byte("-"), nil)
+	if len(hexs) != 32 {
+		panic("snp: bad GUID " + s)
+	}
+	var raw [16]byte
+	for i := range raw {
+		var v byte
+		if _, err := fmt.Sscanf(string(hexs[2*i:2*i+2]), "%02x", &v); err != nil {
+			panic("snp: bad GUID " + s)
+		}
+		raw[i] = v
+	}
+	g[0], g[1], g[2], g[3] = raw[3], raw[2], raw[1], raw[0]
+	g[4], g[5] = raw[5], raw[4]
+	g[6], g[7] = raw[7], raw[6]
+	copy(g[8:], raw[8:])
+	return g
+}
+
+func formatGUID(g [16]byte) string {
+	return fmt.Sprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%x-%x", g[3], g[2], g[1], g[0], g[5], g[4], g[7], g[6], g[8:10], g[10:])
+}
