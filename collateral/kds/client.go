@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ratls/ratls/internal/retry"
 
 	"github.com/ratls/ratls/evidence/snp"
 )
@@ -99,7 +99,7 @@ func NewClient(cfg ClientConfig) *Client {
 		http:      cfg.HTTPClient,
 		retries:   cfg.MaxRetries,
 		userAgent: cfg.UserAgent,
-		sleep:     sleepContext,
+		sleep:     retry.Sleep,
 	}
 	if c.base == "" {
 		c.base = DefaultBaseURL
@@ -348,21 +348,7 @@ func (c *Client) get(ctx context.Context, u string, limit int64) ([]byte, error)
 // backoff is the wait before retry n (1-based): initialBackoff doubled per
 // retry, capped at MaxRetryWait, with jitter in [d/2, d] so that clients
 // started together spread out.
-func backoff(n int) time.Duration {
-	d := min(initialBackoff<<min(n-1, 16), MaxRetryWait)
-	return d/2 + rand.N(d/2+1)
-}
-
-func sleepContext(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
-}
+func backoff(n int) time.Duration { return retry.Backoff(n, initialBackoff, MaxRetryWait) }
 
 func (c *Client) getOnce(ctx context.Context, u string, limit int64) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -383,7 +369,7 @@ func (c *Client) getOnce(ctx context.Context, u string, limit int64) ([]byte, er
 			Status:     resp.Status,
 			Body:       excerpt,
 			Attempts:   1,
-			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+			RetryAfter: retry.After(resp.Header.Get("Retry-After"), time.Now()),
 		}
 	}
 	if resp.ContentLength > limit {
@@ -397,20 +383,4 @@ func (c *Client) getOnce(ctx context.Context, u string, limit int64) ([]byte, er
 		return nil, formatError("GET "+u, "response exceeds the limit of %d bytes", limit)
 	}
 	return body, nil
-}
-
-// parseRetryAfter reads a Retry-After value: delay-seconds or an HTTP date.
-// It returns 0 when absent or unreadable.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

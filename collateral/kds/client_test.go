@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ratls/ratls/internal/retry"
+
 	"github.com/ratls/ratls/evidence/snp"
 )
 
@@ -280,8 +282,8 @@ func TestParseRetryAfter(t *testing.T) {
 		{"Wed, 01 Jan 2025 00:00:30 GMT", 30 * time.Second},
 		{"Tue, 31 Dec 2024 23:59:00 GMT", 0},
 	} {
-		if got := parseRetryAfter(tc.in, now); got != tc.want {
-			t.Errorf("parseRetryAfter(%q) = %v, want %v", tc.in, got, tc.want)
+		if got := retry.After(tc.in, now); got != tc.want {
+			t.Errorf("retry.After(%q) = %v, want %v", tc.in, got, tc.want)
 		}
 	}
 }

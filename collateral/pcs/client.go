@@ -7,13 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ratls/ratls/internal/retry"
 )
 
 // Defaults of ClientConfig.
@@ -113,7 +113,7 @@ func NewClient(cfg ClientConfig) *Client {
 		apiKey:    cfg.APIKey,
 		retries:   cfg.MaxRetries,
 		userAgent: cfg.UserAgent,
-		sleep:     sleepContext,
+		sleep:     retry.Sleep,
 	}
 	if c.base == "" {
 		c.base = DefaultBaseURL
@@ -531,22 +531,7 @@ func (c *Client) get(ctx context.Context, u string, limit int64) ([]byte, http.H
 // backoff is the wait before retry n (1-based): initialBackoff doubled per
 // retry, capped at MaxRetryWait, with jitter in [d/2, d] so that clients
 // started together spread out.
-func backoff(n int) time.Duration {
-	d := initialBackoff << min(n-1, 16)
-	d = min(d, MaxRetryWait)
-	return d/2 + rand.N(d/2+1)
-}
-
-func sleepContext(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
-}
+func backoff(n int) time.Duration { return retry.Backoff(n, initialBackoff, MaxRetryWait) }
 
 func (c *Client) getOnce(ctx context.Context, u string, limit int64) ([]byte, http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -572,7 +557,7 @@ func (c *Client) getOnce(ctx context.Context, u string, limit int64) ([]byte, ht
 			ErrorMessage: truncate(resp.Header.Get(headerErrMsg), bodyExcerptSize),
 			Body:         excerpt,
 			Attempts:     1,
-			RetryAfter:   parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+			RetryAfter:   retry.After(resp.Header.Get("Retry-After"), time.Now()),
 		}
 	}
 	if resp.ContentLength > limit {
@@ -593,20 +578,4 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
-}
-
-// parseRetryAfter reads a Retry-After value: delay-seconds or an HTTP date.
-// It returns 0 when absent or unreadable.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/ratls/ratls/internal/retry"
 )
 
 // Response kinds of FuzzClientResponse.
@@ -123,9 +125,9 @@ func FuzzParseRetryAfter(f *testing.F) {
 	}
 	now := time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, s string) {
-		d := parseRetryAfter(s, now)
+		d := retry.After(s, now)
 		if d < 0 {
-			t.Fatalf("parseRetryAfter(%q) = %v", s, d)
+			t.Fatalf("retry.After(%q) = %v", s, d)
 		}
 	})
 }

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ratls/ratls/internal/retry"
 )
 
 // pcsFixture is one dcap-qvl collateral vector as PCS serves it.
@@ -799,7 +801,7 @@ func TestClientContext(t *testing.T) {
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	c2.sleep = func(ctx context.Context, d time.Duration) error {
 		cancel2()
-		return sleepContext(ctx, d)
+		return retry.Sleep(ctx, d)
 	}
 	if _, err := c2.Collateral(ctx2, tdxRequest(t)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want context.Canceled", err)
@@ -817,8 +819,8 @@ func TestParseRetryAfter(t *testing.T) {
 		{"Tue, 01 Jul 2025 12:00:30 GMT", 30 * time.Second},
 		{"Tue, 01 Jul 2025 11:00:00 GMT", 0}, // in the past
 	} {
-		if got := parseRetryAfter(tc.in, now); got != tc.want {
-			t.Errorf("parseRetryAfter(%q) = %v, want %v", tc.in, got, tc.want)
+		if got := retry.After(tc.in, now); got != tc.want {
+			t.Errorf("retry.After(%q) = %v, want %v", tc.in, got, tc.want)
 		}
 	}
 }
