@@ -10,6 +10,7 @@ import (
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/quote"
+	"github.com/ratls/ratls/verify/checks"
 	"github.com/ratls/ratls/verify/intel"
 )
 
@@ -83,12 +84,8 @@ func (p *Policy) AppraiseIntel(res *intel.Result, verr error, binding *evidence.
 		a.Add(Reason{Check: "verification", Message: fmt.Sprintf("no verification result: %v", verr), Status: Contraindicated})
 		return a
 	}
-	var failed []failedCheck
-	for _, c := range res.Failed() {
-		failed = append(failed, failedCheck{c.Name, c.Detail, c.Err()})
-	}
-	a.verificationReasons(failed, verr, func(c failedCheck) string {
-		if p.AllowExpiredCollateral && errors.Is(c.err, intel.ErrValidity) && slices.Contains(collateralValidityChecks, c.name) {
+	a.verificationReasons(res.Failed(), verr, func(c checks.Check) string {
+		if p.AllowExpiredCollateral && errors.Is(c.Err(), intel.ErrValidity) && slices.Contains(collateralValidityChecks, c.Name) {
 			return "allow_expired_collateral"
 		}
 		return ""

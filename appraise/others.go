@@ -10,6 +10,7 @@ import (
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/verify/amd"
 	"github.com/ratls/ratls/verify/arm"
+	"github.com/ratls/ratls/verify/checks"
 )
 
 // SNPReference holds reference values and rules for AMD SEV-SNP guests.
@@ -69,21 +70,15 @@ func (r *CCAReference) hasValues() bool {
 	return r != nil && len(r.RealmInitialMeasurement)+len(r.RealmPersonalizationValue)+len(r.REM0)+len(r.REM1)+len(r.REM2)+len(r.REM3)+len(r.PlatformSWComponents) > 0
 }
 
-// failedCheck is what the verifiers' checks have in common.
-type failedCheck struct {
-	name, detail string
-	err          error
-}
-
 // verificationReasons records a reason per failed verification check;
 // excuse may downgrade one to a warning, naming the policy switch.
-func (a *Appraisal) verificationReasons(failed []failedCheck, verr error, excuse func(failedCheck) string) {
+func (a *Appraisal) verificationReasons(failed []checks.Check, verr error, excuse func(checks.Check) string) {
 	for _, c := range failed {
-		st, msg := Contraindicated, c.detail
+		st, msg := Contraindicated, c.Detail
 		if switchName := excuse(c); switchName != "" {
 			st, msg = Warning, msg+" (accepted: "+switchName+")"
 		}
-		a.Add(Reason{Check: c.name, Expected: "pass", Actual: "fail", Message: msg, Status: st})
+		a.Add(Reason{Check: c.Name, Expected: "pass", Actual: "fail", Message: msg, Status: st})
 	}
 	if verr != nil && len(failed) == 0 {
 		a.Add(Reason{Check: "verification", Message: verr.Error(), Status: Contraindicated})
@@ -99,12 +94,8 @@ func (p *Policy) AppraiseSNP(res *amd.Result, verr error, binding *evidence.Bind
 		return a
 	}
 	ref := p.SNP
-	var failed []failedCheck
-	for _, c := range res.Failed() {
-		failed = append(failed, failedCheck{c.Name, c.Detail, c.Err()})
-	}
-	a.verificationReasons(failed, verr, func(c failedCheck) string {
-		if ref != nil && ref.AllowNoCRL && errors.Is(c.err, amd.ErrNoCRL) {
+	a.verificationReasons(res.Failed(), verr, func(c checks.Check) string {
+		if ref != nil && ref.AllowNoCRL && errors.Is(c.Err(), amd.ErrNoCRL) {
 			return "sev_snp.allow_no_crl"
 		}
 		return ""
@@ -159,11 +150,7 @@ func (p *Policy) AppraiseCCA(res *arm.Result, verr error, binding *evidence.Bind
 		a.Add(Reason{Check: "verification", Message: fmt.Sprintf("no verification result: %v", verr), Status: Contraindicated})
 		return a
 	}
-	var failed []failedCheck
-	for _, c := range res.Failed() {
-		failed = append(failed, failedCheck{c.Name, c.Detail, c.Err()})
-	}
-	a.verificationReasons(failed, verr, func(failedCheck) string { return "" })
+	a.verificationReasons(res.Failed(), verr, func(checks.Check) string { return "" })
 	ref := p.CCA
 	lifecycles := []string{"secured"}
 	if ref != nil && len(ref.Lifecycle) > 0 {

@@ -25,6 +25,7 @@ import (
 	"github.com/ratls/ratls/inspect"
 	"github.com/ratls/ratls/verify/amd"
 	"github.com/ratls/ratls/verify/arm"
+	"github.com/ratls/ratls/verify/checks"
 	"github.com/ratls/ratls/verify/intel"
 )
 
@@ -255,7 +256,7 @@ type verificationJSON struct {
 	ValidFrom              string                `json:"valid_from,omitempty"`
 	ValidUntil             string                `json:"valid_until,omitempty"`
 	KeyBinding             string                `json:"key_binding"`
-	Checks                 []checkJSON           `json:"checks"`
+	Checks                 checks.List           `json:"checks"`
 	SNP                    *amd.Result           `json:"sev_snp,omitempty"`
 	CCA                    *arm.Result           `json:"cca,omitempty"`
 	Reasons                []appraise.Reason     `json:"reasons"`
@@ -268,7 +269,7 @@ func describeVerification(v *ratls.Verification) *verificationJSON {
 	out := &verificationJSON{
 		Status: v.Appraisal.Status, PolicyID: v.Appraisal.PolicyID, Reasons: v.Appraisal.Reasons,
 		ReferenceValuesChecked: v.Appraisal.ReferenceValuesChecked, Notes: v.Appraisal.Notes,
-		AdvisoryIDs: []string{}, Checks: []checkJSON{}, KeyBinding: string(evidence.BindingNotApplicable),
+		AdvisoryIDs: []string{}, Checks: checks.List{}, KeyBinding: string(evidence.BindingNotApplicable),
 	}
 	if v.Binding != nil {
 		out.KeyBinding = string(v.Binding.Status)
@@ -278,21 +279,15 @@ func describeVerification(v *ratls.Verification) *verificationJSON {
 	}
 	if r := v.AMD; r != nil {
 		out.SNP = r
-		for _, c := range r.Checks {
-			out.Checks = append(out.Checks, checkJSON{Name: c.Name, OK: c.OK, Detail: c.Detail})
-		}
+		out.Checks = append(out.Checks, r.Checks...)
 		out.ValidFrom, out.ValidUntil = fmtWindow(r.Valid.From), fmtWindow(r.Valid.Until)
 	}
 	if r := v.CCA; r != nil {
 		out.CCA = r
-		for _, c := range r.Checks {
-			out.Checks = append(out.Checks, checkJSON{Name: c.Name, OK: c.OK, NotApplicable: c.NotApplicable, Detail: c.Detail})
-		}
+		out.Checks = append(out.Checks, r.Checks...)
 	}
 	if r := v.Intel; r != nil {
-		for _, c := range r.Checks {
-			out.Checks = append(out.Checks, checkJSON{Name: c.Name, OK: c.OK, Detail: c.Detail})
-		}
+		out.Checks = append(out.Checks, r.Checks...)
 		out.FMSPC, out.TrustAnchor, out.Collateral = r.FMSPC, r.TrustAnchor, r.Collateral
 		if !r.Valid.From.IsZero() {
 			out.ValidFrom, out.ValidUntil = r.Valid.From.UTC().Format(time.RFC3339), r.Valid.Until.UTC().Format(time.RFC3339)
@@ -305,16 +300,6 @@ func describeVerification(v *ratls.Verification) *verificationJSON {
 		}
 	}
 	return out
-}
-
-// checkJSON is one verification check in JSON output.
-type checkJSON struct {
-	Name string `json:"name"`
-	OK   bool   `json:"ok"`
-	// NotApplicable marks a check that did not apply (it is not ok, but
-	// not a failure either), e.g. an expected challenge nobody gave.
-	NotApplicable bool   `json:"not_applicable,omitempty"`
-	Detail        string `json:"detail"`
 }
 
 func fmtWindow(t time.Time) string {

@@ -251,8 +251,8 @@ func (v *Verifier) verifyChain(product string, kind snp.SigningKey, certs []*x50
 		return nil, errorf(ErrMalformed, "%s %v", leafRole, err)
 	}
 	w := Window{From: leaf.NotBefore, Until: leaf.NotAfter}
-	w = w.intersect(Window{From: inter.NotBefore, Until: inter.NotAfter})
-	w = w.intersect(Window{From: root.NotBefore, Until: root.NotAfter})
+	w = w.Intersect(Window{From: inter.NotBefore, Until: inter.NotAfter})
+	w = w.Intersect(Window{From: root.NotBefore, Until: root.NotAfter})
 	return &verifiedChain{leaf: leaf, intermediate: inter, root: root, anchor: v.roots.describe(root, product),
 		ext: ext, key: key, window: w}, nil
 }
@@ -287,7 +287,7 @@ func (v *Verifier) checkCRL(c *verifiedChain, crl *x509.RevocationList, now time
 	if crl.NextUpdate.IsZero() {
 		return w, errorf(ErrCRL, "CRL has no nextUpdate, so it cannot be shown to be current")
 	}
-	if !w.contains(now) {
+	if !w.Contains(now) {
 		return w, errorf(ErrValidity, "CRL valid %s to %s, verification time %s",
 			crl.ThisUpdate.UTC().Format(time.RFC3339), crl.NextUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}

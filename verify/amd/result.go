@@ -2,9 +2,8 @@ package amd
 
 import (
 	"errors"
-	"fmt"
-	"strings"
-	"time"
+
+	"github.com/ratls/ratls/verify/checks"
 
 	"github.com/ratls/ratls/evidence/snp"
 )
@@ -44,36 +43,10 @@ const (
 )
 
 // Check is one verification step and its outcome.
-type Check struct {
-	Name   string `json:"name"`
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail"`
-
-	err error // classification, for errors.Is on a failed verification
-}
-
-// Err returns the class of a failed check (one of the Err values of this
-// package), nil for a passed one.
-func (c Check) Err() error { return c.err }
+type Check = checks.Check
 
 // Window is a validity period.
-type Window struct {
-	From  time.Time `json:"from"`
-	Until time.Time `json:"until"`
-}
-
-func (w Window) contains(t time.Time) bool { return !t.Before(w.From) && !t.After(w.Until) }
-
-// intersect narrows w to o.
-func (w Window) intersect(o Window) Window {
-	if o.From.After(w.From) {
-		w.From = o.From
-	}
-	if w.Until.IsZero() || (!o.Until.IsZero() && o.Until.Before(w.Until)) {
-		w.Until = o.Until
-	}
-	return w
-}
+type Window = checks.Window
 
 // CertTCB is the TCB a VCEK or VLEK certificate was issued for: its
 // security patch level extensions (1.3.6.1.4.1.3704.1.3.*).
@@ -125,67 +98,17 @@ type Result struct {
 	// one was given) this result depends on is valid.
 	Valid Window `json:"valid"`
 
-	Checks []Check `json:"checks"`
+	Checks checks.List `json:"checks"`
 }
 
 // Failed returns the checks that failed.
-func (r *Result) Failed() []Check {
-	var out []Check
-	for _, c := range r.Checks {
-		if !c.OK {
-			out = append(out, c)
-		}
-	}
-	return out
-}
+func (r *Result) Failed() []Check { return r.Checks.Failed() }
 
-// Check returns the check with the given name, if it ran.
-func (r *Result) Check(name string) (Check, bool) {
-	for _, c := range r.Checks {
-		if c.Name == name {
-			return c, true
-		}
-	}
-	return Check{}, false
-}
+// VerificationError lists the checks that failed; errors.Is finds their
+// classes (the Err values of this package).
+type VerificationError = checks.VerificationError
 
-func (r *Result) pass(name, detail string) {
-	r.Checks = append(r.Checks, Check{Name: name, OK: true, Detail: detail})
-}
+func (r *Result) err() error { return r.Checks.Err("amd") }
 
-// fail records a failed check; class is one of the Err values.
-func (r *Result) fail(name string, class error, format string, args ...any) {
-	r.Checks = append(r.Checks, Check{Name: name, Detail: fmt.Sprintf(format, args...), err: class})
-}
-
-// err returns nil when every check passed, otherwise a *VerificationError.
-func (r *Result) err() error {
-	if f := r.Failed(); len(f) > 0 {
-		return &VerificationError{Failed: f}
-	}
-	return nil
-}
-
-// VerificationError lists the checks that failed.
-type VerificationError struct {
-	Failed []Check
-}
-
-func (e *VerificationError) Error() string {
-	parts := make([]string, len(e.Failed))
-	for i, c := range e.Failed {
-		parts[i] = c.Name + ": " + c.Detail
-	}
-	return "amd: " + strings.Join(parts, "; ")
-}
-
-// Unwrap exposes the classes of the failed checks to errors.Is.
-func (e *VerificationError) Unwrap() []error {
-	var errs []error
-	for _, c := range e.Failed {
-		if c.err != nil {
-			errs = append(errs, c.err)
-		}
-	}
-	return errs
-}
+// Check returns the check with the given name and whether it ran.
+func (r *Result) Check(name string) (Check, bool) { return r.Checks.Get(name) }

@@ -102,7 +102,7 @@ func (v *Verifier) VerifyBytes(ctx context.Context, b []byte, opt Options) (*Res
 	rep, err := snp.ParseReport(b)
 	if err != nil {
 		r := &Result{TEE: "sev-snp"}
-		r.fail(CheckReportFormat, ErrMalformed, "%v", err)
+		r.Checks.Fail(CheckReportFormat, ErrMalformed, "%v", err)
 		return r, r.err()
 	}
 	return v.Verify(ctx, rep, opt)
@@ -122,23 +122,23 @@ func (v *Verifier) Verify(ctx context.Context, rep *snp.Report, opt Options) (*R
 	}
 	r := &Result{Report: rep, TEE: "sev-snp"}
 	if rep == nil {
-		r.fail(CheckReportFormat, ErrMalformed, "no report")
+		r.Checks.Fail(CheckReportFormat, ErrMalformed, "no report")
 		return r, r.err()
 	}
 	kind := rep.SignerInfo.SigningKey()
 	if kind != snp.SigningKeyVCEK && kind != snp.SigningKeyVLEK {
-		r.fail(CheckReportFormat, ErrUnsupported, "signing key: want VCEK or VLEK, got %v", kind)
+		r.Checks.Fail(CheckReportFormat, ErrUnsupported, "signing key: want VCEK or VLEK, got %v", kind)
 		return r, r.err()
 	}
 	if rep.SignatureAlgo != snp.SignatureAlgoECDSAP384SHA384 {
-		r.fail(CheckReportFormat, ErrUnsupported, "signature_algo: want 1 (ECDSA P-384 with SHA-384), got %d", rep.SignatureAlgo)
+		r.Checks.Fail(CheckReportFormat, ErrUnsupported, "signature_algo: want 1 (ECDSA P-384 with SHA-384), got %d", rep.SignatureAlgo)
 		return r, r.err()
 	}
 	r.SigningKey = strings.ToLower(kind.String())
-	r.pass(CheckReportFormat, fmt.Sprintf("report version %d, ECDSA P-384 with SHA-384, signed by the %v", rep.Version, kind))
+	r.Checks.Pass(CheckReportFormat, fmt.Sprintf("report version %d, ECDSA P-384 with SHA-384, signed by the %v", rep.Version, kind))
 
 	if len(opt.Certs) > 3 || slices.Contains(opt.Certs, nil) {
-		r.fail(CheckChain, ErrMalformed, "certificates: want the %v followed by at most its issuer and the ARK, got %d entries (or a nil one)", kind, len(opt.Certs))
+		r.Checks.Fail(CheckChain, ErrMalformed, "certificates: want the %v followed by at most its issuer and the ARK, got %d entries (or a nil one)", kind, len(opt.Certs))
 		return r, r.err()
 	}
 	var leaf *x509.Certificate
@@ -152,7 +152,7 @@ func (v *Verifier) Verify(ctx context.Context, rep *snp.Report, opt Options) (*R
 	}
 	r.Product = product
 	if leaf == nil {
-		r.fail(CheckChain, ErrNoCertificate, "no %v certificate given (fetch it from https://kdsintf.amd.com or take it from the report's certificate table)", kind)
+		r.Checks.Fail(CheckChain, ErrNoCertificate, "no %v certificate given (fetch it from https://kdsintf.amd.com or take it from the report's certificate table)", kind)
 		return r, r.err()
 	}
 
@@ -171,42 +171,42 @@ func (v *Verifier) Verify(ctx context.Context, rep *snp.Report, opt Options) (*R
 		failWith(r, CheckChain, err)
 	} else {
 		leafRole, issuerRole, _ := roleNames(kind, product)
-		r.pass(CheckChain, fmt.Sprintf("%s signed by the %s %q, signed by the ARK %q (key SHA-256 %s)",
+		r.Checks.Pass(CheckChain, fmt.Sprintf("%s signed by the %s %q, signed by the ARK %q (key SHA-256 %s)",
 			leafRole, issuerRole, chain.intermediate.Subject.CommonName, chain.anchor.Subject, chain.anchor.SPKISHA256))
 	}
 
 	if opt.CRL == nil {
-		r.fail(CheckCRL, ErrNoCRL, "no CRL given: revocation of %q not checked (CRL: https://kdsintf.amd.com/vcek/v1/%s/crl)",
+		r.Checks.Fail(CheckCRL, ErrNoCRL, "no CRL given: revocation of %q not checked (CRL: https://kdsintf.amd.com/vcek/v1/%s/crl)",
 			chain.intermediate.Subject.CommonName, product)
 	} else if w, err := v.checkCRL(chain, opt.CRL, now); err != nil {
 		failWith(r, CheckCRL, err)
 	} else {
-		r.Valid = r.Valid.intersect(w)
-		r.pass(CheckCRL, fmt.Sprintf("CRL of %q current (next update %s); %q not revoked", chain.root.Subject.CommonName,
+		r.Valid = r.Valid.Intersect(w)
+		r.Checks.Pass(CheckCRL, fmt.Sprintf("CRL of %q current (next update %s); %q not revoked", chain.root.Subject.CommonName,
 			opt.CRL.NextUpdate.UTC().Format(time.RFC3339), chain.intermediate.Subject.CommonName))
 	}
 
 	if detail, err := compareTCB(product, chain.ext, rep.ReportedTCB); err != nil {
 		failWith(r, CheckTCB, err)
 	} else {
-		r.pass(CheckTCB, detail)
+		r.Checks.Pass(CheckTCB, detail)
 	}
 
 	if detail, err := compareHWID(product, kind, chain.ext, rep); err != nil {
 		failWith(r, CheckHWID, err)
 	} else {
-		r.pass(CheckHWID, detail)
+		r.Checks.Pass(CheckHWID, detail)
 	}
 
 	digest := sha512.Sum384(rep.SignedData())
 	sigR, sigS := rep.SignatureRS()
 	switch {
 	case sigR.Sign() == 0 || sigS.Sign() == 0:
-		r.fail(CheckSignature, ErrSignature, "report signature has a zero R or S component")
+		r.Checks.Fail(CheckSignature, ErrSignature, "report signature has a zero R or S component")
 	case !ecdsa.Verify(chain.key, digest[:], sigR, sigS):
-		r.fail(CheckSignature, ErrSignature, "report signature does not verify with the %v key", kind)
+		r.Checks.Fail(CheckSignature, ErrSignature, "report signature does not verify with the %v key", kind)
 	default:
-		r.pass(CheckSignature, fmt.Sprintf("report bytes 0x000-0x29F signed by the %v key", kind))
+		r.Checks.Pass(CheckSignature, fmt.Sprintf("report bytes 0x000-0x29F signed by the %v key", kind))
 	}
 	return r, r.err()
 }
@@ -214,10 +214,10 @@ func (v *Verifier) Verify(ctx context.Context, rep *snp.Report, opt Options) (*R
 // failWith records err (a *checkError) as the failure of check name.
 func failWith(r *Result, name string, err error) {
 	if ce, ok := err.(*checkError); ok {
-		r.fail(name, ce.class, "%s", ce.detail)
+		r.Checks.Fail(name, ce.class, "%s", ce.detail)
 		return
 	}
-	r.fail(name, ErrChain, "%v", err)
+	r.Checks.Fail(name, ErrChain, "%v", err)
 }
 
 // resolveProduct finds the product from the report's CPUID fields (version
@@ -229,7 +229,7 @@ func resolveProduct(r *Result, rep *snp.Report, option string, leaf *x509.Certif
 	if rep.Version >= 3 {
 		p, err := rep.Product()
 		if err != nil {
-			r.fail(CheckProduct, ErrUnsupported, "%v", err)
+			r.Checks.Fail(CheckProduct, ErrUnsupported, "%v", err)
 			return "", false
 		}
 		sources = append(sources, source{fmt.Sprintf("report CPUID %02Xh/%02Xh stepping %d",
@@ -237,7 +237,7 @@ func resolveProduct(r *Result, rep *snp.Report, option string, leaf *x509.Certif
 	}
 	if option != "" {
 		if ARK(option) == nil {
-			r.fail(CheckProduct, ErrUnsupported, "product option: want Milan, Genoa or Turin, got %q", option)
+			r.Checks.Fail(CheckProduct, ErrUnsupported, "product option: want Milan, Genoa or Turin, got %q", option)
 			return "", false
 		}
 		sources = append(sources, source{"product option", option})
@@ -245,30 +245,30 @@ func resolveProduct(r *Result, rep *snp.Report, option string, leaf *x509.Certif
 	if leaf != nil {
 		p, name, err := certProduct(leaf)
 		if err != nil {
-			r.fail(CheckProduct, ErrMalformed, "%v", err)
+			r.Checks.Fail(CheckProduct, ErrMalformed, "%v", err)
 			return "", false
 		}
 		if name != "" {
 			if ARK(p) == nil {
-				r.fail(CheckProduct, ErrUnsupported, "certificate productName: want Milan, Genoa or Turin (with an optional stepping suffix), got %q", name)
+				r.Checks.Fail(CheckProduct, ErrUnsupported, "certificate productName: want Milan, Genoa or Turin (with an optional stepping suffix), got %q", name)
 				return "", false
 			}
 			sources = append(sources, source{fmt.Sprintf("certificate productName %q", name), p})
 		}
 	}
 	if len(sources) == 0 {
-		r.fail(CheckProduct, ErrUnsupported, "product unknown: the report (version %d) has no CPUID fields, no product option was given and there is no certificate productName", rep.Version)
+		r.Checks.Fail(CheckProduct, ErrUnsupported, "product unknown: the report (version %d) has no CPUID fields, no product option was given and there is no certificate productName", rep.Version)
 		return "", false
 	}
 	froms := make([]string, len(sources))
 	for i, s := range sources {
 		if s.product != sources[0].product {
-			r.fail(CheckProduct, ErrMismatch, "%s says %s, but %s says %s", sources[0].from, sources[0].product, s.from, s.product)
+			r.Checks.Fail(CheckProduct, ErrMismatch, "%s says %s, but %s says %s", sources[0].from, sources[0].product, s.from, s.product)
 			return "", false
 		}
 		froms[i] = s.from
 	}
-	r.pass(CheckProduct, fmt.Sprintf("%s (from %s)", sources[0].product, strings.Join(froms, ", ")))
+	r.Checks.Pass(CheckProduct, fmt.Sprintf("%s (from %s)", sources[0].product, strings.Join(froms, ", ")))
 	return sources[0].product, true
 }
 

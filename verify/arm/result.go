@@ -2,8 +2,8 @@ package arm
 
 import (
 	"errors"
-	"fmt"
-	"strings"
+
+	"github.com/ratls/ratls/verify/checks"
 
 	"github.com/ratls/ratls/evidence/cca"
 )
@@ -35,19 +35,7 @@ const (
 // apply to this token (realm checks of a platform-only token, the challenge
 // check without an expected challenge) has OK false and NotApplicable true;
 // it does not make the verification fail.
-type Check struct {
-	Name          string `json:"name"`
-	OK            bool   `json:"ok"`
-	NotApplicable bool   `json:"not_applicable,omitempty"`
-	Detail        string `json:"detail"`
-
-	err   error // classification, for errors.Is on a failed verification
-	cause error // underlying error, if any (e.g. from Options.KeyStore)
-}
-
-// Err returns the class of a failed check (one of the Err values of this
-// package), nil for a passed or not applicable one.
-func (c Check) Err() error { return c.err }
+type Check = checks.Check
 
 // Result is everything a verification proved about a CCA token. Verify
 // fills it as far as the checks got, also when it returns an error.
@@ -87,82 +75,17 @@ type Result struct {
 	// an earlier call with the same token bytes and key.
 	PlatformCached bool `json:"platform_cached,omitempty"`
 
-	Checks []Check `json:"checks"`
+	Checks checks.List `json:"checks"`
 }
 
-// Failed returns the checks that failed. Not applicable checks are not
-// failures.
-func (r *Result) Failed() []Check {
-	var out []Check
-	for _, c := range r.Checks {
-		if !c.OK && !c.NotApplicable {
-			out = append(out, c)
-		}
-	}
-	return out
-}
+// Failed returns the checks that failed.
+func (r *Result) Failed() []Check { return r.Checks.Failed() }
 
-// Check returns the check with the given name and whether it was run.
-func (r *Result) Check(name string) (Check, bool) {
-	for _, c := range r.Checks {
-		if c.Name == name {
-			return c, true
-		}
-	}
-	return Check{}, false
-}
+// VerificationError lists the checks that failed; errors.Is finds their
+// classes (the Err values of this package).
+type VerificationError = checks.VerificationError
 
-func (r *Result) pass(name, detail string) {
-	r.Checks = append(r.Checks, Check{Name: name, OK: true, Detail: detail})
-}
+func (r *Result) err() error { return r.Checks.Err("arm") }
 
-func (r *Result) notApplicable(name, detail string) {
-	r.Checks = append(r.Checks, Check{Name: name, NotApplicable: true, Detail: detail})
-}
-
-// fail records a failed check; class is one of the Err values.
-func (r *Result) fail(name string, class error, format string, args ...any) {
-	r.Checks = append(r.Checks, Check{Name: name, Detail: fmt.Sprintf(format, args...), err: class})
-}
-
-// failCause records a failed check that has an underlying error.
-func (r *Result) failCause(name string, class, cause error, format string, args ...any) {
-	r.fail(name, class, format, args...)
-	r.Checks[len(r.Checks)-1].cause = cause
-}
-
-// err returns nil when every check passed, otherwise a *VerificationError.
-func (r *Result) err() error {
-	if f := r.Failed(); len(f) > 0 {
-		return &VerificationError{Failed: f}
-	}
-	return nil
-}
-
-// VerificationError lists the checks that failed.
-type VerificationError struct {
-	Failed []Check
-}
-
-func (e *VerificationError) Error() string {
-	parts := make([]string, len(e.Failed))
-	for i, c := range e.Failed {
-		parts[i] = c.Name + ": " + c.Detail
-	}
-	return "arm: " + strings.Join(parts, "; ")
-}
-
-// Unwrap exposes the classes of the failed checks, and the errors they
-// stem from, to errors.Is and errors.As.
-func (e *VerificationError) Unwrap() []error {
-	var errs []error
-	for _, c := range e.Failed {
-		if c.err != nil {
-			errs = append(errs, c.err)
-		}
-		if c.cause != nil {
-			errs = append(errs, c.cause)
-		}
-	}
-	return errs
-}
+// Check returns the check with the given name and whether it ran.
+func (r *Result) Check(name string) (Check, bool) { return r.Checks.Get(name) }

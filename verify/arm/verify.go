@@ -92,7 +92,7 @@ func (v *Verifier) VerifyBytes(ctx context.Context, b []byte, opt Options) (*Res
 	t, err := cca.Parse(b)
 	if err != nil {
 		r := &Result{TEE: TEE}
-		r.failCause(CheckTokenFormat, ErrMalformed, err, "%v", err)
+		r.Checks.FailCause(CheckTokenFormat, ErrMalformed, err, "%v", err)
 		return r, r.err()
 	}
 	return v.Verify(ctx, t, opt)
@@ -106,30 +106,30 @@ func (v *Verifier) VerifyBytes(ctx context.Context, b []byte, opt Options) (*Res
 func (v *Verifier) Verify(_ context.Context, t *cca.Token, opt Options) (*Result, error) {
 	r := &Result{Token: t, TEE: TEE}
 	if t == nil || t.Platform == nil || (t.Realm == nil) != (t.Form == cca.FormPlatformOnly) {
-		r.fail(CheckTokenFormat, ErrMalformed, "token: want a token from cca.Parse with a platform token, and a realm token unless the form is %s", cca.FormPlatformOnly)
+		r.Checks.Fail(CheckTokenFormat, ErrMalformed, "token: want a token from cca.Parse with a platform token, and a realm token unless the form is %s", cca.FormPlatformOnly)
 		return r, r.err()
 	}
 	r.setFacts(t)
 
 	if t.Realm == nil {
 		if opt.AllowPlatformOnly {
-			r.pass(CheckTokenFormat, "platform token only (no realm token), accepted by Options.AllowPlatformOnly")
+			r.Checks.Pass(CheckTokenFormat, "platform token only (no realm token), accepted by Options.AllowPlatformOnly")
 		} else {
-			r.fail(CheckTokenFormat, ErrNoRealm, "platform token only: want a realm token too (set Options.AllowPlatformOnly to accept platform-only tokens)")
+			r.Checks.Fail(CheckTokenFormat, ErrNoRealm, "platform token only: want a realm token too (set Options.AllowPlatformOnly to accept platform-only tokens)")
 		}
 	} else {
-		r.pass(CheckTokenFormat, fmt.Sprintf("%s collection with a platform and a realm token", t.Form))
+		r.Checks.Pass(CheckTokenFormat, fmt.Sprintf("%s collection with a platform and a realm token", t.Form))
 	}
 
 	if cpak, spki, ok := platformKey(r, t, opt); ok {
 		v.verifyPlatform(r, t, cpak, spki)
 	} else {
-		r.notApplicable(CheckPlatformSignature, "no usable platform attestation key")
+		r.Checks.NotApplicable(CheckPlatformSignature, "no usable platform attestation key")
 	}
 
 	if t.Realm == nil {
-		r.notApplicable(CheckRealmSignature, "platform-only token")
-		r.notApplicable(CheckBinding, "platform-only token")
+		r.Checks.NotApplicable(CheckRealmSignature, "platform-only token")
+		r.Checks.NotApplicable(CheckBinding, "platform-only token")
 	} else {
 		verifyRealm(r, t)
 		checkBinding(r, t)
@@ -163,39 +163,39 @@ func platformKey(r *Result, t *cca.Token, opt Options) (*ecdsa.PublicKey, []byte
 	pub, source := opt.CPAK, "Options.CPAK"
 	if pub == nil {
 		if opt.KeyStore == nil {
-			r.fail(CheckPlatformKey, ErrNoKey, "neither Options.CPAK nor Options.KeyStore is set")
+			r.Checks.Fail(CheckPlatformKey, ErrNoKey, "neither Options.CPAK nor Options.KeyStore is set")
 			return nil, nil, false
 		}
 		id := t.Platform.Claims.InstanceID
 		source = fmt.Sprintf("the key store (instance ID %x)", id)
 		var err error
 		if pub, err = opt.KeyStore(bytes.Clone(id)); err != nil {
-			r.failCause(CheckPlatformKey, ErrNoKey, err, "key store: instance ID %x: %v", id, err)
+			r.Checks.FailCause(CheckPlatformKey, ErrNoKey, err, "key store: instance ID %x: %v", id, err)
 			return nil, nil, false
 		}
 		if pub == nil {
-			r.fail(CheckPlatformKey, ErrNoKey, "key store: no key for instance ID %x", id)
+			r.Checks.Fail(CheckPlatformKey, ErrNoKey, "key store: no key for instance ID %x", id)
 			return nil, nil, false
 		}
 	}
 	ec, ok := pub.(*ecdsa.PublicKey)
 	if !ok || ec == nil {
-		r.fail(CheckPlatformKey, ErrKey, "key from %s: want *ecdsa.PublicKey, got %T", source, pub)
+		r.Checks.Fail(CheckPlatformKey, ErrKey, "key from %s: want *ecdsa.PublicKey, got %T", source, pub)
 		return nil, nil, false
 	}
 	if _, ok := curveBits(ec.Curve); !ok {
-		r.fail(CheckPlatformKey, ErrKey, "key from %s: want an ECDSA key on P-256, P-384 or P-521, got curve %s", source, curveName(ec.Curve))
+		r.Checks.Fail(CheckPlatformKey, ErrKey, "key from %s: want an ECDSA key on P-256, P-384 or P-521, got curve %s", source, curveName(ec.Curve))
 		return nil, nil, false
 	}
 	// MarshalPKIXPublicKey also rejects points that are not on the curve.
 	spki, err := x509.MarshalPKIXPublicKey(ec)
 	if err != nil {
-		r.failCause(CheckPlatformKey, ErrKey, err, "key from %s: %v", source, err)
+		r.Checks.FailCause(CheckPlatformKey, ErrKey, err, "key from %s: %v", source, err)
 		return nil, nil, false
 	}
 	sum := sha256.Sum256(spki)
 	r.CPAKSHA256 = hex.EncodeToString(sum[:])
-	r.pass(CheckPlatformKey, fmt.Sprintf("ECDSA %s key from %s, SPKI SHA-256 %s", curveName(ec.Curve), source, r.CPAKSHA256))
+	r.Checks.Pass(CheckPlatformKey, fmt.Sprintf("ECDSA %s key from %s, SPKI SHA-256 %s", curveName(ec.Curve), source, r.CPAKSHA256))
 	return ec, spki, true
 }
 
@@ -211,14 +211,14 @@ func (v *Verifier) verifyPlatform(r *Result, t *cca.Token, cpak *ecdsa.PublicKey
 	v.mu.RUnlock()
 	if hit {
 		r.PlatformCached = true
-		r.pass(CheckPlatformSignature, fmt.Sprintf("platform token signed (%s) by the platform attestation key (verified earlier)", r.PlatformAlg))
+		r.Checks.Pass(CheckPlatformSignature, fmt.Sprintf("platform token signed (%s) by the platform attestation key (verified earlier)", r.PlatformAlg))
 		return
 	}
 	if detail, class := verifySign1(s, tbs, cpak, "platform token"); class != nil {
-		r.fail(CheckPlatformSignature, class, "%s", detail)
+		r.Checks.Fail(CheckPlatformSignature, class, "%s", detail)
 		return
 	}
-	r.pass(CheckPlatformSignature, fmt.Sprintf("platform token signed (%s) by the platform attestation key", r.PlatformAlg))
+	r.Checks.Pass(CheckPlatformSignature, fmt.Sprintf("platform token signed (%s) by the platform attestation key", r.PlatformAlg))
 
 	v.mu.Lock()
 	bounded.MakeRoom(v.platforms, v.max)
@@ -246,15 +246,15 @@ func verifyRealm(r *Result, t *cca.Token) {
 	c := &t.Realm.Claims
 	rak, err := c.PublicKeyECDSA()
 	if err != nil {
-		r.failCause(CheckRealmSignature, ErrUnsupported, err, "%v", err)
+		r.Checks.FailCause(CheckRealmSignature, ErrUnsupported, err, "%v", err)
 		return
 	}
 	s := &t.Realm.Sign1
 	if detail, class := verifySign1(s, s.ToBeSigned(), rak, "realm token"); class != nil {
-		r.fail(CheckRealmSignature, class, "%s", detail)
+		r.Checks.Fail(CheckRealmSignature, class, "%s", detail)
 		return
 	}
-	r.pass(CheckRealmSignature, fmt.Sprintf("realm token signed (%s) by the realm attestation key in claim 44237 (%s, %s)",
+	r.Checks.Pass(CheckRealmSignature, fmt.Sprintf("realm token signed (%s) by the realm attestation key in claim 44237 (%s, %s)",
 		r.RealmAlg, c.PublicKeyFormat(), curveName(rak.Curve)))
 }
 
@@ -291,42 +291,42 @@ func checkBinding(r *Result, t *cca.Token) {
 	err := t.CheckBinding()
 	switch {
 	case err == nil:
-		r.pass(CheckBinding, fmt.Sprintf("platform challenge = %s(realm public key claim 44237)", t.Realm.Claims.PublicKeyHashAlgo))
+		r.Checks.Pass(CheckBinding, fmt.Sprintf("platform challenge = %s(realm public key claim 44237)", t.Realm.Claims.PublicKeyHashAlgo))
 	case errors.Is(err, cca.ErrBindingMismatch):
-		r.failCause(CheckBinding, ErrBinding, err, "platform challenge is not %s(realm public key claim 44237): %v", t.Realm.Claims.PublicKeyHashAlgo, err)
+		r.Checks.FailCause(CheckBinding, ErrBinding, err, "platform challenge is not %s(realm public key claim 44237): %v", t.Realm.Claims.PublicKeyHashAlgo, err)
 	case errors.Is(err, cca.ErrUnsupportedHash):
-		r.failCause(CheckBinding, ErrUnsupported, err, "%v", err)
+		r.Checks.FailCause(CheckBinding, ErrUnsupported, err, "%v", err)
 	default:
-		r.failCause(CheckBinding, ErrMalformed, err, "%v", err)
+		r.Checks.FailCause(CheckBinding, ErrMalformed, err, "%v", err)
 	}
 }
 
 // checkChallenge compares the token's challenge with the expected one.
 func checkChallenge(r *Result, t *cca.Token, expected []byte) {
 	if len(expected) == 0 {
-		r.notApplicable(CheckChallenge, "no Options.ExpectedChallenge given; freshness is not checked")
+		r.Checks.NotApplicable(CheckChallenge, "no Options.ExpectedChallenge given; freshness is not checked")
 		return
 	}
 	if t.Realm == nil {
 		got := t.Platform.Claims.Challenge
 		if !bytes.Equal(got, expected) {
-			r.fail(CheckChallenge, ErrChallenge, "platform challenge (claim 10): want %x, got %x", expected, got)
+			r.Checks.Fail(CheckChallenge, ErrChallenge, "platform challenge (claim 10): want %x, got %x", expected, got)
 			return
 		}
-		r.pass(CheckChallenge, "platform challenge (claim 10) equals Options.ExpectedChallenge")
+		r.Checks.Pass(CheckChallenge, "platform challenge (claim 10) equals Options.ExpectedChallenge")
 		return
 	}
 	if len(expected) > cca.RealmChallengeSize {
-		r.fail(CheckChallenge, ErrChallenge, "Options.ExpectedChallenge: want at most %d bytes, got %d", cca.RealmChallengeSize, len(expected))
+		r.Checks.Fail(CheckChallenge, ErrChallenge, "Options.ExpectedChallenge: want at most %d bytes, got %d", cca.RealmChallengeSize, len(expected))
 		return
 	}
 	want := make([]byte, cca.RealmChallengeSize)
 	copy(want, expected)
 	if got := t.Realm.Claims.Challenge; !bytes.Equal(got, want) {
-		r.fail(CheckChallenge, ErrChallenge, "realm challenge (claim 10): want %x, got %x", want, got)
+		r.Checks.Fail(CheckChallenge, ErrChallenge, "realm challenge (claim 10): want %x, got %x", want, got)
 		return
 	}
-	r.pass(CheckChallenge, "realm challenge (claim 10) equals Options.ExpectedChallenge")
+	r.Checks.Pass(CheckChallenge, "realm challenge (claim 10) equals Options.ExpectedChallenge")
 }
 
 // algCurve returns the curve an ECDSA COSE algorithm is used with in CCA.

@@ -73,7 +73,7 @@ func (v *Verifier) verifyPCKChain(cd *quote.CertificationData) (*verifiedChain, 
 		return nil, err
 	}
 	w := Window{From: leaf.NotBefore, Until: leaf.NotAfter}
-	w = w.intersect(Window{From: ca.NotBefore, Until: ca.NotAfter})
-	w = w.intersect(Window{From: root.NotBefore, Until: root.NotAfter})
+	w = w.Intersect(Window{From: ca.NotBefore, Until: ca.NotAfter})
+	w = w.Intersect(Window{From: root.NotBefore, Until: root.NotAfter})
 	return &verifiedChain{leaf: leaf, ca: ca, root: root, anchor: anchor, caType: caType, pck: ext, leafKey: key, window: w}, nil
 }

@@ -87,7 +87,7 @@ func (v *Verifier) verifyCollateral(c *pcs.Collateral) *verifiedCollateral {
 		vc.tcbInfoErr = vc.tcbSignerErr
 	default:
 		vc.tcbInfoErr = c.TCBInfo.CheckSignature(vc.tcbSigner)
-		vc.signers = vc.signers.intersect(Window{From: vc.tcbSigner.NotBefore, Until: vc.tcbSigner.NotAfter})
+		vc.signers = vc.signers.Intersect(Window{From: vc.tcbSigner.NotBefore, Until: vc.tcbSigner.NotAfter})
 	}
 
 	qeSigner, err := vc.signer(c.QEIdentityIssuerChain, "QE Identity")
@@ -99,7 +99,7 @@ func (v *Verifier) verifyCollateral(c *pcs.Collateral) *verifiedCollateral {
 	default:
 		vc.qeSigner = qeSigner
 		vc.qeIDErr = c.QEIdentity.CheckSignature(qeSigner)
-		vc.signers = vc.signers.intersect(Window{From: qeSigner.NotBefore, Until: qeSigner.NotAfter})
+		vc.signers = vc.signers.Intersect(Window{From: qeSigner.NotBefore, Until: qeSigner.NotAfter})
 	}
 
 	switch {
@@ -118,7 +118,7 @@ func (v *Verifier) verifyCollateral(c *pcs.Collateral) *verifiedCollateral {
 		} else {
 			vc.pckCRLIssuer = issuer
 			vc.pckRevoked = revokedSet(c.PCKCRL)
-			vc.signers = vc.signers.intersect(Window{From: issuer.NotBefore, Until: issuer.NotAfter})
+			vc.signers = vc.signers.Intersect(Window{From: issuer.NotBefore, Until: issuer.NotAfter})
 		}
 	}
 	return vc

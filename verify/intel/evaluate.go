@@ -31,17 +31,17 @@ func (v *Verifier) evaluate(r *Result, chain *verifiedChain, vc *verifiedCollate
 		r.Collateral.TCBSigner = vc.tcbSigner.Subject.CommonName
 	}
 	if missing := c.Missing(); len(missing) > 0 {
-		r.fail(CheckCollateral, ErrNoCollateral, "collateral from %s lacks %v", sourceName(c), missing)
+		r.Checks.Fail(CheckCollateral, ErrNoCollateral, "collateral from %s lacks %v", sourceName(c), missing)
 	} else {
-		r.pass(CheckCollateral, "TCB Info, QE Identity, PCK CRL and root CA CRL from "+sourceName(c))
+		r.Checks.Pass(CheckCollateral, "TCB Info, QE Identity, PCK CRL and root CA CRL from "+sourceName(c))
 	}
 	// Collateral must chain to the same root as the quote: a test root's
 	// collateral never vouches for a genuine platform and vice versa.
 	if vc.anchor != nil && !bytes.Equal(vc.anchor.RawSubjectPublicKeyInfo, chain.root.RawSubjectPublicKeyInfo) {
-		r.fail(CheckCollateral, ErrCollateral, "collateral chains to %q, the PCK chain to %q: they must share the root", vc.anchor.Subject.CommonName, chain.root.Subject.CommonName)
+		r.Checks.Fail(CheckCollateral, ErrCollateral, "collateral chains to %q, the PCK chain to %q: they must share the root", vc.anchor.Subject.CommonName, chain.root.Subject.CommonName)
 		return
 	}
-	r.Valid = r.Valid.intersect(vc.signers)
+	r.Valid = r.Valid.Intersect(vc.signers)
 
 	v.checkCRLs(r, chain, vc, now)
 	tcbOK := checkSigned(r, CheckTCBInfoSignature, CheckTCBInfoValidity, "TCB Info", vc.tcbInfoErr, vc.tcbSigner, vc, r.Collateral.TCBInfo, now)
@@ -72,36 +72,36 @@ func (v *Verifier) checkCRLs(r *Result, chain *verifiedChain, vc *verifiedCollat
 	c := vc.src
 	switch w := crlWindow(c.RootCACRL); {
 	case vc.rootCRLErr != nil:
-		r.fail(CheckRootCRL, ErrCollateral, "%v", vc.rootCRLErr)
-	case !w.contains(now):
-		r.fail(CheckRootCRL, ErrValidity, "%v", windowError("root CA CRL", w, now))
+		r.Checks.Fail(CheckRootCRL, ErrCollateral, "%v", vc.rootCRLErr)
+	case !w.Contains(now):
+		r.Checks.Fail(CheckRootCRL, ErrValidity, "%v", windowError("root CA CRL", w, now))
 	case vc.revokedByRoot(chain.ca):
-		r.fail(CheckRootCRL, ErrRevoked, "PCK CA %q (serial %x) is revoked by the root CA CRL", chain.ca.Subject.CommonName, chain.ca.SerialNumber)
+		r.Checks.Fail(CheckRootCRL, ErrRevoked, "PCK CA %q (serial %x) is revoked by the root CA CRL", chain.ca.Subject.CommonName, chain.ca.SerialNumber)
 	default:
-		r.Valid = r.Valid.intersect(w)
-		r.pass(CheckRootCRL, fmt.Sprintf("signed by the root, valid until %s; PCK CA not revoked", fmtTime(w.Until)))
+		r.Valid = r.Valid.Intersect(w)
+		r.Checks.Pass(CheckRootCRL, fmt.Sprintf("signed by the root, valid until %s; PCK CA not revoked", fmtTime(w.Until)))
 	}
 
 	w := crlWindow(c.PCKCRL)
 	switch {
 	case vc.pckCRLErr != nil:
-		r.fail(CheckPCKCRL, ErrCollateral, "%v", vc.pckCRLErr)
+		r.Checks.Fail(CheckPCKCRL, ErrCollateral, "%v", vc.pckCRLErr)
 		return
 	case !bytes.Equal(vc.pckCRLIssuer.RawSubjectPublicKeyInfo, chain.ca.RawSubjectPublicKeyInfo) ||
 		!bytes.Equal(c.PCKCRL.RawIssuer, chain.leaf.RawIssuer):
-		r.fail(CheckPCKCRL, ErrMismatch, "PCK CRL issued by %q, but the PCK certificate by %q (want the CRL of the %s CA)", c.PCKCRL.Issuer.CommonName, chain.leaf.Issuer.CommonName, chain.caType)
+		r.Checks.Fail(CheckPCKCRL, ErrMismatch, "PCK CRL issued by %q, but the PCK certificate by %q (want the CRL of the %s CA)", c.PCKCRL.Issuer.CommonName, chain.leaf.Issuer.CommonName, chain.caType)
 		return
-	case !w.contains(now):
-		r.fail(CheckPCKCRL, ErrValidity, "%v", windowError("PCK CRL", w, now))
+	case !w.Contains(now):
+		r.Checks.Fail(CheckPCKCRL, ErrValidity, "%v", windowError("PCK CRL", w, now))
 		return
 	}
-	r.Valid = r.Valid.intersect(w)
-	r.pass(CheckPCKCRL, fmt.Sprintf("issued by %s, valid until %s", chain.ca.Subject.CommonName, fmtTime(w.Until)))
+	r.Valid = r.Valid.Intersect(w)
+	r.Checks.Pass(CheckPCKCRL, fmt.Sprintf("issued by %s, valid until %s", chain.ca.Subject.CommonName, fmtTime(w.Until)))
 	if vc.pckRevoked[serialKey(chain.leaf.SerialNumber)] {
-		r.fail(CheckRevocation, ErrRevoked, "PCK certificate serial %x is on the PCK CRL", chain.leaf.SerialNumber)
+		r.Checks.Fail(CheckRevocation, ErrRevoked, "PCK certificate serial %x is on the PCK CRL", chain.leaf.SerialNumber)
 		return
 	}
-	r.pass(CheckRevocation, "PCK certificate not on the PCK CRL")
+	r.Checks.Pass(CheckRevocation, "PCK certificate not on the PCK CRL")
 }
 
 // checkSigned reports the signature and validity checks of a TCB Info or QE
@@ -112,26 +112,26 @@ func checkSigned(r *Result, sigCheck, validityCheck, what string, sigErr error, 
 		if errors.Is(sigErr, pcs.ErrSignature) {
 			class = ErrSignature
 		}
-		r.fail(sigCheck, class, "%v", sigErr)
+		r.Checks.Fail(sigCheck, class, "%v", sigErr)
 		return false
 	}
 	if s := signer; s != nil {
 		if vc.revokedByRoot(s) {
-			r.fail(sigCheck, ErrRevoked, "%s signer %q is revoked by the root CA CRL", what, s.Subject.CommonName)
+			r.Checks.Fail(sigCheck, ErrRevoked, "%s signer %q is revoked by the root CA CRL", what, s.Subject.CommonName)
 			return false
 		}
-		if sw := (Window{From: s.NotBefore, Until: s.NotAfter}); !sw.contains(now) {
-			r.fail(sigCheck, ErrValidity, "%v", windowError(what+" signing certificate", sw, now))
+		if sw := (Window{From: s.NotBefore, Until: s.NotAfter}); !sw.Contains(now) {
+			r.Checks.Fail(sigCheck, ErrValidity, "%v", windowError(what+" signing certificate", sw, now))
 			return false
 		}
 	}
-	r.pass(sigCheck, what+" signature verified")
-	if !w.contains(now) {
-		r.fail(validityCheck, ErrValidity, "%v", windowError(what, w, now))
+	r.Checks.Pass(sigCheck, what+" signature verified")
+	if !w.Contains(now) {
+		r.Checks.Fail(validityCheck, ErrValidity, "%v", windowError(what, w, now))
 		return false
 	}
-	r.Valid = r.Valid.intersect(w)
-	r.pass(validityCheck, fmt.Sprintf("issued %s, next update %s", fmtTime(w.From), fmtTime(w.Until)))
+	r.Valid = r.Valid.Intersect(w)
+	r.Checks.Pass(validityCheck, fmt.Sprintf("issued %s, next update %s", fmtTime(w.From), fmtTime(w.Until)))
 	return true
 }
 
@@ -148,19 +148,19 @@ func evaluateTCB(r *Result, chain *verifiedChain, ti *pcs.TCBInfo, qi *pcs.Encla
 	}
 	switch {
 	case tiID(ti) != wantID:
-		r.fail(CheckTCBInfoMatch, ErrMismatch, "TCB Info id: want %q for a %s quote, got %q", wantID, r.TEE, tiID(ti))
+		r.Checks.Fail(CheckTCBInfoMatch, ErrMismatch, "TCB Info id: want %q for a %s quote, got %q", wantID, r.TEE, tiID(ti))
 		return
 	case tdx && ti.Version < 3:
-		r.fail(CheckTCBInfoMatch, ErrMismatch, "TCB Info version: want 3 for TDX, got %d", ti.Version)
+		r.Checks.Fail(CheckTCBInfoMatch, ErrMismatch, "TCB Info version: want 3 for TDX, got %d", ti.Version)
 		return
 	case ti.FMSPC != chain.pck.FMSPC:
-		r.fail(CheckTCBInfoMatch, ErrMismatch, "FMSPC: PCK certificate has %x, TCB Info is for %x", chain.pck.FMSPC, ti.FMSPC)
+		r.Checks.Fail(CheckTCBInfoMatch, ErrMismatch, "FMSPC: PCK certificate has %x, TCB Info is for %x", chain.pck.FMSPC, ti.FMSPC)
 		return
 	case ti.PCEID != chain.pck.PCEID:
-		r.fail(CheckTCBInfoMatch, ErrMismatch, "PCE ID: PCK certificate has %x, TCB Info is for %x", chain.pck.PCEID, ti.PCEID)
+		r.Checks.Fail(CheckTCBInfoMatch, ErrMismatch, "PCE ID: PCK certificate has %x, TCB Info is for %x", chain.pck.PCEID, ti.PCEID)
 		return
 	}
-	r.pass(CheckTCBInfoMatch, fmt.Sprintf("TCB Info id %s for FMSPC %x, PCE ID %x", wantID, ti.FMSPC, ti.PCEID))
+	r.Checks.Pass(CheckTCBInfoMatch, fmt.Sprintf("TCB Info id %s for FMSPC %x, PCE ID %x", wantID, ti.FMSPC, ti.PCEID))
 
 	tcb := &TCB{EvaluationDataNumber: ti.TCBEvaluationDataNumber}
 	r.TCB = tcb
@@ -187,11 +187,11 @@ func evaluateTCB(r *Result, chain *verifiedChain, ti *pcs.TCBInfo, qi *pcs.Encla
 
 	final, err := pcs.ConvergeStatus(platform, tcb.QEStatus)
 	if err != nil {
-		r.fail(CheckTCBLevel, ErrCollateral, "%v", err)
+		r.Checks.Fail(CheckTCBLevel, ErrCollateral, "%v", err)
 		return
 	}
 	tcb.Status = final
-	r.pass(CheckTCBLevel, fmt.Sprintf("TCB level of %s matched: %s (platform %s, QE %s%s)", fmtDate(tcb.Date), final, platform, tcb.QEStatus, moduleNote(tcb)))
+	r.Checks.Pass(CheckTCBLevel, fmt.Sprintf("TCB level of %s matched: %s (platform %s, QE %s%s)", fmtDate(tcb.Date), final, platform, tcb.QEStatus, moduleNote(tcb)))
 }
 
 // matchQE checks the quoting enclave against the QE Identity (QVL
@@ -202,7 +202,7 @@ func matchQE(r *Result, qi *pcs.EnclaveIdentity, tcb *TCB) bool {
 		wantQE = "TD_QE"
 	}
 	if qi.ID != wantQE {
-		r.fail(CheckQEIDMatch, ErrMismatch, "QE Identity id: want %q for a %s quote, got %q", wantQE, r.TEE, qi.ID)
+		r.Checks.Fail(CheckQEIDMatch, ErrMismatch, "QE Identity id: want %q for a %s quote, got %q", wantQE, r.TEE, qi.ID)
 		return false
 	}
 	tcb.EvaluationDataNumber = min(tcb.EvaluationDataNumber, qi.TCBEvaluationDataNumber)
@@ -211,14 +211,14 @@ func matchQE(r *Result, qi *pcs.EnclaveIdentity, tcb *TCB) bool {
 	switch {
 	case errors.Is(err, pcs.ErrNoTCBLevel):
 		tcb.Status, tcb.QEStatus = TCBStatusNotSupported, TCBStatusNotSupported
-		r.fail(CheckQEIDMatch, ErrTCBUnsupported, "QE ISVSVN %d is below every level of the QE Identity: %v", qer.ISVSVN, err)
+		r.Checks.Fail(CheckQEIDMatch, ErrTCBUnsupported, "QE ISVSVN %d is below every level of the QE Identity: %v", qer.ISVSVN, err)
 		return false
 	case err != nil:
-		r.fail(CheckQEIDMatch, ErrMismatch, "%v", err)
+		r.Checks.Fail(CheckQEIDMatch, ErrMismatch, "%v", err)
 		return false
 	}
 	tcb.QEStatus, tcb.QEDate, tcb.QEAdvisoryIDs = qeLevel.TCBStatus, qeLevel.TCBDate, qeLevel.AdvisoryIDs
-	r.pass(CheckQEIDMatch, fmt.Sprintf("quoting enclave matches %s identity (ISVPRODID %d, ISVSVN %d: %s)", qi.ID, qer.ISVProdID, qer.ISVSVN, qeLevel.TCBStatus))
+	r.Checks.Pass(CheckQEIDMatch, fmt.Sprintf("quoting enclave matches %s identity (ISVPRODID %d, ISVSVN %d: %s)", qi.ID, qer.ISVProdID, qer.ISVSVN, qeLevel.TCBStatus))
 	return true
 }
 
@@ -226,21 +226,21 @@ func matchTDX(r *Result, chain *verifiedChain, ti *pcs.TCBInfo, td *quote.TDRepo
 	res, err := ti.MatchTDX(chain.pck.TCB.CompSVN, chain.pck.TCB.PCESVN, td.TEETCBSVN)
 	if err != nil {
 		if errors.Is(err, pcs.ErrTDXModuleMismatch) {
-			r.fail(CheckTDXModule, ErrMismatch, "%v", err)
+			r.Checks.Fail(CheckTDXModule, ErrMismatch, "%v", err)
 			return "", false
 		}
 		failLevel(r, tcb, err, fmt.Sprintf("PCK TCB (components %v, PCESVN %d) and TEE_TCB_SVN %x", chain.pck.TCB.CompSVN, chain.pck.TCB.PCESVN, td.TEETCBSVN))
 		return "", false
 	}
 	if err := res.Module.Check(td.MRSignerSEAM, td.SEAMAttributes); err != nil {
-		r.fail(CheckTDXModule, ErrMismatch, "%v", err)
+		r.Checks.Fail(CheckTDXModule, ErrMismatch, "%v", err)
 		return "", false
 	}
 	moduleDetail := "TDX module signer and attributes match the TCB Info's tdxModule"
 	if res.ModuleIdentity != nil {
 		moduleDetail = fmt.Sprintf("TDX module matches identity %s", res.ModuleIdentity.ID)
 	}
-	r.pass(CheckTDXModule, moduleDetail)
+	r.Checks.Pass(CheckTDXModule, moduleDetail)
 	tcb.Level, tcb.ModuleStatus = res.TDXLevel, res.ModuleStatus
 	if res.ModuleLevel != nil {
 		tcb.ModuleAdvisoryIDs = res.ModuleLevel.AdvisoryIDs
@@ -248,7 +248,7 @@ func matchTDX(r *Result, chain *verifiedChain, ti *pcs.TCBInfo, td *quote.TDRepo
 	status := res.Status
 	if td.V15 {
 		if status, err = ti.RelaunchStatus(res, td.TEETCBSVN2, tcb.QEStatus); err != nil {
-			r.fail(CheckTDXModule, ErrMismatch, "%v", err)
+			r.Checks.Fail(CheckTDXModule, ErrMismatch, "%v", err)
 			return "", false
 		}
 	}
@@ -260,10 +260,10 @@ func matchTDX(r *Result, chain *verifiedChain, ti *pcs.TCBInfo, td *quote.TDRepo
 func failLevel(r *Result, tcb *TCB, err error, what string) {
 	if errors.Is(err, pcs.ErrNoTCBLevel) {
 		tcb.Status = TCBStatusNotSupported
-		r.fail(CheckTCBLevel, ErrTCBUnsupported, "%s is below every TCB level of the TCB Info: status %s", what, TCBStatusNotSupported)
+		r.Checks.Fail(CheckTCBLevel, ErrTCBUnsupported, "%s is below every TCB level of the TCB Info: status %s", what, TCBStatusNotSupported)
 		return
 	}
-	r.fail(CheckTCBLevel, ErrCollateral, "%v", err)
+	r.Checks.Fail(CheckTCBLevel, ErrCollateral, "%v", err)
 }
 
 func tiID(ti *pcs.TCBInfo) string {

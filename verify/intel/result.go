@@ -2,9 +2,9 @@ package intel
 
 import (
 	"errors"
-	"fmt"
-	"strings"
 	"time"
+
+	"github.com/ratls/ratls/verify/checks"
 
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence/quote"
@@ -48,17 +48,7 @@ const (
 )
 
 // Check is one verification step and its outcome.
-type Check struct {
-	Name   string `json:"name"`
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail"`
-
-	err error // classification, for errors.Is on a failed verification
-}
-
-// Err returns the class of a failed check (one of the Err values of this
-// package), nil for a passed one.
-func (c Check) Err() error { return c.err }
+type Check = checks.Check
 
 // TCBStatusNotSupported is reported as the TCB status when no TCB level of
 // the TCB Info (or of the QE Identity, or of the TDX module identity)
@@ -92,23 +82,7 @@ type TCB struct {
 }
 
 // Window is a validity period.
-type Window struct {
-	From  time.Time `json:"from"`
-	Until time.Time `json:"until"`
-}
-
-func (w Window) contains(t time.Time) bool { return !t.Before(w.From) && !t.After(w.Until) }
-
-// intersect narrows w to o.
-func (w Window) intersect(o Window) Window {
-	if o.From.After(w.From) {
-		w.From = o.From
-	}
-	if w.Until.IsZero() || (!o.Until.IsZero() && o.Until.Before(w.Until)) {
-		w.Until = o.Until
-	}
-	return w
-}
+type Window = checks.Window
 
 // CollateralInfo says which collateral a verification used.
 type CollateralInfo struct {
@@ -145,57 +119,17 @@ type Result struct {
 	// item this result depends on is valid.
 	Valid Window `json:"valid"`
 
-	Checks []Check `json:"checks"`
+	Checks checks.List `json:"checks"`
 }
 
 // Failed returns the checks that failed.
-func (r *Result) Failed() []Check {
-	var out []Check
-	for _, c := range r.Checks {
-		if !c.OK {
-			out = append(out, c)
-		}
-	}
-	return out
-}
+func (r *Result) Failed() []Check { return r.Checks.Failed() }
 
-func (r *Result) pass(name, detail string) {
-	r.Checks = append(r.Checks, Check{Name: name, OK: true, Detail: detail})
-}
+// VerificationError lists the checks that failed; errors.Is finds their
+// classes (the Err values of this package).
+type VerificationError = checks.VerificationError
 
-// fail records a failed check; class is one of the Err values.
-func (r *Result) fail(name string, class error, format string, args ...any) {
-	r.Checks = append(r.Checks, Check{Name: name, Detail: fmt.Sprintf(format, args...), err: class})
-}
+func (r *Result) err() error { return r.Checks.Err("intel") }
 
-// err returns nil when every check passed, otherwise a *VerificationError.
-func (r *Result) err() error {
-	if f := r.Failed(); len(f) > 0 {
-		return &VerificationError{Failed: f}
-	}
-	return nil
-}
-
-// VerificationError lists the checks that failed.
-type VerificationError struct {
-	Failed []Check
-}
-
-func (e *VerificationError) Error() string {
-	parts := make([]string, len(e.Failed))
-	for i, c := range e.Failed {
-		parts[i] = c.Name + ": " + c.Detail
-	}
-	return "intel: " + strings.Join(parts, "; ")
-}
-
-// Unwrap exposes the classes of the failed checks to errors.Is.
-func (e *VerificationError) Unwrap() []error {
-	var errs []error
-	for _, c := range e.Failed {
-		if c.err != nil {
-			errs = append(errs, c.err)
-		}
-	}
-	return errs
-}
+// Check returns the check with the given name and whether it ran.
+func (r *Result) Check(name string) (Check, bool) { return r.Checks.Get(name) }

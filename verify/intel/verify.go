@@ -106,7 +106,7 @@ func (v *Verifier) VerifyBytes(ctx context.Context, b []byte, opt Options) (*Res
 	q, err := quote.Parse(b)
 	if err != nil {
 		r := &Result{}
-		r.fail(CheckQuoteFormat, ErrMalformed, "%v", err)
+		r.Checks.Fail(CheckQuoteFormat, ErrMalformed, "%v", err)
 		return r, r.err()
 	}
 	return v.Verify(ctx, q, opt)
@@ -126,14 +126,14 @@ func (v *Verifier) Verify(ctx context.Context, q *quote.Quote, opt Options) (*Re
 		r.TEE = "tdx"
 	}
 	if q.Header.AttKeyType != quote.AttKeyTypeECDSAP256 {
-		r.fail(CheckQuoteFormat, ErrUnsupported, "attestation key type: want %d (ECDSA P-256, the only type Intel's quoting enclaves use), got %d", quote.AttKeyTypeECDSAP256, q.Header.AttKeyType)
+		r.Checks.Fail(CheckQuoteFormat, ErrUnsupported, "attestation key type: want %d (ECDSA P-256, the only type Intel's quoting enclaves use), got %d", quote.AttKeyTypeECDSAP256, q.Header.AttKeyType)
 		return r, r.err()
 	}
 	if !q.Header.IsIntelQE() {
-		r.fail(CheckQuoteFormat, ErrUnsupported, "QE vendor ID: want Intel's 939a7233f79c4ca9940a0db3957f0607, got %x", q.Header.QEVendorID)
+		r.Checks.Fail(CheckQuoteFormat, ErrUnsupported, "QE vendor ID: want Intel's 939a7233f79c4ca9940a0db3957f0607, got %x", q.Header.QEVendorID)
 		return r, r.err()
 	}
-	r.pass(CheckQuoteFormat, fmt.Sprintf("quote v%d, %s, ECDSA P-256 attestation key, Intel QE", q.Header.Version, strings.ToUpper(r.TEE)))
+	r.Checks.Pass(CheckQuoteFormat, fmt.Sprintf("quote v%d, %s, ECDSA P-256 attestation key, Intel QE", q.Header.Version, strings.ToUpper(r.TEE)))
 
 	cd := &q.Signature.Certification
 	if cd.Type != quote.CertTypePCKChain && opt.PCKChainPEM != nil {
@@ -141,22 +141,22 @@ func (v *Verifier) Verify(ctx context.Context, q *quote.Quote, opt Options) (*Re
 	}
 	chainPEM, err := cd.PCKChainPEM()
 	if err != nil {
-		r.fail(CheckPCKChain, ErrUnsupported, "%v (for quotes without a PCK chain, pass the chain in Options.PCKChainPEM)", err)
+		r.Checks.Fail(CheckPCKChain, ErrUnsupported, "%v (for quotes without a PCK chain, pass the chain in Options.PCKChainPEM)", err)
 		return r, r.err()
 	}
 	chain, err := v.pckChain(chainPEM, cd)
 	if err != nil {
-		r.fail(CheckPCKChain, ErrChain, "%v", err)
+		r.Checks.Fail(CheckPCKChain, ErrChain, "%v", err)
 		return r, r.err()
 	}
 	r.TrustAnchor, r.PCK, r.PCKCA = &chain.anchor, chain.pck, chain.caType
 	r.FMSPC = hex.EncodeToString(chain.pck.FMSPC[:])
 	r.Valid = chain.window
-	if !chain.window.contains(now) {
-		r.fail(CheckPCKChain, ErrValidity, "%v", windowError("PCK certificate chain", chain.window, now))
+	if !chain.window.Contains(now) {
+		r.Checks.Fail(CheckPCKChain, ErrValidity, "%v", windowError("PCK certificate chain", chain.window, now))
 		return r, r.err()
 	}
-	r.pass(CheckPCKChain, fmt.Sprintf("PCK certificate issued by %s, chained to %s (key SHA-256 %s)", chain.ca.Subject.CommonName, chain.anchor.Subject, chain.anchor.SPKISHA256))
+	r.Checks.Pass(CheckPCKChain, fmt.Sprintf("PCK certificate issued by %s, chained to %s (key SHA-256 %s)", chain.ca.Subject.CommonName, chain.anchor.Subject, chain.anchor.SPKISHA256))
 
 	attKey, ok := v.verifyQE(r, chain, &q.Signature)
 	if !ok {
@@ -164,10 +164,10 @@ func (v *Verifier) Verify(ctx context.Context, q *quote.Quote, opt Options) (*Re
 	}
 	digest := sha256.Sum256(q.SignedData())
 	if !verifyRS(attKey, digest[:], q.Signature.QuoteSignature[:]) {
-		r.fail(CheckQuoteSignature, ErrSignature, "quote signature does not verify with the attestation key %x", q.Signature.AttestationKey[:8])
+		r.Checks.Fail(CheckQuoteSignature, ErrSignature, "quote signature does not verify with the attestation key %x", q.Signature.AttestationKey[:8])
 		return r, r.err()
 	}
-	r.pass(CheckQuoteSignature, "header and report body signed by the attestation key")
+	r.Checks.Pass(CheckQuoteSignature, "header and report body signed by the attestation key")
 
 	coll := opt.Collateral
 	if coll == nil && opt.Provider != nil {
@@ -176,12 +176,12 @@ func (v *Verifier) Verify(ctx context.Context, q *quote.Quote, opt Options) (*Re
 			req.TEE = pcs.TEETDX
 		}
 		if coll, err = opt.Provider.Collateral(ctx, req); err != nil {
-			r.fail(CheckCollateral, ErrNoCollateral, "collateral for %s: %v", req, err)
+			r.Checks.Fail(CheckCollateral, ErrNoCollateral, "collateral for %s: %v", req, err)
 			return r, r.err()
 		}
 	}
 	if coll == nil {
-		r.fail(CheckCollateral, ErrNoCollateral, "no TCB Info, QE Identity or CRLs given: the TCB status cannot be evaluated (fetch collateral or pass it offline)")
+		r.Checks.Fail(CheckCollateral, ErrNoCollateral, "no TCB Info, QE Identity or CRLs given: the TCB status cannot be evaluated (fetch collateral or pass it offline)")
 		return r, r.err()
 	}
 	v.evaluate(r, chain, v.collateral(coll), now)
@@ -233,17 +233,17 @@ func (v *Verifier) verifyQE(r *Result, chain *verifiedChain, s *quote.Signature)
 	attKey := v.qes[key]
 	v.mu.RUnlock()
 	if attKey != nil {
-		r.pass(CheckQEReportSig, "QE report signed by the PCK key")
-		r.pass(CheckQEReportBinding, "QE report data = SHA-256(attestation key || QE authentication data)")
+		r.Checks.Pass(CheckQEReportSig, "QE report signed by the PCK key")
+		r.Checks.Pass(CheckQEReportBinding, "QE report data = SHA-256(attestation key || QE authentication data)")
 		return attKey, true
 	}
 
 	qeDigest := sha256.Sum256(s.QEReportRaw)
 	if !verifyRS(chain.leafKey, qeDigest[:], s.QEReportSignature[:]) {
-		r.fail(CheckQEReportSig, ErrSignature, "QE report signature does not verify with the PCK certificate key")
+		r.Checks.Fail(CheckQEReportSig, ErrSignature, "QE report signature does not verify with the PCK certificate key")
 		return nil, false
 	}
-	r.pass(CheckQEReportSig, "QE report signed by the PCK key")
+	r.Checks.Pass(CheckQEReportSig, "QE report signed by the PCK key")
 
 	bind := sha256.New()
 	bind.Write(s.AttestationKey[:])
@@ -251,15 +251,15 @@ func (v *Verifier) verifyQE(r *Result, chain *verifiedChain, s *quote.Signature)
 	want := make([]byte, 64)
 	bind.Sum(want[:0])
 	if got := s.QEReport.ReportData[:]; !bytes.Equal(got, want) {
-		r.fail(CheckQEReportBinding, ErrSignature, "QE report data: want SHA-256(attestation key || QE auth data) %x followed by 32 zero bytes, got %x", want[:32], got)
+		r.Checks.Fail(CheckQEReportBinding, ErrSignature, "QE report data: want SHA-256(attestation key || QE auth data) %x followed by 32 zero bytes, got %x", want[:32], got)
 		return nil, false
 	}
 	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append([]byte{4}, s.AttestationKey[:]...))
 	if err != nil {
-		r.fail(CheckQEReportBinding, ErrMalformed, "attestation key is not a P-256 point: %v", err)
+		r.Checks.Fail(CheckQEReportBinding, ErrMalformed, "attestation key is not a P-256 point: %v", err)
 		return nil, false
 	}
-	r.pass(CheckQEReportBinding, "QE report data = SHA-256(attestation key || QE authentication data)")
+	r.Checks.Pass(CheckQEReportBinding, "QE report data = SHA-256(attestation key || QE authentication data)")
 
 	v.mu.Lock()
 	bounded.MakeRoom(v.qes, v.max)
