@@ -184,6 +184,11 @@ func VerifyEvidence(ctx context.Context, item *evidence.Item, opt *VerifyOptions
 }
 
 // checkNonce refuses evidence whose nonce claim is not the expected one.
+// Evidence with a claims buffer carries the nonce as a claim. Evidence
+// without one (a raw quote, report or token) carries it in its report data
+// (the realm challenge for Arm CCA): the nonce itself, zero-padded to the
+// field's size, as configfs-tsm's inblob and the challenge-response API
+// expect.
 func checkNonce(v *Verification, item *evidence.Item, nonce []byte) {
 	if nonce == nil {
 		return
@@ -191,6 +196,10 @@ func checkNonce(v *Verification, item *evidence.Item, nonce []byte) {
 	var got []byte
 	if item.Claims != nil {
 		got = item.Claims.Nonce
+	} else if rd := item.ReportData(); len(rd) >= len(nonce) && allZero(rd[len(nonce):]) {
+		got = rd[:len(nonce)]
+	} else if rd != nil {
+		got = rd
 	}
 	if !bytes.Equal(got, nonce) {
 		actual := "absent"
@@ -200,6 +209,15 @@ func checkNonce(v *Verification, item *evidence.Item, nonce []byte) {
 		v.Appraisal.Add(appraise.Reason{Check: "nonce", Expected: hex.EncodeToString(nonce), Actual: actual,
 			Message: "the evidence does not carry this connection's nonce: it may be replayed", Status: appraise.Contraindicated})
 	}
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func (o *VerifyOptions) now() time.Time {

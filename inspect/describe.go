@@ -304,3 +304,31 @@ func describeCCA(t *cca.Token) (*CCAToken, Fields) {
 	}
 	return out, m
 }
+
+// Measurements returns the measured identity of a piece of evidence (the
+// "measurements" of its inspect report) as a map, for attestation results
+// that carry what they vouch for. It is nil for evidence ratls does not parse.
+func Measurements(it *evidence.Item) map[string]any {
+	var fs Fields
+	switch {
+	case it.Quote != nil && it.Quote.TD != nil:
+		fs = tdMeasurements(it.Quote.TD)
+	case it.Quote != nil:
+		fs = sgxMeasurements(it.Quote.SGX)
+	case it.SGXReport != nil:
+		fs = sgxMeasurements(&it.SGXReport.Body)
+	case it.Report2 != nil:
+		fs = tdMeasurements(&it.Report2.TD)
+	case it.SNP != nil:
+		_, fs = describeSNP(it.SNP)
+	case it.CCA != nil:
+		_, fs = describeCCA(it.CCA)
+	default:
+		return nil
+	}
+	m := make(map[string]any, len(fs))
+	for _, f := range fs {
+		m[f.Name] = f.Value
+	}
+	return m
+}
