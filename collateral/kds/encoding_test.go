@@ -1,0 +1,183 @@
+package kds
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// encodingVectors returns certificates built from every real certificate in
+// testdata (Milan VCEKs with their chain, the Turin VCEK alone, a VLEK
+// chain) with and without the synthetic CRL, and an empty set.
+func encodingVectors(t *testing.T) map[string]*Certificates {
+	t.Helper()
+	cert := func(parts ...string) *x509.Certificate {
+		c, err := ParseCertificate(strings.Join(parts, "/"), readTestdata(t, parts...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	chain := func(parts ...string) (*x509.Certificate, *x509.Certificate) {
+		ask, ark, err := ParseCertChain(strings.Join(parts, "/"), readTestdata(t, parts...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ask, ark
+	}
+	crl, err := ParseCRL("test CRL", testCRL(t, "Milan", 1, crlThisUpdate, crlNextUpdate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask, ark := chain("amd-roots", "ask_ark_milan.pem")
+	asvk, vlekARK := chain("amd-roots", "ask_ark_milan_vlek.pem")
+	vask, vark := chain("snp-virtee", "cert_chain_milan.pem")
+	return map[string]*Certificates{
+		"go-sev-guest": {Leaf: cert(goSevGuest.folder, goSevGuest.vcekFile), Intermediate: ask, Root: ark, CRL: crl, Source: "kds https://kdsintf.amd.com"},
+		"virtee":       {Leaf: cert(virtee.folder, virtee.vcekFile), Intermediate: vask, Root: vark, Source: "dir:/x"},
+		"turin leaf":   {Leaf: cert("snp-virtee", "vcek_turin.der"), Source: "evidence <&> é"},
+		"vlek chain":   {Intermediate: asvk, Root: vlekARK, CRL: crl},
+		"crl only":     {CRL: crl},
+		"empty":        {},
+	}
+}
+
+func TestCertificatesEncodingRoundTrip(t *testing.T) {
+	for name, c := range encodingVectors(t) {
+		t.Run(name, func(t *testing.T) {
+			b, err := MarshalCertificates(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := ParseCertificates(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, c) {
+				t.Error("decoded certificates differ from the original")
+			}
+			raw := func(c *x509.Certificate) []byte {
+				if c == nil {
+					return nil
+				}
+				return c.Raw
+			}
+			for i, pair := range [][2]*x509.Certificate{{got.Leaf, c.Leaf}, {got.Intermediate, c.Intermediate}, {got.Root, c.Root}} {
+				if (pair[0] == nil) != (pair[1] == nil) || !bytes.Equal(raw(pair[0]), raw(pair[1])) {
+					t.Errorf("certificate %d differs", i)
+				}
+			}
+			if (got.CRL == nil) != (c.CRL == nil) || c.CRL != nil && !bytes.Equal(got.CRL.Raw, c.CRL.Raw) {
+				t.Error("CRL differs")
+			}
+			if got.Source != c.Source {
+				t.Errorf("source %q, want %q", got.Source, c.Source)
+			}
+			if again, err := MarshalCertificates(got); err != nil || !bytes.Equal(again, b) {
+				t.Errorf("re-encoding differs (%v)", err)
+			}
+		})
+	}
+}
+
+func TestParseCertificatesRejects(t *testing.T) {
+	c := encodingVectors(t)["go-sev-guest"]
+	b, err := MarshalCertificates(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.StdEncoding.EncodeToString
+	leaf := `"leaf":"` + b64(c.Leaf.Raw) + `"`
+	crl := `"crl":"` + b64(c.CRL.Raw) + `"`
+	if !bytes.Contains(b, []byte(leaf)) || !bytes.Contains(b, []byte(crl)) {
+		t.Fatalf("unexpected encoding %.80s…", b)
+	}
+	replace := func(old, new string) []byte { return bytes.Replace(b, []byte(old), []byte(new), 1) }
+	for name, in := range map[string][]byte{
+		"unknown member":     replace(`"version":1,`, `"version":1,"extra":1,`),
+		"duplicate member":   replace(`"version":1,`, `"version":1,"version":1,`),
+		"member case":        replace(`"leaf":`, `"Leaf":`),
+		"white space":        replace(`"version":1,`, `"version": 1,`),
+		"version 2":          replace(`"version":1,`, `"version":2,`),
+		"no version":         replace(`"version":1,`, ``),
+		"leaf null":          replace(leaf, `"leaf":null`),
+		"leaf PEM":           replace(leaf, `"leaf":"`+b64(pemCert(c.Leaf.Raw))+`"`),
+		"leaf truncated":     replace(leaf, `"leaf":"`+b64(c.Leaf.Raw[:100])+`"`),
+		"leaf not base64":    replace(leaf, `"leaf":"!!"`),
+		"leaf unpadded":      replace(leaf, `"leaf":"`+strings.TrimRight(b64(c.Leaf.Raw[:len(c.Leaf.Raw)-1]), "=")+`"`),
+		"leaf is the CRL":    replace(leaf, `"leaf":"`+b64(c.CRL.Raw)+`"`),
+		"crl trailing bytes": replace(crl, `"crl":"`+b64(append(bytes.Clone(c.CRL.Raw), 0))+`"`),
+		"crl is a cert":      replace(crl, `"crl":"`+b64(c.Root.Raw)+`"`),
+		"trailing data":      append(bytes.Clone(b), "{}"...),
+		"not an object":      []byte(`[]`),
+		"empty":              nil,
+		"truncated":          b[:len(b)/2],
+		"oversize":           append(bytes.Clone(b), make([]byte, MaxEncodedSize)...),
+	} {
+		if got, err := ParseCertificates(in); !errors.Is(err, ErrFormat) || got != nil {
+			t.Errorf("%s: got %v, %v; want ErrFormat", name, got, err)
+		}
+	}
+}
+
+func TestMarshalCertificatesRejects(t *testing.T) {
+	for name, c := range map[string]*Certificates{
+		"nil":                nil,
+		"invalid UTF-8":      {Source: "\xff"},
+		"long source":        {Source: strings.Repeat("x", maxSourceLength+1)},
+		"empty leaf":         {Leaf: &x509.Certificate{}},
+		"empty CRL":          {CRL: &x509.RevocationList{}},
+		"empty root":         {Root: &x509.Certificate{}},
+		"empty intermediate": {Intermediate: &x509.Certificate{}},
+	} {
+		if b, err := MarshalCertificates(c); err == nil {
+			t.Errorf("%s: encoded %s", name, b)
+		}
+	}
+}
+
+func TestCacheExpiry(t *testing.T) {
+	vs := encodingVectors(t)
+	// The go-sev-guest VCEK expires 2029-09-24, before its chain; the
+	// synthetic CRL first.
+	if got := CacheExpiry(vs["go-sev-guest"], testNow); !got.Equal(crlNextUpdate) {
+		t.Errorf("with CRL: %s, want %s", got, crlNextUpdate)
+	}
+	leaf := vs["go-sev-guest"].Leaf
+	if got := CacheExpiry(&Certificates{Leaf: leaf, Intermediate: vs["go-sev-guest"].Intermediate}, testNow); !got.Equal(leaf.NotAfter) {
+		t.Errorf("without CRL: %s, want the VCEK's NotAfter %s", got, leaf.NotAfter)
+	}
+	if got := CacheExpiry(&Certificates{}, testNow); !got.Equal(testNow.Add(24 * time.Hour)) {
+		t.Errorf("empty: %s, want a day after now", got)
+	}
+}
+
+// FuzzParseCertificates checks that whatever ParseCertificates accepts
+// encodes back to the same bytes.
+func FuzzParseCertificates(f *testing.F) {
+	b, err := json.Marshal(encoded{Version: 1, Source: "x", Root: readTestdata(f, "snp-virtee", "vcek_milan.der")})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte(`{"version":1,"source":""}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseCertificates(b)
+		if err != nil {
+			if !errors.Is(err, ErrFormat) {
+				t.Fatalf("error %v does not match ErrFormat", err)
+			}
+			return
+		}
+		again, err := MarshalCertificates(c)
+		if err != nil || !bytes.Equal(again, b) {
+			t.Fatalf("accepted input does not re-encode to itself: %v", err)
+		}
+	})
+}
