@@ -1,0 +1,161 @@
+package service_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/ratls/ratls/service"
+	"github.com/ratls/ratls/service/api"
+	"github.com/ratls/ratls/service/store"
+	"github.com/ratls/ratls/service/store/storetest"
+)
+
+// backends runs a test on SQLite (replicas as processes on one host) and on
+// PostgreSQL (replicas anywhere).
+func backends(t *testing.T, test func(t *testing.T, dsn func(*testing.T) string)) {
+	t.Run("sqlite", func(t *testing.T) {
+		var once sync.Once
+		var dsn string
+		test(t, func(t *testing.T) string { once.Do(func() { dsn = storetest.SQLite(t) }); return dsn })
+	})
+	t.Run("postgres", func(t *testing.T) {
+		var once sync.Once
+		var dsn string
+		test(t, func(t *testing.T) string { once.Do(func() { dsn = storetest.PostgresDSN(t) }); return dsn })
+	})
+}
+
+// replicas starts two services on one database.
+func replicas(t *testing.T, dsn string) (*fixture, *fixture) {
+	a := newFixture(t, fixtureOptions{dsn: dsn})
+	b := newFixture(t, fixtureOptions{dsn: dsn, mutate: func(*service.Config) {}})
+	return a, b
+}
+
+func TestScaleOutSessionAcrossReplicas(t *testing.T) {
+	backends(t, func(t *testing.T, dsn func(*testing.T) string) {
+		a, b := replicas(t, dsn(t))
+		loc, s := a.newSession("")
+		r := b.do("POST", loc, "", api.MediaDCAPQuote, quote(t, a.sgx, s.Nonce))
+		if r.code != http.StatusOK {
+			t.Fatalf("completing on replica B a session made on A: %d %s", r.code, r.body)
+		}
+		var done api.Session
+		a.do("GET", loc, "", "", nil).json(t, &done)
+		if done.Status != store.SessionComplete || done.Result == nil {
+			t.Fatalf("replica A does not see the result: %+v", done)
+		}
+		// The EAR was signed by B; A's key set includes B's key, so a relying
+		// party asking either replica can verify it.
+		if e := a.verifyEAR(*done.Result); e.Submods["sgx"] == nil {
+			t.Fatalf("EAR: %+v", e)
+		}
+		if a.srv.KeyID() == b.srv.KeyID() {
+			t.Fatal("replicas share a key ID")
+		}
+	})
+}
+
+func TestScaleOutNonceRedeemedOnce(t *testing.T) {
+	backends(t, func(t *testing.T, dsn func(*testing.T) string) {
+		a, b := replicas(t, dsn(t))
+		for round := range 5 {
+			loc, s := a.newSession("")
+			q := quote(t, a.sgx, s.Nonce)
+			var ok, redeemed, other atomic.Int32
+			var wg sync.WaitGroup
+			for i := range 16 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					f := a
+					if i%2 == 1 {
+						f = b
+					}
+					r := do(t, f.http.URL, "POST", loc, "", api.MediaDCAPQuote, q)
+					switch r.code {
+					case http.StatusOK:
+						ok.Add(1)
+					case http.StatusConflict:
+						redeemed.Add(1)
+					default:
+						other.Add(1)
+						t.Errorf("unexpected answer %d: %s", r.code, r.body)
+					}
+				}()
+			}
+			wg.Wait()
+			if ok.Load() != 1 || redeemed.Load() != 15 || other.Load() != 0 {
+				t.Fatalf("round %d: want 1 success and 15 nonce-redeemed, got %d and %d (%d other)", round, ok.Load(), redeemed.Load(), other.Load())
+			}
+		}
+		// Each session was appraised exactly once.
+		apps, err := a.st.Appraisals(context.Background(), 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]int{}
+		for _, x := range apps {
+			seen[x.SessionID]++
+		}
+		if len(seen) != 5 {
+			t.Fatalf("want 5 appraised sessions, got %v", seen)
+		}
+		for id, n := range seen {
+			if n != 1 {
+				t.Errorf("session %s appraised %d times", id, n)
+			}
+		}
+	})
+}
+
+func TestRestartDurability(t *testing.T) {
+	backends(t, func(t *testing.T, dsn func(*testing.T) string) {
+		d := dsn(t)
+		a := newFixture(t, fixtureOptions{dsn: d})
+		loc, s := a.newSession("")
+		r := a.do("POST", loc, "", api.MediaDCAPQuote, quote(t, a.sgx, s.Nonce))
+		var done api.Session
+		r.json(t, &done)
+		if r.code != 200 || done.Result == nil {
+			t.Fatalf("session: %d %s", r.code, r.body)
+		}
+		if r := a.do("POST", api.PathPolicies+"/kept", a.admin, "application/json", []byte(`{"allow_debug":false}`)); r.code != 201 {
+			t.Fatalf("policy: %d %s", r.code, r.body)
+		}
+		waiting, _ := a.newSession("")
+		// Stop replica A completely: HTTP server, log writer and store.
+		a.http.Close()
+		a.srv.Close()
+		if err := a.st.Close(); err != nil {
+			t.Fatal(err)
+		}
+
+		b := newFixture(t, fixtureOptions{dsn: d})
+		var got api.Session
+		b.do("GET", loc, "", "", nil).json(t, &got)
+		if got.Status != store.SessionComplete || got.Result == nil || *got.Result != *done.Result {
+			t.Fatalf("after restart the completed session is %+v", got)
+		}
+		b.verifyEAR(*got.Result) // A's key is still published
+		var pol api.Document
+		b.do("GET", api.PathPolicies+"/kept", a.admin, "", nil).json(t, &pol)
+		if pol.Version != 1 || pol.Author != "admin" {
+			t.Fatalf("after restart the policy is %+v (A's admin token must still work)", pol)
+		}
+		var apps struct{ Appraisals []api.Appraisal }
+		b.do("GET", api.PathAppraisals, b.admin, "", nil).json(t, &apps)
+		if len(apps.Appraisals) != 1 || apps.Appraisals[0].Session == "" {
+			t.Fatalf("after restart the appraisal log is %+v", apps)
+		}
+		// A session still waiting can be completed after the restart.
+		var w api.Session
+		b.do("GET", waiting, "", "", nil).json(t, &w)
+		if r := b.do("POST", waiting, "", api.MediaDCAPQuote, quote(t, b.sgx, w.Nonce)); r.code != 200 {
+			t.Fatalf("waiting session after restart: %d %s", r.code, r.body)
+		}
+	})
+}
