@@ -126,7 +126,9 @@ func runDemo(cmd *cobra.Command, tee string) error {
 	fmt.Fprintln(w)
 	step("A client expecting different code refuses the same server:")
 	fmt.Fprintf(w, "  %v\n", err)
-	return nil
+
+	fmt.Fprintln(w)
+	return demoService(cmd, s, att, verifier, step)
 }
 
 func referencePolicy(a *sim.Attester) *appraise.Policy {

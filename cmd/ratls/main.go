@@ -82,6 +82,7 @@ Intel SGX SDK) and the older formats still found in the wild.`,
 		newSimCommand(),
 		newAttestCommand(),
 		newEARCommand(),
+		newVerifierCommand(),
 		newVersionCommand(),
 	)
 	return root

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ratls/ratls"
+	"github.com/ratls/ratls/attest/sim"
+	"github.com/ratls/ratls/collateral/pcs"
+	"github.com/ratls/ratls/ear"
+	"github.com/ratls/ratls/service"
+	"github.com/ratls/ratls/service/api"
+	"github.com/ratls/ratls/service/store"
+	"github.com/ratls/ratls/verify/intel"
+)
+
+// demoService runs the verification service on SQLite in a temporary
+// directory and has it appraise the simulated TEE's evidence through the
+// challenge-response API, as a relying party that does not verify evidence
+// itself would.
+func demoService(cmd *cobra.Command, s *sim.Sim, att *sim.Attester, verifier *intel.Verifier, step func(string, ...any)) error {
+	w := cmd.OutOrStdout()
+	ctx, cancel := context.WithCancel(contextOf(cmd))
+	defer cancel()
+	dir, err := os.MkdirTemp("", "ratls-demo-verifier-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(dir, "verifier.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	col, err := s.Collateral(att.TEE())
+	if err != nil {
+		return err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	srv, err := service.New(ctx, service.Config{
+		Store: st, Signer: key, Version: version,
+		Verify: ratls.VerifyOptions{Intel: verifier, Collateral: pcs.Static{C: col}},
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln, service.ServeConfig{ShutdownGrace: 5 * time.Second}) }()
+	base := "http://" + ln.Addr().String()
+	step("Verification service on %s (SQLite in %s)", base, dir)
+
+	// A relying party asks for a session, the TEE quotes its nonce, the
+	// service appraises the quote and signs an EAR.
+	var sess api.Session
+	loc, err := demoPost(base+api.PathNewSession, "", nil, &sess)
+	if err != nil {
+		return err
+	}
+	step("POST %s -> session %s with a %d-byte nonce", api.PathNewSession, strings.TrimPrefix(loc, api.PathSession), len(sess.Nonce))
+	var rd [64]byte
+	copy(rd[:], sess.Nonce)
+	ev, err := att.Attest(ctx, rd)
+	if err != nil {
+		return err
+	}
+	if _, err := demoPost(base+loc, api.MediaDCAPQuote, ev.Data, &sess); err != nil {
+		return err
+	}
+	if sess.Result == nil {
+		return fmt.Errorf("demo: the session has no result (status %s)", sess.Status)
+	}
+	step("POST the %s quote (report data = nonce) to the session -> status %s, an EAR of %d bytes", strings.ToUpper(att.TEE()), sess.Status, len(*sess.Result))
+
+	// Check the EAR as a relying party would: against the service's keys.
+	var keys ear.JWKSet
+	if err := demoGet(base+api.PathKeys, &keys); err != nil {
+		return err
+	}
+	e, err := ear.Verify([]byte(*sess.Result), &keys, time.Now())
+	if err != nil {
+		return fmt.Errorf("demo: the service's EAR does not verify: %w", err)
+	}
+	claims, err := json.MarshalIndent(e, "  ", "  ")
+	if err != nil {
+		return err
+	}
+	step("EAR signature verified with the key from %s; its claims:", api.PathKeys)
+	fmt.Fprintf(w, "  %s\n", claims)
+	sub := e.Submods[att.TEE()]
+	fmt.Fprintf(w, "  The service says %s: the quote is genuine for the simulated root, but a simulated TEE is never affirming.\n", sub.Status)
+	fmt.Fprintf(w, "  Try it yourself: docs/service.md (ratls verifier serve).\n")
+	cancel()
+	return <-done
+}
+
+func demoPost(url, contentType string, body []byte, out any) (string, error) {
+	req, err := http.NewRequest("POST", url, bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return "", fmt.Errorf("demo: POST %s: %s: %s", url, resp.Status, b)
+	}
+	return resp.Header.Get("Location"), json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out)
+}
+
+func demoGet(url string, out any) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("demo: GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out)
+}
