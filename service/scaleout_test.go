@@ -2,13 +2,17 @@ package service_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/service"
 	"github.com/ratls/ratls/service/api"
+	"github.com/ratls/ratls/service/shared"
 	"github.com/ratls/ratls/service/store"
 	"github.com/ratls/ratls/service/store/storetest"
 )
@@ -156,6 +160,64 @@ func TestRestartDurability(t *testing.T) {
 		b.do("GET", waiting, "", "", nil).json(t, &w)
 		if r := b.do("POST", waiting, "", api.MediaDCAPQuote, quote(t, b.sgx, w.Nonce)); r.code != 200 {
 			t.Fatalf("waiting session after restart: %d %s", r.code, r.body)
+		}
+	})
+}
+
+// countingProvider counts fetches; with fail set it fails every one.
+type countingProvider struct {
+	next  pcs.Provider
+	fail  bool
+	calls atomic.Int32
+}
+
+func (p *countingProvider) Collateral(ctx context.Context, req pcs.Request) (*pcs.Collateral, error) {
+	p.calls.Add(1)
+	if p.fail {
+		return nil, errors.New("upstream unreachable")
+	}
+	return p.next.Collateral(ctx, req)
+}
+
+func TestScaleOutSharedCollateral(t *testing.T) {
+	backends(t, func(t *testing.T, dsn func(*testing.T) string) {
+		d := dsn(t)
+		upA := &countingProvider{next: simCollateral{testSim(t)}}
+		upB := &countingProvider{fail: true}
+		withUpstream := func(up pcs.Provider) func(*service.Config) {
+			return func(c *service.Config) {
+				sh := shared.NewIntel(c.Store, up, shared.Config{Now: c.Now})
+				c.Verify.Collateral = pcs.NewCache(sh, pcs.CacheConfig{Now: c.Now})
+				c.CollateralStats = func() map[string]uint64 { return sh.Stats().Map() }
+			}
+		}
+		a := newFixture(t, fixtureOptions{dsn: d, mutate: withUpstream(upA)})
+		b := newFixture(t, fixtureOptions{dsn: d, mutate: withUpstream(upB)})
+		q := quote(t, a.sgx, nil)
+
+		// B cannot reach upstream and nobody fetched yet: rejected, and
+		// the reason names the collateral.
+		p := b.do("POST", api.PathAttest, "", api.MediaDCAPQuote, q).problem(t, 422, "policy-rejection")
+		if !strings.Contains(strings.ToLower(p.Detail), "collateral") {
+			t.Fatalf("without collateral: want a reason naming it, got %q", p.Detail)
+		}
+		// A fetches once; then B serves the same quote from the store.
+		if r := a.do("POST", api.PathAttest, "", api.MediaDCAPQuote, q); r.code != 200 {
+			t.Fatalf("replica A: %d %s", r.code, r.body)
+		}
+		callsB := upB.calls.Load()
+		for range 3 {
+			if r := b.do("POST", api.PathAttest, "", api.MediaDCAPQuote, q); r.code != 200 {
+				t.Fatalf("replica B after A fetched: %d %s", r.code, r.body)
+			}
+		}
+		if upA.calls.Load() != 1 || upB.calls.Load() != callsB {
+			t.Errorf("upstream fetches: want A 1 and B none after A's, got A %d, B %d more", upA.calls.Load(), upB.calls.Load()-callsB)
+		}
+		var status api.CollateralStatus
+		b.do("GET", api.PathCollateral, b.admin, "", nil).json(t, &status)
+		if len(status.Entries) != 1 || !status.Entries[0].Fresh || !strings.HasPrefix(status.Entries[0].Key, "intel/sgx/") || status.Stats["store_hits"] == 0 {
+			t.Errorf("replica B collateral status: %+v", status)
 		}
 	})
 }

@@ -95,10 +95,6 @@ func runBounded(t *testing.T, args ...string) (int, string, string) {
 
 // newSimDir runs "ratls sim init" in a fresh directory. The reference time
 // is now, so the simulated collateral is valid for live handshakes.
-//
-// A simulation with a DER CRL ending in a zero byte (about one in 85) is
-// set aside: certificates carrying such a CRL are refused by a known bug,
-// which TestEndorsedCRLEndingInZero shows.
 func newSimDir(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "sim")
