@@ -228,3 +228,27 @@ func TestApplyConfig(t *testing.T) {
 		t.Errorf("unknown key: want an error naming it, got %v", err)
 	}
 }
+
+// TestVerifierRATLS has the service attest itself: its HTTPS certificate is
+// an RA-TLS certificate that "ratls verify host:port" accepts.
+func TestVerifierRATLS(t *testing.T) {
+	simDir := newSimDir(t)
+	root := filepath.Join(simDir, sim.RootFile)
+	p := startVerifier(t, "--db", "sqlite:"+filepath.Join(t.TempDir(), "v.db"), "--key", filepath.Join(t.TempDir(), "k.pem"),
+		"--offline", "--ra-tls", "--attester", "sim", "--sim-dir", simDir, "--tee", "tdx")
+	host, ok := strings.CutPrefix(p.base, "https://")
+	if !ok {
+		t.Fatalf("want an https:// URL, got %s", p.base)
+	}
+	code, out, stderr := runBounded(t, "verify", "--offline", "--trust-root", root, host)
+	if code != exitOK || !strings.Contains(out, "key binding:     ok") {
+		t.Fatalf("verify %s: exit %d\n%s\n%s", host, code, out, stderr)
+	}
+	// Plain HTTP on a non-loopback address is refused without
+	// --insecure-plaintext.
+	code, _, stderr = runBounded(t, "verifier", "serve", "--db", "sqlite:"+filepath.Join(t.TempDir(), "w.db"),
+		"--key", filepath.Join(t.TempDir(), "k2.pem"), "--listen", "0.0.0.0:0", "--offline")
+	if code != exitInput || !strings.Contains(stderr, "--insecure-plaintext") {
+		t.Errorf("plain HTTP on 0.0.0.0: exit %d, %q; want 2 naming --insecure-plaintext", code, stderr)
+	}
+}
