@@ -299,33 +299,15 @@ func TestAMDPointerStability(t *testing.T) {
 	}
 }
 
+// TestAMDConcurrent: as TestIntelConcurrent.
 func TestAMDConcurrent(t *testing.T) {
 	req := amdRequest(t)
-	st, clk := newFakeStore(), newClock(amdNow)
+	st := newFakeStore()
 	up := amdServing(t, testCRL(t, 1, amdNow.Add(-time.Hour), crlExpiry))
-	up.entered = make(chan struct{}, 1)
-	up.gate = make(chan struct{})
-	p := NewAMD(st, up, Config{Now: clk.Now})
-	const n = 16
-	results := make([]*kds.Certificates, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	wg.Go(func() { results[0], errs[0] = p.Certificates(t.Context(), req) })
-	<-up.entered
-	for i := 1; i < n; i++ {
-		wg.Go(func() { results[i], errs[i] = p.Certificates(t.Context(), req) })
-	}
-	time.Sleep(20 * time.Millisecond)
-	close(up.gate)
-	wg.Wait()
-	for i := range n {
-		if errs[i] != nil || results[i] != results[0] {
-			t.Fatalf("caller %d: %p, %v; want %p", i, results[i], errs[i], results[0])
-		}
-	}
-	if up.count() != 1 {
-		t.Errorf("upstream calls %d, want 1", up.count())
-	}
+	p := NewAMD(st, up, Config{Now: newClock(amdNow).Now})
+	testSharedLookup(t, p.core, &up.upstream, st, func(ctx context.Context) (*kds.Certificates, error) {
+		return p.Certificates(ctx, req)
+	})
 }
 
 func TestAMDCorruptEntry(t *testing.T) {

@@ -102,6 +102,12 @@ type core[T comparable] struct {
 	lru     *list.List // of *memoEntry, most recently used first
 	flights map[string]*flight[T]
 
+	// waiting, when set, is called as each caller of get starts waiting
+	// for its key's flight (the one it started or joined), so that tests
+	// know when concurrent callers share a lookup instead of guessing
+	// with sleeps. Set before the first lookup.
+	waiting func(key string)
+
 	storeHits, upstreamFetches, storeErrors, upstreamErrors atomic.Uint64
 }
 
@@ -178,6 +184,9 @@ func (k *core[T]) get(ctx context.Context, l lookup[T]) (T, error) {
 		go k.fill(context.WithoutCancel(ctx), l, f)
 	}
 	k.mu.Unlock()
+	if k.waiting != nil {
+		k.waiting(l.key)
+	}
 	select {
 	case <-f.done:
 		return f.val, f.err

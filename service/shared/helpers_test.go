@@ -132,14 +132,28 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// upstream is a scripted upstream: each call runs next (under no lock), after
-// waiting for gate when set; calls are counted.
+// upstream is a scripted upstream: each call runs next (under no lock),
+// after waiting for the gate when block set one; calls are counted.
 type upstream[T any] struct {
 	mu      sync.Mutex
 	calls   int
 	next    func() (T, error)
-	entered chan struct{} // when set, receives a value as each call starts
-	gate    chan struct{} // when set, each call waits for it
+	entered chan struct{} // set by block: receives a value as each call starts
+	gate    chan struct{} // set by block: calls wait until it is closed
+}
+
+// block makes the calls that follow wait until release. entered receives a
+// value as each call starts (it holds 64, more than any test makes).
+// release may be called more than once, and t.Cleanup calls it too, so
+// that a test failing before it releases leaves no fetch blocked.
+func (u *upstream[T]) block(t testing.TB) (entered <-chan struct{}, release func()) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	gate := make(chan struct{})
+	u.entered, u.gate = make(chan struct{}, 64), gate
+	release = sync.OnceFunc(func() { close(gate) })
+	t.Cleanup(release)
+	return u.entered, release
 }
 
 func (u *upstream[T]) call(ctx context.Context) (T, error) {
@@ -150,7 +164,7 @@ func (u *upstream[T]) call(ctx context.Context) (T, error) {
 	if entered != nil {
 		select {
 		case entered <- struct{}{}:
-		default: // only the first call is awaited
+		default: // full: the test counts calls with count instead
 		}
 	}
 	if gate != nil {
@@ -185,6 +199,22 @@ func readTestdata(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// receive returns the next value of ch. The limit is no timing
+// assumption: it only turns a signal that never comes (a broken lookup)
+// into a failure naming what was awaited, instead of a hang of the whole
+// test binary that names no test.
+func receive[V any](t *testing.T, ch <-chan V, what string) V {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(time.Minute):
+		t.Fatalf("waited a minute for %s", what)
+		var zero V
+		return zero
+	}
 }
 
 func wantStats(t *testing.T, got, want Stats) {

@@ -388,45 +388,12 @@ func TestIntelPointerStability(t *testing.T) {
 // TestIntelConcurrent: concurrent lookups of one key share one store read
 // and one fetch; a caller giving up does not fail the others.
 func TestIntelConcurrent(t *testing.T) {
-	st, clk := newFakeStore(), newClock(tdxNow)
+	st := newFakeStore()
 	up := serving(t, tdxJSON(t, false))
-	up.entered = make(chan struct{}, 1)
-	up.gate = make(chan struct{})
-	p := NewIntel(st, up, Config{Now: clk.Now})
-
-	const n = 16
-	results := make([]*pcs.Collateral, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	wg.Go(func() { results[0], errs[0] = p.Collateral(t.Context(), tdxReq) })
-	<-up.entered // the fetch is in flight
-	for i := 1; i < n; i++ {
-		wg.Go(func() { results[i], errs[i] = p.Collateral(t.Context(), tdxReq) })
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	quit := make(chan error, 1)
-	go func() {
-		_, err := p.Collateral(ctx, tdxReq)
-		quit <- err
-	}()
-	cancel()
-	if err := <-quit; !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled caller: %v, want context.Canceled", err)
-	}
-	time.Sleep(20 * time.Millisecond) // let the callers reach the flight; late ones find the stored entry
-	close(up.gate)
-	wg.Wait()
-	for i := range n {
-		if errs[i] != nil || results[i] != results[0] {
-			t.Fatalf("caller %d: %p, %v; want %p", i, results[i], errs[i], results[0])
-		}
-	}
-	if up.count() != 1 {
-		t.Errorf("upstream calls %d, want 1", up.count())
-	}
-	if r, w := st.counts(); w != 1 || r > n {
-		t.Errorf("store reads %d, writes %d; want at most %d reads and 1 write", r, w, n)
-	}
+	p := NewIntel(st, up, Config{Now: newClock(tdxNow).Now})
+	testSharedLookup(t, p.core, &up.upstream, st, func(ctx context.Context) (*pcs.Collateral, error) {
+		return p.Collateral(ctx, tdxReq)
+	})
 }
 
 // TestIntelCorruptEntry: an entry that does not decode, does not answer its
