@@ -83,6 +83,7 @@ Intel SGX SDK) and the older formats still found in the wild.`,
 		newAttestCommand(),
 		newEARCommand(),
 		newVerifierCommand(),
+		newLoadtestCommand(),
 		newVersionCommand(),
 	)
 	return root

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -21,8 +24,11 @@ import (
 	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/collateral/pcs"
+	"github.com/ratls/ratls/ear"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/inspect"
+	"github.com/ratls/ratls/service/api"
+	"github.com/ratls/ratls/service/client"
 	"github.com/ratls/ratls/verify/amd"
 	"github.com/ratls/ratls/verify/arm"
 	"github.com/ratls/ratls/verify/checks"
@@ -46,6 +52,11 @@ type verifyFlags struct {
 	amdCerts   string
 	amdProduct string
 	ccaCPAK    string
+	// With --verifier the evidence is appraised by a verification
+	// service instead of locally.
+	verifier      string
+	verifierToken string
+	policyName    string
 }
 
 func newVerifyCommand() *cobra.Command {
@@ -66,8 +77,15 @@ certificate's endorsements extension; --collateral (a directory in the
 "ratls collateral fetch" layout, or a dcap-qvl collateral JSON file); Intel's
 PCS or the PCCS given with --pccs, with an on-disk cache (unless --offline).
 
+With --verifier URL the evidence is not verified here: it is sent to the
+verification service at URL ("ratls verifier serve", POST /v1/attest), whose
+signed EAR result is checked against the service's keys (/v1/keys) and
+shown. The policy is then the service's: its default, or the stored policy
+named with --policy-name. The local verification flags do not apply.
+
 Exit status: 0 when the policy accepts the evidence, 1 when it rejects it
-(including verification that could not complete), 2 for unusable input.`,
+(including verification that could not complete), 2 for unusable input
+(and, with --verifier, when the service fails or cannot be trusted).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runVerify(cmd, args[0], &f) },
 	}
@@ -86,6 +104,9 @@ Exit status: 0 when the policy accepts the evidence, 1 when it rejects it
 	f.addOtherTEEFlags(fl)
 	fl.StringVar(&f.sni, "sni", "", "server name to send when SOURCE is host:port")
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Second, "network timeout")
+	fl.StringVar(&f.verifier, "verifier", "", "appraise with the verification service at this URL instead of locally")
+	fl.StringVar(&f.verifierToken, "verifier-token", "", "with --verifier: API token, if the service requires one (default: $"+envVerifierToken+")")
+	fl.StringVar(&f.policyName, "policy-name", "", "with --verifier: stored policy to appraise with, NAME or NAME@VERSION (default: the service's)")
 	return cmd
 }
 
@@ -105,6 +126,12 @@ func runVerify(cmd *cobra.Command, source string, f *verifyFlags) error {
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if err := f.checkVerifierFlags(cmd.Flags()); err != nil {
+		return err
+	}
+	if f.verifier != "" {
+		return runRemoteVerify(ctx, cmd.OutOrStdout(), source, f)
 	}
 	opt, err := f.options()
 	if err != nil {
@@ -418,4 +445,291 @@ func onlineProvider(f *verifyFlags, at time.Time) (pcs.Provider, error) {
 		cc.Now = func() time.Time { return at }
 	}
 	return pcs.NewCache(pcs.NewClient(cfg), cc), nil
+}
+
+// ---- verify --verifier: appraisal by a verification service ----
+
+// envVerifierToken is read when --verifier-token is not given, so that the
+// token need not appear in the process list.
+const envVerifierToken = "RATLS_VERIFIER_TOKEN"
+
+// localOnlyFlags configure local verification; with --verifier the service
+// decides them, so giving one is a mistake worth reporting.
+var localOnlyFlags = []string{"at", "collateral", "offline", "pccs", "update", "policy", "trust-root", "only-trust-roots",
+	"pck-chain", "cache-dir", "amd-certs", "amd-product", "cca-cpak"}
+
+func (f *verifyFlags) checkVerifierFlags(fl *pflag.FlagSet) error {
+	if f.verifier == "" {
+		for _, n := range []string{"verifier-token", "policy-name"} {
+			if fl.Changed(n) {
+				return inputErr("--%s needs --verifier", n)
+			}
+		}
+		return nil
+	}
+	for _, n := range localOnlyFlags {
+		if fl.Changed(n) {
+			return inputErr("--%s configures local verification; it does not apply with --verifier (the service's settings do)", n)
+		}
+	}
+	return nil
+}
+
+// remoteReport is the output of verify --verifier --json.
+type remoteReport struct {
+	Source    string `json:"source"`
+	Input     string `json:"input,omitempty"`
+	Service   string `json:"service"`
+	MediaType string `json:"media_type"`
+	// Result is read from the verified EAR.
+	Result *remoteResult `json:"result"`
+	// EAR is the verified EAR's claims; Token the EAR itself.
+	EAR   *ear.EAR `json:"ear"`
+	Token string   `json:"ear_token"`
+	KeyID string   `json:"key_id,omitempty"`
+	// Problem is the service's rejection (HTTP 422), when it rejected.
+	Problem *api.Problem `json:"problem,omitempty"`
+}
+
+type remoteResult struct {
+	Status   ear.Status        `json:"status"`
+	TEE      string            `json:"tee"`
+	PolicyID string            `json:"policy_id"`
+	Reasons  []appraise.Reason `json:"reasons"`
+}
+
+// runRemoteVerify sends the evidence of source to the service's
+// POST /v1/attest, verifies the EAR it answers with against the service's
+// keys and reports it.
+func runRemoteVerify(ctx context.Context, w io.Writer, source string, f *verifyFlags) error {
+	report, err := inspect.Source(ctx, source, &inspect.Options{SNI: f.sni, Timeout: f.timeout})
+	if err != nil {
+		return &exitError{code: exitInput, err: err}
+	}
+	mt, body, err := remoteEvidence(source, report)
+	if err != nil {
+		return err
+	}
+	token := f.verifierToken
+	if token == "" {
+		token = os.Getenv(envVerifierToken)
+	}
+	c := &client.Client{BaseURL: f.verifier, HTTPClient: &http.Client{Timeout: f.timeout}, Token: token}
+	out := &remoteReport{Source: report.Source, Input: report.Input, Service: f.verifier, MediaType: mt}
+
+	res, err := c.Attest(ctx, &api.AttestRequest{MediaType: mt, Evidence: body, Policy: f.policyName})
+	var prob *api.Problem
+	switch {
+	case errors.As(err, &prob) && prob.Status == http.StatusUnprocessableEntity:
+		out.Problem = prob
+		if prob.EAR == "" {
+			// Evidence the service recognizes but cannot verify: a
+			// rejection without a signed result.
+			if f.asJSON {
+				if err := writeJSONReport(w, out); err != nil {
+					return err
+				}
+			} else {
+				writeRemote(w, out)
+			}
+			return &exitError{code: exitRejected, err: fmt.Errorf("evidence rejected by the service: %v", prob)}
+		}
+		out.Token = prob.EAR
+	case err != nil:
+		return &exitError{code: exitInput, err: err}
+	default:
+		out.Token = res.EAR
+	}
+	e, err := c.VerifyEAR(ctx, out.Token)
+	if err != nil {
+		return &exitError{code: exitInput, err: fmt.Errorf("the service's result cannot be trusted: %w", err)}
+	}
+	out.EAR, out.KeyID = e, earKeyID(out.Token)
+	if out.Result, err = resultOf(e); err != nil {
+		return &exitError{code: exitInput, err: fmt.Errorf("the service's result: %w", err)}
+	}
+	// The unsigned members of the answer must say what the EAR says.
+	if res != nil && (string(out.Result.Status) != res.Status || out.Result.TEE != res.TEE || out.Result.PolicyID != res.PolicyID) {
+		return &exitError{code: exitInput, err: fmt.Errorf("the service's answer (status %s, TEE %s, policy %s) disagrees with its signed EAR (status %s, TEE %s, policy %s)",
+			res.Status, res.TEE, res.PolicyID, out.Result.Status, out.Result.TEE, out.Result.PolicyID)}
+	}
+	if f.asJSON {
+		if err := writeJSONReport(w, out); err != nil {
+			return err
+		}
+	} else {
+		writeRemote(w, out)
+	}
+	switch out.Result.Status {
+	case ear.StatusAffirming, ear.StatusWarning:
+		if prob != nil {
+			return &exitError{code: exitInput, err: fmt.Errorf("the service rejected evidence whose signed EAR says %s", out.Result.Status)}
+		}
+		return nil
+	}
+	why := string(out.Result.Status)
+	if r := firstRemoteRejection(out.Result.Reasons); r != nil {
+		why = r.Check + ": " + r.Message
+	}
+	return &exitError{code: exitRejected, err: fmt.Errorf("evidence rejected by the service (policy %s): %s", out.Result.PolicyID, why)}
+}
+
+func writeJSONReport(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// resultOf reads the one appraisal of a service's EAR.
+func resultOf(e *ear.EAR) (*remoteResult, error) {
+	if len(e.Submods) != 1 {
+		return nil, fmt.Errorf("want one submodule in the EAR, got %d", len(e.Submods))
+	}
+	for tee, a := range e.Submods {
+		reasons := a.Reasons
+		if reasons == nil {
+			reasons = []appraise.Reason{}
+		}
+		return &remoteResult{Status: a.Status, TEE: tee, PolicyID: a.PolicyID, Reasons: reasons}, nil
+	}
+	return nil, nil // not reached
+}
+
+func firstRemoteRejection(rs []appraise.Reason) *appraise.Reason {
+	for i := range rs {
+		if rs[i].Status == appraise.Contraindicated {
+			return &rs[i]
+		}
+	}
+	if len(rs) > 0 {
+		return &rs[0]
+	}
+	return nil
+}
+
+// earKeyID reads the kid of a JWT's header, for display; "" if unreadable.
+func earKeyID(token string) string {
+	h, _, _ := strings.Cut(token, ".")
+	b, err := base64.RawURLEncoding.DecodeString(h)
+	if err != nil {
+		return ""
+	}
+	var hdr struct {
+		Kid string `json:"kid"`
+	}
+	json.Unmarshal(b, &hdr)
+	return hdr.Kid
+}
+
+// remoteEvidence returns the evidence of a source and its media type for
+// the service: a certificate's DER, or raw evidence as the bytes given
+// (decoded from hex or base64 text as "ratls inspect" does).
+func remoteEvidence(source string, r *inspect.Report) (string, []byte, error) {
+	if len(r.Items) == 0 {
+		return "", nil, inputErr("%s: no evidence found", source)
+	}
+	if r.Source == inspect.SourceCertificate {
+		return api.MediaCertificateDER, r.Certs[0].Raw, nil
+	}
+	fh, err := os.Open(source)
+	if err != nil {
+		return "", nil, inputErr("%v", err)
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, inspect.MaxInputSize+1))
+	if err != nil {
+		return "", nil, inputErr("%v", err)
+	}
+	if len(b) > inspect.MaxInputSize {
+		return "", nil, inputErr("%s: file exceeds the limit of %d bytes", source, inspect.MaxInputSize)
+	}
+	if isTextInput(b) {
+		b = decodeTextInput(b)
+	}
+	items, err := evidence.ParseRaw(b)
+	if err != nil {
+		return "", nil, inputErr("%s: %v", source, err)
+	}
+	it := items[0]
+	switch {
+	case it.Format == evidence.FormatCMW:
+		if t := bytes.TrimSpace(b); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+			return api.MediaCMWJSON, b, nil
+		}
+		return api.MediaCMWCBOR, b, nil
+	case it.Format != evidence.FormatRaw:
+		return api.MediaTaggedEvidence, b, nil
+	case it.Quote != nil:
+		return api.MediaDCAPQuote, b, nil
+	case it.SNP != nil:
+		return api.MediaSNPReport, b, nil
+	case it.CCA != nil:
+		return api.MediaCCAToken, b, nil
+	}
+	return "", nil, inputErr("%s: %s evidence cannot be sent to a verification service (it takes DCAP quotes, SEV-SNP reports, Arm CCA tokens, tagged evidence, CMWs and certificates)", source, it.Kind)
+}
+
+// isTextInput and decodeTextInput read text input as inspect.Bytes does:
+// printable ASCII is hex or base64 unless it decodes as neither.
+func isTextInput(b []byte) bool {
+	for _, c := range b {
+		if (c < 0x20 || c > 0x7e) && c != '\n' && c != '\r' && c != '\t' {
+			return false
+		}
+	}
+	return true
+}
+
+func decodeTextInput(b []byte) []byte {
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimSpace(l)
+	}
+	s := strings.Join(lines, "")
+	if strings.ContainsAny(s, " \t") {
+		return b // words, not an encoding
+	}
+	if d, err := hex.DecodeString(strings.TrimPrefix(s, "0x")); err == nil && len(d) > 0 {
+		return d
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if d, err := enc.DecodeString(s); err == nil && len(d) > 0 {
+			return d
+		}
+	}
+	return b
+}
+
+func writeRemote(w io.Writer, r *remoteReport) {
+	p := &printer{w: w}
+	if r.Input != "" {
+		p.line(0, "Source", fmt.Sprintf("%s (%s)", r.Input, r.Source))
+	}
+	p.section("Verification service")
+	p.line(1, "service", r.Service)
+	p.line(1, "sent as", r.MediaType)
+	if r.EAR == nil {
+		if pr := r.Problem; pr != nil {
+			p.line(1, "rejected", pr.Error())
+		}
+		fmt.Fprintf(w, "\nResult: REJECTED (no attestation result)\n")
+		return
+	}
+	p.line(1, "EAR", fmt.Sprintf("signature verified with key %s of %s", r.KeyID, r.Service+api.PathKeys))
+	p.line(1, "verifier", strings.TrimSpace(r.EAR.VerifierID.Build)+" ("+r.EAR.VerifierID.Developer+")")
+	p.line(1, "issued at", time.Unix(r.EAR.IssuedAt, 0).UTC().Format(time.RFC3339))
+	p.line(1, "TEE", r.Result.TEE)
+	if tv := r.EAR.Submods[r.Result.TEE].TrustVector; tv != nil {
+		p.line(1, "trust vector", fmt.Sprintf("instance-identity %d, configuration %d, executables %d, hardware %d, runtime-opaque %d",
+			tv.InstanceIdentity, tv.Configuration, tv.Executables, tv.Hardware, tv.RuntimeOpaque))
+	}
+	p.section("Appraisal (policy " + r.Result.PolicyID + ")")
+	for _, rs := range r.Result.Reasons {
+		line := rs.Message
+		if rs.Expected != "" || rs.Actual != "" {
+			line += fmt.Sprintf(" [expected %s, actual %s]", rs.Expected, rs.Actual)
+		}
+		p.line(1, string(rs.Status)+" "+rs.Check, line)
+	}
+	fmt.Fprintf(w, "\nResult: %s\n", strings.ToUpper(string(r.Result.Status)))
 }
