@@ -66,8 +66,28 @@ func parseHeader(b []byte) (header, error) {
 
 // Sign serializes the EAR as a JWT in JWS compact serialization. The key
 // must be ECDSA P-256 (ES256) or P-384 (ES384); kid is the RFC 7638
-// thumbprint of its public key.
+// thumbprint of its public key. To sign many EARs with one key, use a
+// Signer.
 func (e *EAR) Sign(key crypto.Signer) ([]byte, error) {
+	s, err := NewSigner(key)
+	if err != nil {
+		return nil, err
+	}
+	return s.Sign(e)
+}
+
+// Signer signs EARs with one key. Its JWS header (alg and kid) is encoded
+// once, so a service signing every result pays only for the claims and the
+// signature. It is safe for concurrent use if its key is.
+type Signer struct {
+	key    crypto.Signer
+	p      curveParams
+	header string // base64url of the JWS header
+}
+
+// NewSigner returns a Signer for an ECDSA P-256 (ES256) or P-384 (ES384)
+// key.
+func NewSigner(key crypto.Signer) (*Signer, error) {
 	pub, ok := key.Public().(*ecdsa.PublicKey)
 	if !ok {
 		return nil, fmt.Errorf("%w: want an ECDSA key, got %T", ErrKey, key.Public())
@@ -76,20 +96,25 @@ func (e *EAR) Sign(key crypto.Signer) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: want P-256 or P-384, got %s", ErrKey, pub.Curve.Params().Name)
 	}
-	payload, err := e.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
 	h, err := json.Marshal(header{Alg: p.alg, Typ: "JWT", Kid: NewJWK(pub).Thumbprint()})
 	if err != nil {
 		return nil, err
 	}
+	return &Signer{key: key, p: p, header: base64.RawURLEncoding.EncodeToString(h)}, nil
+}
+
+// Sign serializes e as a JWT signed with the Signer's key.
+func (s *Signer) Sign(e *EAR) ([]byte, error) {
+	payload, err := e.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
 	enc := base64.RawURLEncoding
-	signingInput := enc.EncodeToString(h) + "." + enc.EncodeToString(payload)
-	hash := hashFor(p)
+	signingInput := s.header + "." + enc.EncodeToString(payload)
+	hash := hashFor(s.p)
 	d := hash.New()
 	d.Write([]byte(signingInput))
-	der, err := key.Sign(rand.Reader, d.Sum(nil), hash)
+	der, err := s.key.Sign(rand.Reader, d.Sum(nil), hash)
 	if err != nil {
 		return nil, fmt.Errorf("ear: sign: %w", err)
 	}
@@ -97,12 +122,13 @@ func (e *EAR) Sign(key crypto.Signer) ([]byte, error) {
 	if rest, err := asn1.Unmarshal(der, &sig); err != nil || len(rest) != 0 {
 		return nil, fmt.Errorf("ear: sign: signer returned a malformed ECDSA signature")
 	}
-	raw := make([]byte, 2*p.size) // JWS wants R || S, each left-padded
-	if sig.R.Sign() <= 0 || sig.S.Sign() <= 0 || sig.R.BitLen() > 8*p.size || sig.S.BitLen() > 8*p.size {
+	size := s.p.size
+	raw := make([]byte, 2*size) // JWS wants R || S, each left-padded
+	if sig.R.Sign() <= 0 || sig.S.Sign() <= 0 || sig.R.BitLen() > 8*size || sig.S.BitLen() > 8*size {
 		return nil, fmt.Errorf("ear: sign: signer returned an out-of-range ECDSA signature")
 	}
-	sig.R.FillBytes(raw[:p.size])
-	sig.S.FillBytes(raw[p.size:])
+	sig.R.FillBytes(raw[:size])
+	sig.S.FillBytes(raw[size:])
 	return []byte(signingInput + "." + enc.EncodeToString(raw)), nil
 }
 

@@ -65,6 +65,15 @@ func (s *Server) appraise(ctx context.Context, sub *submission) (*outcome, error
 	}
 	t1 := time.Now()
 	s.metrics.stage("parse", t1.Sub(t0))
+	// From here on an appraisal log entry follows (unless it fails): the
+	// log writer may wait for it to commit it with others.
+	s.log.begin()
+	logged := false
+	defer func() {
+		if !logged {
+			s.log.end()
+		}
+	}()
 
 	opt := s.cfg.Verify
 	opt.Policy, opt.Nonce, opt.Now = pol, sub.nonce, s.now()
@@ -95,7 +104,7 @@ func (s *Server) appraise(ctx context.Context, sub *submission) (*outcome, error
 	if sub.nonce != nil {
 		e.Nonce = base64.RawURLEncoding.EncodeToString(sub.nonce)
 	}
-	token, err := e.Sign(s.cfg.Signer)
+	token, err := s.signer.Sign(e)
 	if err != nil {
 		return nil, fmt.Errorf("signing the EAR: %w", err)
 	}
@@ -105,6 +114,7 @@ func (s *Server) appraise(ctx context.Context, sub *submission) (*outcome, error
 
 	reasons, _ := json.Marshal(v.Appraisal.Reasons)
 	sum := sha256.Sum256(sub.body)
+	logged = true
 	if err := s.log.add(ctx, &store.Appraisal{
 		Time: opt.Now.UTC(), SessionID: sub.session, Client: sub.client, MediaType: sub.mediaType,
 		TEE: tee, Status: string(sm.Status), PolicyID: pol.ID, Reasons: reasons, EvidenceHash: sum[:],

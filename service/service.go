@@ -106,6 +106,7 @@ type Server struct {
 	st       store.Store
 	kid      string
 	jwk      ear.JWK
+	signer   *ear.Signer
 	policies *policies
 	metrics  *metrics
 	limiter  *rateLimiter
@@ -161,6 +162,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("service: Config.Signer: want a P-256 or P-384 key, got %s", ek.Curve.Params().Name)
 	}
 	kid := jwk.Thumbprint()
+	signer, err := ear.NewSigner(ek)
+	if err != nil {
+		return nil, fmt.Errorf("service: Config.Signer: %w", err)
+	}
 	jwkJSON, err := json.Marshal(jwk)
 	if err != nil {
 		return nil, err
@@ -169,7 +174,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("service: registering the signing key: %w", err)
 	}
 	s := &Server{
-		cfg: cfg, st: cfg.Store, kid: kid, jwk: jwk,
+		cfg: cfg, st: cfg.Store, kid: kid, jwk: jwk, signer: signer,
 		policies: newPolicies(cfg.Store, cfg.Verify.Policy, cfg.PolicyTTL, cfg.Now),
 		metrics:  newMetrics(cfg.CollateralStats),
 		limiter:  newRateLimiter(cfg.Rate, cfg.Burst, cfg.Now),

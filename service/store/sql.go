@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -18,6 +19,12 @@ type sqlStore struct {
 	d *dialect
 	r *sql.DB // reads
 	w *sql.DB // writes; the same pool as r for PostgreSQL
+
+	// inserts holds the prepared INSERTs of the appraisal log by row
+	// count: the log is written on every appraisal, and the SQLite driver
+	// would compile the statement each time.
+	insertMu sync.Mutex
+	inserts  map[int]*sql.Stmt
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -417,8 +424,23 @@ const (
 	appraisalSelectCols = `id, ` + appraisalCols
 )
 
-// insertAppraisal1 is the statement for the common single entry.
-var insertAppraisal1 = insertAppraisals(1)
+// insertStmt returns the prepared INSERT of n appraisal rows.
+func (s *sqlStore) insertStmt(ctx context.Context, n int) (*sql.Stmt, error) {
+	s.insertMu.Lock()
+	defer s.insertMu.Unlock()
+	if st := s.inserts[n]; st != nil {
+		return st, nil
+	}
+	st, err := s.w.PrepareContext(ctx, insertAppraisals(n))
+	if err != nil {
+		return nil, err
+	}
+	if s.inserts == nil {
+		s.inserts = map[int]*sql.Stmt{}
+	}
+	s.inserts[n] = st
+	return st, nil
+}
 
 // insertAppraisals returns an INSERT of n rows returning their IDs.
 func insertAppraisals(n int) string {
@@ -456,7 +478,7 @@ func (s *sqlStore) AddAppraisals(ctx context.Context, a ...*Appraisal) (err erro
 		return nil
 	}
 	if len(a) <= appraisalChunk {
-		return s.addAppraisals(ctx, s.w, a)
+		return s.addAppraisals(ctx, nil, a)
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -478,22 +500,30 @@ func (s *sqlStore) AddAppraisals(ctx context.Context, a ...*Appraisal) (err erro
 	return nil
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-// addAppraisals inserts up to appraisalChunk entries with one statement.
-func (s *sqlStore) addAppraisals(ctx context.Context, q querier, a []*Appraisal) error {
-	query := insertAppraisal1
-	if len(a) > 1 {
-		query = insertAppraisals(len(a))
+// addAppraisals inserts up to appraisalChunk entries with one statement,
+// in tx unless it is nil.
+func (s *sqlStore) addAppraisals(ctx context.Context, tx *sql.Tx, a []*Appraisal) error {
+	// Inside a transaction (batches of more than appraisalChunk, rare)
+	// the statement is prepared on the transaction: the SQLite writer has
+	// one connection, which the transaction holds.
+	var st *sql.Stmt
+	var err error
+	if tx != nil {
+		if st, err = tx.PrepareContext(ctx, insertAppraisals(len(a))); err == nil {
+			defer st.Close()
+		}
+	} else {
+		st, err = s.insertStmt(ctx, len(a))
+	}
+	if err != nil {
+		return fmt.Errorf("store: add appraisals: %w", err)
 	}
 	args := make([]any, 0, len(a)*appraisalColsN)
 	for _, e := range a {
 		args = append(args, s.d.timeArg(dbTime(e.Time)), e.SessionID, e.Client, e.MediaType, e.TEE,
 			e.Status, e.PolicyID, blob(e.Reasons), blob(e.EvidenceHash))
 	}
-	rows, err := q.QueryContext(ctx, query, args...)
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return fmt.Errorf("store: add appraisals: %w", err)
 	}
@@ -648,6 +678,12 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 }
 
 func (s *sqlStore) Close() error {
+	s.insertMu.Lock()
+	for _, st := range s.inserts {
+		st.Close()
+	}
+	s.inserts = nil
+	s.insertMu.Unlock()
 	err := s.r.Close()
 	if s.w != s.r {
 		err = errors.Join(err, s.w.Close())
