@@ -226,3 +226,18 @@ func checkHex(a *Appraisal, name string, want []string, actual []byte) {
 		a.Add(Reason{Check: name, Expected: strings.Join(want, "|"), Actual: got, Message: name + " is not one of the reference values", Status: Contraindicated})
 	}
 }
+
+// FirstRejection returns the first reason that alone rejects the evidence
+// (contraindicated), else the first reason, or nil when there is none: the
+// one to show when a single line must say why.
+func FirstRejection(rs []Reason) *Reason {
+	for i := range rs {
+		if rs[i].Status == Contraindicated {
+			return &rs[i]
+		}
+	}
+	if len(rs) > 0 {
+		return &rs[0]
+	}
+	return nil
+}

@@ -438,7 +438,7 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) error {
 		p := problem(http.StatusUnprocessableEntity, probRejected, "Evidence rejected by policy",
 			"policy %s: %s", out.policyID, firstReason(out))
 		p.Reasons, p.EAR = out.reasons, out.token
-		if r := firstRejection(out.reasons); r != nil {
+		if r := appraise.FirstRejection(out.reasons); r != nil {
 			p.Check, p.Expected, p.Actual = r.Check, r.Expected, r.Actual
 		}
 		return p
@@ -448,21 +448,8 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// firstRejection is the first reason that alone rejects the evidence.
-func firstRejection(rs []appraise.Reason) *appraise.Reason {
-	for i := range rs {
-		if rs[i].Status == appraise.Contraindicated {
-			return &rs[i]
-		}
-	}
-	if len(rs) > 0 {
-		return &rs[0]
-	}
-	return nil
-}
-
 func firstReason(o *outcome) string {
-	if r := firstRejection(o.reasons); r != nil {
+	if r := appraise.FirstRejection(o.reasons); r != nil {
 		return r.Check + ": " + r.Message
 	}
 	return string(o.status)

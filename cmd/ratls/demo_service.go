@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -11,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,9 +20,9 @@ import (
 	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/attest/sim"
 	"github.com/ratls/ratls/collateral/pcs"
-	"github.com/ratls/ratls/ear"
 	"github.com/ratls/ratls/service"
 	"github.com/ratls/ratls/service/api"
+	"github.com/ratls/ratls/service/client"
 	"github.com/ratls/ratls/service/store"
 	"github.com/ratls/ratls/verify/intel"
 )
@@ -74,32 +72,29 @@ func demoService(cmd *cobra.Command, s *sim.Sim, att *sim.Attester, verifier *in
 
 	// A relying party asks for a session, the TEE quotes its nonce, the
 	// service appraises the quote and signs an EAR.
-	var sess api.Session
-	loc, err := demoPost(base+api.PathNewSession, "", nil, &sess)
+	c := &client.Client{BaseURL: base}
+	sess, err := c.NewSession(ctx, 0)
 	if err != nil {
 		return err
 	}
-	step("POST %s -> session %s with a %d-byte nonce", api.PathNewSession, strings.TrimPrefix(loc, api.PathSession), len(sess.Nonce))
+	step("POST %s -> session %s with a %d-byte nonce", api.PathNewSession, sess.ID, len(sess.Nonce))
 	var rd [64]byte
 	copy(rd[:], sess.Nonce)
 	ev, err := att.Attest(ctx, rd)
 	if err != nil {
 		return err
 	}
-	if _, err := demoPost(base+loc, api.MediaDCAPQuote, ev.Data, &sess); err != nil {
+	res, err := c.Submit(ctx, sess.ID, api.MediaDCAPQuote, ev.Data)
+	if err != nil {
 		return err
 	}
-	if sess.Result == nil {
-		return fmt.Errorf("demo: the session has no result (status %s)", sess.Status)
+	if res.Result == nil {
+		return fmt.Errorf("demo: the session has no result (status %s)", res.Status)
 	}
-	step("POST the %s quote (report data = nonce) to the session -> status %s, an EAR of %d bytes", strings.ToUpper(att.TEE()), sess.Status, len(*sess.Result))
+	step("POST the %s quote (report data = nonce) to the session -> status %s, an EAR of %d bytes", strings.ToUpper(att.TEE()), res.Status, len(*res.Result))
 
 	// Check the EAR as a relying party would: against the service's keys.
-	var keys ear.JWKSet
-	if err := demoGet(base+api.PathKeys, &keys); err != nil {
-		return err
-	}
-	e, err := ear.Verify([]byte(*sess.Result), &keys, time.Now())
+	e, err := c.VerifyEAR(ctx, *res.Result)
 	if err != nil {
 		return fmt.Errorf("demo: the service's EAR does not verify: %w", err)
 	}
@@ -114,36 +109,4 @@ func demoService(cmd *cobra.Command, s *sim.Sim, att *sim.Attester, verifier *in
 	fmt.Fprintf(w, "  Try it yourself: docs/service.md (ratls verifier serve).\n")
 	cancel()
 	return <-done
-}
-
-func demoPost(url, contentType string, body []byte, out any) (string, error) {
-	req, err := http.NewRequest("POST", url, bytes.NewReader(body))
-	if err != nil {
-		return "", err
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return "", fmt.Errorf("demo: POST %s: %s: %s", url, resp.Status, b)
-	}
-	return resp.Header.Get("Location"), json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out)
-}
-
-func demoGet(url string, out any) error {
-	resp, err := http.Get(url)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("demo: GET %s: %s", url, resp.Status)
-	}
-	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out)
 }

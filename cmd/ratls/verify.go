@@ -568,7 +568,7 @@ func runRemoteVerify(ctx context.Context, w io.Writer, source string, f *verifyF
 		return nil
 	}
 	why := string(out.Result.Status)
-	if r := firstRemoteRejection(out.Result.Reasons); r != nil {
+	if r := appraise.FirstRejection(out.Result.Reasons); r != nil {
 		why = r.Check + ": " + r.Message
 	}
 	return &exitError{code: exitRejected, err: fmt.Errorf("evidence rejected by the service (policy %s): %s", out.Result.PolicyID, why)}
@@ -593,18 +593,6 @@ func resultOf(e *ear.EAR) (*remoteResult, error) {
 		return &remoteResult{Status: a.Status, TEE: tee, PolicyID: a.PolicyID, Reasons: reasons}, nil
 	}
 	return nil, nil // not reached
-}
-
-func firstRemoteRejection(rs []appraise.Reason) *appraise.Reason {
-	for i := range rs {
-		if rs[i].Status == appraise.Contraindicated {
-			return &rs[i]
-		}
-	}
-	if len(rs) > 0 {
-		return &rs[0]
-	}
-	return nil
 }
 
 // earKeyID reads the kid of a JWT's header, for display; "" if unreadable.
