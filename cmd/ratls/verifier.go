@@ -172,7 +172,7 @@ func runVerifierServe(cmd *cobra.Command, f *verifierFlags) error {
 	if tlsConf != nil {
 		scheme = "https"
 	}
-	logger.Info("verification service listening", "url", scheme+"://"+ln.Addr().String(), "db", redactDSN(f.db), "key_id", srv.KeyID())
+	logger.Info("verification service listening", "url", scheme+"://"+ln.Addr().String(), "db", redactURL(f.db), "key_id", srv.KeyID())
 	return srv.Serve(ctx, ln, service.ServeConfig{TLS: tlsConf, ShutdownGrace: f.grace})
 }
 
@@ -191,7 +191,7 @@ func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*se
 	}
 	st, err := store.Open(ctx, f.db)
 	if err != nil {
-		return nil, nil, inputErr("--db %s: %v", redactDSN(f.db), err)
+		return nil, nil, inputErr("--db %s: %v", redactURL(f.db), err)
 	}
 	// Verification options as for "ratls verify", but collateral fetched
 	// from the network goes through the shared store so that replicas
@@ -288,18 +288,6 @@ func (f *verifierFlags) tlsConfig() (*tls.Config, error) {
 func isLoopback(a net.Addr) bool {
 	ta, ok := a.(*net.TCPAddr)
 	return ok && ta.IP.IsLoopback()
-}
-
-// redactDSN hides a password in a database URL for logs and errors.
-func redactDSN(dsn string) string {
-	if i := strings.Index(dsn, "://"); i >= 0 {
-		if j := strings.Index(dsn[i+3:], "@"); j >= 0 {
-			if k := strings.Index(dsn[i+3:i+3+j], ":"); k >= 0 {
-				return dsn[:i+3+k+1] + "xxxxx" + dsn[i+3+j:]
-			}
-		}
-	}
-	return dsn
 }
 
 // loadOrCreateKey reads an EC private key, or creates a P-256 key in a new
@@ -435,7 +423,7 @@ func newVerifierTokenCommand() *cobra.Command {
 			}
 			st, err := store.Open(contextOf(cmd), db)
 			if err != nil {
-				return inputErr("--db %s: %v", redactDSN(db), err)
+				return inputErr("--db %s: %v", redactURL(db), err)
 			}
 			defer st.Close()
 			t, err := service.CreateToken(contextOf(cmd), st, name, role, "cli", time.Now())
