@@ -182,7 +182,7 @@ func (p *countingProvider) Collateral(ctx context.Context, req pcs.Request) (*pc
 func TestScaleOutSharedCollateral(t *testing.T) {
 	backends(t, func(t *testing.T, dsn func(*testing.T) string) {
 		d := dsn(t)
-		upA := &countingProvider{next: simCollateral{testSim(t)}}
+		upA := &countingProvider{next: testSim(t).Provider()}
 		upB := &countingProvider{fail: true}
 		withUpstream := func(up pcs.Provider) func(*service.Config) {
 			return func(c *service.Config) {

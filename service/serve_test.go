@@ -45,7 +45,7 @@ func TestGracefulShutdown(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	srv, err := service.New(context.Background(), service.Config{
 		Store: st, Signer: key, Rate: -1,
-		Verify: ratls.VerifyOptions{Intel: intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{simu.Root()}}), Collateral: simCollateral{simu}},
+		Verify: ratls.VerifyOptions{Intel: intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{simu.Root()}}), Collateral: simu.Provider()},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

@@ -24,7 +24,6 @@ import (
 
 	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/attest/sim"
-	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/ear"
 	"github.com/ratls/ratls/service"
 	"github.com/ratls/ratls/service/api"
@@ -92,7 +91,7 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 		Signer: key,
 		Verify: ratls.VerifyOptions{
 			Intel:      intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}}),
-			Collateral: simCollateral{s},
+			Collateral: s.Provider(),
 		},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now:    f.clock,
@@ -129,13 +128,6 @@ func (f *fixture) advance(d time.Duration) {
 	f.mu.Lock()
 	f.now = f.now.Add(d)
 	f.mu.Unlock()
-}
-
-// simCollateral serves the simulation's collateral for either TEE.
-type simCollateral struct{ s *sim.Sim }
-
-func (c simCollateral) Collateral(_ context.Context, req pcs.Request) (*pcs.Collateral, error) {
-	return c.s.Collateral(strings.ToLower(string(req.TEE)))
 }
 
 // quote returns a simulated quote whose report data is rd zero-padded.

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -528,6 +529,22 @@ func (s *Sim) Collateral(tee string) (*pcs.Collateral, error) {
 		return nil, teeError(tee)
 	}
 	return c, nil
+}
+
+// Provider returns the simulation's collateral as a pcs.Provider for both
+// simulated TEEs, so that a verifier (or a verification service) is set up
+// as with Intel's PCS: it answers requests for SGX and TDX collateral of any
+// FMSPC with the simulated platform's collateral.
+func (s *Sim) Provider() pcs.Provider { return provider{s} }
+
+type provider struct{ s *Sim }
+
+func (p provider) Collateral(_ context.Context, req pcs.Request) (*pcs.Collateral, error) {
+	tee := TEESGX
+	if req.TEE == pcs.TEETDX {
+		tee = TEETDX
+	}
+	return p.s.Collateral(tee)
 }
 
 // CollateralDir returns the collateral directory of the simulated SGX or TDX

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
@@ -476,6 +477,24 @@ func TestStateRoundTrip(t *testing.T) {
 		}
 		if !bytes.Equal(seed[:], testSeed) || !now.Equal(testNow) || validity != v {
 			t.Errorf("round trip of validity %v: got %x, %v, %v", v, seed, now, validity)
+		}
+	}
+}
+
+func TestProvider(t *testing.T) {
+	s, err := New(InitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.Provider()
+	for _, tee := range []pcs.TEE{pcs.TEESGX, pcs.TEETDX} {
+		got, err := p.Collateral(context.Background(), pcs.Request{TEE: tee, CA: pcs.CAProcessor})
+		if err != nil {
+			t.Fatalf("%s: %v", tee, err)
+		}
+		want, _ := s.Collateral(string(tee))
+		if got != want || got.TCBInfo == nil {
+			t.Errorf("%s: want the simulation's %s collateral", tee, tee)
 		}
 	}
 }

@@ -171,7 +171,7 @@ func externalService(t *testing.T, dir string, fail *atomic.Bool) string {
 		Signer: key,
 		Verify: ratls.VerifyOptions{
 			Intel:      intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}}),
-			Collateral: simProvider{s},
+			Collateral: s.Provider(),
 		},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Rate:   -1,

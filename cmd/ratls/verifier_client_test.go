@@ -27,7 +27,6 @@ import (
 
 	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/attest/sim"
-	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/ear"
 	"github.com/ratls/ratls/service"
 	"github.com/ratls/ratls/service/api"
@@ -77,7 +76,7 @@ func startRemoteService(t *testing.T, mutate func(*service.Config), wrap func(ht
 		Signer: key,
 		Verify: ratls.VerifyOptions{
 			Intel:      intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}}),
-			Collateral: simProvider{s},
+			Collateral: s.Provider(),
 		},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Rate:   -1,
@@ -107,13 +106,6 @@ func startRemoteService(t *testing.T, mutate func(*service.Config), wrap func(ht
 		t.Fatal(err)
 	}
 	return r
-}
-
-// simProvider serves the simulation's collateral for either TEE.
-type simProvider struct{ s *sim.Sim }
-
-func (p simProvider) Collateral(_ context.Context, req pcs.Request) (*pcs.Collateral, error) {
-	return p.s.Collateral(strings.ToLower(string(req.TEE)))
 }
 
 // writeEvidence writes b to a file and returns its path.

@@ -23,7 +23,6 @@ import (
 
 	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/attest/sim"
-	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/ear"
 	"github.com/ratls/ratls/service"
 	"github.com/ratls/ratls/service/api"
@@ -48,13 +47,6 @@ func testSim(t testing.TB) *sim.Sim {
 		t.Fatal(simErr)
 	}
 	return simInst
-}
-
-// simCollateral serves the simulation's collateral for either TEE.
-type simCollateral struct{ s *sim.Sim }
-
-func (c simCollateral) Collateral(_ context.Context, req pcs.Request) (*pcs.Collateral, error) {
-	return c.s.Collateral(strings.ToLower(string(req.TEE)))
 }
 
 // fixture is a service with a simulated SGX platform whose root it trusts,
@@ -108,7 +100,7 @@ func newServer(t *testing.T, st store.Store, mutate func(*service.Config)) *serv
 		Signer: key,
 		Verify: ratls.VerifyOptions{
 			Intel:      intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}}),
-			Collateral: simCollateral{s},
+			Collateral: s.Provider(),
 		},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Rate:   -1,
