@@ -302,6 +302,13 @@ func TestDemo(t *testing.T) {
 				"What this proved",
 				"A client expecting different code refuses the same server:",
 				"peer attestation rejected: " + tc.wrongCheck + ": " + tc.measurement + " is not one of the reference values",
+				// The verification service appraises the same TEE.
+				"==> Verification service on http://127.0.0.1:",
+				"to the session -> status complete, an EAR of",
+				"EAR signature verified with the key from /v1/keys",
+				`"` + tc.tee + `": {`,
+				`"ear.status": "warning"`,
+				"The service says warning",
 			} {
 				if !strings.Contains(out, want) {
 					t.Errorf("demo output lacks %q", want)
