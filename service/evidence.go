@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -288,5 +287,3 @@ func snpCertificates(aux []byte) (*kds.Certificates, error) {
 	}
 	return c, nil
 }
-
-var errClosed = errors.New("service: shutting down")

@@ -3,7 +3,6 @@ package service
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -45,14 +44,9 @@ func parseDocument(kind string, body []byte) (*appraise.Policy, error) {
 	if len(body) > appraise.MaxPolicySize {
 		return nil, fmt.Errorf("reference values: larger than %d bytes", appraise.MaxPolicySize)
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
 	var rv referenceValues
-	if err := dec.Decode(&rv); err != nil {
+	if err := strictJSON(body, &rv); err != nil {
 		return nil, fmt.Errorf("reference values: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("reference values: trailing data after the JSON object")
 	}
 	p := &appraise.Policy{SGX: rv.SGX, TDX: rv.TDX, SNP: rv.SNP, CCA: rv.CCA}
 	if err := p.Validate(); err != nil {

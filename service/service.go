@@ -123,9 +123,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("service: Config.Store is required")
 	}
-	ek, ok := cfg.Signer.(*ecdsa.PrivateKey)
+	if cfg.Signer == nil {
+		return nil, errors.New("service: Config.Signer is required")
+	}
+	// Any crypto.Signer with an ECDSA key will do (a KMS or HSM key too).
+	pub, ok := cfg.Signer.Public().(*ecdsa.PublicKey)
 	if !ok {
-		return nil, fmt.Errorf("service: Config.Signer: want an *ecdsa.PrivateKey (P-256 or P-384), got %T", cfg.Signer)
+		return nil, fmt.Errorf("service: Config.Signer: want an ECDSA P-256 or P-384 key, got %T", cfg.Signer.Public())
 	}
 	if cfg.DefaultPolicy == "" {
 		cfg.DefaultPolicy = DefaultPolicyName
@@ -157,15 +161,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.VerifierID.Build == "" {
 		cfg.VerifierID = ear.VerifierID{Build: "ratls " + cfg.Version, Developer: "https://github.com/ratls/ratls"}
 	}
-	jwk := ear.NewJWK(&ek.PublicKey)
-	if jwk.Crv == "" {
-		return nil, fmt.Errorf("service: Config.Signer: want a P-256 or P-384 key, got %s", ek.Curve.Params().Name)
-	}
-	kid := jwk.Thumbprint()
-	signer, err := ear.NewSigner(ek)
+	signer, err := ear.NewSigner(cfg.Signer)
 	if err != nil {
 		return nil, fmt.Errorf("service: Config.Signer: %w", err)
 	}
+	jwk := ear.NewJWK(pub)
+	kid := jwk.Kid
 	jwkJSON, err := json.Marshal(jwk)
 	if err != nil {
 		return nil, err
@@ -272,6 +273,8 @@ func (s *Server) purgeSessions(ctx context.Context) {
 		}
 	}
 }
+
+var errClosed = errors.New("service: shutting down")
 
 // Ready reports whether the server takes work: it is not shutting down and
 // the store answers.
