@@ -13,6 +13,7 @@ import (
 
 	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/internal/bounded"
+	"github.com/ratls/ratls/verify/checks"
 )
 
 // PeerVerifier verifies the RA-TLS certificate a TLS peer presents: its
@@ -120,6 +121,7 @@ func (p *PeerVerifier) verify(ctx context.Context, cert *x509.Certificate) (*Ver
 	if err != nil {
 		return nil, fmt.Errorf("ratls: peer certificate: %w", err)
 	}
+	p.requireReferenceValues(v)
 	if p.OnVerified != nil {
 		p.OnVerified(v)
 	}
@@ -134,6 +136,20 @@ func (p *PeerVerifier) verify(ctx context.Context, cert *x509.Certificate) (*Ver
 	}
 	p.record(cert, v, until)
 	return v, nil
+}
+
+// requireReferenceValues refuses a peer whose measurements were not
+// compared with reference values: any genuine TEE, including one running
+// an attacker's code, would otherwise be accepted. The policy's
+// accept_any_measurement is the explicit way to accept that.
+func (p *PeerVerifier) requireReferenceValues(v *Verification) {
+	if v.Appraisal.ReferenceValuesChecked || p.opts.policy().AcceptAnyMeasurement {
+		return
+	}
+	v.Appraisal.Add(appraise.Reason{Check: appraise.CheckReferenceValues, Category: checks.Executables, State: checks.NotRun,
+		Expected: "reference values for the peer's TEE", Actual: "none",
+		Message: "a TLS peer is accepted only when its measurements match the policy's reference values (or the policy sets accept_any_measurement)",
+		Status: appraise.Contraindicated})
 }
 
 // record keeps a verification for Verification lookups; it is reused for

@@ -20,6 +20,7 @@ import (
 	"github.com/ratls/ratls/internal/bounded"
 	"github.com/ratls/ratls/verify/amd"
 	"github.com/ratls/ratls/verify/arm"
+	"github.com/ratls/ratls/verify/checks"
 	"github.com/ratls/ratls/verify/intel"
 )
 
@@ -144,7 +145,7 @@ func VerifyCertificate(ctx context.Context, cert *x509.Certificate, opt *VerifyO
 	item := ce.Preferred()
 	if item == nil {
 		a := appraise.NewAppraisal(o.policy().Name())
-		a.Add(appraise.Reason{Check: "evidence", Expected: "an RA-TLS evidence extension", Actual: "none",
+		a.Add(appraise.Reason{Check: CheckEvidence, Category: checks.Hardware, State: checks.NotRun, Expected: "an RA-TLS evidence extension", Actual: "none",
 			Message: "the certificate carries no TEE evidence", Status: appraise.Contraindicated})
 		return &Verification{Certificate: cert, Appraisal: a, Err: errors.New("ratls: no evidence in certificate")}, nil
 	}
@@ -168,7 +169,7 @@ func VerifyCertificate(ctx context.Context, cert *x509.Certificate, opt *VerifyO
 	v := verifyItem(ctx, item, &b, coll, &o)
 	v.Certificate = cert
 	certificateChecks(v, cert, o.now())
-	checkNonce(v, item, o.Nonce)
+	checkNonce(v, item, item.Claims != nil && b.Status == evidence.BindingOK, o.Nonce)
 	return v, nil
 }
 
@@ -179,26 +180,68 @@ func VerifyEvidence(ctx context.Context, item *evidence.Item, opt *VerifyOptions
 		o = *opt
 	}
 	v := verifyItem(ctx, item, nil, o.Collateral, &o)
-	checkNonce(v, item, o.Nonce)
+	checkNonce(v, item, checkClaims(v, item), o.Nonce)
 	return v
 }
 
-// checkNonce refuses evidence whose nonce claim is not the expected one.
-// Evidence with a claims buffer carries the nonce as a claim. Evidence
+// checkClaims refuses a claims buffer that the evidence's report data does
+// not bind. Such claims are the presenter's word, not the hardware's: a
+// genuine old quote wrapped with claims naming a fresh nonce must not pass
+// for fresh. It reports whether the item's claims may be used.
+func checkClaims(v *Verification, item *evidence.Item) bool {
+	if item.Claims == nil {
+		return false
+	}
+	rd := item.ReportData()
+	if _, ok := item.Claims.BoundBy(rd); ok {
+		return true
+	}
+	actual := "report data not available"
+	if rd != nil {
+		actual = hex.EncodeToString(rd)
+	}
+	v.Appraisal.Add(appraise.Reason{Check: CheckClaimsBinding, Category: checks.InstanceIdentity, State: checks.Failed,
+		Expected: "report_data = SHA-256 or SHA-384 of the claims buffer, zero-padded", Actual: actual,
+		Message: "the claims buffer is not bound by the evidence's report data: its claims (nonce, public key hash) are not the TEE's", Status: appraise.Contraindicated})
+	return false
+}
+
+// Checks the root package adds to an appraisal.
+const (
+	CheckClaimsBinding       = "claims.binding"
+	CheckNonce               = "nonce"
+	CheckCertificateValidity = "certificate.validity"
+	CheckCertificateSig      = "certificate.signature"
+	CheckEvidence            = "evidence"
+	CheckVerifier            = "verifier"
+	CheckAMDCertificates     = "amd.certificates"
+)
+
+func init() {
+	checks.Define(checks.InstanceIdentity, CheckClaimsBinding, CheckNonce, CheckCertificateValidity, CheckCertificateSig)
+	checks.Define(checks.Hardware, CheckEvidence, CheckVerifier, CheckAMDCertificates)
+}
+
+// checkNonce refuses evidence whose nonce is not the expected one.
+// Evidence with a claims buffer carries the nonce as a claim, read only
+// once the report data is shown to bind the buffer (claimsBound). Evidence
 // without one (a raw quote, report or token) carries it in its report data
 // (the realm challenge for Arm CCA): the nonce itself, zero-padded to the
 // field's size, as configfs-tsm's inblob and the challenge-response API
 // expect.
-func checkNonce(v *Verification, item *evidence.Item, nonce []byte) {
+func checkNonce(v *Verification, item *evidence.Item, claimsBound bool, nonce []byte) {
 	if nonce == nil {
 		return
 	}
 	var got []byte
-	if item.Claims != nil {
-		got = item.Claims.Nonce
-	} else if rd := item.ReportData(); len(rd) >= len(nonce) && allZero(rd[len(nonce):]) {
+	switch rd := item.ReportData(); {
+	case item.Claims != nil:
+		if claimsBound {
+			got = item.Claims.Nonce
+		}
+	case len(rd) >= len(nonce) && allZero(rd[len(nonce):]):
 		got = rd[:len(nonce)]
-	} else if rd != nil {
+	case rd != nil:
 		got = rd
 	}
 	if !bytes.Equal(got, nonce) {
@@ -206,7 +249,7 @@ func checkNonce(v *Verification, item *evidence.Item, nonce []byte) {
 		if got != nil {
 			actual = hex.EncodeToString(got)
 		}
-		v.Appraisal.Add(appraise.Reason{Check: "nonce", Expected: hex.EncodeToString(nonce), Actual: actual,
+		v.Appraisal.Add(appraise.Reason{Check: CheckNonce, Category: checks.InstanceIdentity, State: checks.Failed, Expected: hex.EncodeToString(nonce), Actual: actual,
 			Message: "the evidence does not carry this connection's nonce: it may be replayed", Status: appraise.Contraindicated})
 	}
 }
@@ -240,7 +283,7 @@ func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, c
 		verifySNP(ctx, v, item, o)
 		v.Appraisal = p.AppraiseSNP(v.AMD, v.Err, b)
 		if v.certErr != nil {
-			v.Appraisal.Add(appraise.Reason{Check: "amd.certificates", Expected: "VCEK or VLEK chain", Actual: "none",
+			v.Appraisal.Add(appraise.Reason{Check: CheckAMDCertificates, Category: checks.Hardware, State: checks.NotRun, Expected: "VCEK or VLEK chain", Actual: "none",
 				Message: v.certErr.Error(), Status: appraise.Contraindicated})
 		}
 	case item.CCA != nil:
@@ -253,7 +296,7 @@ func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, c
 	default:
 		v.Err = fmt.Errorf("ratls: no verifier for %s evidence (%s)", item.TEE, item.Kind)
 		v.Appraisal = appraise.NewAppraisal(p.Name())
-		v.Appraisal.Add(appraise.Reason{Check: "verifier", Expected: "sgx or tdx quote", Actual: fmt.Sprintf("%s %s", item.TEE, item.Kind),
+		v.Appraisal.Add(appraise.Reason{Check: CheckVerifier, Category: checks.Hardware, State: checks.NotRun, Expected: "a DCAP quote, SEV-SNP report or Arm CCA token", Actual: fmt.Sprintf("%s %s", item.TEE, item.Kind),
 			Message: v.Err.Error(), Status: appraise.Contraindicated})
 	}
 	return v
@@ -289,15 +332,15 @@ func verifySNP(ctx context.Context, v *Verification, item *evidence.Item, o *Ver
 // to the appraisal: an expired RA-TLS certificate is refused like any other.
 func certificateChecks(v *Verification, cert *x509.Certificate, now time.Time) {
 	add := func(check, expected, actual, msg string) {
-		v.Appraisal.Add(appraise.Reason{Check: check, Expected: expected, Actual: actual, Message: msg, Status: appraise.Contraindicated})
+		v.Appraisal.Reject(check, checks.InstanceIdentity, expected, actual, msg)
 	}
 	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
-		add("certificate.validity", cert.NotBefore.UTC().Format(time.RFC3339)+" .. "+cert.NotAfter.UTC().Format(time.RFC3339),
+		add(CheckCertificateValidity, cert.NotBefore.UTC().Format(time.RFC3339)+" .. "+cert.NotAfter.UTC().Format(time.RFC3339),
 			now.UTC().Format(time.RFC3339), "the certificate is not valid at the verification time")
 	}
 	if bytes.Equal(cert.RawIssuer, cert.RawSubject) {
 		if err := CheckSelfSignature(cert); err != nil {
-			add("certificate.signature", "valid self-signature", "invalid", err.Error())
+			add(CheckCertificateSig, "valid self-signature", "invalid", err.Error())
 		}
 	}
 }

@@ -3,6 +3,7 @@ package ratls
 import (
 	"context"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"os"
 	"testing"
@@ -56,10 +57,21 @@ func (tp *testPlatform) endorsements(t *testing.T) *evidence.Endorsements {
 	}
 }
 
+// options verifies the platform's evidence against its test root and a
+// policy with its reference values (the enclave's MRSIGNER, the TD's MRTD).
 func (tp *testPlatform) options() *VerifyOptions {
 	return &VerifyOptions{
-		Now:   tp.pki.Now,
-		Intel: intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{tp.pki.Root}, WithoutIntelRoot: true}),
+		Now:    tp.pki.Now,
+		Intel:  intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{tp.pki.Root}, WithoutIntelRoot: true}),
+		Policy: tp.policy(),
+	}
+}
+
+func (tp *testPlatform) policy() *appraise.Policy {
+	o := &tp.pl.QuoteOptions
+	return &appraise.Policy{
+		SGX: &appraise.SGXReference{MRSigner: []string{hex.EncodeToString(o.SGX.MRSigner[:])}},
+		TDX: &appraise.TDXReference{MRTD: []string{hex.EncodeToString(o.TD.MRTD[:])}},
 	}
 }
 

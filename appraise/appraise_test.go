@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/quote"
+	"github.com/ratls/ratls/verify/checks"
 	"github.com/ratls/ratls/verify/intel"
 )
 
@@ -63,17 +65,28 @@ func reasonFor(a *Appraisal, check string) *Reason {
 
 var okBinding = &evidence.Binding{Status: evidence.BindingOK, Rule: evidence.RuleClaimsSHA256}
 
-func TestDefaultPolicyAffirmsUpToDate(t *testing.T) {
+// A genuine, up-to-date TEE running unknown code is not affirmed: the
+// default policy has no reference values, so any workload (an attacker's
+// own enclave included) would pass.
+func TestDefaultPolicyWarnsWithoutReferenceValues(t *testing.T) {
 	res, err := verifyVector(t, tdxUpToDate, tdxUpToDate.at)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := (&Policy{}).AppraiseIntel(res, err, okBinding)
-	if a.Status != Affirming || len(a.Reasons) != 0 || a.PolicyID != DefaultPolicyID {
-		t.Fatalf("got %+v", a)
+	for _, p := range []*Policy{{}, {TDX: &TDXReference{}}, {TDX: &TDXReference{TDAttributes: []string{"0000001000000000"}}}} {
+		a := p.AppraiseIntel(res, err, okBinding)
+		r := reasonFor(a, "reference_values")
+		if a.Status != Warning || a.ReferenceValuesChecked || r == nil || r.State != checks.NotRun || r.Category != checks.Executables ||
+			r.Expected != "reference values for tdx" || r.Actual != "none" || a.PolicyID != DefaultPolicyID {
+			t.Fatalf("%+v: got %+v", p.TDX, a)
+		}
 	}
-	if a.ReferenceValuesChecked || len(a.Notes) == 0 || !strings.Contains(a.Notes[0], "no reference values") {
-		t.Errorf("without reference values the appraisal must say so: %+v", a)
+	a := (&Policy{AcceptAnyMeasurement: true}).AppraiseIntel(res, err, okBinding)
+	if a.Status != Affirming || len(a.Reasons) != 0 || a.ReferenceValuesChecked {
+		t.Fatalf("accept_any_measurement: got %+v", a)
+	}
+	if len(a.Notes) == 0 || !strings.Contains(a.Notes[0], "accept_any_measurement") {
+		t.Errorf("the appraisal must say no reference values were checked: %+v", a)
 	}
 }
 
@@ -150,7 +163,7 @@ func TestKeyBindingPolicy(t *testing.T) {
 			t.Errorf("binding %s, allow=%v: want %s, got %+v", tc.b.Status, tc.p.AllowUnboundKey, tc.want, a)
 		}
 	}
-	if a := (&Policy{}).AppraiseIntel(res, err, nil); a.Status != Affirming || !strings.Contains(strings.Join(a.Notes, " "), "not bound") {
+	if a := (&Policy{AcceptAnyMeasurement: true}).AppraiseIntel(res, err, nil); a.Status != Affirming || !strings.Contains(strings.Join(a.Notes, " "), "not bound") {
 		t.Errorf("raw evidence: %+v", a)
 	}
 }
@@ -175,8 +188,79 @@ func TestReferenceValues(t *testing.T) {
 	}
 	// Reference values only for SGX do not let TDX evidence through.
 	sgxOnly := &Policy{SGX: &SGXReference{MRSigner: []string{strings.Repeat("11", 32)}}}
-	if a = sgxOnly.AppraiseIntel(res, err, okBinding); a.Status != Contraindicated || reasonFor(a, "tdx") == nil {
+	if a = sgxOnly.AppraiseIntel(res, err, okBinding); a.Status != Contraindicated || reasonFor(a, "tee") == nil || reasonFor(a, "tee").Actual != "tdx" {
 		t.Fatalf("sgx-only policy on tdx evidence: %+v", a)
+	}
+}
+
+// A section for another TEE that pins nothing must not switch off the
+// refusal of TEEs the policy has no section for, nor claim reference values
+// were checked.
+func TestSectionWithoutValuesStillRefusesOtherTEEs(t *testing.T) {
+	res, err := verifyVector(t, tdxUpToDate, tdxUpToDate.at)
+	for _, in := range []string{`{"sgx":{}}`, `{"sev_snp":{"allow_no_crl":true}}`, `{"cca":{"lifecycle":["secured"]}}`, `{"sgx":{"isv_prod_id":[1]}}`} {
+		p, perr := ReadPolicy(strings.NewReader(in))
+		if perr != nil {
+			t.Fatal(perr)
+		}
+		a := p.AppraiseIntel(res, err, okBinding)
+		if r := reasonFor(a, "tee"); a.Status != Contraindicated || r == nil || a.ReferenceValuesChecked {
+			t.Errorf("%s on TDX evidence: %+v", in, a)
+		}
+	}
+}
+
+func TestSEPTVEDisableRequired(t *testing.T) {
+	res, err := verifyVector(t, tdxUpToDate, tdxUpToDate.at)
+	if !res.Quote.TD.SEPTVEDisabled() {
+		t.Fatal("vector is expected to have SEPT_VE_DISABLE set")
+	}
+	// The same verified result for a TD whose SEPT_VE_DISABLE is clear.
+	q := *res.Quote
+	td := *q.TD
+	td.TDAttributes[3] &^= 0x10 // bit 28, little-endian
+	q.TD = &td
+	cleared := *res
+	cleared.Quote = &q
+	ref := &TDXReference{MRTD: []string{hex.EncodeToString(td.MRTD[:])}}
+	a := (&Policy{TDX: ref}).AppraiseIntel(&cleared, err, okBinding)
+	if r := reasonFor(a, "tdx.sept_ve_disable"); a.Status != Contraindicated || r == nil || r.Expected != "1" || r.Actual != "0" || !strings.Contains(r.Message, "tdx.allow_sept_ve") {
+		t.Fatalf("SEPT_VE_DISABLE clear: %+v", a)
+	}
+	ref.AllowSEPTVE = true
+	if a := (&Policy{TDX: ref}).AppraiseIntel(&cleared, err, okBinding); a.Status != Affirming {
+		t.Fatalf("tdx.allow_sept_ve: %+v", a)
+	}
+}
+
+// A result in which checks did not run must not be affirmed, whatever the
+// policy.
+func TestNothingRanIsRefused(t *testing.T) {
+	res, err := verifyVector(t, tdxUpToDate, tdxUpToDate.at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lax := &Policy{AcceptAnyMeasurement: true, AllowExpiredCollateral: true, AllowUnboundKey: true, AllowDebug: true}
+	empty := &intel.Result{Quote: res.Quote, TCB: res.TCB, TrustAnchor: res.TrustAnchor}
+	a := lax.AppraiseIntel(empty, nil, okBinding)
+	if a.Status != Contraindicated {
+		t.Fatalf("no check ran: %+v", a)
+	}
+	for _, name := range []string{intel.CheckQuoteSignature, intel.CheckPCKChain, intel.CheckTCBLevel, intel.CheckTDXModule} {
+		if r := reasonFor(a, name); r == nil || r.State != checks.NotRun || r.Status != Contraindicated {
+			t.Errorf("%s: want a not-run reason, got %+v", name, r)
+		}
+	}
+	// Half a verification: drop the collateral checks from a real result.
+	partial := *res
+	partial.Checks = slices.DeleteFunc(slices.Clone(res.Checks), func(c checks.Check) bool { return c.Name == intel.CheckPCKCRL || c.Name == intel.CheckRevocation })
+	if a := lax.AppraiseIntel(&partial, nil, okBinding); a.Status != Contraindicated || reasonFor(a, intel.CheckRevocation) == nil {
+		t.Fatalf("revocation not looked up: %+v", a)
+	}
+	for _, a := range []*Appraisal{lax.AppraiseIntel(nil, nil, nil), lax.AppraiseIntel(&intel.Result{}, nil, nil)} {
+		if r := reasonFor(a, "verification"); a.Status != Contraindicated || r == nil || r.State != checks.NotRun {
+			t.Errorf("nil input: %+v", a)
+		}
 	}
 }
 
@@ -233,6 +317,14 @@ func TestReadPolicy(t *testing.T) {
 		"cca hex":         `{"cca":{"realm_initial_measurement":["xyz"]}}`,
 		"trailing":        `{} {}`,
 		"not json":        `id: x`,
+		// encoding/json alone would match these case-insensitively and
+		// let the last duplicate win, silently weakening the policy.
+		"other case":     `{"allow_debug":false,"ALLOW_DEBUG":true}`,
+		"duplicate":      `{"allow_debug":false,"allow_debug":true}`,
+		"nested case":    `{"sgx":{"MRENCLAVE":["` + strings.Repeat("ab", 32) + `"]}}`,
+		"nested dup":     `{"tdx":{"allow_sept_ve":false,"allow_sept_ve":true}}`,
+		"vmpl and max":   `{"sev_snp":{"vmpl":[0],"max_vmpl":1}}`,
+		"vmpl too large": `{"sev_snp":{"max_vmpl":4}}`,
 	} {
 		if _, err := ReadPolicy(strings.NewReader(in)); err == nil {
 			t.Errorf("%s: want an error", name)

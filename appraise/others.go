@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ratls/ratls/evidence"
+	"github.com/ratls/ratls/evidence/snp"
 	"github.com/ratls/ratls/verify/amd"
 	"github.com/ratls/ratls/verify/arm"
 	"github.com/ratls/ratls/verify/checks"
@@ -25,8 +26,14 @@ type SNPReference struct {
 	MinGuestSVN *uint32 `json:"min_guest_svn,omitempty"`
 	// MinTCB is the lowest acceptable REPORTED_TCB, per component.
 	MinTCB *SNPTCB `json:"min_tcb,omitempty"`
-	// VMPL lists the acceptable VM privilege levels; empty means any.
+	// VMPL lists the acceptable VM privilege levels. Empty means those up
+	// to MaxVMPL.
 	VMPL []uint32 `json:"vmpl,omitempty"`
+	// MaxVMPL is the highest (least privileged) acceptable VM privilege
+	// level; default 0, the guest's most privileged level. A report
+	// requested at a higher VMPL comes from software the guest kernel does
+	// not control in the same way (an SVSM or paravisor sits below it).
+	MaxVMPL *uint32 `json:"max_vmpl,omitempty"`
 	// SigningKeys lists the acceptable signing keys, "vcek" and/or "vlek";
 	// empty means both.
 	SigningKeys []string `json:"signing_keys,omitempty"`
@@ -62,39 +69,39 @@ type CCAReference struct {
 	Lifecycle []string `json:"lifecycle,omitempty"`
 }
 
+// hasValues reports whether the section pins the code a guest runs: its
+// launch measurement or the key that signed its ID block. HOST_DATA,
+// FAMILY_ID and IMAGE_ID are chosen by whoever launches the guest, and a
+// minimum SVN is not an identity.
 func (r *SNPReference) hasValues() bool {
-	return r != nil && (len(r.Measurement)+len(r.HostData)+len(r.IDKeyDigest)+len(r.AuthorKeyDigest)+len(r.FamilyID)+len(r.ImageID) > 0 || r.MinGuestSVN != nil)
+	return r != nil && len(r.Measurement)+len(r.IDKeyDigest)+len(r.AuthorKeyDigest) > 0
 }
 
+// hasValues reports whether the section pins the code a realm runs: its
+// initial measurement or an extensible measurement. The personalization
+// value is chosen by the realm's creator; platform components and the
+// lifecycle describe the platform.
 func (r *CCAReference) hasValues() bool {
-	return r != nil && len(r.RealmInitialMeasurement)+len(r.RealmPersonalizationValue)+len(r.REM0)+len(r.REM1)+len(r.REM2)+len(r.REM3)+len(r.PlatformSWComponents) > 0
+	return r != nil && len(r.RealmInitialMeasurement)+len(r.REM0)+len(r.REM1)+len(r.REM2)+len(r.REM3) > 0
 }
 
-// verificationReasons records a reason per failed verification check;
-// excuse may downgrade one to a warning, naming the policy switch.
-func (a *Appraisal) verificationReasons(failed []checks.Check, verr error, excuse func(checks.Check) string) {
-	for _, c := range failed {
-		st, msg := Contraindicated, c.Detail
-		if switchName := excuse(c); switchName != "" {
-			st, msg = Warning, msg+" (accepted: "+switchName+")"
-		}
-		a.Add(Reason{Check: c.Name, Expected: "pass", Actual: "fail", Message: msg, Status: st})
-	}
-	if verr != nil && len(failed) == 0 {
-		a.Add(Reason{Check: "verification", Message: verr.Error(), Status: Contraindicated})
-	}
-}
+// requiredSNP are the checks a SEV-SNP verification must have run.
+var requiredSNP = []string{amd.CheckReportFormat, amd.CheckProduct, amd.CheckChain, amd.CheckCRL, amd.CheckTCB, amd.CheckHWID, amd.CheckSignature}
+
+// requiredCCA are the checks an Arm CCA verification must have run (the
+// realm checks record themselves as not applicable to a platform-only
+// token the caller accepted).
+var requiredCCA = []string{arm.CheckTokenFormat, arm.CheckPlatformKey, arm.CheckPlatformSignature, arm.CheckRealmSignature, arm.CheckBinding}
 
 // AppraiseSNP appraises the verification of a SEV-SNP report; binding is
 // the certificate's key binding, nil for a bare report.
 func (p *Policy) AppraiseSNP(res *amd.Result, verr error, binding *evidence.Binding) *Appraisal {
 	a := NewAppraisal(p.Name())
 	if res == nil || res.Report == nil {
-		a.Add(Reason{Check: "verification", Message: fmt.Sprintf("no verification result: %v", verr), Status: Contraindicated})
-		return a
+		return noResult(a, verr)
 	}
 	ref := p.SNP
-	a.verificationReasons(res.Failed(), verr, func(c checks.Check) string {
+	a.verificationReasons(res.Checks, requiredSNP, verr, func(c checks.Check) string {
 		if ref != nil && ref.AllowNoCRL && errors.Is(c.Err(), amd.ErrNoCRL) {
 			return "sev_snp.allow_no_crl"
 		}
@@ -105,15 +112,15 @@ func (p *Policy) AppraiseSNP(res *amd.Result, verr error, binding *evidence.Bind
 		p.debugReason(a)
 	}
 	if r.Policy.MigrateMA() && (ref == nil || !ref.AllowMigrationAgent) {
-		a.Add(Reason{Check: "sev_snp.policy.migrate_ma", Expected: "false", Actual: "true",
-			Message: "the guest policy allows a migration agent, which can export the guest's memory (set sev_snp.allow_migration_agent to accept)", Status: Contraindicated})
+		a.Reject("sev_snp.policy.migrate_ma", checks.Configuration, "false", "true",
+			"the guest policy allows a migration agent, which can export the guest's memory (set sev_snp.allow_migration_agent to accept)")
 	}
 	p.appraiseBinding(a, binding)
-	if ref == nil {
-		p.noReference(a, "sev_snp")
+	p.appraiseVMPL(a, r.VMPL)
+	p.appraiseSNPTCB(a, r.ReportedTCB)
+	if !p.referenceValues(a, "sev_snp", ref.hasValues(), ref != nil) {
 		return a
 	}
-	a.ReferenceValuesChecked = ref.hasValues()
 	checkHex(a, "sev_snp.measurement", ref.Measurement, r.Measurement[:])
 	checkHex(a, "sev_snp.host_data", ref.HostData, r.HostData[:])
 	checkHex(a, "sev_snp.id_key_digest", ref.IDKeyDigest, r.IDKeyDigest[:])
@@ -121,66 +128,98 @@ func (p *Policy) AppraiseSNP(res *amd.Result, verr error, binding *evidence.Bind
 	checkHex(a, "sev_snp.family_id", ref.FamilyID, r.FamilyID[:])
 	checkHex(a, "sev_snp.image_id", ref.ImageID, r.ImageID[:])
 	if ref.MinGuestSVN != nil && r.GuestSVN < *ref.MinGuestSVN {
-		a.Add(Reason{Check: "sev_snp.guest_svn", Expected: fmt.Sprintf(">= %d", *ref.MinGuestSVN), Actual: fmt.Sprint(r.GuestSVN), Message: "guest security version below the minimum", Status: Contraindicated})
-	}
-	if len(ref.VMPL) > 0 && !slices.Contains(ref.VMPL, r.VMPL) {
-		a.Add(Reason{Check: "sev_snp.vmpl", Expected: fmt.Sprint(ref.VMPL), Actual: fmt.Sprint(r.VMPL), Message: "report requested at a VM privilege level the policy does not accept", Status: Contraindicated})
+		a.Reject("sev_snp.guest_svn", checks.Executables, fmt.Sprintf(">= %d", *ref.MinGuestSVN), fmt.Sprint(r.GuestSVN), "guest security version below sev_snp.min_guest_svn")
 	}
 	if len(ref.SigningKeys) > 0 && !slices.Contains(ref.SigningKeys, res.SigningKey) {
-		a.Add(Reason{Check: "sev_snp.signing_key", Expected: strings.Join(ref.SigningKeys, "|"), Actual: res.SigningKey, Message: "signing key type not accepted", Status: Contraindicated})
-	}
-	if m := ref.MinTCB; m != nil {
-		t := r.ReportedTCB
-		for _, c := range []struct {
-			name      string
-			got, want uint8
-		}{{"bootloader", t.BootloaderSPL(), m.Bootloader}, {"tee", t.TEESPL(), m.TEE}, {"snp", t.SNPSPL(), m.SNP}, {"microcode", t.MicrocodeSPL(), m.Microcode}} {
-			if c.got < c.want {
-				a.Add(Reason{Check: "sev_snp.tcb." + c.name, Expected: fmt.Sprintf(">= %d", c.want), Actual: fmt.Sprint(c.got), Message: "reported TCB component below the minimum", Status: Contraindicated})
-			}
-		}
+		a.Reject("sev_snp.signing_key", checks.InstanceIdentity, strings.Join(ref.SigningKeys, "|"), res.SigningKey, "signing key type is not in sev_snp.signing_keys")
 	}
 	return a
+}
+
+// appraiseVMPL refuses reports requested at a VM privilege level the
+// policy does not accept: VMPL 0 unless sev_snp.vmpl or sev_snp.max_vmpl
+// says otherwise.
+func (p *Policy) appraiseVMPL(a *Appraisal, vmpl uint32) {
+	ref := p.SNP
+	if ref != nil && len(ref.VMPL) > 0 {
+		if !slices.Contains(ref.VMPL, vmpl) {
+			a.Reject("sev_snp.vmpl", checks.Configuration, fmt.Sprint(ref.VMPL), fmt.Sprint(vmpl), "report requested at a VM privilege level not in sev_snp.vmpl")
+		}
+		return
+	}
+	maxVMPL := uint32(0)
+	if ref != nil && ref.MaxVMPL != nil {
+		maxVMPL = *ref.MaxVMPL
+	}
+	if vmpl > maxVMPL {
+		a.Reject("sev_snp.vmpl", checks.Configuration, fmt.Sprintf("<= %d", maxVMPL), fmt.Sprint(vmpl),
+			"report requested at a less privileged VM level than sev_snp.max_vmpl allows (default 0)")
+	}
+}
+
+// appraiseSNPTCB compares REPORTED_TCB with sev_snp.min_tcb. Without a
+// minimum the platform's firmware could be arbitrarily old: a warning.
+func (p *Policy) appraiseSNPTCB(a *Appraisal, t snp.TCBVersion) {
+	if p.SNP == nil || p.SNP.MinTCB == nil {
+		a.Add(Reason{Check: "sev_snp.min_tcb", Category: checks.Configuration, State: checks.NotRun, Expected: "a minimum REPORTED_TCB", Actual: "none",
+			Message: "the policy sets no sev_snp.min_tcb: the platform's firmware and microcode could be arbitrarily old", Status: Warning})
+		return
+	}
+	m := p.SNP.MinTCB
+	for _, c := range []struct {
+		name      string
+		got, want uint8
+	}{{"bootloader", t.BootloaderSPL(), m.Bootloader}, {"tee", t.TEESPL(), m.TEE}, {"snp", t.SNPSPL(), m.SNP}, {"microcode", t.MicrocodeSPL(), m.Microcode}} {
+		if c.got < c.want {
+			a.Reject("sev_snp.tcb."+c.name, checks.Configuration, fmt.Sprintf(">= %d", c.want), fmt.Sprint(c.got), "reported TCB component below sev_snp.min_tcb."+c.name)
+		}
+	}
 }
 
 // AppraiseCCA appraises the verification of an Arm CCA token.
 func (p *Policy) AppraiseCCA(res *arm.Result, verr error, binding *evidence.Binding) *Appraisal {
 	a := NewAppraisal(p.Name())
 	if res == nil || res.Token == nil {
-		a.Add(Reason{Check: "verification", Message: fmt.Sprintf("no verification result: %v", verr), Status: Contraindicated})
-		return a
+		return noResult(a, verr)
 	}
-	a.verificationReasons(res.Failed(), verr, func(checks.Check) string { return "" })
+	a.verificationReasons(res.Checks, requiredCCA, verr, func(checks.Check) string { return "" })
 	ref := p.CCA
 	lifecycles := []string{"secured"}
 	if ref != nil && len(ref.Lifecycle) > 0 {
 		lifecycles = ref.Lifecycle
 	}
 	if !slices.Contains(lifecycles, res.LifecycleState) {
-		a.Add(Reason{Check: "cca.lifecycle", Expected: strings.Join(lifecycles, "|"), Actual: res.LifecycleState,
-			Message: "platform security lifecycle state not accepted (a non-secured platform may be debuggable)", Status: Contraindicated})
+		a.Reject("cca.lifecycle", checks.Configuration, strings.Join(lifecycles, "|"), res.LifecycleState,
+			"platform security lifecycle state is not in cca.lifecycle (a non-secured platform may be debuggable)")
 	}
 	p.appraiseBinding(a, binding)
-	if ref == nil {
-		p.noReference(a, "cca")
+	if !p.referenceValues(a, "cca", ref.hasValues(), ref != nil) {
 		return a
 	}
-	a.ReferenceValuesChecked = ref.hasValues()
 	if rc := res.Realm; rc != nil {
 		checkHex(a, "cca.realm_initial_measurement", ref.RealmInitialMeasurement, rc.InitialMeasurement)
 		checkHex(a, "cca.realm_personalization_value", ref.RealmPersonalizationValue, rc.PersonalizationValue)
 		for i, want := range [][]string{ref.REM0, ref.REM1, ref.REM2, ref.REM3} {
-			if i < len(rc.ExtensibleMeasurements) {
-				checkHex(a, fmt.Sprintf("cca.rem%d", i), want, rc.ExtensibleMeasurements[i])
+			if len(want) == 0 {
+				continue
 			}
+			if i >= len(rc.ExtensibleMeasurements) {
+				a.Add(Reason{Check: fmt.Sprintf("cca.rem%d", i), Category: checks.Executables, State: checks.NotRun, Expected: strings.Join(want, "|"), Actual: "absent",
+					Message: fmt.Sprintf("the realm token has no REM%d to compare", i), Status: Contraindicated})
+				continue
+			}
+			checkHex(a, fmt.Sprintf("cca.rem%d", i), want, rc.ExtensibleMeasurements[i])
 		}
+	} else if ref.hasValues() {
+		a.Add(Reason{Check: "cca.realm_initial_measurement", Category: checks.Executables, State: checks.NotRun, Expected: "a realm token", Actual: "platform token only",
+			Message: "the policy pins the realm, but the evidence carries no realm token", Status: Contraindicated})
 	}
 	if len(ref.PlatformSWComponents) > 0 {
 		for _, c := range res.Platform.SWComponents {
 			got := hex.EncodeToString(c.MeasurementValue)
 			if !matchHex(ref.PlatformSWComponents, got) {
-				a.Add(Reason{Check: "cca.platform_sw_components", Expected: strings.Join(ref.PlatformSWComponents, "|"), Actual: got,
-					Message: fmt.Sprintf("platform software component %q has an unlisted measurement", c.MeasurementType), Status: Contraindicated})
+				a.Reject("cca.platform_sw_components", checks.Executables, strings.Join(ref.PlatformSWComponents, "|"), got,
+					fmt.Sprintf("platform software component %q has a measurement not in cca.platform_sw_components", c.MeasurementType))
 			}
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/ratls/ratls/evidence/snp"
 	"github.com/ratls/ratls/verify/amd"
 	"github.com/ratls/ratls/verify/arm"
+	"github.com/ratls/ratls/verify/checks"
 )
 
 // verifySNP verifies the go-sev-guest Milan vector (a debug guest) at its
@@ -83,6 +84,34 @@ func TestAppraiseSNP(t *testing.T) {
 	}
 }
 
+// SEV-SNP defaults have floors: VMPL 0, and no affirmation without a
+// minimum TCB.
+func TestSNPDefaults(t *testing.T) {
+	res, err := verifySNP(t)
+	meas := hex.EncodeToString(res.Report.Measurement[:])
+	p := &Policy{AllowDebug: true, SNP: &SNPReference{AllowNoCRL: true, Measurement: []string{meas}}}
+	a := p.AppraiseSNP(res, err, okBinding)
+	if r := reasonFor(a, "sev_snp.min_tcb"); r == nil || r.Status != Warning || r.State != checks.NotRun {
+		t.Fatalf("no min_tcb: %+v", a)
+	}
+	rep := *res.Report
+	rep.VMPL = 1
+	atVMPL1 := *res
+	atVMPL1.Report = &rep
+	a = p.AppraiseSNP(&atVMPL1, err, okBinding)
+	if r := reasonFor(a, "sev_snp.vmpl"); a.Status != Contraindicated || r == nil || r.Expected != "<= 0" || r.Actual != "1" {
+		t.Fatalf("VMPL 1 by default: %+v", a)
+	}
+	one := uint32(1)
+	p.SNP.MaxVMPL = &one
+	if a = p.AppraiseSNP(&atVMPL1, err, okBinding); reasonFor(a, "sev_snp.vmpl") != nil {
+		t.Fatalf("max_vmpl 1: %+v", a)
+	}
+	if a := (&Policy{AcceptAnyMeasurement: true}).AppraiseSNP(&amd.Result{Report: res.Report}, nil, nil); a.Status != Contraindicated || reasonFor(a, amd.CheckSignature) == nil {
+		t.Fatalf("no check ran: %+v", a)
+	}
+}
+
 func TestAppraiseCCA(t *testing.T) {
 	dir := "../verify/arm/testdata/cca-tfm/"
 	raw, err := os.ReadFile(dir + "cca_example_token.cbor")
@@ -102,8 +131,17 @@ func TestAppraiseCCA(t *testing.T) {
 	if verr != nil {
 		t.Fatal(verr)
 	}
-	if a := (&Policy{}).AppraiseCCA(res, verr, nil); a.Status != Affirming {
+	if a := (&Policy{}).AppraiseCCA(res, verr, nil); a.Status != Warning || reasonFor(a, "reference_values") == nil {
 		t.Fatalf("default policy: %+v", a)
+	}
+	if a := (&Policy{CCA: &CCAReference{Lifecycle: []string{"secured"}}}).AppraiseCCA(res, verr, nil); a.Status != Warning || a.ReferenceValuesChecked {
+		t.Fatalf("a lifecycle alone pins no realm: %+v", a)
+	}
+	if a := (&Policy{AcceptAnyMeasurement: true}).AppraiseCCA(res, verr, nil); a.Status != Affirming {
+		t.Fatalf("accept_any_measurement: %+v", a)
+	}
+	if a := (&Policy{AcceptAnyMeasurement: true}).AppraiseCCA(&arm.Result{Token: tok}, nil, nil); a.Status != Contraindicated || reasonFor(a, arm.CheckPlatformSignature) == nil {
+		t.Fatalf("no check ran: %+v", a)
 	}
 	rim := hex.EncodeToString(tok.Realm.Claims.InitialMeasurement)
 	if a := (&Policy{CCA: &CCAReference{RealmInitialMeasurement: []string{rim}}}).AppraiseCCA(res, verr, nil); a.Status != Affirming || !a.ReferenceValuesChecked {

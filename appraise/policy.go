@@ -5,15 +5,14 @@
 // the actual value.
 //
 // Defaults are strict: only the UpToDate TCB status is accepted, debug TEEs
-// are refused, a certificate's evidence must bind its key, and collateral
-// must be valid at the verification time. Each relaxation is a named
-// policy field.
+// are refused, a certificate's evidence must bind its key, collateral must
+// be valid at the verification time, and evidence is affirmed only when
+// its measurements match reference values. Each relaxation is a named
+// policy field that excuses exactly one condition.
 package appraise
 
 import (
-	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/ratls/ratls/collateral/pcs"
+	"github.com/ratls/ratls/internal/strictjson"
 )
 
 // Policy is an appraisal policy. The zero value is the strict default.
@@ -56,10 +56,16 @@ type Policy struct {
 	// AllowUnboundKey accepts a certificate whose evidence does not bind its
 	// public key (key binding absent). A binding mismatch is never accepted.
 	AllowUnboundKey bool `json:"allow_unbound_key,omitempty"`
-	// AllowExpiredCollateral accepts, with a warning, evidence whose only
-	// failures are collateral (TCB Info, QE Identity, CRLs) past its next
-	// update: useful offline, weaker against revocations.
+	// AllowExpiredCollateral accepts, with a warning, collateral (TCB Info,
+	// QE Identity, CRLs) past its next update: useful offline, weaker
+	// against revocations. It excuses the expiry alone: the TCB is still
+	// evaluated, the quoting enclave still matched and revocations still
+	// looked up on the collateral at hand.
 	AllowExpiredCollateral bool `json:"allow_expired_collateral,omitempty"`
+	// AcceptAnyMeasurement affirms evidence of a TEE for which the policy
+	// has no reference values, whatever code it runs. Without it such
+	// evidence is at best a warning, and a TLS peer is refused.
+	AcceptAnyMeasurement bool `json:"accept_any_measurement,omitempty"`
 
 	// SGX and TDX reference values. Each field lists accepted values; an
 	// empty list does not constrain. Hex values are case-insensitive.
@@ -80,8 +86,13 @@ type SGXReference struct {
 	MinISVSVN *uint16 `json:"min_isv_svn,omitempty"`
 }
 
-// TDXReference holds reference values for TDX trust domains.
+// TDXReference holds reference values and rules for TDX trust domains.
 type TDXReference struct {
+	// AllowSEPTVE accepts a TD whose SEPT_VE_DISABLE attribute is clear:
+	// the host can then inject #VE exceptions on private memory accesses,
+	// which a guest kernel must handle safely.
+	AllowSEPTVE bool `json:"allow_sept_ve,omitempty"`
+
 	MRTD         []string `json:"mrtd,omitempty"`
 	RTMR0        []string `json:"rtmr0,omitempty"`
 	RTMR1        []string `json:"rtmr1,omitempty"`
@@ -100,7 +111,9 @@ const DefaultPolicyID = "ratls-default"
 // MaxPolicySize bounds a policy file.
 const MaxPolicySize = 1 << 20
 
-// ReadPolicy decodes a JSON policy strictly and validates it.
+// ReadPolicy decodes a JSON policy strictly and validates it. Keys are
+// case-sensitive; unknown and duplicate keys are errors, so a typo or a
+// second spelling cannot silently weaken a policy.
 func ReadPolicy(r io.Reader) (*Policy, error) {
 	b, err := io.ReadAll(io.LimitReader(r, MaxPolicySize+1))
 	if err != nil {
@@ -109,14 +122,9 @@ func ReadPolicy(r io.Reader) (*Policy, error) {
 	if len(b) > MaxPolicySize {
 		return nil, fmt.Errorf("policy: larger than %d bytes", MaxPolicySize)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var p Policy
-	if err := dec.Decode(&p); err != nil {
+	if err := strictjson.Decode(b, &p); err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("policy: trailing data after the JSON object")
 	}
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -195,6 +203,17 @@ func (p *Policy) Validate() error {
 				return fmt.Errorf("policy: sev_snp.signing_keys: %q is not vcek or vlek", k)
 			}
 		}
+		if len(s.VMPL) > 0 && s.MaxVMPL != nil {
+			return fmt.Errorf("policy: sev_snp: set vmpl (a list) or max_vmpl (a bound), not both")
+		}
+		for _, v := range s.VMPL {
+			if v > 3 {
+				return fmt.Errorf("policy: sev_snp.vmpl: %d is not a VM privilege level (0-3)", v)
+			}
+		}
+		if s.MaxVMPL != nil && *s.MaxVMPL > 3 {
+			return fmt.Errorf("policy: sev_snp.max_vmpl: %d is not a VM privilege level (0-3)", *s.MaxVMPL)
+		}
 	}
 	if c := p.CCA; c != nil {
 		for name, vals := range map[string][]string{"realm_initial_measurement": c.RealmInitialMeasurement, "realm_personalization_value": c.RealmPersonalizationValue,
@@ -231,19 +250,24 @@ func (p *Policy) acceptedStatuses() []string {
 	return p.AcceptedTCBStatuses
 }
 
-// hasReferenceValues reports whether any measurement is constrained.
-func (p *Policy) hasReferenceValues() bool {
-	if s := p.SGX; s != nil && (len(s.MREnclave)+len(s.MRSigner)+len(s.ISVProdID) > 0 || s.MinISVSVN != nil) {
-		return true
-	}
-	if t := p.TDX; t != nil {
-		for _, f := range t.fields() {
-			if len(f.want) > 0 {
-				return true
-			}
-		}
-	}
-	return p.SNP.hasValues() || p.CCA.hasValues()
+// hasSection reports whether the policy has a section for any TEE: such a
+// policy is written for particular TEEs and refuses the others.
+func (p *Policy) hasSection() bool {
+	return p.SGX != nil || p.TDX != nil || p.SNP != nil || p.CCA != nil
+}
+
+// hasValues reports whether the section pins the code an enclave runs:
+// MRENCLAVE or MRSIGNER. A product ID or a minimum SVN alone does not: any
+// enclave can claim them.
+func (s *SGXReference) hasValues() bool {
+	return s != nil && len(s.MREnclave)+len(s.MRSigner) > 0
+}
+
+// hasValues reports whether the section pins the code a TD runs: MRTD, an
+// RTMR, MRCONFIGID or MROWNER. MRSEAM, the attributes and XFAM describe the
+// platform and configuration, not the workload.
+func (t *TDXReference) hasValues() bool {
+	return t != nil && len(t.MRTD)+len(t.RTMR0)+len(t.RTMR1)+len(t.RTMR2)+len(t.RTMR3)+len(t.MRConfigID)+len(t.MROwner) > 0
 }
 
 type refField struct {

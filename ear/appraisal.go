@@ -2,15 +2,12 @@ package ear
 
 import (
 	"slices"
-	"strings"
 
-	"github.com/ratls/ratls/appraise"
-	"github.com/ratls/ratls/verify/amd"
-	"github.com/ratls/ratls/verify/arm"
-	"github.com/ratls/ratls/verify/intel"
+	"github.com/ratls/ratls/verify/checks"
 )
 
-// AR4SI claim values FromAppraisal emits (FORMATS: AR4SI "Specific Claims").
+// AR4SI claim values FromReasons emits (docs/formats.md, AR4SI "Specific
+// Claims").
 const (
 	TrustworthyInstance   int8 = 2  // instance-identity: recognized, not compromised
 	UntrustworthyInstance int8 = 96 // instance-identity: recognized but untrustworthy key
@@ -30,63 +27,115 @@ const (
 	VisibleMemory         int8 = 96 // runtime-opaque: visible
 )
 
-// verificationChecks are the checks of the verifiers: failures mean the
-// evidence could not be shown to come from genuine hardware.
-var verificationChecks = []string{
-	"verification", "trust_anchor",
-	intel.CheckQuoteFormat, intel.CheckPCKChain, intel.CheckPCKExtensions, intel.CheckQEReportBinding,
-	intel.CheckCollateral, intel.CheckRootCRL, intel.CheckPCKCRL, intel.CheckRevocation, intel.CheckTCBInfoValidity,
-	intel.CheckTCBInfoMatch, intel.CheckQEIDValidity, intel.CheckQEIDMatch, intel.CheckTDXModule, intel.CheckTCBLevel,
-	amd.CheckReportFormat, amd.CheckProduct, amd.CheckChain, amd.CheckCRL, amd.CheckTCB, amd.CheckHWID,
-	arm.CheckTokenFormat, arm.CheckPlatformKey, arm.CheckBinding, arm.CheckChallenge,
+// Reason explains why an appraisal is not affirming: the ratls.reasons
+// extension claim of a submodule.
+type Reason struct {
+	// Check names what was compared: a verification check (e.g.
+	// "quote.signature"), a policy rule ("tcb_status", "debug",
+	// "key_binding") or a reference value ("sgx.mrenclave").
+	Check string `json:"check"`
+	// Category is the trust-vector claim the check speaks for.
+	Category checks.Category `json:"category"`
+	// State tells a check that failed (the value is invalid) from one
+	// that could not run (the value is absent).
+	State    checks.State `json:"state"`
+	Expected string       `json:"expected,omitempty"`
+	Actual   string       `json:"actual,omitempty"`
+	Message  string       `json:"message"`
+	// Status is the outcome this reason alone leads to.
+	Status Status `json:"status"`
 }
 
-// tcbChecks are policy checks on the platform's TCB level.
-var tcbChecks = []string{"tcb_status", "advisory_ids", "tcb_date", "tcb_evaluation_data_number"}
-
-// configChecks are policy checks on how the TEE is set up.
-var configChecks = []string{"sev_snp.vmpl", "cca.lifecycle"}
-
-// svnChecks are minimum security versions of the workload.
-var svnChecks = []string{"sgx.isv_svn", "sev_snp.guest_svn"}
-
-// claimFor maps one reason to the trust-vector claims it lowers.
-func claimFor(r appraise.Reason, tee string, tv *TrustVector) {
-	bad := r.Status == appraise.Contraindicated
-	pick := func(warn, contra int8) int8 {
-		if bad {
-			return contra
+// failureValue is the claim value a failed check of category c sets: the
+// category's contraindicated value, or its warning value when the policy
+// accepted the failure.
+func failureValue(c checks.Category, contraindicated bool) int8 {
+	if !contraindicated {
+		switch c {
+		case checks.Executables:
+			return UnrecognizedRuntime
+		default: // 32: the warning value every category shares
+			return VulnerableConfig
 		}
-		return warn
 	}
-	c := r.Check
-	switch {
-	case strings.Contains(c, "signature"):
-		lower(&tv.InstanceIdentity, pick(32, CryptoFailed))
-		if bad {
-			lower(&tv.Hardware, UnrecognizedHardware)
+	switch c {
+	case checks.Hardware:
+		return UnrecognizedHardware
+	default: // 96: the contraindicated value of every other category
+		return UnsupportableConfig
+	}
+}
+
+// claim returns the field of tv for category c, nil for an unknown one.
+func (tv *TrustVector) claim(c checks.Category) *int8 {
+	if i := slices.Index(checks.Categories, c); i >= 0 {
+		return tv.claims()[i]
+	}
+	return nil
+}
+
+// FromReasons builds a submodule from an appraisal's outcome and reasons.
+// The trust vector is derived from the reasons' categories and states, never
+// from check names:
+//
+//   - Unless a hardware or instance-identity reason is contraindicated,
+//     the evidence was shown to come from genuine hardware and to be this
+//     instance's: instance-identity, hardware, configuration,
+//     runtime-opaque and executables start at 2 (affirmed). Otherwise no
+//     claim is affirmed.
+//   - A failed check lowers its category's claim: contraindicated to 96
+//     (97 for hardware, which also makes instance-identity 97), accepted
+//     with a warning to 32 (33 for executables).
+//   - A check that did not run makes its category's claim absent (0):
+//     nothing is claimed about what was not examined, and the status says
+//     whether that is acceptable.
+//
+// A claim only ever gets worse. The status is the given one, and never
+// better than the vector's worst claim, as the draft requires; an unknown
+// status is contraindicated.
+func FromReasons(status Status, policyID string, reasons []Reason, measurements map[string]any) *Appraisal {
+	tv := &TrustVector{}
+	genuine := true
+	for _, r := range reasons {
+		if r.Status == StatusContraindicated && (r.Category == checks.Hardware || r.Category == checks.InstanceIdentity) {
+			genuine = false
 		}
-	case c == "key_binding" || c == "sev_snp.signing_key":
-		lower(&tv.InstanceIdentity, pick(32, UntrustworthyInstance))
-	case c == "debug":
-		lower(&tv.RuntimeOpaque, pick(IsolatedMemory, VisibleMemory))
-	case slices.Contains(tcbChecks, c) || strings.HasPrefix(c, "sev_snp.tcb."):
-		lower(&tv.Configuration, pick(VulnerableConfig, UnsupportableConfig))
-	case slices.Contains(verificationChecks, c):
-		lower(&tv.Hardware, pick(VulnerableHardware, UnrecognizedHardware))
-		if bad {
-			lower(&tv.InstanceIdentity, UnrecognizedInstance)
+	}
+	if genuine {
+		tv.InstanceIdentity, tv.Hardware, tv.Configuration, tv.RuntimeOpaque, tv.Executables =
+			TrustworthyInstance, GenuineHardware, ApprovedConfig, EncryptedMemory, ApprovedRuntime
+	}
+	for _, r := range reasons {
+		if r.Status == StatusAffirming || r.Status == StatusNone {
+			continue
 		}
-	case slices.Contains(configChecks, c) || strings.HasPrefix(c, "sev_snp.policy."):
-		lower(&tv.Configuration, pick(VulnerableConfig, UnsupportableConfig))
-	case slices.Contains(svnChecks, c):
-		lower(&tv.Executables, pick(OutdatedRuntime, ContraindicatedRun))
-	case c == tee || strings.HasPrefix(c, tee+"."), strings.Contains(c, "."):
-		// A reference value (measurement, product ID, component) did
-		// not match.
-		lower(&tv.Executables, UnrecognizedRuntime)
+		c := tv.claim(r.Category)
+		if c == nil {
+			c = &tv.Configuration // an unclassified reason: fail closed on configuration
+		}
+		switch {
+		case r.State == checks.NotRun:
+			if TierOf(*c) == StatusAffirming {
+				*c = NoClaim
+			}
+		default:
+			lower(c, failureValue(r.Category, r.Status == StatusContraindicated))
+			if r.Category == checks.Hardware && r.Status == StatusContraindicated {
+				lower(&tv.InstanceIdentity, UnrecognizedInstance)
+			}
+		}
+	}
+	switch status {
+	case StatusAffirming, StatusWarning, StatusContraindicated:
 	default:
-		lower(&tv.Configuration, pick(VulnerableConfig, UnsupportableConfig))
+		status = StatusContraindicated
+	}
+	return &Appraisal{
+		Status:            status.Worse(tv.Status()),
+		TrustVector:       tv,
+		PolicyID:          policyID,
+		AnnotatedEvidence: measurements,
+		Reasons:           slices.Clone(reasons),
 	}
 }
 
@@ -100,49 +149,3 @@ func lower(claim *int8, v int8) {
 }
 
 func abs(v int8) int { return max(int(v), -int(v)) }
-
-// FromAppraisal converts an appraisal of evidence from tee ("sgx", "tdx",
-// "sev_snp", "cca"; also a good submodule name) into an EAR submodule.
-// measurements becomes ear.veraison.annotated-evidence (not copied). The
-// trust vector follows the mapping in the package documentation; the
-// status is the appraisal's, or the vector's worst tier if that is worse.
-func FromAppraisal(a *appraise.Appraisal, tee string, measurements map[string]any) *Appraisal {
-	tv := &TrustVector{}
-	genuine := true
-	for _, r := range a.Reasons {
-		if r.Status == appraise.Contraindicated && (strings.Contains(r.Check, "signature") || slices.Contains(verificationChecks, r.Check)) {
-			genuine = false
-		}
-	}
-	if genuine {
-		// Claims established by a successful verification; nothing is
-		// affirmed about evidence whose origin is unproven.
-		tv.InstanceIdentity, tv.Hardware, tv.Configuration, tv.RuntimeOpaque =
-			TrustworthyInstance, GenuineHardware, ApprovedConfig, EncryptedMemory
-		if a.ReferenceValuesChecked {
-			tv.Executables = ApprovedRuntime
-		}
-	}
-	for _, r := range a.Reasons {
-		if r.Status == appraise.Affirming {
-			continue
-		}
-		claimFor(r, tee, tv)
-	}
-	var status Status
-	switch a.Status {
-	case appraise.Affirming:
-		status = StatusAffirming
-	case appraise.Warning:
-		status = StatusWarning
-	default: // contraindicated, or an unknown outcome: fail closed
-		status = StatusContraindicated
-	}
-	return &Appraisal{
-		Status:            status.Worse(tv.Status()),
-		TrustVector:       tv,
-		PolicyID:          a.PolicyID,
-		AnnotatedEvidence: measurements,
-		Reasons:           slices.Clone(a.Reasons),
-	}
-}

@@ -15,39 +15,15 @@
 //
 // # Extension claim
 //
-// Each submodule may carry "ratls.reasons": an array of
-// {"check","expected","actual","message","status"} objects (appraise.Reason)
-// explaining why the status is not affirming.
+// Each submodule may carry "ratls.reasons": an array of Reason objects
+// ({"check","category","state","expected","actual","message","status"})
+// explaining why the status is not affirming. The category is the
+// trust-vector claim the check speaks for; the state tells a check that
+// failed (an invalid value) from one that could not run (an absent value).
 //
 // # Mapping appraisals to trust vectors
 //
-// FromAppraisal keeps the appraisal's status and builds a trust vector:
-//
-//   - Unless a signature or verification check failed (contraindicated),
-//     the evidence is genuine: instance-identity 2, hardware 2,
-//     configuration 2, runtime-opaque 2, and executables 2 when reference
-//     values were checked. Without reference values executables stays 0
-//     (no claim): claiming 3 (approved boot-time) would assert something
-//     that was not compared.
-//   - A failed signature check: instance-identity 99 (cryptographic
-//     validation failed) and hardware 97.
-//   - Another failed verification check (chain, format, collateral, CRL,
-//     TCB-info match…): hardware 97 and instance-identity 97; when the
-//     policy excused it (warning, e.g. expired collateral, a simulated trust
-//     anchor): hardware 32.
-//   - key_binding or sev_snp.signing_key: instance-identity 96, or 32 when
-//     only a warning.
-//   - TCB status, advisories, TCB date and evaluation data number, SNP TCB
-//     components: configuration 96, or 32 when accepted with a warning.
-//     VMPL, guest policy and CCA lifecycle: the same configuration values.
-//   - debug: runtime-opaque 96 (memory visible to the host), or 32 when
-//     allow_debug accepted it.
-//   - Minimum security versions (sgx.isv_svn, sev_snp.guest_svn):
-//     executables 96, or 32.
-//   - Any other reference value mismatch (measurements, product IDs,
-//     components): executables 33 (unrecognized run-time).
-//   - Anything else: configuration 96, or 32.
-//
-// A claim only ever gets worse. The submodule status is the appraisal's,
-// and never better than the vector's worst claim, as the draft requires.
+// FromReasons derives the trust vector from the reasons' categories and
+// states alone (see its documentation); the package does not depend on the
+// verifiers or on the names of their checks.
 package ear

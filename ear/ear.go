@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"unicode/utf8"
-
-	"github.com/ratls/ratls/appraise"
 )
 
 // Profiles (eat_profile values).
@@ -73,9 +71,9 @@ type Appraisal struct {
 	// measurements the result is about. Numbers decode as json.Number.
 	AnnotatedEvidence map[string]any
 	// Reasons is the ratls extension claim "ratls.reasons": why the status
-	// is not affirming, as appraise.Reason objects
+	// is not affirming, as Reason objects
 	// ({"check","expected","actual","message","status"}).
-	Reasons []appraise.Reason
+	Reasons []Reason
 }
 
 // EAR is an EAT Attestation Result (draft-ietf-rats-ear).
@@ -92,11 +90,11 @@ type EAR struct {
 }
 
 type appraisalJSON struct {
-	Status            Status            `json:"ear.status"`
-	TrustVector       *TrustVector      `json:"ear.trustworthiness-vector,omitempty"`
-	PolicyID          string            `json:"ear.appraisal-policy-id,omitempty"`
-	AnnotatedEvidence map[string]any    `json:"ear.veraison.annotated-evidence,omitempty"`
-	Reasons           []appraise.Reason `json:"ratls.reasons,omitempty"`
+	Status            Status         `json:"ear.status"`
+	TrustVector       *TrustVector   `json:"ear.trustworthiness-vector,omitempty"`
+	PolicyID          string         `json:"ear.appraisal-policy-id,omitempty"`
+	AnnotatedEvidence map[string]any `json:"ear.veraison.annotated-evidence,omitempty"`
+	Reasons           []Reason       `json:"ratls.reasons,omitempty"`
 }
 
 type earJSON struct {
@@ -179,7 +177,7 @@ func (a *Appraisal) validate() error {
 	}
 	for i, r := range a.Reasons {
 		switch r.Status {
-		case appraise.Affirming, appraise.Warning, appraise.Contraindicated:
+		case StatusAffirming, StatusWarning, StatusContraindicated:
 		default:
 			return claimErr("ratls.reasons[%d].status: want affirming, warning or contraindicated, got %q", i, string(r.Status))
 		}

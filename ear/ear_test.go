@@ -185,7 +185,7 @@ func TestUnmarshalRejects(t *testing.T) {
 		{"annotated not object", func(m map[string]any) { sub(m)["ear.veraison.annotated-evidence"] = []int{1} }, "want a JSON object"},
 		{"bad reason status", func(m map[string]any) {
 			sub(m)["ratls.reasons"] = []any{map[string]any{"check": "debug", "message": "m", "status": "bad"}}
-		}, "ratls.reasons[0].status"},
+		}, `ratls.reasons: want an array of reasons: ear: status: want none, affirming, warning or contraindicated, got "bad"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -75,21 +75,43 @@ func (it *Item) CheckBinding(cert *x509.Certificate) Binding {
 	return Binding{Status: BindingAbsent, Detail: fmt.Sprintf("%s evidence in %s format carries no claims buffer binding the key", it.Kind, it.Format)}
 }
 
+// BoundBy reports whether report data (the bytes the TEE signed) commits
+// to this claims buffer, and under which rule: SHA-256 of the buffer, or
+// SHA-384 (Intel SGX SDK TDX convention), followed by zero bytes. Claims
+// that are not bound are the peer's word, not the hardware's: nothing in
+// them may be used.
+func (c *Claims) BoundBy(rd []byte) (rule string, ok bool) {
+	h256 := sha256.Sum256(c.Raw)
+	if zeroPadded(rd, h256[:]) {
+		return RuleClaimsSHA256, true
+	}
+	h384 := sha512.Sum384(c.Raw)
+	if zeroPadded(rd, h384[:]) {
+		return RuleClaimsSHA384, true
+	}
+	return RuleClaimsSHA256, false
+}
+
+// ClaimsBindingDetail explains a claims buffer that report data does not
+// bind, with the expected and actual values.
+func ClaimsBindingDetail(c *Claims, rd []byte) string {
+	h256 := sha256.Sum256(c.Raw)
+	return fmt.Sprintf("report_data: want SHA-256(claims-buffer) %x followed by zeros, got %s", h256, hex.EncodeToString(rd))
+}
+
 func checkClaimsBinding(c *Claims, rd, spki []byte) Binding {
 	if want := c.PubKeyHashAlg.Sum(spki); !bytes.Equal(want, c.PubKeyHash) {
 		return Binding{Status: BindingMismatch, Rule: RuleClaimsSHA256,
 			Detail: fmt.Sprintf("pubkey-hash: claims name %s:%x, the certificate key hashes to %x", c.PubKeyHashAlg, c.PubKeyHash, want)}
 	}
-	h256 := sha256.Sum256(c.Raw)
-	if zeroPadded(rd, h256[:]) {
-		return Binding{Status: BindingOK, Rule: RuleClaimsSHA256, Detail: "report_data = SHA-256(claims-buffer); pubkey-hash matches the certificate key"}
+	switch rule, ok := c.BoundBy(rd); {
+	case !ok:
+		return Binding{Status: BindingMismatch, Rule: rule, Detail: ClaimsBindingDetail(c, rd)}
+	case rule == RuleClaimsSHA384:
+		return Binding{Status: BindingOK, Rule: rule, Detail: "report_data = SHA-384(claims-buffer) (Intel SGX SDK TDX convention); pubkey-hash matches the certificate key"}
+	default:
+		return Binding{Status: BindingOK, Rule: rule, Detail: "report_data = SHA-256(claims-buffer); pubkey-hash matches the certificate key"}
 	}
-	h384 := sha512.Sum384(c.Raw)
-	if zeroPadded(rd, h384[:]) {
-		return Binding{Status: BindingOK, Rule: RuleClaimsSHA384, Detail: "report_data = SHA-384(claims-buffer) (Intel SGX SDK TDX convention); pubkey-hash matches the certificate key"}
-	}
-	return Binding{Status: BindingMismatch, Rule: RuleClaimsSHA256,
-		Detail: fmt.Sprintf("report_data: want SHA-256(claims-buffer) %x followed by zeros, got %s", h256, hex.EncodeToString(rd))}
 }
 
 func checkOECustomClaims(custom, rd, spki []byte) Binding {

@@ -98,7 +98,7 @@ func (s *Server) appraise(ctx context.Context, sub *submission) (*outcome, error
 	e := &ear.EAR{
 		IssuedAt:   opt.Now.Unix(),
 		VerifierID: s.cfg.VerifierID,
-		Submods:    map[string]*ear.Appraisal{tee: ear.FromAppraisal(v.Appraisal, tee, inspect.Measurements(v.Item))},
+		Submods:    map[string]*ear.Appraisal{tee: v.Appraisal.Submodule(inspect.Measurements(v.Item))},
 	}
 	if sub.nonce != nil {
 		e.Nonce = base64.RawURLEncoding.EncodeToString(sub.nonce)

@@ -382,8 +382,8 @@ func TestBadEvidence(t *testing.T) {
 	if p.EAR == "" || len(p.Reasons) == 0 || !strings.Contains(p.Detail, "signature") {
 		t.Fatalf("flipped quote: want reasons naming the signature and a signed EAR, got %+v", p)
 	}
-	if s := f.verifyEAR(p.EAR).Submods["sgx"]; s.Status != ear.StatusContraindicated || s.TrustVector.InstanceIdentity != 99 {
-		t.Errorf("flipped quote EAR: want contraindicated with instance-identity 99, got %s %+v", s.Status, s.TrustVector)
+	if s := f.verifyEAR(p.EAR).Submods["sgx"]; s.Status != ear.StatusContraindicated || s.TrustVector.InstanceIdentity != 97 || s.TrustVector.Hardware != 97 {
+		t.Errorf("flipped quote EAR: want contraindicated with instance-identity and hardware 97, got %s %+v", s.Status, s.TrustVector)
 	}
 	// A failed session records its problem.
 	loc, _ := f.newSession("")

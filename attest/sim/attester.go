@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/sha512"
+	"encoding/hex"
 	"fmt"
 	"sync/atomic"
 
+	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/quote"
 	"github.com/ratls/ratls/testing/dcaptest"
@@ -53,6 +55,26 @@ const (
 )
 
 func sha384(b []byte) [48]byte { return sha512.Sum384(b) }
+
+// ReferencePolicyID names the policy ReferencePolicy returns.
+const ReferencePolicyID = "ratls-simulated-tee"
+
+// ReferencePolicy returns an appraisal policy whose reference values are
+// the measurements m (with the defaults for zero values): the simulated
+// enclave's MRENCLAVE and MRSIGNER and the simulated TD's MRTD. Evidence of
+// an attester with these measurements is affirmed by it, apart from the
+// warning every simulated TEE carries.
+func ReferencePolicy(m Measurements) *appraise.Policy {
+	m = m.withDefaults()
+	return &appraise.Policy{
+		ID: ReferencePolicyID,
+		SGX: &appraise.SGXReference{
+			MREnclave: []string{hex.EncodeToString(m.SGX.MREnclave[:])},
+			MRSigner:  []string{hex.EncodeToString(m.SGX.MRSigner[:])},
+		},
+		TDX: &appraise.TDXReference{MRTD: []string{hex.EncodeToString(m.TDX.MRTD[:])}},
+	}
+}
 
 // withDefaults returns m with the documented defaults for zero values.
 func (m Measurements) withDefaults() Measurements {

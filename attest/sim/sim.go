@@ -34,6 +34,9 @@ const (
 const (
 	StateFile = "sim.json"
 	RootFile  = "root.pem"
+	// PolicyFile is an appraisal policy with the reference values of the
+	// default simulated enclave and TD (ReferencePolicy), written by Init.
+	PolicyFile = "policy.json"
 )
 
 // SeedSize is the size of a simulation seed in bytes.
@@ -327,6 +330,13 @@ func Init(dir string, opts InitOptions) error {
 		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, RootFile), s.rootPEM, rootPermission); err != nil {
+		return fmt.Errorf("sim: init: %w", err)
+	}
+	pol, err := json.MarshalIndent(ReferencePolicy(Measurements{}), "", "  ")
+	if err != nil {
+		return fmt.Errorf("sim: init: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, PolicyFile), append(pol, '\n'), rootPermission); err != nil {
 		return fmt.Errorf("sim: init: %w", err)
 	}
 	state, err := encodeState(seed, now, validity)

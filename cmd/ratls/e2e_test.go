@@ -121,7 +121,7 @@ func simCRLEndsInZero(t *testing.T, dir, tee string) bool {
 }
 
 // simVerifier returns a peer verifier that trusts the simulation's root and
-// nothing else, with the default policy.
+// nothing else, with the simulated TEE's reference values.
 func simVerifier(t *testing.T, dir string) *ratls.PeerVerifier {
 	t.Helper()
 	s, err := sim.Load(dir)
@@ -129,7 +129,7 @@ func simVerifier(t *testing.T, dir string) *ratls.PeerVerifier {
 		t.Fatal(err)
 	}
 	v := intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}, WithoutIntelRoot: true})
-	return ratls.NewPeerVerifier(&ratls.VerifyOptions{Intel: v})
+	return ratls.NewPeerVerifier(&ratls.VerifyOptions{Intel: v, Policy: sim.ReferencePolicy(sim.Measurements{})})
 }
 
 // server is a "ratls serve" running in the test process.
@@ -334,7 +334,7 @@ func TestServeConnect(t *testing.T) {
 	nonceSrv := startServe(t, "--attester", "sim", "--sim-dir", dir, "--tee", "tdx", "--echo", "--nonce")
 
 	t.Run("accepted", func(t *testing.T) {
-		code, out, stderr := runBounded(t, "connect", "--offline", "--trust-root", root, "--json", srv.addr)
+		code, out, stderr := runBounded(t, "connect", "--offline", "--trust-root", root, "--policy", filepath.Join(dir, sim.PolicyFile), "--json", srv.addr)
 		if code != exitOK {
 			t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
 		}
@@ -344,7 +344,7 @@ func TestServeConnect(t *testing.T) {
 			t.Errorf("input %q, evidence %+v", r.Input, r.Evidence)
 		}
 		// Text output says the same.
-		code, out, _ = runBounded(t, "connect", "--offline", "--trust-root", root, srv.addr)
+		code, out, _ = runBounded(t, "connect", "--offline", "--trust-root", root, "--policy", filepath.Join(dir, sim.PolicyFile), srv.addr)
 		if code != exitOK || !strings.Contains(out, "Result: WARNING") || !strings.Contains(out, "key binding:     ok") {
 			t.Errorf("text: exit %d\n%s", code, out)
 		}
@@ -396,7 +396,7 @@ func TestServeConnect(t *testing.T) {
 
 	t.Run("nonce", func(t *testing.T) {
 		// A server without --nonce answers with its cached certificate.
-		code, out, stderr := runBounded(t, "connect", "--offline", "--trust-root", root, "--nonce", "--json", srv.addr)
+		code, out, stderr := runBounded(t, "connect", "--offline", "--trust-root", root, "--policy", filepath.Join(dir, sim.PolicyFile), "--nonce", "--json", srv.addr)
 		if code != exitRejected || !strings.Contains(stderr, "server rejected: nonce") {
 			t.Fatalf("server without --nonce: exit %d, stderr %q; want 1 naming nonce", code, stderr)
 		}
@@ -404,7 +404,7 @@ func TestServeConnect(t *testing.T) {
 			t.Errorf("nonce reason %+v", rs)
 		}
 		// A server with --nonce makes a certificate for this connection.
-		code, out, stderr = runBounded(t, "connect", "--offline", "--trust-root", root, "--nonce", "--json", nonceSrv.addr)
+		code, out, stderr = runBounded(t, "connect", "--offline", "--trust-root", root, "--policy", filepath.Join(dir, sim.PolicyFile), "--nonce", "--json", nonceSrv.addr)
 		if code != exitOK {
 			t.Fatalf("server with --nonce: exit %d\n%s", code, stderr)
 		}
@@ -414,7 +414,7 @@ func TestServeConnect(t *testing.T) {
 			t.Errorf("evidence of a fresh certificate: %+v", r.Evidence)
 		}
 		// Without --nonce the nonce server still serves its plain certificate.
-		if code, _, stderr := runBounded(t, "connect", "--offline", "--trust-root", root, nonceSrv.addr); code != exitOK {
+		if code, _, stderr := runBounded(t, "connect", "--offline", "--trust-root", root, "--policy", filepath.Join(dir, sim.PolicyFile), nonceSrv.addr); code != exitOK {
 			t.Errorf("plain connect to a --nonce server: exit %d, %s", code, stderr)
 		}
 	})
@@ -472,7 +472,7 @@ func TestServeConnect(t *testing.T) {
 		}
 		addr := ln.Addr().String()
 		ln.Close()
-		if code, _, stderr := runBounded(t, "connect", "--offline", "--trust-root", root, addr); code != exitInput {
+		if code, _, stderr := runBounded(t, "connect", "--offline", "--trust-root", root, "--policy", filepath.Join(dir, sim.PolicyFile), addr); code != exitInput {
 			t.Errorf("closed port: exit %d, %q; want 2", code, stderr)
 		}
 	})
@@ -496,9 +496,9 @@ func TestServeConnect(t *testing.T) {
 func TestServeMutual(t *testing.T) {
 	dir := newSimDir(t)
 	root := filepath.Join(dir, sim.RootFile)
-	srv := startServe(t, "--attester", "sim", "--sim-dir", dir, "--echo", "--mutual", "--offline", "--trust-root", root)
+	srv := startServe(t, "--attester", "sim", "--sim-dir", dir, "--echo", "--mutual", "--policy", filepath.Join(dir, sim.PolicyFile), "--offline", "--trust-root", root)
 
-	code, out, stderr := runBounded(t, "connect", "--offline", "--trust-root", root, "--attester", "sim", "--sim-dir", dir, "--tee", "sgx", "--json", srv.addr)
+	code, out, stderr := runBounded(t, "connect", "--offline", "--trust-root", root, "--policy", filepath.Join(dir, sim.PolicyFile), "--attester", "sim", "--sim-dir", dir, "--tee", "sgx", "--json", srv.addr)
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
 	}
@@ -875,7 +875,7 @@ func TestEndorsedCRLEndingInZero(t *testing.T) {
 
 	// The same collateral in the certificate's endorsements must too.
 	srv := startServe(t, "--attester", "sim", "--sim-dir", dir, "--tee", "tdx", "--echo")
-	code, out, stderr := runBounded(t, "connect", "--offline", "--trust-root", root, "--json", srv.addr)
+	code, out, stderr := runBounded(t, "connect", "--offline", "--trust-root", root, "--policy", filepath.Join(dir, sim.PolicyFile), "--json", srv.addr)
 	if code != exitOK {
 		t.Fatalf("connect: exit %d\n%s\n%s", code, out, stderr)
 	}

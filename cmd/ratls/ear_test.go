@@ -28,7 +28,7 @@ func signedEAR(t *testing.T) (token []byte, jwks []byte) {
 	e := &ear.EAR{
 		Profile: ear.ProfileVeraison, IssuedAt: time.Now().Unix(),
 		VerifierID: ear.VerifierID{Build: "ratls test", Developer: "ratls"},
-		Submods:    map[string]*ear.Appraisal{"tdx": ear.FromAppraisal(a, "tdx", map[string]any{"mrtd": "00"})},
+		Submods:    map[string]*ear.Appraisal{"tdx": a.Submodule(map[string]any{"mrtd": "00"})},
 	}
 	if token, err = e.Sign(key); err != nil {
 		t.Fatal(err)

@@ -52,11 +52,19 @@ func runVerifyJSON(t *testing.T, wantCode int, args ...string) *verifyJSON {
 	return &r
 }
 
-// Expected values from the vectors' EXPECTED.json.
+// Expected values from the vectors' EXPECTED.json. Without reference values
+// a genuine, up-to-date TD is a warning (exit 0) that says no reference
+// values were checked; with its MRTD as reference value it is affirmed.
 func TestVerifyAccepted(t *testing.T) {
 	r := runVerifyJSON(t, 0, "--collateral", vec+"dcap-qvl/tdx_quote_collateral.json", "--at", "2025-07-19T10:00:34Z", vec+"dcap-qvl/tdx_quote")
+	if v := r.Verification; v.Status != "warning" || len(v.Reasons) != 1 || v.Reasons[0].Check != "reference_values" || v.Reasons[0].Actual != "none" {
+		t.Errorf("without reference values: %+v", v)
+	}
+	const mrtd = "91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a3520c942a604a407de03ae6dc5f87f27428b2538873118b7"
+	pol := writePolicy(t, `{"tdx":{"mrtd":["`+mrtd+`"]}}`)
+	r = runVerifyJSON(t, 0, "--policy", pol, "--collateral", vec+"dcap-qvl/tdx_quote_collateral.json", "--at", "2025-07-19T10:00:34Z", vec+"dcap-qvl/tdx_quote")
 	v := r.Verification
-	if v.Status != "affirming" || v.TCBStatus != "UpToDate" || v.FMSPC != "b0c06f000000" || !v.TrustAnchor.Intel || v.KeyBinding != "not-applicable" {
+	if v.Status != "affirming" || !v.ReferenceValuesChecked || v.TCBStatus != "UpToDate" || v.FMSPC != "b0c06f000000" || !v.TrustAnchor.Intel || v.KeyBinding != "not-applicable" {
 		t.Errorf("got %+v", v)
 	}
 	if len(v.Checks) < 15 {
@@ -182,7 +190,7 @@ func TestVerifyText(t *testing.T) {
 	if code != 0 {
 		t.Fatal(code)
 	}
-	for _, want := range []string{"Verification", "ok   quote.signature", "TCB status:", "UpToDate", "Result: AFFIRMING", "no reference values were checked"} {
+	for _, want := range []string{"Verification", "ok   quote.signature", "TCB status:", "UpToDate", "Result: WARNING", "no reference values were checked"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text output lacks %q", want)
 		}

@@ -14,8 +14,14 @@ const (
 	SGXAttrEInitTokenKey uint64 = 0x20
 )
 
-// TDAttrDebug is bit 0 of TD attributes: the TD runs in debug mode.
-const TDAttrDebug uint64 = 0x01
+// TD attribute bits (Intel TDX module ABI, TDATTRIBUTES).
+const (
+	// TDAttrDebug is bit 0: the TD runs in debug mode.
+	TDAttrDebug uint64 = 0x01
+	// TDAttrSEPTVEDisable is bit 28: EPT violations on private memory do
+	// not raise #VE in the guest, so the host cannot use them to steer it.
+	TDAttrSEPTVEDisable uint64 = 1 << 28
+)
 
 // SGXReportBody is sgx_report_body_t (384 bytes). It is the enclave report
 // in SGX quotes, the QE report in every quote, and the body of sgx_report_t.
@@ -180,6 +186,9 @@ func (r *TDReportBody) Attributes() uint64 { return binary.LittleEndian.Uint64(r
 
 // Debug reports whether the TD runs in debug mode (TD attributes bit 0).
 func (r *TDReportBody) Debug() bool { return r.Attributes()&TDAttrDebug != 0 }
+
+// SEPTVEDisabled reports whether TD attributes bit 28 (SEPT_VE_DISABLE) is set.
+func (r *TDReportBody) SEPTVEDisabled() bool { return r.Attributes()&TDAttrSEPTVEDisable != 0 }
 
 // Marshal returns the exact encoding: 584 bytes, or 648 bytes when V15.
 func (r *TDReportBody) Marshal() []byte { return r.append(make([]byte, 0, r.Size())) }

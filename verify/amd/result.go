@@ -42,6 +42,12 @@ const (
 	CheckSignature    = "signature"
 )
 
+// Every check of the report and its certificates establishes that the
+// evidence comes from genuine, known hardware.
+func init() {
+	checks.Define(checks.Hardware, CheckReportFormat, CheckProduct, CheckChain, CheckCRL, CheckTCB, CheckHWID, CheckSignature)
+}
+
 // Check is one verification step and its outcome.
 type Check = checks.Check
 

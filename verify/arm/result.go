@@ -31,6 +31,13 @@ const (
 	CheckChallenge         = "challenge"
 )
 
+// The token checks establish genuine hardware; the challenge, freshness
+// of this instance's evidence.
+func init() {
+	checks.Define(checks.Hardware, CheckTokenFormat, CheckPlatformKey, CheckPlatformSignature, CheckRealmSignature, CheckBinding)
+	checks.Define(checks.InstanceIdentity, CheckChallenge)
+}
+
 // Check is one verification step and its outcome. A check that could not
 // apply to this token (realm checks of a platform-only token, the challenge
 // check without an expected challenge) has OK false and NotApplicable true;

@@ -204,10 +204,10 @@ func TestKeyStore(t *testing.T) {
 		{"rust-bug-33-repro", "rust/ta-tfa.json", []string{CheckBinding}, ErrBinding},
 		// ta-02-bad.json holds the right instance ID with a key whose x
 		// coordinate was altered: it is not a point on P-256.
-		{"rust-cca-token-02", "rust/ta-02-bad.json", []string{CheckPlatformKey}, ErrKey},
+		{"rust-cca-token-02", "rust/ta-02-bad.json", []string{CheckPlatformKey, CheckPlatformSignature}, ErrKey},
 		// ta.json holds another instance ID.
-		{"rust-cca-token-02", "rust/ta.json", []string{CheckPlatformKey}, ErrNoKey},
-		{"rust-cca-token-01", "rust/ta-02-ok.json", []string{CheckPlatformKey}, ErrNoKey},
+		{"rust-cca-token-02", "rust/ta.json", []string{CheckPlatformKey, CheckPlatformSignature}, ErrNoKey},
+		{"rust-cca-token-01", "rust/ta-02-ok.json", []string{CheckPlatformKey, CheckPlatformSignature}, ErrNoKey},
 	} {
 		vec := vectorByID(t, tc.vector)
 		store := loadKeyStore(t, "cca-veraison", tc.store)

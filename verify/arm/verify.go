@@ -124,7 +124,7 @@ func (v *Verifier) Verify(_ context.Context, t *cca.Token, opt Options) (*Result
 	if cpak, spki, ok := platformKey(r, t, opt); ok {
 		v.verifyPlatform(r, t, cpak, spki)
 	} else {
-		r.Checks.NotApplicable(CheckPlatformSignature, "no usable platform attestation key")
+		r.Checks.NotRun(CheckPlatformSignature, ErrNoKey, "no usable platform attestation key")
 	}
 
 	if t.Realm == nil {

@@ -1,28 +1,105 @@
 // Package checks records the steps of a verification — each check's name,
-// outcome and an explanation naming what was expected and found — and the
-// validity windows results depend on. The TEE verifiers (verify/intel,
-// verify/amd, verify/arm) share it, so every result reads and fails the
-// same way.
+// category, state and an explanation naming what was expected and found —
+// and the validity windows results depend on. The TEE verifiers
+// (verify/intel, verify/amd, verify/arm), the appraisal and the EAR share
+// it, so every result reads and fails the same way and nothing needs to
+// parse a check's name to know what it means.
 package checks
 
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
+// Category is what a check establishes, named after the EAR trust-vector
+// claim (draft-ietf-rats-ar4si) that a failure of the check lowers.
+type Category string
+
+// The eight AR4SI trustworthiness claims.
+const (
+	InstanceIdentity Category = "instance-identity" // the instance and its keys: signatures, key binding, freshness
+	Configuration    Category = "configuration"     // how the TEE and platform are set up: TCB level, guest policy
+	Executables      Category = "executables"       // the code that runs: measurements against reference values
+	FileSystem       Category = "file-system"
+	Hardware         Category = "hardware" // genuine hardware: chains to the vendor root, collateral, revocation
+	RuntimeOpaque    Category = "runtime-opaque"
+	StorageOpaque    Category = "storage-opaque"
+	SourcedData      Category = "sourced-data"
+)
+
+// Categories lists every category in the order of the EAR trust vector.
+var Categories = []Category{InstanceIdentity, Configuration, Executables, FileSystem, Hardware, RuntimeOpaque, StorageOpaque, SourcedData}
+
+// State is the outcome of one check.
+type State string
+
+// Check states. A check that did not run for want of an input is a
+// failure: nothing is accepted on a check that did not happen.
+const (
+	Passed State = "passed"
+	Failed State = "failed"
+	NotRun State = "not_run" // an input it needs was missing
+	// NotApplicable: the check does not apply to this evidence (the realm
+	// signature of a platform-only token the caller accepts). It is
+	// neither a pass nor a failure.
+	NotApplicable State = "not_applicable"
+)
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]Category{}
+)
+
+// Define declares the category of the named checks. Each verifier defines
+// its checks once, next to their names; recording a check that was never
+// defined panics, so a new check cannot go unclassified.
+func Define(c Category, names ...string) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	for _, n := range names {
+		if old, ok := registry[n]; ok && old != c {
+			panic(fmt.Sprintf("checks: %q defined as %s and %s", n, old, c))
+		}
+		registry[n] = c
+	}
+}
+
+// CategoryOf returns the category a check name was defined with.
+func CategoryOf(name string) (Category, bool) {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	c, ok := registry[name]
+	return c, ok
+}
+
+func mustCategory(name string) Category {
+	c, ok := CategoryOf(name)
+	if !ok {
+		panic(fmt.Sprintf("checks: check %q has no category (call checks.Define)", name))
+	}
+	return c
+}
+
 // Check is one verification step and its outcome.
 type Check struct {
-	Name string `json:"name"`
-	OK   bool   `json:"ok"`
-	// NotApplicable marks a check that did not apply (for example an
-	// expected challenge nobody gave). It is not OK, but not a failure.
+	Name     string   `json:"name"`
+	Category Category `json:"category"`
+	State    State    `json:"state"`
+	// OK is State == Passed, kept for readers of earlier JSON output.
+	OK bool `json:"ok"`
+	// NotApplicable is State == NotApplicable, likewise.
 	NotApplicable bool   `json:"not_applicable,omitempty"`
 	Detail        string `json:"detail"`
 
 	class error // the verifier's error class, for errors.Is
 	cause error // the underlying error, if any
 }
+
+// Failure reports whether the check counts against the evidence: it
+// failed, or it did not run.
+func (c Check) Failure() bool { return c.State == Failed || c.State == NotRun }
 
 // Err returns the class of a failed check (one of its verifier's Err
 // values), nil for a passed one.
@@ -33,31 +110,37 @@ type List []Check
 
 // Pass records a passed check.
 func (l *List) Pass(name, detail string) {
-	*l = append(*l, Check{Name: name, OK: true, Detail: detail})
+	*l = append(*l, Check{Name: name, Category: mustCategory(name), State: Passed, OK: true, Detail: detail})
 }
 
-// NotApplicable records a check that did not apply.
+// NotApplicable records a check that does not apply to this evidence.
 func (l *List) NotApplicable(name, detail string) {
-	*l = append(*l, Check{Name: name, NotApplicable: true, Detail: detail})
+	*l = append(*l, Check{Name: name, Category: mustCategory(name), State: NotApplicable, NotApplicable: true, Detail: detail})
+}
+
+// NotRun records a check that could not run because an input it needs is
+// missing; it counts as a failure of the given class.
+func (l *List) NotRun(name string, class error, format string, args ...any) {
+	*l = append(*l, Check{Name: name, Category: mustCategory(name), State: NotRun, Detail: fmt.Sprintf(format, args...), class: class})
 }
 
 // Fail records a failed check of the given class.
 func (l *List) Fail(name string, class error, format string, args ...any) {
-	*l = append(*l, Check{Name: name, Detail: fmt.Sprintf(format, args...), class: class})
+	*l = append(*l, Check{Name: name, Category: mustCategory(name), State: Failed, Detail: fmt.Sprintf(format, args...), class: class})
 }
 
 // FailCause records a failed check that stems from another error, which
 // errors.Is and errors.As then also find.
 func (l *List) FailCause(name string, class, cause error, format string, args ...any) {
-	*l = append(*l, Check{Name: name, Detail: fmt.Sprintf(format, args...), class: class, cause: cause})
+	*l = append(*l, Check{Name: name, Category: mustCategory(name), State: Failed, Detail: fmt.Sprintf(format, args...), class: class, cause: cause})
 }
 
-// Failed returns the checks that failed; not applicable ones are not
-// failures.
+// Failed returns the checks that failed or did not run; not applicable
+// ones are not failures.
 func (l List) Failed() []Check {
 	var out []Check
 	for _, c := range l {
-		if !c.OK && !c.NotApplicable {
+		if c.Failure() {
 			out = append(out, c)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 
 var errClass = errors.New("class")
 
+func init() { Define(Hardware, "a", "b", "c", "d", "e") }
+
 func TestList(t *testing.T) {
 	var l List
 	l.Pass("a", "fine")
@@ -29,6 +31,13 @@ func TestList(t *testing.T) {
 	if c, ok := l.Get("b"); !ok || c.OK || !c.NotApplicable {
 		t.Errorf("Get(b) = %+v %v", c, ok)
 	}
+	if c, _ := l.Get("c"); c.Category != Hardware || c.State != Failed {
+		t.Errorf("check c: category %s state %s, want hardware failed", c.Category, c.State)
+	}
+	l.NotRun("e", errClass, "no input")
+	if f := l.Failed(); len(f) != 3 || f[2].Name != "e" || f[2].State != NotRun {
+		t.Errorf("a check that did not run must count as failed: %+v", f)
+	}
 	if _, ok := l.Get("z"); ok {
 		t.Error("Get of a check that did not run")
 	}
@@ -48,4 +57,23 @@ func TestWindow(t *testing.T) {
 			t.Errorf("Contains(day %d) = %v", day, !want)
 		}
 	}
+}
+
+func TestUndefinedCheckPanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("recording a check without a category did not panic")
+		}
+	}()
+	var l List
+	l.Pass("never-defined", "")
+}
+
+func TestConflictingDefinitionPanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("defining a check in two categories did not panic")
+		}
+	}()
+	Define(Executables, "a")
 }

@@ -47,6 +47,14 @@ const (
 	CheckTCBLevel         = "tcb.level"
 )
 
+// Every check of the quote, its chain and its collateral establishes that
+// the evidence comes from genuine, known hardware.
+func init() {
+	checks.Define(checks.Hardware, CheckQuoteFormat, CheckPCKChain, CheckPCKExtensions, CheckQEReportSig, CheckQEReportBinding,
+		CheckQuoteSignature, CheckCollateral, CheckRootCRL, CheckPCKCRL, CheckRevocation, CheckTCBInfoSignature, CheckTCBInfoValidity,
+		CheckTCBInfoMatch, CheckQEIDSignature, CheckQEIDValidity, CheckQEIDMatch, CheckTDXModule, CheckTCBLevel)
+}
+
 // Check is one verification step and its outcome.
 type Check = checks.Check
 
