@@ -149,7 +149,7 @@ func (p *PeerVerifier) requireReferenceValues(v *Verification) {
 	v.Appraisal.Add(appraise.Reason{Check: appraise.CheckReferenceValues, Category: checks.Executables, State: checks.NotRun,
 		Expected: "reference values for the peer's TEE", Actual: "none",
 		Message: "a TLS peer is accepted only when its measurements match the policy's reference values (or the policy sets accept_any_measurement)",
-		Status: appraise.Contraindicated})
+		Status:  appraise.Contraindicated})
 }
 
 // record keeps a verification for Verification lookups; it is reused for

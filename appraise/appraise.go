@@ -297,7 +297,7 @@ func (p *Policy) referenceValues(a *Appraisal, section string, hasValues, hasSec
 	} else {
 		a.Add(Reason{Check: CheckReferenceValues, Category: checks.Executables, State: checks.NotRun, Expected: "reference values for " + section, Actual: "none",
 			Message: fmt.Sprintf("no reference values were checked: any %s workload would pass (add measurements to the policy's %q section, or set accept_any_measurement)", section, section),
-			Status: Warning})
+			Status:  Warning})
 	}
 	return hasSection
 }
