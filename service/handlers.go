@@ -1,7 +1,6 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/ear"
+	"github.com/ratls/ratls/internal/strictjson"
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/store"
 )
@@ -224,17 +224,10 @@ func decodeJSON(r *http.Request, v any) error {
 	return nil
 }
 
-func strictJSON(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after the JSON value")
-	}
-	return nil
-}
+// strictJSON decodes exactly: keys are case-sensitive, and unknown or
+// duplicate keys are errors, so a body cannot say one thing and mean
+// another.
+func strictJSON(b []byte, v any) error { return strictjson.Decode(b, v) }
 
 // ---- challenge-response sessions ----
 
