@@ -55,7 +55,9 @@ func demoService(cmd *cobra.Command, s *sim.Sim, att *sim.Attester, verifier *in
 	}
 	srv, err := service.New(ctx, service.Config{
 		Store: st, Signer: key, Version: version,
-		Verify: ratls.VerifyOptions{Intel: verifier, Collateral: pcs.Static{C: col}},
+		// The built-in policy has the simulated TEE's reference values, so
+		// the only reservation is the simulated root.
+		Verify: ratls.VerifyOptions{Intel: verifier, Collateral: pcs.Static{C: col}, Policy: referencePolicy(att)},
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	})
 	if err != nil {
