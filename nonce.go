@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/base32"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,11 +50,21 @@ func NonceFromServerName(name string) ([]byte, bool) {
 	return n, true
 }
 
+// ErrNonceUsed refuses a second handshake with a FreshClientConfig
+// configuration: its nonce was sent once already, so a certificate made for
+// it proves nothing about this connection.
+var ErrNonceUsed = errors.New("ratls: nonce already used: FreshClientConfig is for one connection; use DialFresh or a new config")
+
 // FreshClientConfig returns a client configuration for ONE connection in
 // nonce mode: it carries a new random nonce and accepts only a server
 // certificate whose claims contain it. Fresh certificates are verified
 // every time (never from the cache). The server must run an Issuer with
 // IssuerOptions.AllowNonce.
+//
+// The configuration (and any clone of it, such as those net/http makes)
+// verifies one handshake: every later handshake fails with ErrNonceUsed,
+// since a server could answer it with the certificate of the first. For
+// many connections use DialFresh, or a new configuration per connection.
 func (p *PeerVerifier) FreshClientConfig(iss *Issuer) (*tls.Config, error) {
 	nonce := make([]byte, NonceSize)
 	if _, err := rand.Read(nonce); err != nil {
@@ -60,7 +72,14 @@ func (p *PeerVerifier) FreshClientConfig(iss *Issuer) (*tls.Config, error) {
 	}
 	cfg := ClientConfig(p, iss)
 	cfg.ServerName = NonceServerName(nonce)
+	// Shared by clones, which copy this closure.
+	var used atomic.Bool
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		// Used up by the first verification, accepted or not: the nonce
+		// has been seen by a server.
+		if !used.CompareAndSwap(false, true) {
+			return ErrNonceUsed
+		}
 		if len(cs.PeerCertificates) == 0 {
 			return fmt.Errorf("ratls: the peer presented no certificate")
 		}
@@ -84,9 +103,9 @@ func (p *PeerVerifier) FreshClientConfig(iss *Issuer) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// DialFresh connects to addr in nonce mode. It has the signature of
-// http.Transport.DialTLSContext, so HTTP clients can use fresh attestation
-// for every connection.
+// DialFresh connects to addr in nonce mode, with a new nonce for each call.
+// It has the signature of http.Transport.DialTLSContext, so HTTP clients
+// can use fresh attestation for every connection.
 func (p *PeerVerifier) DialFresh(ctx context.Context, network, addr string) (net.Conn, error) {
 	cfg, err := p.FreshClientConfig(nil)
 	if err != nil {

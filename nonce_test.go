@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -106,5 +107,102 @@ func TestNonceModeRejectsReplay(t *testing.T) {
 	cfg, _ = pv.FreshClientConfig(nil)
 	if _, err := echo(t, addr, cfg); err == nil || !strings.Contains(err.Error(), "nonce") {
 		t.Errorf("server without nonce mode: %v", err)
+	}
+}
+
+// A FreshClientConfig carries one nonce, so it is good for one handshake.
+// Reused, it would accept a certificate replayed from its first connection:
+// the second use is refused, whatever the server presents.
+func TestFreshClientConfigOneHandshake(t *testing.T) {
+	att, _ := newAttestedServer(t, true)
+	iss := NewIssuer(att, &IssuerOptions{AllowNonce: true, Certificate: CertificateOptions{
+		Endorsements: att.endorsements(t), Now: func() time.Time { return att.pki.Now },
+	}})
+	// The honest server; it records the certificate it made for the
+	// first connection, as an attacker holding the key could.
+	var first atomic.Pointer[tls.Certificate]
+	honest := ServerConfig(iss, nil)
+	honest.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		c, err := iss.GetCertificate(hello)
+		if err == nil {
+			first.CompareAndSwap(nil, c)
+		}
+		return c, err
+	}
+	honestAddr := serve(t, honest)
+	pv := NewPeerVerifier(att.options())
+	cfg, err := pv.FreshClientConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := echo(t, honestAddr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	recorded := first.Load()
+	if recorded == nil {
+		t.Fatal("the server issued no certificate")
+	}
+	replayAddr := serve(t, &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{*recorded}})
+
+	// The same configuration again, to the replaying server and to the
+	// honest one (which would quote the same nonce again): refused.
+	for _, addr := range []string{replayAddr, honestAddr} {
+		_, err = echo(t, addr, cfg)
+		if !errors.Is(err, ErrNonceUsed) || !strings.Contains(err.Error(), "nonce already used") {
+			t.Errorf("second handshake with one FreshClientConfig: want ErrNonceUsed, got %v", err)
+		}
+	}
+	// Clones share the nonce, and so its single use (net/http clones
+	// TLSClientConfig for every connection).
+	if _, err = echo(t, honestAddr, cfg.Clone()); !errors.Is(err, ErrNonceUsed) {
+		t.Errorf("clone of a used FreshClientConfig: want ErrNonceUsed, got %v", err)
+	}
+	// A new configuration has a new nonce: the replayed certificate fails
+	// the nonce check.
+	cfg2, _ := pv.FreshClientConfig(nil)
+	_, err = echo(t, replayAddr, cfg2)
+	var pe *PeerError
+	if !errors.As(err, &pe) || reasonOf(pe.Verification, "nonce") == nil {
+		t.Errorf("replayed certificate to a new FreshClientConfig: want a nonce rejection, got %v", err)
+	}
+	// A handshake refused by verification used the nonce up too: the
+	// server has seen it.
+	if _, err = echo(t, honestAddr, cfg2); !errors.Is(err, ErrNonceUsed) {
+		t.Errorf("reuse after a refused handshake: want ErrNonceUsed, got %v", err)
+	}
+	// Of concurrent handshakes with one configuration, only one succeeds.
+	cfg3, _ := pv.FreshClientConfig(nil)
+	errs := make(chan error, 4)
+	for range cap(errs) {
+		go func() {
+			conn, err := echo(t, honestAddr, cfg3)
+			if err == nil {
+				conn.Close()
+			}
+			errs <- err
+		}()
+	}
+	ok := 0
+	for range cap(errs) {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case !errors.Is(err, ErrNonceUsed):
+			t.Errorf("concurrent handshake: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("concurrent handshakes with one FreshClientConfig: want 1 accepted, got %d", ok)
+	}
+	// DialFresh draws a nonce per connection, so it can be used again and
+	// again (as http.Transport.DialTLSContext does).
+	for range 2 {
+		conn, err := pv.DialFresh(context.Background(), "tcp", honestAddr)
+		if err != nil {
+			t.Fatalf("DialFresh: %v", err)
+		}
+		conn.Close()
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -328,8 +329,10 @@ func verifySNP(ctx context.Context, v *Verification, item *evidence.Item, o *Ver
 	v.AMD, v.Err = amdV.Verify(ctx, r, opts)
 }
 
-// certificateChecks adds the certificate's own validity and self-signature
-// to the appraisal: an expired RA-TLS certificate is refused like any other.
+// certificateChecks adds the certificate's own validity, self-signature and
+// critical extensions to the appraisal: an expired RA-TLS certificate, or
+// one whose issuer marked critical an extension ratls cannot honour, is
+// refused like any other (RFC 5280 §4.2).
 func certificateChecks(v *Verification, cert *x509.Certificate, now time.Time) {
 	add := func(check, expected, actual, msg string) {
 		v.Appraisal.Reject(check, checks.InstanceIdentity, expected, actual, msg)
@@ -343,6 +346,25 @@ func certificateChecks(v *Verification, cert *x509.Certificate, now time.Time) {
 			add(CheckCertificateSig, "valid self-signature", "invalid", err.Error())
 		}
 	}
+	if oids := unhandledCriticalExtensions(cert); len(oids) > 0 {
+		add("certificate.critical_extensions", "none unhandled", strings.Join(oids, ", "),
+			"the certificate has critical extensions ratls does not process; RFC 5280 requires refusing it")
+	}
+}
+
+// unhandledCriticalExtensions lists the critical extensions of cert that
+// neither Go's x509 package nor ratls processes. The evidence and
+// endorsements extensions are read by evidence.FromCertificate, so they
+// are handled even though Go does not know them.
+func unhandledCriticalExtensions(cert *x509.Certificate) []string {
+	var oids []string
+	for _, oid := range cert.UnhandledCriticalExtensions {
+		if evidence.IsEvidenceExtension(oid) || oid.Equal(evidence.OIDEndorsements) {
+			continue
+		}
+		oids = append(oids, oid.String())
+	}
+	return oids
 }
 
 // endorsementCollateral remembers the collateral parsed from endorsements

@@ -84,6 +84,10 @@ func (s *Server) appraise(ctx context.Context, sub *submission) (*outcome, error
 		if v, err = ratls.VerifyCertificate(ctx, ev.cert, &opt); err != nil {
 			return nil, problem(http.StatusBadRequest, probMalformed, "Malformed evidence", "%v", err)
 		}
+		if v.Item == nil {
+			return nil, problem(http.StatusBadRequest, probMalformed, "Malformed evidence",
+				"the certificate carries no RA-TLS evidence that can be verified")
+		}
 	} else {
 		v = ratls.VerifyEvidence(ctx, ev.item, &opt)
 	}

@@ -34,7 +34,7 @@ import (
 
 // fixture is a running service with a simulated TEE whose root it trusts.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *service.Server
 	http  *httptest.Server
 	st    store.Store
@@ -70,7 +70,7 @@ type fixtureOptions struct {
 	mutate func(*service.Config)
 }
 
-func newFixture(t *testing.T, o fixtureOptions) *fixture {
+func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	t.Helper()
 	if o.dsn == "" {
 		o.dsn = storetest.SQLite(t)
