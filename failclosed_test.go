@@ -142,12 +142,3 @@ func TestPeerVerifierWithoutReferenceValues(t *testing.T) {
 	}
 	conn.Close()
 }
-
-func reasonOf(v *Verification, check string) *appraise.Reason {
-	for i := range v.Appraisal.Reasons {
-		if v.Appraisal.Reasons[i].Check == check {
-			return &v.Appraisal.Reasons[i]
-		}
-	}
-	return nil
-}

@@ -89,6 +89,7 @@ func (p *PeerVerifier) FreshClientConfig(iss *Issuer) (*tls.Config, error) {
 		if err != nil {
 			return fmt.Errorf("ratls: peer certificate: %w", err)
 		}
+		p.requireReferenceValues(v)
 		if p.OnVerified != nil {
 			p.OnVerified(v)
 		}

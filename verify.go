@@ -213,13 +213,14 @@ const (
 	CheckNonce               = "nonce"
 	CheckCertificateValidity = "certificate.validity"
 	CheckCertificateSig      = "certificate.signature"
+	CheckCriticalExtensions  = "certificate.critical_extensions"
 	CheckEvidence            = "evidence"
 	CheckVerifier            = "verifier"
 	CheckAMDCertificates     = "amd.certificates"
 )
 
 func init() {
-	checks.Define(checks.InstanceIdentity, CheckClaimsBinding, CheckNonce, CheckCertificateValidity, CheckCertificateSig)
+	checks.Define(checks.InstanceIdentity, CheckClaimsBinding, CheckNonce, CheckCertificateValidity, CheckCertificateSig, CheckCriticalExtensions)
 	checks.Define(checks.Hardware, CheckEvidence, CheckVerifier, CheckAMDCertificates)
 }
 
@@ -347,7 +348,7 @@ func certificateChecks(v *Verification, cert *x509.Certificate, now time.Time) {
 		}
 	}
 	if oids := unhandledCriticalExtensions(cert); len(oids) > 0 {
-		add("certificate.critical_extensions", "none unhandled", strings.Join(oids, ", "),
+		add(CheckCriticalExtensions, "none unhandled", strings.Join(oids, ", "),
 			"the certificate has critical extensions ratls does not process; RFC 5280 requires refusing it")
 	}
 }
