@@ -281,9 +281,11 @@ func snpCertificates(aux []byte) (*kds.Certificates, error) {
 		}
 	}
 	if len(t.CRL) > 0 {
-		if c.CRL, err = kds.ParseCRL("SEV-SNP CRL", t.CRL); err != nil {
+		crl, err := kds.ParseCRL("SEV-SNP CRL", t.CRL)
+		if err != nil {
 			return nil, err
 		}
+		c.CRLs = []kds.CRL{{List: crl, Source: c.Source}}
 	}
 	return c, nil
 }
