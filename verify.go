@@ -157,7 +157,8 @@ func VerifyCertificate(ctx context.Context, cert *x509.Certificate, opt *VerifyO
 		if err != nil {
 			return nil, fmt.Errorf("ratls: endorsements extension: %w", err)
 		}
-		o.AMDCertificates = kds.Static{C: certs}
+		// The peer's certificates only fill gaps; its CRL adds revocations.
+		o.AMDCertificates = kds.WithPeer(o.AMDCertificates, certs)
 	default:
 		c, err := endorsementCollateral.get(e)
 		if err != nil {

@@ -16,6 +16,9 @@
 //   - LoadDir and Static supply certificates from files or carried with the
 //     evidence. This is the only way to obtain a VLEK: KDS serves VLEKs only
 //     to authorized cloud providers.
+//   - WithPeer puts the certificates carried with the evidence behind the
+//     verifier's own provider: they only fill its gaps, and their CRLs
+//     add revocations but never replace the verifier's.
 //   - Cache keeps what another Provider returns, in memory and optionally on
 //     disk, so that KDS (which rate-limits aggressively) is asked as rarely
 //     as possible.
