@@ -16,8 +16,10 @@ import (
 //
 //   - With own nil, peer is the answer.
 //   - Otherwise own is asked first and each certificate it returns is
-//     used. A certificate it returns nil (KDS serves no VLEK, no Turin
-//     VCEK and no VCEK of a masked chip ID) is taken from peer.
+//     used, even one that does not fit the report (a directory of VCEK
+//     certificates for a VLEK report): the verifier then refuses it. A
+//     certificate it returns nil (KDS serves no VLEK, no Turin VCEK and
+//     no VCEK of a masked chip ID) is taken from peer.
 //   - When own answers with an error matching ErrNotFound,
 //     ErrVLEKNotFetchable or ErrUnsupported, it holds nothing for the
 //     request, and peer's certificates are used. Any other error (own is
