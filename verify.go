@@ -274,9 +274,10 @@ func verifySNP(ctx context.Context, v *Verification, item *evidence.Item, o *Ver
 		switch {
 		case err != nil:
 			v.certErr = fmt.Errorf("certificates for %s: %w", req, err)
+		case certs == nil:
+			v.certErr = fmt.Errorf("certificates for %s: the provider returned none", req)
 		case certs.Leaf == nil: // KDS serves no VLEK, and the evidence carried none
 			v.certErr = fmt.Errorf("certificates for %s: %s has no %s certificate, and the evidence carries none", req, certs.Source, req.SigningKey)
-			opts.CRLs = certs.CRLs
 		default:
 			opts.Certs, opts.CRLs = certs.Chain(), certs.CRLs
 		}

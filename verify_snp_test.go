@@ -176,3 +176,34 @@ func TestSNPPeerVLEKFillsGap(t *testing.T) {
 		})
 	}
 }
+
+// Without the peer's VLEK, a provider that has none (KDS) leaves the chain
+// unverified, and the reason says where the VLEK was looked for.
+func TestSNPNoVLEKAnywhere(t *testing.T) {
+	p := testSNPPKI(t)
+	rep, err := p.Report(snp.SigningKeyVLEK, [64]byte{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := evidence.ParseRaw(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := &kds.Certificates{Intermediate: p.ASVK, Root: p.ARK, Source: "kds https://kdsintf.amd.com",
+		CRLs: []kds.CRL{{List: testSNPCRL(t, p, 1, snpNow.Add(-time.Hour)), Kind: kds.CRLVLEK, Source: "kds"}}}
+	v := VerifyEvidence(context.Background(), items[0], &VerifyOptions{Now: snpNow,
+		AMD: amd.NewVerifier(&amd.Config{ExtraRoots: []*x509.Certificate{p.ARK}}), AMDCertificates: kds.Static{C: own}})
+	if v.Accepted() || v.AMD == nil {
+		t.Fatalf("accepted without a VLEK certificate: %+v", v.Appraisal)
+	}
+	if c, _ := v.AMD.Check(amd.CheckChain); !errors.Is(c.Err(), amd.ErrNoCertificate) {
+		t.Errorf("chain check: %v %q, want ErrNoCertificate", c.Err(), c.Detail)
+	}
+	found := false
+	for _, r := range v.Appraisal.Reasons {
+		found = found || r.Check == "amd.certificates" && strings.Contains(r.Message, "kds https://kdsintf.amd.com has no VLEK certificate, and the evidence carries none")
+	}
+	if !found {
+		t.Errorf("no amd.certificates reason naming the missing VLEK: %+v", v.Appraisal.Reasons)
+	}
+}
