@@ -30,8 +30,11 @@ func EndorsementsFromCollateral(c *pcs.Collateral) *evidence.Endorsements {
 }
 
 // EndorsementsFromSNPCertificates packs the certificates that endorse a
-// SEV-SNP report (VCEK or VLEK chain, optional CRL) into the RA-TLS
-// endorsements extension, so verifiers need not ask AMD's KDS.
+// SEV-SNP report (VCEK or VLEK chain, and the first of c.CRLs, which is the
+// leaf's CRL when c comes from kds.LoadDir, kds.Client or kds.Cache) into
+// the RA-TLS endorsements extension, so verifiers need not ask AMD's KDS.
+// The extension does not say which list the CRL is: a verifier takes it
+// as the CRL of a VCEK chain only (see kds.WithPeer).
 func EndorsementsFromSNPCertificates(c *kds.Certificates) *evidence.Endorsements {
 	s := &evidence.SNPEndorsements{}
 	if c.Leaf != nil {
@@ -43,8 +46,8 @@ func EndorsementsFromSNPCertificates(c *kds.Certificates) *evidence.Endorsements
 	if c.Root != nil {
 		s.Root = c.Root.Raw
 	}
-	if c.CRL != nil {
-		s.CRL = c.CRL.Raw
+	if len(c.CRLs) > 0 && c.CRLs[0].List != nil {
+		s.CRL = c.CRLs[0].List.Raw
 	}
 	return &evidence.Endorsements{Version: evidence.EndorsementsVersion, SNP: s}
 }

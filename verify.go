@@ -159,7 +159,8 @@ func VerifyCertificate(ctx context.Context, cert *x509.Certificate, opt *VerifyO
 		if err != nil {
 			return nil, fmt.Errorf("ratls: endorsements extension: %w", err)
 		}
-		o.AMDCertificates = kds.Static{C: certs}
+		// The peer's certificates only fill gaps; its CRL adds revocations.
+		o.AMDCertificates = kds.WithPeer(o.AMDCertificates, certs)
 	default:
 		c, err := endorsementCollateral.get(e)
 		if err != nil {
@@ -315,10 +316,15 @@ func verifySNP(ctx context.Context, v *Verification, item *evidence.Item, o *Ver
 		}
 		req := kds.Request{Product: product, ChipID: r.ChipID, TCB: r.ReportedTCB, SigningKey: r.SignerInfo.SigningKey()}
 		certs, err := o.AMDCertificates.Certificates(ctx, req)
-		if err != nil {
+		switch {
+		case err != nil:
 			v.certErr = fmt.Errorf("certificates for %s: %w", req, err)
-		} else {
-			opts.Certs, opts.CRL = certs.Chain(), certs.CRL
+		case certs == nil:
+			v.certErr = fmt.Errorf("certificates for %s: the provider returned none", req)
+		case certs.Leaf == nil: // KDS serves no VLEK, and the evidence carried none
+			v.certErr = fmt.Errorf("certificates for %s: %s has no %s certificate, and the evidence carries none", req, certs.Source, req.SigningKey)
+		default:
+			opts.Certs, opts.CRLs = certs.Chain(), certs.CRLs
 		}
 	} else {
 		v.certErr = errors.New("no VCEK/VLEK certificates configured (use a directory of certificates or the AMD KDS)")
@@ -453,9 +459,11 @@ func snpEndorsementCertificates(e *evidence.SNPEndorsements) (*kds.Certificates,
 		}
 	}
 	if len(e.CRL) > 0 {
-		if c.CRL, err = kds.ParseCRL("SEV-SNP CRL", e.CRL); err != nil {
+		crl, err := kds.ParseCRL("SEV-SNP CRL", e.CRL)
+		if err != nil {
 			return nil, err
 		}
+		c.CRLs = []kds.CRL{{List: crl, Source: c.Source}}
 	}
 	return c, nil
 }

@@ -77,7 +77,8 @@ func (s *Server) appraise(ctx context.Context, sub *submission) (*outcome, error
 	opt := s.cfg.Verify
 	opt.Policy, opt.Nonce, opt.Now = pol, sub.nonce, s.now()
 	if ev.amdCerts != nil {
-		opt.AMDCertificates = kds.Static{C: ev.amdCerts}
+		// The auxblob's certificates only fill gaps; its CRL adds revocations.
+		opt.AMDCertificates = kds.WithPeer(opt.AMDCertificates, ev.amdCerts)
 	}
 	var v *ratls.Verification
 	if ev.cert != nil {
@@ -285,9 +286,11 @@ func snpCertificates(aux []byte) (*kds.Certificates, error) {
 		}
 	}
 	if len(t.CRL) > 0 {
-		if c.CRL, err = kds.ParseCRL("SEV-SNP CRL", t.CRL); err != nil {
+		crl, err := kds.ParseCRL("SEV-SNP CRL", t.CRL)
+		if err != nil {
 			return nil, err
 		}
+		c.CRLs = []kds.CRL{{List: crl, Source: c.Source}}
 	}
 	return c, nil
 }

@@ -391,7 +391,7 @@ func nonEmpty(s []string) []string {
 // addOtherTEEFlags registers the SEV-SNP and Arm CCA flags shared by
 // verify and connect.
 func (f *verifyFlags) addOtherTEEFlags(fl *pflag.FlagSet) {
-	fl.StringVar(&f.amdCerts, "amd-certs", "", "SEV-SNP: directory with vcek.pem or vlek.pem, ask.pem or asvk.pem, ark.pem (optional crl.der); default: AMD's KDS unless --offline")
+	fl.StringVar(&f.amdCerts, "amd-certs", "", "SEV-SNP: directory with vcek.pem or vlek.pem, ask.pem or asvk.pem, ark.pem (optional vcek-crl.der, vlek-crl.der); default: AMD's KDS unless --offline")
 	fl.StringVar(&f.amdProduct, "amd-product", "", "SEV-SNP: product of version 2 reports (Milan, Genoa, Turin)")
 	fl.StringVar(&f.ccaCPAK, "cca-cpak", "", "Arm CCA: the platform attestation public key (PEM)")
 }

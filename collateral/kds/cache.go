@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/ratls/ratls/evidence/snp"
 )
 
 // Cache defaults.
@@ -30,8 +32,10 @@ const (
 // CacheConfig configures a Cache.
 type CacheConfig struct {
 	// Dir, when set, keeps a copy of what a Fetcher returns on disk so that
-	// the cache survives restarts: <Dir>/<product>/cert_chain.pem,
-	// <Dir>/<product>/crl.der and <Dir>/<product>/vcek-<chip id>-<tcb>.der.
+	// the cache survives restarts: <Dir>/<product>/cert_chain.pem and
+	// <Dir>/<product>/crl.der (the VCEK chain and CRL),
+	// <Dir>/<product>/vlek-cert_chain.pem and <Dir>/<product>/vlek-crl.der
+	// (the VLEK chain and CRL) and <Dir>/<product>/vcek-<chip id>-<tcb>.der.
 	// Files are replaced atomically; the directory is not pruned. Failing
 	// to write a file does not fail the request.
 	Dir string
@@ -46,7 +50,8 @@ type CacheConfig struct {
 //
 // When the next provider is a Fetcher (such as Client), the cache keeps each
 // part under its own key: a VCEK per product, chip ID and TCB (a VCEK is
-// specific to both), the certificate chain and the CRL per product. VCEKs and
+// specific to both), the certificate chain and the CRL per product and
+// signing key (the VCEK and the VLEK chain each have their own). VCEKs and
 // chains are kept until the earliest NotAfter of their certificates, CRLs
 // until their NextUpdate; then they are fetched again. Nothing is served at
 // or after that time: when the refetch fails, the error is returned (fail
@@ -101,8 +106,10 @@ type cacheItem struct {
 	fetch func(ctx context.Context) (any, error)
 	// expiry returns when a value stops being served.
 	expiry func(v any) time.Time
-	// path is the disk file, "" when not kept on disk.
+	// path is the disk file, "" when not kept on disk; limit bounds its
+	// size (default MaxCertSize).
 	path   string
+	limit  int64
 	encode func(v any) []byte
 	decode func(b []byte) (any, error)
 }
@@ -144,33 +151,45 @@ func (c *Cache) Certificates(ctx context.Context, req Request) (*Certificates, e
 		}
 		return v.(*Certificates), nil
 	}
-	// One part after the other: a failing VCEK request (e.g. Turin) then
-	// costs KDS no further requests.
-	vcekItem := c.vcekItem(req)
-	v, err := c.get(ctx, vcekItem)
-	if err != nil {
-		return nil, err
+	// One part after the other, as Client does. The VCEK comes first: a
+	// failing VCEK request then costs KDS no further requests. A leaf KDS
+	// does not serve (VLEK, Turin, masked chip ID) stays nil, as with Client.
+	var vcek *x509.Certificate
+	var reuse cacheItem // the entry that remembers the assembled result
+	if checkVCEKRequest(req) == nil {
+		reuse = c.vcekItem(req)
+		v, err := c.get(ctx, reuse)
+		if err != nil {
+			return nil, err
+		}
+		vcek = v.(*x509.Certificate)
 	}
-	vcek := v.(*x509.Certificate)
-	v, err = c.get(ctx, c.chainItem(req.Product))
+	chainItem := c.chainItem(req.Product, req.SigningKey)
+	v, err := c.get(ctx, chainItem)
 	if err != nil {
 		return nil, err
 	}
 	chain := v.(chainVal)
-	v, err = c.get(ctx, c.crlItem(req.Product))
+	crlItem := c.crlItem(req.Product, req.SigningKey)
+	v, err = c.get(ctx, crlItem)
 	if err != nil {
 		return nil, err
 	}
 	crl := v.(*x509.RevocationList)
+	if vcek == nil {
+		reuse = chainItem
+	}
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	certs := &Certificates{Leaf: vcek, Intermediate: chain.ask, Root: chain.ark, CRL: crl, Source: c.fetcher.Source()}
-	e := c.entries[vcekItem.key]
+	certs := &Certificates{Leaf: vcek, Intermediate: chain.ask, Root: chain.ark,
+		CRLs:   []CRL{{List: crl, Kind: CRLKindFor(req.SigningKey), Source: c.fetcher.Source()}},
+		Source: c.fetcher.Source()}
+	e := c.entries[reuse.key]
 	if e == nil {
 		return certs, nil // evicted meanwhile; nothing to reuse
 	}
-	if p := e.certs; p != nil && p.Leaf == vcek && p.Intermediate == chain.ask && p.Root == chain.ark && p.CRL == crl {
+	if p := e.certs; p != nil && p.Leaf == vcek && p.Intermediate == chain.ask && p.Root == chain.ark && p.CRLs[0].List == crl {
 		return p, nil
 	}
 	e.certs = certs
@@ -197,9 +216,7 @@ func (c *Cache) wholeItem(req Request) cacheItem {
 			for _, cert := range certs.Chain() {
 				t = earliest(t, cert.NotAfter)
 			}
-			if certs.CRL != nil {
-				t = earliest(t, crlExpiry(certs.CRL))
-			}
+			t = earliestCRLExpiry(t, certs.CRLs)
 			if t.IsZero() {
 				t = c.now().Add(crlDefaultLifetime) // no certificates: the verifier will refuse them
 			}
@@ -240,13 +257,15 @@ func (c *Cache) vcekItem(req Request) cacheItem {
 	return it
 }
 
-func (c *Cache) chainItem(product string) cacheItem {
-	where := "cached " + product + " cert_chain"
+func (c *Cache) chainItem(product string, key snp.SigningKey) cacheItem {
+	kind := CRLKindFor(key).path()
+	where := fmt.Sprintf("cached %s %s cert_chain", product, kind)
 	it := cacheItem{
-		key:  "chain/" + product,
-		what: product + " cert_chain",
+		key:   "chain/" + product + "/" + kind,
+		what:  fmt.Sprintf("%s %s cert_chain", product, kind),
+		limit: MaxChainSize,
 		fetch: func(ctx context.Context) (any, error) {
-			ask, ark, err := c.fetcher.CertChain(ctx, product)
+			ask, ark, err := c.fetcher.CertChain(ctx, product, key)
 			if err != nil {
 				return nil, err
 			}
@@ -266,25 +285,36 @@ func (c *Cache) chainItem(product string) cacheItem {
 			if err != nil {
 				return nil, err
 			}
-			if err := checkChain(where, ask, ark, product); err != nil {
+			if err := checkChain(where, ask, ark, product, key); err != nil {
 				return nil, err
 			}
 			return chainVal{ask, ark}, nil
 		},
 	}
 	if c.dir != "" {
-		it.path = filepath.Join(c.dir, product, "cert_chain.pem")
+		it.path = filepath.Join(c.dir, product, cacheFileName(key, "cert_chain.pem"))
 	}
 	return it
 }
 
-func (c *Cache) crlItem(product string) cacheItem {
-	where := "cached " + product + " CRL"
+// cacheFileName is name for the VCEK chain (the names of earlier releases)
+// and "vlek-"+name for the VLEK chain.
+func cacheFileName(key snp.SigningKey, name string) string {
+	if key == snp.SigningKeyVLEK {
+		return "vlek-" + name
+	}
+	return name
+}
+
+func (c *Cache) crlItem(product string, key snp.SigningKey) cacheItem {
+	kind := CRLKindFor(key)
+	where := fmt.Sprintf("cached %s %s", product, kind)
 	it := cacheItem{
-		key:  "crl/" + product,
-		what: product + " CRL",
+		key:   "crl/" + product + "/" + kind.path(),
+		what:  fmt.Sprintf("%s %s", product, kind),
+		limit: MaxCRLSize,
 		fetch: func(ctx context.Context) (any, error) {
-			crl, err := c.fetcher.CRL(ctx, product)
+			crl, err := c.fetcher.CRL(ctx, product, key)
 			if err != nil {
 				return nil, err
 			}
@@ -304,7 +334,7 @@ func (c *Cache) crlItem(product string) cacheItem {
 		},
 	}
 	if c.dir != "" {
-		it.path = filepath.Join(c.dir, product, "crl.der")
+		it.path = filepath.Join(c.dir, product, cacheFileName(key, "crl.der"))
 	}
 	return it
 }
@@ -315,6 +345,17 @@ func crlExpiry(crl *x509.RevocationList) time.Time {
 		return crl.ThisUpdate.Add(crlDefaultLifetime)
 	}
 	return crl.NextUpdate
+}
+
+// earliestCRLExpiry returns the earliest of t (ignored when zero) and the
+// expiry of each CRL.
+func earliestCRLExpiry(t time.Time, crls []CRL) time.Time {
+	for _, crl := range crls {
+		if crl.List != nil {
+			t = earliest(t, crlExpiry(crl.List))
+		}
+	}
+	return t
 }
 
 // earliest returns the earlier of a and b, ignoring a zero a.
@@ -438,12 +479,9 @@ func sameValue(a, b any) bool {
 // load reads it from disk. A missing, malformed or expired file is ignored:
 // the item is fetched again and the file overwritten.
 func (c *Cache) load(it cacheItem) any {
-	limit := int64(MaxCertSize)
-	switch {
-	case filepath.Base(it.path) == "cert_chain.pem":
-		limit = MaxChainSize
-	case filepath.Base(it.path) == "crl.der":
-		limit = MaxCRLSize
+	limit := it.limit
+	if limit == 0 {
+		limit = MaxCertSize
 	}
 	b, err := readFile(it.path, limit)
 	if err != nil {

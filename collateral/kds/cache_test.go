@@ -8,10 +8,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ratls/ratls/evidence/snp"
 )
 
 // clock is a settable Now for caches.
@@ -55,8 +58,9 @@ func TestCacheHitsAndPointers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k.totalHits() != 4 || c.Intermediate != a.Intermediate || c.CRL != a.CRL || c.Leaf == a.Leaf {
-		t.Errorf("%d requests (want 4); chain shared %v, CRL shared %v", k.totalHits(), c.Intermediate == a.Intermediate, c.CRL == a.CRL)
+	if k.totalHits() != 4 || c.Intermediate != a.Intermediate || onlyCRL(t, c).List != onlyCRL(t, a).List || c.Leaf == a.Leaf {
+		t.Errorf("%d requests (want 4); chain shared %v, CRL shared %v", k.totalHits(), c.Intermediate == a.Intermediate,
+			onlyCRL(t, c).List == onlyCRL(t, a).List)
 	}
 
 	// Another TCB of the same chip is another VCEK: it is requested (the
@@ -80,8 +84,8 @@ func TestCacheHitsAndPointers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k.hitsFor("/vcek/v1/Milan/crl") != before+1 || d.CRL.Number.Int64() != 2 || d == a || d.Leaf != a.Leaf {
-		t.Errorf("after NextUpdate: CRL number %d, same certs %v, same leaf %v", d.CRL.Number, d == a, d.Leaf == a.Leaf)
+	if n := onlyCRL(t, d).List.Number; k.hitsFor("/vcek/v1/Milan/crl") != before+1 || n.Int64() != 2 || d == a || d.Leaf != a.Leaf {
+		t.Errorf("after NextUpdate: CRL number %d, same certs %v, same leaf %v", n, d == a, d.Leaf == a.Leaf)
 	}
 	if e, _ := cache.Certificates(ctx, requestFor(r1)); e != d {
 		t.Error("certificates not stable after the CRL refresh")
@@ -90,7 +94,7 @@ func TestCacheHitsAndPointers(t *testing.T) {
 	// A refetch returning identical bytes keeps the old pointers.
 	now.Set(crlNextUpdate2.Add(-time.Minute))
 	cache.mu.Lock()
-	cache.entries["crl/Milan"].expires = now.Now() // force a refetch
+	cache.entries["crl/Milan/vcek"].expires = now.Now() // force a refetch
 	cache.mu.Unlock()
 	if e, err := cache.Certificates(ctx, requestFor(r1)); err != nil || e != d {
 		t.Errorf("identical CRL refetched: same certificates %v, error %v", e == d, err)
@@ -227,7 +231,7 @@ func TestCacheDiskReload(t *testing.T) {
 		t.Errorf("%d requests with a warm disk cache", k2.totalHits())
 	}
 	if !bytes.Equal(first.Leaf.Raw, second.Leaf.Raw) || !bytes.Equal(first.Root.Raw, second.Root.Raw) ||
-		!bytes.Equal(first.CRL.Raw, second.CRL.Raw) {
+		!bytes.Equal(onlyCRL(t, first).List.Raw, onlyCRL(t, second).List.Raw) || onlyCRL(t, second).Kind != CRLVCEK {
 		t.Error("disk entry differs from the fetched certificates")
 	}
 	if again, _ := cache2.Certificates(context.Background(), requestFor(r)); again != second {
@@ -245,6 +249,65 @@ func TestCacheDiskReload(t *testing.T) {
 	}
 	if k3.hitsFor("/vcek/v1/Milan/crl") != 1 || k3.hitsFor("/vcek/v1/Milan/"+v.chipID) != 1 || k3.hitsFor("/vcek/v1/Milan/cert_chain") != 0 {
 		t.Errorf("requests %v, want the CRL and the VCEK only", k3.requestURIs())
+	}
+}
+
+// The VLEK chain and CRL are cached apart from the VCEK ones, in memory and
+// on disk, and a VLEK request asks KDS for no leaf.
+func TestCacheVLEK(t *testing.T) {
+	v, r := loadVector(t, goSevGuest)
+	dir := t.TempDir()
+	k := newFakeKDS(t, v)
+	client, _ := newTestClient(k, 0)
+	cfg := CacheConfig{Dir: dir, Now: func() time.Time { return testNow }}
+	cache := NewCache(client, cfg)
+	ctx := context.Background()
+	vcekReq, vlekReq := requestFor(r), requestFor(r)
+	vlekReq.SigningKey = snp.SigningKeyVLEK
+	vcek, err := cache.Certificates(ctx, vcekReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vlek, err := cache.Certificates(ctx, vlekReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := cache.Certificates(ctx, vlekReq); again != vlek {
+		t.Error("VLEK certificates not stable")
+	}
+	want := []string{"/vcek/v1/Milan/" + v.chipID, "/vcek/v1/Milan/cert_chain", "/vcek/v1/Milan/crl",
+		"/vlek/v1/Milan/cert_chain", "/vlek/v1/Milan/crl"}
+	var got []string
+	for _, u := range k.requestURIs() {
+		got = append(got, strings.SplitN(u, "?", 2)[0])
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("requests %q, want %q", got, want)
+	}
+	if vlek.Leaf != nil || vlek.Intermediate.Subject.CommonName != "SEV-VLEK-Milan" || vcek.Intermediate.Subject.CommonName != "SEV-Milan" {
+		t.Errorf("VLEK leaf %v, intermediates %q and %q", vlek.Leaf != nil, vlek.Intermediate.Subject.CommonName, vcek.Intermediate.Subject.CommonName)
+	}
+	if c := onlyCRL(t, vlek); c.Kind != CRLVLEK || c.List.Number.Int64() != vlekCRLNumber {
+		t.Errorf("VLEK CRL: %v number %v", c.Kind, c.List.Number)
+	}
+	if c := onlyCRL(t, vcek); c.Kind != CRLVCEK || c.List.Number.Int64() != 1 {
+		t.Errorf("VCEK CRL: %v number %v", c.Kind, c.List.Number)
+	}
+	for _, name := range []string{"vlek-cert_chain.pem", "vlek-crl.der", "cert_chain.pem", "crl.der"} {
+		if _, err := os.Stat(filepath.Join(dir, "Milan", name)); err != nil {
+			t.Errorf("disk entry: %v", err)
+		}
+	}
+	// Reloaded from disk with its kind, without asking KDS.
+	k2 := newFakeKDS(t)
+	client2, _ := newTestClient(k2, 0)
+	loaded, err := NewCache(client2, cfg).Certificates(ctx, vlekReq)
+	if err != nil || k2.totalHits() != 0 {
+		t.Fatalf("warm disk cache: %v, %d requests", err, k2.totalHits())
+	}
+	if c := onlyCRL(t, loaded); c.Kind != CRLVLEK || !bytes.Equal(c.List.Raw, onlyCRL(t, vlek).List.Raw) ||
+		!bytes.Equal(loaded.Intermediate.Raw, vlek.Intermediate.Raw) {
+		t.Error("disk entries differ from the fetched VLEK chain and CRL")
 	}
 }
 

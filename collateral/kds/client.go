@@ -60,24 +60,26 @@ type ClientConfig struct {
 }
 
 // Fetcher fetches the parts of Certificates separately, so that a Cache can
-// keep certificate chains and CRLs per product and VCEKs per chip and TCB.
-// Client implements it.
+// keep certificate chains and CRLs per product and signing key and VCEKs
+// per chip and TCB. Client implements it.
 type Fetcher interface {
 	Provider
 	// VCEK fetches the VCEK of req's chip at req's TCB.
 	VCEK(ctx context.Context, req Request) (*x509.Certificate, error)
-	// CertChain fetches the ASK and ARK of product.
-	CertChain(ctx context.Context, product string) (ask, ark *x509.Certificate, err error)
-	// CRL fetches the ARK's CRL of product.
-	CRL(ctx context.Context, product string) (*x509.RevocationList, error)
+	// CertChain fetches the intermediate (ASK for snp.SigningKeyVCEK, ASVK
+	// for snp.SigningKeyVLEK) and the ARK of product.
+	CertChain(ctx context.Context, product string, key snp.SigningKey) (intermediate, ark *x509.Certificate, err error)
+	// CRL fetches the ARK's CRL of product for key's chain: the VCEK CRL
+	// or the VLEK CRL (CRLKindFor).
+	CRL(ctx context.Context, product string, key snp.SigningKey) (*x509.RevocationList, error)
 	// Source names where the parts come from (Certificates.Source).
 	Source() string
 }
 
-// Client fetches VCEK certificates, certificate chains and CRLs from AMD's
-// KDS. It implements Fetcher and Provider and is safe for concurrent use. It
-// fetches on every call: put a Cache in front of it, as KDS rate-limits
-// aggressively.
+// Client fetches VCEK certificates, and the certificate chains and CRLs of
+// VCEKs and VLEKs, from AMD's KDS. It implements Fetcher and Provider and
+// is safe for concurrent use. It fetches on every call: put a Cache in
+// front of it, as KDS rate-limits aggressively.
 type Client struct {
 	base      string // without trailing slash
 	http      *http.Client
@@ -139,12 +141,15 @@ func (c *Client) vcekURL(req Request) string {
 		req.TCB.BootloaderSPL(), req.TCB.TEESPL(), req.TCB.SNPSPL(), req.TCB.MicrocodeSPL())
 }
 
-func (c *Client) certChainURL(product string) string {
-	return fmt.Sprintf("%s/vcek/v1/%s/cert_chain", c.base, product)
+// The chain and the CRL of a VLEK are under /vlek/v1, those of a VCEK
+// under /vcek/v1 (AMD's KDS interface specification).
+
+func (c *Client) certChainURL(product string, key snp.SigningKey) string {
+	return fmt.Sprintf("%s/%s/v1/%s/cert_chain", c.base, CRLKindFor(key).path(), product)
 }
 
-func (c *Client) crlURL(product string) string {
-	return fmt.Sprintf("%s/vcek/v1/%s/crl", c.base, product)
+func (c *Client) crlURL(product string, key snp.SigningKey) string {
+	return fmt.Sprintf("%s/%s/v1/%s/crl", c.base, CRLKindFor(key).path(), product)
 }
 
 // checkVCEKRequest rejects requests KDS cannot or this client will not
@@ -161,40 +166,46 @@ func checkVCEKRequest(req Request) error {
 			"and the Turin TCB_VERSION layout is not settled); supply Turin certificates from files", ErrUnsupported)
 	}
 	if req.ChipID == [64]byte{} {
-		return fmt.Errorf("kds: request chip ID: all zero (the report masks CHIP_ID), so KDS cannot identify the VCEK; " +
-			"supply the VCEK from files or with the evidence")
+		return fmt.Errorf("%w: request chip ID: all zero (the report masks CHIP_ID), so KDS cannot identify the VCEK; "+
+			"supply the VCEK from files or with the evidence", ErrUnsupported)
 	}
 	return nil
 }
 
-func checkProduct(product string) error {
-	return Request{Product: product, SigningKey: snp.SigningKeyVCEK}.check()
+func checkChainRequest(product string, key snp.SigningKey) error {
+	return Request{Product: product, SigningKey: key}.check()
 }
 
 // Certificates fetches the VCEK, the certificate chain and the CRL for req,
 // one after the other (KDS limits the request rate), and checks that they
-// answer it. A VLEK request fails with ErrVLEKNotFetchable, a Turin request
-// with ErrUnsupported.
+// answer it. For a VLEK, a Turin VCEK or a VCEK of a masked chip ID, which
+// this client does not fetch (see VCEK), Leaf is nil and the chain and
+// CRL are still fetched: the ASVK and the VLEK CRL for a VLEK.
 func (c *Client) Certificates(ctx context.Context, req Request) (*Certificates, error) {
 	if c.cfgErr != nil {
 		return nil, c.cfgErr
 	}
-	if err := checkVCEKRequest(req); err != nil {
+	if err := req.check(); err != nil {
 		return nil, err
 	}
-	vcek, err := c.VCEK(ctx, req)
+	certs := &Certificates{Source: c.Source()}
+	if checkVCEKRequest(req) == nil {
+		var err error
+		if certs.Leaf, err = c.VCEK(ctx, req); err != nil {
+			return nil, err
+		}
+	}
+	inter, ark, err := c.CertChain(ctx, req.Product, req.SigningKey)
 	if err != nil {
 		return nil, err
 	}
-	ask, ark, err := c.CertChain(ctx, req.Product)
+	crl, err := c.CRL(ctx, req.Product, req.SigningKey)
 	if err != nil {
 		return nil, err
 	}
-	crl, err := c.CRL(ctx, req.Product)
-	if err != nil {
-		return nil, err
-	}
-	return &Certificates{Leaf: vcek, Intermediate: ask, Root: ark, CRL: crl, Source: c.Source()}, nil
+	certs.Intermediate, certs.Root = inter, ark
+	certs.CRLs = []CRL{{List: crl, Kind: CRLKindFor(req.SigningKey), Source: "GET " + c.crlURL(req.Product, req.SigningKey)}}
+	return certs, nil
 }
 
 // VCEK fetches and checks the VCEK for req. When KDS has none (404) the
@@ -225,38 +236,40 @@ func (c *Client) VCEK(ctx context.Context, req Request) (*x509.Certificate, erro
 	return cert, nil
 }
 
-// CertChain fetches and checks the ASK and ARK of product.
-func (c *Client) CertChain(ctx context.Context, product string) (ask, ark *x509.Certificate, err error) {
+// CertChain fetches and checks the ASK (or, for a VLEK, the ASVK) and the
+// ARK of product.
+func (c *Client) CertChain(ctx context.Context, product string, key snp.SigningKey) (intermediate, ark *x509.Certificate, err error) {
 	if c.cfgErr != nil {
 		return nil, nil, c.cfgErr
 	}
-	if err := checkProduct(product); err != nil {
+	if err := checkChainRequest(product, key); err != nil {
 		return nil, nil, err
 	}
-	u := c.certChainURL(product)
+	u := c.certChainURL(product, key)
 	body, err := c.get(ctx, u, MaxChainSize)
 	if err != nil {
 		return nil, nil, err
 	}
-	ask, ark, err = ParseCertChain("GET "+u, body)
+	intermediate, ark, err = ParseCertChain("GET "+u, body)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := checkChain("GET "+u, ask, ark, product); err != nil {
+	if err := checkChain("GET "+u, intermediate, ark, product, key); err != nil {
 		return nil, nil, err
 	}
-	return ask, ark, nil
+	return intermediate, ark, nil
 }
 
-// CRL fetches and checks the ARK CRL of product.
-func (c *Client) CRL(ctx context.Context, product string) (*x509.RevocationList, error) {
+// CRL fetches and checks the ARK's CRL of product for key's chain: the VCEK
+// CRL or the VLEK CRL.
+func (c *Client) CRL(ctx context.Context, product string, key snp.SigningKey) (*x509.RevocationList, error) {
 	if c.cfgErr != nil {
 		return nil, c.cfgErr
 	}
-	if err := checkProduct(product); err != nil {
+	if err := checkChainRequest(product, key); err != nil {
 		return nil, err
 	}
-	u := c.crlURL(product)
+	u := c.crlURL(product, key)
 	body, err := c.get(ctx, u, MaxCRLSize)
 	if err != nil {
 		return nil, err

@@ -49,8 +49,8 @@ func TestClientFetchesRealCertificates(t *testing.T) {
 			if !bytes.Equal(certs.Intermediate.Raw, chain[0]) || !bytes.Equal(certs.Root.Raw, chain[1]) {
 				t.Error("Intermediate/Root are not the served ASK/ARK")
 			}
-			if certs.CRL == nil || certs.CRL.Number.Int64() != 1 {
-				t.Errorf("CRL = %v, want the served CRL number 1", certs.CRL)
+			if crl := onlyCRL(t, certs); crl.List.Number.Int64() != 1 || crl.Kind != CRLVCEK || crl.Source != "GET "+k.srv.URL+"/vcek/v1/Milan/crl" {
+				t.Errorf("CRL number %v, %v from %q; want the served VCEK CRL number 1", crl.List.Number, crl.Kind, crl.Source)
 			}
 			if got := certs.Chain(); len(got) != 3 || got[0] != certs.Leaf || got[2] != certs.Root {
 				t.Errorf("Chain() = %d certificates, want leaf, intermediate, root", len(got))
@@ -218,11 +218,8 @@ func TestClientRefusedRequests(t *testing.T) {
 		isErr error
 		msg   string
 	}{
-		{"VLEK", func(r *Request) { r.SigningKey = snp.SigningKeyVLEK }, ErrVLEKNotFetchable, "supply them from files or with the evidence"},
-		{"Turin", func(r *Request) { r.Product = snp.ProductTurin }, ErrUnsupported, "Turin"},
 		{"unknown product", func(r *Request) { r.Product = "Naples" }, nil, `got "Naples"`},
 		{"no signing key", func(r *Request) { r.SigningKey = snp.SigningKeyNone }, nil, "want VCEK or VLEK, got none"},
-		{"masked chip ID", func(r *Request) { r.ChipID = [64]byte{} }, nil, "chip ID: all zero"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := base
@@ -233,8 +230,97 @@ func TestClientRefusedRequests(t *testing.T) {
 			}
 		})
 	}
+	// KDS serves no VLEK, Turin VCEK or VCEK of a masked chip ID.
+	for _, tc := range []struct {
+		name  string
+		edit  func(*Request)
+		isErr error
+		msg   string
+	}{
+		{"VLEK", func(r *Request) { r.SigningKey = snp.SigningKeyVLEK }, ErrVLEKNotFetchable, "supply them from files or with the evidence"},
+		{"Turin", func(r *Request) { r.Product = snp.ProductTurin }, ErrUnsupported, "Turin"},
+		{"masked chip ID", func(r *Request) { r.ChipID = [64]byte{} }, ErrUnsupported, "chip ID: all zero"},
+	} {
+		t.Run("VCEK/"+tc.name, func(t *testing.T) {
+			req := base
+			tc.edit(&req)
+			_, err := c.VCEK(context.Background(), req)
+			if !errors.Is(err, tc.isErr) || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("error %v, want %v containing %q", err, tc.isErr, tc.msg)
+			}
+		})
+	}
 	if k.totalHits() != 0 {
 		t.Errorf("%d requests for refused requests", k.totalHits())
+	}
+}
+
+// For a VLEK, Certificates fetches the VLEK chain and the VLEK CRL from
+// /vlek/v1 and leaves the leaf to the evidence; for a VCEK it cannot
+// fetch, the VCEK chain and CRL.
+func TestClientLeafKDSDoesNotServe(t *testing.T) {
+	_, r := loadVector(t, goSevGuest)
+	vlekChain := splitPEM(t, readTestdata(t, "amd-roots", "ask_ark_milan_vlek.pem"))
+	vcekChain := splitPEM(t, readTestdata(t, "amd-roots", "ask_ark_milan.pem"))
+	for _, tc := range []struct {
+		name      string
+		edit      func(*Request)
+		wantURIs  []string
+		wantChain [][]byte
+		wantCRL   CRLKind
+		wantNum   int64
+	}{
+		{"VLEK", func(r *Request) { r.SigningKey = snp.SigningKeyVLEK },
+			[]string{"/vlek/v1/Milan/cert_chain", "/vlek/v1/Milan/crl"}, vlekChain, CRLVLEK, vlekCRLNumber},
+		{"masked chip ID", func(r *Request) { r.ChipID = [64]byte{} },
+			[]string{"/vcek/v1/Milan/cert_chain", "/vcek/v1/Milan/crl"}, vcekChain, CRLVCEK, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := newFakeKDS(t)
+			c, _ := newTestClient(k, 0)
+			req := requestFor(r)
+			tc.edit(&req)
+			certs, err := c.Certificates(context.Background(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := k.requestURIs(); !slices.Equal(got, tc.wantURIs) {
+				t.Errorf("requests %q, want %q", got, tc.wantURIs)
+			}
+			if certs.Leaf != nil || !bytes.Equal(certs.Intermediate.Raw, tc.wantChain[0]) || !bytes.Equal(certs.Root.Raw, tc.wantChain[1]) {
+				t.Errorf("leaf %v; want none and the served intermediate and ARK", certs.Leaf != nil)
+			}
+			if crl := onlyCRL(t, certs); crl.Kind != tc.wantCRL || crl.List.Number.Int64() != tc.wantNum {
+				t.Errorf("CRL: %v number %v, want %v number %d", crl.Kind, crl.List.Number, tc.wantCRL, tc.wantNum)
+			}
+		})
+	}
+
+	// A VCEK chain or a CRL of another product at the VLEK URLs is refused.
+	for _, tc := range []struct {
+		name, path string
+		body       []byte
+		msg        string
+	}{
+		{"VCEK chain for a VLEK", "/vlek/v1/Milan/cert_chain", readTestdata(t, "amd-roots", "ask_ark_milan.pem"), `ASVK subject: want CN "SEV-VLEK-Milan", got "SEV-Milan"`},
+		{"Genoa VLEK CRL for Milan", "/vlek/v1/Milan/crl", testCRL(t, "Genoa", 1, crlThisUpdate, crlNextUpdate), "ARK-Genoa"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := newFakeKDS(t)
+			k.setOverride(func(w http.ResponseWriter, r *http.Request) bool {
+				if r.URL.Path == tc.path {
+					w.Write(tc.body)
+					return true
+				}
+				return false
+			})
+			c, _ := newTestClient(k, 0)
+			req := requestFor(r)
+			req.SigningKey = snp.SigningKeyVLEK
+			if _, err := c.Certificates(context.Background(), req); !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("error %v, want ErrMismatch containing %q", err, tc.msg)
+			}
+		})
 	}
 }
 

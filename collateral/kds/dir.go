@@ -17,12 +17,19 @@ import (
 //     vlek.der are accepted too),
 //   - the intermediate: ask.pem for a VCEK, asvk.pem for a VLEK,
 //   - the root: ark.pem,
-//   - optionally the ARK's CRL: crl.der or crl.pem.
+//   - optionally the ARK's CRLs, named for the list they are (CRLKind):
+//     vcek-crl.der, from https://kdsintf.amd.com/vcek/v1/{product}/crl, and
+//     vlek-crl.der, from https://kdsintf.amd.com/vlek/v1/{product}/crl. A
+//     VCEK needs the first, a VLEK the second; a directory may hold both.
+//     In a VCEK directory crl.der (the name of earlier releases) is the
+//     VCEK CRL; in a VLEK directory it is an error, since it would not say
+//     which list it is.
 //
-// Every certificate file may hold PEM or DER and may be named .pem or .der.
-// A directory holding both a VCEK and a VLEK, or two files for one role, is
+// Every file may hold PEM or DER and may be named .pem or .der. A
+// directory holding both a VCEK and a VLEK, or two files for one role, is
 // an error, as is a VCEK with an ASVK or a VLEK with an ASK. Missing files
 // are named in an error matching ErrNotFound. LoadDir checks no signature.
+// The leaf's CRL comes first in Certificates.CRLs.
 func LoadDir(dir string) (*Certificates, error) {
 	find := func(base string) (string, error) {
 		var found []string
@@ -85,7 +92,7 @@ func LoadDir(dir string) (*Certificates, error) {
 	if err != nil {
 		return nil, err
 	}
-	crlName, err := find("crl")
+	crls, err := dirCRLs(dir, leafName, find)
 	if err != nil {
 		return nil, err
 	}
@@ -107,16 +114,55 @@ func LoadDir(dir string) (*Certificates, error) {
 			return nil, err
 		}
 	}
-	if crlName != "" {
-		b, err := readFile(filepath.Join(dir, crlName), MaxCRLSize)
+	for _, f := range crls {
+		path := filepath.Join(dir, f.name)
+		b, err := readFile(path, MaxCRLSize)
 		if err != nil {
 			return nil, err
 		}
-		if certs.CRL, err = ParseCRL(filepath.Join(dir, crlName), b); err != nil {
+		crl, err := ParseCRL(path, b)
+		if err != nil {
 			return nil, err
 		}
+		certs.CRLs = append(certs.CRLs, CRL{List: crl, Kind: f.kind, Source: path})
 	}
 	return certs, nil
+}
+
+type dirCRL struct {
+	name string
+	kind CRLKind
+}
+
+// dirCRLs finds the CRL files of a directory whose leaf is leafName, the
+// leaf's kind first. find returns the one file of a base name, or "".
+func dirCRLs(dir, leafName string, find func(string) (string, error)) ([]dirCRL, error) {
+	leafKind, otherKind := CRLVCEK, CRLVLEK
+	if strings.HasPrefix(leafName, "vlek") {
+		leafKind, otherKind = CRLVLEK, CRLVCEK
+	}
+	var out []dirCRL
+	for _, kind := range []CRLKind{leafKind, otherKind} {
+		name, err := find(kind.path() + "-crl")
+		if err != nil {
+			return nil, err
+		}
+		if name != "" {
+			out = append(out, dirCRL{name, kind})
+		}
+	}
+	legacy, err := find("crl")
+	if err != nil || legacy == "" {
+		return out, err
+	}
+	if leafKind == CRLVLEK {
+		return nil, fmt.Errorf("kds: %s: %s does not say which CRL it is: name the VLEK CRL "+
+			"(https://kdsintf.amd.com/vlek/v1/{product}/crl) vlek-crl.der, the VCEK CRL vcek-crl.der", dir, legacy)
+	}
+	if len(out) > 0 && out[0].kind == CRLVCEK {
+		return nil, fmt.Errorf("kds: %s: both %s and %s present: keep one VCEK CRL", dir, out[0].name, legacy)
+	}
+	return append([]dirCRL{{legacy, CRLVCEK}}, out...), nil
 }
 
 func withExts(bases []string) []string {

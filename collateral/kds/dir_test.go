@@ -40,8 +40,12 @@ func TestLoadDir(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(certs.Leaf.Raw, vcek) || !bytes.Equal(certs.Intermediate.Raw, milan[0]) ||
-			!bytes.Equal(certs.Root.Raw, milan[1]) || certs.CRL == nil || !bytes.Equal(certs.CRL.Raw, crl) {
+			!bytes.Equal(certs.Root.Raw, milan[1]) || !bytes.Equal(onlyCRL(t, certs).List.Raw, crl) {
 			t.Error("loaded certificates differ from the files")
+		}
+		// crl.der, the name of earlier releases, is the VCEK CRL.
+		if c := onlyCRL(t, certs); c.Kind != CRLVCEK || c.Source != filepath.Join(dir, "crl.der") {
+			t.Errorf("CRL %v from %q, want the VCEK CRL from crl.der", c.Kind, c.Source)
 		}
 		if certs.Leaf.Subject.CommonName != "SEV-VCEK" || certs.Source != "dir "+dir {
 			t.Errorf("leaf %q, source %q", certs.Leaf.Subject.CommonName, certs.Source)
@@ -51,23 +55,51 @@ func TestLoadDir(t *testing.T) {
 			t.Errorf("Static returned %p, %v", got, err)
 		}
 	})
-	t.Run("VLEK with ASVK, PEM CRL, DER ark", func(t *testing.T) {
+	vlekCRL := testCRL(t, "Milan", vlekCRLNumber, crlThisUpdate, crlNextUpdate)
+	t.Run("VLEK with ASVK, PEM VLEK CRL, DER ark", func(t *testing.T) {
 		// No real VLEK among the vectors: a VCEK stands in for the leaf,
 		// LoadDir does not look inside.
-		crlPEM := pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: crl})
-		dir := writeDir(t, map[string][]byte{"vlek.der": vcek, "asvk.pem": pemCert(vlekChain[0]), "ark.der": vlekChain[1], "crl.pem": crlPEM})
+		crlPEM := pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: vlekCRL})
+		dir := writeDir(t, map[string][]byte{"vlek.der": vcek, "asvk.pem": pemCert(vlekChain[0]), "ark.der": vlekChain[1], "vlek-crl.pem": crlPEM})
 		certs, err := LoadDir(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if certs.Intermediate.Subject.CommonName != "SEV-VLEK-Milan" || certs.CRL == nil || len(certs.Chain()) != 3 {
-			t.Errorf("intermediate %q, CRL %v", certs.Intermediate.Subject.CommonName, certs.CRL != nil)
+		if certs.Intermediate.Subject.CommonName != "SEV-VLEK-Milan" || len(certs.Chain()) != 3 {
+			t.Errorf("intermediate %q", certs.Intermediate.Subject.CommonName)
+		}
+		if c := onlyCRL(t, certs); c.Kind != CRLVLEK || c.List.Number.Int64() != vlekCRLNumber {
+			t.Errorf("CRL %v number %v, want the VLEK CRL", c.Kind, c.List.Number)
+		}
+	})
+	t.Run("both CRLs, the leaf's first", func(t *testing.T) {
+		for _, leaf := range []string{"vcek", "vlek"} {
+			inter, want := map[string][]byte{"ask.pem": ask}, []CRLKind{CRLVCEK, CRLVLEK}
+			if leaf == "vlek" {
+				inter, want = map[string][]byte{"asvk.pem": pemCert(vlekChain[0])}, []CRLKind{CRLVLEK, CRLVCEK}
+			}
+			files := map[string][]byte{leaf + ".der": vcek, "ark.pem": ark, "vcek-crl.der": crl, "vlek-crl.der": vlekCRL}
+			for k, v := range inter {
+				files[k] = v
+			}
+			certs, err := LoadDir(writeDir(t, files))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(certs.CRLs) != 2 || certs.CRLs[0].Kind != want[0] || certs.CRLs[1].Kind != want[1] {
+				t.Fatalf("%s directory: CRLs %+v, want %v", leaf, certs.CRLs, want)
+			}
+			for _, c := range certs.CRLs {
+				if n := c.List.Number.Int64(); c.Kind == CRLVCEK && n != 1 || c.Kind == CRLVLEK && n != vlekCRLNumber {
+					t.Errorf("%s directory: %v is number %d, from %s", leaf, c.Kind, n, c.Source)
+				}
+			}
 		}
 	})
 	t.Run("no CRL", func(t *testing.T) {
 		certs, err := LoadDir(writeDir(t, map[string][]byte{"vcek.der": vcek, "ask.pem": ask, "ark.pem": ark}))
-		if err != nil || certs.CRL != nil {
-			t.Fatalf("CRL %v, error %v", certs.CRL, err)
+		if err != nil || len(certs.CRLs) != 0 {
+			t.Fatalf("CRLs %v, error %v", certs.CRLs, err)
 		}
 	})
 
@@ -87,6 +119,13 @@ func TestLoadDir(t *testing.T) {
 		{"malformed ark", map[string][]byte{"vcek.pem": vcek, "ask.pem": ask, "ark.pem": ark[:100]}, false, "ark.pem"},
 		{"two certificates in ask.pem", map[string][]byte{"vcek.pem": vcek, "ask.pem": append(ask, ark...), "ark.pem": ark}, false, "exactly one PEM certificate"},
 		{"malformed CRL", map[string][]byte{"vcek.pem": vcek, "ask.pem": ask, "ark.pem": ark, "crl.der": crl[:20]}, false, "crl.der"},
+		{"malformed VLEK CRL", map[string][]byte{"vcek.pem": vcek, "ask.pem": ask, "ark.pem": ark, "vlek-crl.der": crl[:20]}, false, "vlek-crl.der"},
+		{"crl.der in a VLEK directory", map[string][]byte{"vlek.pem": vcek, "asvk.pem": ask, "ark.pem": ark, "crl.der": crl}, false,
+			"crl.der does not say which CRL it is: name the VLEK CRL (https://kdsintf.amd.com/vlek/v1/{product}/crl) vlek-crl.der"},
+		{"crl.der and vcek-crl.der", map[string][]byte{"vcek.pem": vcek, "ask.pem": ask, "ark.pem": ark, "crl.der": crl, "vcek-crl.pem": crl}, false,
+			"both vcek-crl.pem and crl.der present"},
+		{"two VLEK CRL files", map[string][]byte{"vlek.pem": vcek, "asvk.pem": ask, "ark.pem": ark, "vlek-crl.der": crl, "vlek-crl.pem": crl}, false,
+			"both vlek-crl.pem and vlek-crl.der"},
 		{"oversize VCEK", map[string][]byte{"vcek.pem": make([]byte, MaxCertSize+1), "ask.pem": ask, "ark.pem": ark}, false, "larger than the limit"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

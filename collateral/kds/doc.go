@@ -8,10 +8,17 @@
 //   - Client fetches VCEKs, certificate chains and CRLs from the AMD Key
 //     Distribution Service (KDS, https://kdsintf.amd.com):
 //     /vcek/v1/{product}/{hwid}?blSPL=&teeSPL=&snpSPL=&ucodeSPL=,
-//     /vcek/v1/{product}/cert_chain and /vcek/v1/{product}/crl.
+//     /vcek/v1/{product}/cert_chain and /vcek/v1/{product}/crl for a VCEK,
+//     /vlek/v1/{product}/cert_chain and /vlek/v1/{product}/crl for a VLEK.
+//     AMD publishes the revocations of ASVKs and VLEKs on the VLEK CRL, not
+//     on the VCEK CRL, so each chain is checked against its own list
+//     (CRLKind).
 //   - LoadDir and Static supply certificates from files or carried with the
 //     evidence. This is the only way to obtain a VLEK: KDS serves VLEKs only
 //     to authorized cloud providers.
+//   - WithPeer puts the certificates carried with the evidence behind the
+//     verifier's own provider: they only fill its gaps, and their CRLs
+//     add revocations but never replace the verifier's.
 //   - Cache keeps what another Provider returns, in memory and optionally on
 //     disk, so that KDS (which rate-limits aggressively) is asked as rarely
 //     as possible.

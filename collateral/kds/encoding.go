@@ -18,32 +18,56 @@ const MaxEncodedSize = 2 << 20
 const maxSourceLength = 4096
 
 // encodingVersion is the "version" member MarshalCertificates writes.
-const encodingVersion = 1
+// Version 1 held at most one CRL, of unstated kind, in "crl".
+const encodingVersion = 2
 
 // encoded is the JSON shape MarshalCertificates writes: DER in base64
 // (encoding/json's []byte), absent items omitted.
 type encoded struct {
-	Version      int    `json:"version"`
-	Source       string `json:"source"`
-	Leaf         []byte `json:"leaf,omitempty"`
-	Intermediate []byte `json:"intermediate,omitempty"`
-	Root         []byte `json:"root,omitempty"`
-	CRL          []byte `json:"crl,omitempty"`
+	Version      int          `json:"version"`
+	Source       string       `json:"source"`
+	Leaf         []byte       `json:"leaf,omitempty"`
+	Intermediate []byte       `json:"intermediate,omitempty"`
+	Root         []byte       `json:"root,omitempty"`
+	CRL          []byte       `json:"crl,omitempty"`  // version 1
+	CRLs         []encodedCRL `json:"crls,omitempty"` // version 2
+}
+
+type encodedCRL struct {
+	Kind   string `json:"kind,omitempty"` // "vcek" or "vlek"; absent when unstated
+	Source string `json:"source"`
+	DER    []byte `json:"der"`
 }
 
 // MarshalCertificates encodes c exactly, for ParseCertificates:
 //
-//	{"version":1,"source":"…","leaf":"<base64 DER>","intermediate":"…","root":"…","crl":"…"}
+//	{"version":2,"source":"…","leaf":"<base64 DER>","intermediate":"…","root":"…",
+//	 "crls":[{"kind":"vcek","source":"…","der":"…"}]}
 //
-// with nil items left out. Certificates and the CRL keep their DER (Raw).
+// with nil items left out. Certificates and CRLs keep their DER (Raw).
 func MarshalCertificates(c *Certificates) ([]byte, error) {
+	e, err := encode(c, encodingVersion)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(e)
+}
+
+// encode returns the encoding of c in the given version (1 or 2).
+func encode(c *Certificates, version int) (*encoded, error) {
 	if c == nil {
 		return nil, errors.New("kds: MarshalCertificates: nil certificates")
 	}
-	if !utf8.ValidString(c.Source) || len(c.Source) > maxSourceLength {
-		return nil, fmt.Errorf("kds: MarshalCertificates: source: want valid UTF-8 of at most %d bytes, got %d bytes", maxSourceLength, len(c.Source))
+	checkSource := func(what, s string) error {
+		if !utf8.ValidString(s) || len(s) > maxSourceLength {
+			return fmt.Errorf("kds: MarshalCertificates: %s: want valid UTF-8 of at most %d bytes, got %d bytes", what, maxSourceLength, len(s))
+		}
+		return nil
 	}
-	e := encoded{Version: encodingVersion, Source: c.Source}
+	if err := checkSource("source", c.Source); err != nil {
+		return nil, err
+	}
+	e := &encoded{Version: version, Source: c.Source}
 	for _, it := range []struct {
 		name string
 		cert *x509.Certificate
@@ -61,22 +85,46 @@ func MarshalCertificates(c *Certificates) ([]byte, error) {
 		}
 		*it.dst = it.cert.Raw
 	}
-	if c.CRL != nil {
-		if len(c.CRL.Raw) == 0 {
-			return nil, errors.New("kds: MarshalCertificates: crl: no CRL bytes")
+	for i, crl := range c.CRLs {
+		if crl.List == nil || len(crl.List.Raw) == 0 {
+			return nil, fmt.Errorf("kds: MarshalCertificates: crl %d: no CRL bytes", i+1)
 		}
-		e.CRL = c.CRL.Raw
+		if err := checkSource(fmt.Sprintf("crl %d source", i+1), crl.Source); err != nil {
+			return nil, err
+		}
+		kind := ""
+		switch crl.Kind {
+		case CRLVCEK, CRLVLEK:
+			kind = crl.Kind.path()
+		case CRLUnknown:
+		default:
+			return nil, fmt.Errorf("kds: MarshalCertificates: crl %d: unknown kind %d", i+1, crl.Kind)
+		}
+		e.CRLs = append(e.CRLs, encodedCRL{Kind: kind, Source: crl.Source, DER: crl.List.Raw})
 	}
-	return json.Marshal(e)
+	if version == 1 {
+		// Version 1 is only decoded: it has one CRL, of unstated kind and
+		// from the certificates' source.
+		if len(e.CRLs) > 1 || len(e.CRLs) == 1 && (e.CRLs[0].Kind != "" || e.CRLs[0].Source != c.Source) {
+			return nil, errors.New("kds: MarshalCertificates: version 1 holds one CRL of unstated kind")
+		}
+		if len(e.CRLs) == 1 {
+			e.CRL = e.CRLs[0].DER
+		}
+		e.CRLs = nil
+	}
+	return e, nil
 }
 
-// ParseCertificates decodes what MarshalCertificates wrote. The certificates
-// and the CRL go through ParseCertificate and ParseCRL, as when fetched, so
-// an encoding is trusted no more than a KDS response; names and extensions
-// are not checked against any request (the verifier checks them against the
-// report). Input that is not exactly what MarshalCertificates writes for
-// the decoded value (unknown, duplicate or differently cased members, white
-// space, another version, bytes after a CRL) is an error matching ErrFormat.
+// ParseCertificates decodes what MarshalCertificates wrote, in this or the
+// previous version (whose CRL is of unstated kind). The certificates and
+// CRLs go through ParseCertificate and ParseCRL, as when fetched, so an
+// encoding is trusted no more than a KDS response; names and extensions
+// are not checked against any request (the verifier checks them against
+// the report). Input that is not exactly what MarshalCertificates writes
+// for the decoded value (unknown, duplicate or differently cased members,
+// white space, another version, bytes after a CRL) is an error matching
+// ErrFormat.
 func ParseCertificates(b []byte) (*Certificates, error) {
 	const where = "encoded certificates"
 	if len(b) > MaxEncodedSize {
@@ -88,8 +136,8 @@ func ParseCertificates(b []byte) (*Certificates, error) {
 	if err := dec.Decode(&e); err != nil {
 		return nil, formatError(where, "%v", err)
 	}
-	if e.Version != encodingVersion {
-		return nil, formatError(where, "version: want %d, got %d", encodingVersion, e.Version)
+	if e.Version != encodingVersion && e.Version != 1 {
+		return nil, formatError(where, "version: want 1 or %d, got %d", encodingVersion, e.Version)
 	}
 	c := &Certificates{Source: e.Source}
 	for _, it := range []struct {
@@ -110,38 +158,53 @@ func ParseCertificates(b []byte) (*Certificates, error) {
 		}
 		*it.dst = cert
 	}
-	if e.CRL != nil {
-		crl, err := ParseCRL(where+" crl", e.CRL)
+	if e.Version == 1 && e.CRL != nil {
+		e.CRLs = []encodedCRL{{Source: e.Source, DER: e.CRL}}
+	}
+	for i, ec := range e.CRLs {
+		crl, err := ParseCRL(fmt.Sprintf("%s crl %d", where, i+1), ec.DER)
 		if err != nil {
 			return nil, err
 		}
-		c.CRL = crl
+		kind := CRLUnknown
+		switch ec.Kind {
+		case "vcek":
+			kind = CRLVCEK
+		case "vlek":
+			kind = CRLVLEK
+		case "":
+		default:
+			return nil, formatError(where, "crl %d kind: want \"vcek\", \"vlek\" or none, got %q", i+1, ec.Kind)
+		}
+		c.CRLs = append(c.CRLs, CRL{List: crl, Kind: kind, Source: ec.Source})
 	}
 	// Encoding the result again must give the input: this rejects what
 	// encoding/json lets through (duplicate members, case-insensitive
-	// names, PEM where DER belongs) and bytes ParseCRL ignores.
-	again, err := MarshalCertificates(c)
+	// names, PEM where DER belongs, a member of the other version) and
+	// bytes ParseCRL ignores.
+	again, err := encode(c, e.Version)
+	if err == nil {
+		var j []byte
+		if j, err = json.Marshal(again); err == nil && !bytes.Equal(j, b) {
+			err = errors.New("not in the canonical encoding")
+		}
+	}
 	if err != nil {
 		return nil, formatError(where, "%v", err)
-	}
-	if !bytes.Equal(again, b) {
-		return nil, formatError(where, "not in the canonical encoding")
 	}
 	return c, nil
 }
 
 // CacheExpiry is when Cache stops serving c when it comes from a provider
 // that is not a Fetcher: the earliest NotAfter of its certificates and the
-// CRL's NextUpdate (a day after its ThisUpdate when it has none), or a day
+// CRLs' NextUpdate (a day after its ThisUpdate when it has none), or a day
 // after now when c holds nothing.
 func CacheExpiry(c *Certificates, now time.Time) time.Time {
 	var t time.Time
 	for _, cert := range c.Chain() {
 		t = earliest(t, cert.NotAfter)
 	}
-	if c.CRL != nil {
-		t = earliest(t, crlExpiry(c.CRL))
-	}
+	t = earliestCRLExpiry(t, c.CRLs)
 	if t.IsZero() {
 		t = now.Add(crlDefaultLifetime)
 	}

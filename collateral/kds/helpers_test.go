@@ -139,6 +139,9 @@ var (
 	crlNextUpdate2 = testNow.Add(48 * time.Hour)
 )
 
+// vlekCRLNumber numbers the fake KDS's VLEK CRL (its VCEK CRL is number 1).
+const vlekCRLNumber = 70
+
 // fakeKDS serves real certificates on 127.0.0.1 and counts requests.
 type fakeKDS struct {
 	t   testing.TB
@@ -150,6 +153,10 @@ type fakeKDS struct {
 	vceks map[string][]byte // by path
 	chain []byte
 	crl   []byte
+	// The VLEK chain (the real Milan ASVK and ARK) and a VLEK CRL numbered
+	// vlekCRLNumber, so that tests tell it from the VCEK CRL.
+	vlekChain []byte
+	vlekCRL   []byte
 	// override, when set, answers instead of the normal handler.
 	override func(w http.ResponseWriter, r *http.Request) bool
 }
@@ -162,6 +169,8 @@ func newFakeKDS(t testing.TB, vs ...vector) *fakeKDS {
 	}
 	k.chain = readTestdata(t, "amd-roots", "ask_ark_milan.pem")
 	k.crl = testCRL(t, "Milan", 1, crlThisUpdate, crlNextUpdate)
+	k.vlekChain = readTestdata(t, "amd-roots", "ask_ark_milan_vlek.pem")
+	k.vlekCRL = testCRL(t, "Milan", vlekCRLNumber, crlThisUpdate, crlNextUpdate)
 	k.srv = httptest.NewUnstartedServer(http.HandlerFunc(k.serve))
 	k.srv.Start()
 	if !strings.HasPrefix(k.srv.URL, "http://127.0.0.1:") {
@@ -180,7 +189,7 @@ func (k *fakeKDS) serve(w http.ResponseWriter, r *http.Request) {
 		k.mu.Unlock()
 		return
 	}
-	chain, crl := k.chain, k.crl
+	chain, crl, vlekChain, vlekCRL := k.chain, k.crl, k.vlekChain, k.vlekCRL
 	vcek, ok := k.vceks[r.URL.Path]
 	k.mu.Unlock()
 	switch {
@@ -188,6 +197,10 @@ func (k *fakeKDS) serve(w http.ResponseWriter, r *http.Request) {
 		w.Write(chain)
 	case r.URL.Path == "/vcek/v1/Milan/crl":
 		w.Write(crl)
+	case r.URL.Path == "/vlek/v1/Milan/cert_chain":
+		w.Write(vlekChain)
+	case r.URL.Path == "/vlek/v1/Milan/crl":
+		w.Write(vlekCRL)
 	case ok:
 		w.Write(vcek)
 	default:
@@ -221,6 +234,15 @@ func (k *fakeKDS) setCRL(b []byte) {
 	k.mu.Lock()
 	k.crl = b
 	k.mu.Unlock()
+}
+
+// onlyCRL returns the one CRL of certs, failing t otherwise.
+func onlyCRL(t testing.TB, certs *Certificates) CRL {
+	t.Helper()
+	if len(certs.CRLs) != 1 || certs.CRLs[0].List == nil {
+		t.Fatalf("want one CRL, got %d", len(certs.CRLs))
+	}
+	return certs.CRLs[0]
 }
 
 func (k *fakeKDS) setOverride(f func(w http.ResponseWriter, r *http.Request) bool) {

@@ -79,16 +79,81 @@ func (r Request) check() error {
 	return nil
 }
 
+// CRLKind says which of a product's two certificate revocation lists a CRL
+// is. AMD's KDS publishes one for the VCEK chain at
+// /vcek/v1/{product}/crl, covering the ASK, and one for the VLEK chain at
+// /vlek/v1/{product}/crl, covering the ASVK and VLEKs. The ARK issues and
+// signs both, so nothing in a CRL's bytes tells them apart reliably: its
+// kind is where it was obtained.
+type CRLKind uint8
+
+const (
+	// CRLUnknown: the source does not say which list it is, as for the CRL
+	// entry of a report's certificate table.
+	CRLUnknown CRLKind = iota
+	CRLVCEK            // /vcek/v1/{product}/crl
+	CRLVLEK            // /vlek/v1/{product}/crl
+)
+
+// CRLKindFor returns the kind of CRL that covers the chain of key.
+func CRLKindFor(key snp.SigningKey) CRLKind {
+	if key == snp.SigningKeyVLEK {
+		return CRLVLEK
+	}
+	return CRLVCEK
+}
+
+// String names the list: "VCEK CRL", "VLEK CRL" or "CRL of unstated kind".
+func (k CRLKind) String() string {
+	switch k {
+	case CRLVCEK:
+		return "VCEK CRL"
+	case CRLVLEK:
+		return "VLEK CRL"
+	}
+	return "CRL of unstated kind"
+}
+
+// URL returns where AMD's KDS publishes the list of this kind for product,
+// "" for CRLUnknown.
+func (k CRLKind) URL(product string) string {
+	if k != CRLVCEK && k != CRLVLEK {
+		return ""
+	}
+	return fmt.Sprintf("%s/%s/v1/%s/crl", DefaultBaseURL, k.path(), product)
+}
+
+// path is the KDS path segment of the list's chain: "vcek" or "vlek".
+func (k CRLKind) path() string {
+	if k == CRLVLEK {
+		return "vlek"
+	}
+	return "vcek"
+}
+
+// CRL is one of an ARK's certificate revocation lists.
+type CRL struct {
+	List   *x509.RevocationList
+	Kind   CRLKind
+	Source string // where it came from, for messages
+}
+
 // Certificates endorse a report: Leaf signed it, Intermediate issued Leaf and
 // Root issued Intermediate. Providers return the same *Certificates for
 // unchanged certificates, so verifiers may cache their verification by
 // pointer; callers must not modify it.
 type Certificates struct {
-	Leaf         *x509.Certificate    // VCEK or VLEK
-	Intermediate *x509.Certificate    // ASK (for a VCEK) or ASVK (for a VLEK)
-	Root         *x509.Certificate    // ARK
-	CRL          *x509.RevocationList // issued by the ARK; may be nil
-	Source       string               // where they came from, for messages
+	// Leaf is the VCEK or VLEK. It is nil when the source cannot supply it
+	// (KDS serves no VLEK, no Turin VCEK and no VCEK for a masked chip ID)
+	// but has the rest: the certificate carried with the evidence then
+	// fills the gap (WithPeer).
+	Leaf         *x509.Certificate
+	Intermediate *x509.Certificate // ASK (for a VCEK) or ASVK (for a VLEK)
+	Root         *x509.Certificate // ARK
+	// CRLs are revocation lists issued by the ARK: usually the one of the
+	// leaf's kind; none when the source has none.
+	CRLs   []CRL
+	Source string // where they came from, for messages
 }
 
 // Chain returns leaf, intermediate and root, omitting nil ones.
@@ -116,7 +181,7 @@ type Static struct{ C *Certificates }
 // they fit the report.
 func (s Static) Certificates(context.Context, Request) (*Certificates, error) {
 	if s.C == nil {
-		return nil, errors.New("kds: no certificates configured")
+		return nil, fmt.Errorf("%w: no certificates configured", ErrNotFound)
 	}
 	return s.C, nil
 }
@@ -218,8 +283,18 @@ var (
 )
 
 // Common names of the AMD certificate authorities for product p.
-func askCN(p string) string { return "SEV-" + p }
-func arkCN(p string) string { return "ARK-" + p }
+func askCN(p string) string  { return "SEV-" + p }
+func asvkCN(p string) string { return "SEV-VLEK-" + p }
+func arkCN(p string) string  { return "ARK-" + p }
+
+// intermediateName names the issuer of key's certificates and its common
+// name for product p.
+func intermediateName(key snp.SigningKey, p string) (role, cn string) {
+	if key == snp.SigningKeyVLEK {
+		return "ASVK", asvkCN(p)
+	}
+	return "ASK", askCN(p)
+}
 
 // extension returns the value of the extension oid, or nil when absent.
 func extension(cert *x509.Certificate, oid asn1.ObjectIdentifier) []byte {
@@ -269,13 +344,15 @@ func checkVCEK(where string, cert *x509.Certificate, req Request) error {
 	return nil
 }
 
-// checkChain checks the names of a VCEK certificate chain for product p.
-func checkChain(where string, ask, ark *x509.Certificate, p string) error {
-	if cn := ask.Subject.CommonName; cn != askCN(p) {
-		return mismatchError(where, "ASK subject: want CN %q, got %q", askCN(p), cn)
+// checkChain checks the names of the certificate chain of key for product
+// p: the ASK or ASVK, then the ARK.
+func checkChain(where string, inter, ark *x509.Certificate, p string, key snp.SigningKey) error {
+	role, cn := intermediateName(key, p)
+	if got := inter.Subject.CommonName; got != cn {
+		return mismatchError(where, "%s subject: want CN %q, got %q", role, cn, got)
 	}
-	if cn := ask.Issuer.CommonName; cn != arkCN(p) {
-		return mismatchError(where, "ASK issuer: want CN %q, got %q", arkCN(p), cn)
+	if got := inter.Issuer.CommonName; got != arkCN(p) {
+		return mismatchError(where, "%s issuer: want CN %q, got %q", role, arkCN(p), got)
 	}
 	if cn := ark.Subject.CommonName; cn != arkCN(p) {
 		return mismatchError(where, "ARK subject: want CN %q, got %q", arkCN(p), cn)

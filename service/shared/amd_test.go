@@ -114,9 +114,11 @@ func certsWith(t testing.TB, crl []byte) func() (*kds.Certificates, error) {
 		}
 		c := &kds.Certificates{Leaf: leaf, Intermediate: ask, Root: ark, Source: "kds test"}
 		if crl != nil {
-			if c.CRL, err = kds.ParseCRL("crl", crl); err != nil {
+			list, err := kds.ParseCRL("crl", crl)
+			if err != nil {
 				return nil, err
 			}
+			c.CRLs = []kds.CRL{{List: list, Kind: kds.CRLVCEK, Source: "kds test"}}
 		}
 		return c, nil
 	}
@@ -221,7 +223,7 @@ func TestAMDExpiredEntryRefetched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c2 == c1 || !bytes.Equal(c2.CRL.Raw, crl2) {
+	if c2 == c1 || len(c2.CRLs) != 1 || !bytes.Equal(c2.CRLs[0].List.Raw, crl2) {
 		t.Error("refetch did not return the new CRL")
 	}
 	if e, _ := st.entry(amdKey(req)); !e.NextUpdate.Equal(crlExpiry2) {
@@ -325,8 +327,8 @@ func TestAMDCorruptEntry(t *testing.T) {
 		"empty":          nil,
 		"truncated":      body[:len(body)/2],
 		"bad leaf DER":   bytes.Replace(body, []byte(leaf), []byte(`"leaf":"`+base64Std(good.Leaf.Raw[:64])+`"`), 1),
-		"white space":    bytes.Replace(body, []byte(`"version":1`), []byte(`"version": 1`), 1),
-		"trailing space": []byte(`{"version":1,"source":"x"} `),
+		"white space":    bytes.Replace(body, []byte(`"version":2`), []byte(`"version": 2`), 1),
+		"trailing space": []byte(`{"version":2,"source":"x"} `),
 	} {
 		t.Run(name, func(t *testing.T) {
 			st, clk := newFakeStore(), newClock(amdNow)

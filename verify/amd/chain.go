@@ -273,29 +273,3 @@ func (c *verifiedChain) validityError(kind snp.SigningKey, product string, now t
 	}
 	return nil
 }
-
-// checkCRL checks that crl is a current CRL of the chain's ARK that does
-// not revoke the chain's ASK or ASVK, and returns the CRL's window.
-func (v *Verifier) checkCRL(c *verifiedChain, crl *x509.RevocationList, now time.Time) (Window, error) {
-	if !bytes.Equal(crl.RawIssuer, c.root.RawSubject) {
-		return Window{}, errorf(ErrCRL, "CRL issuer: want %q, got %q", c.root.Subject.CommonName, crl.Issuer.CommonName)
-	}
-	if err := v.crlSignature(c.root, crl); err != nil {
-		return Window{}, errorf(ErrCRL, "CRL not signed by the ARK %q: %v", c.root.Subject.CommonName, err)
-	}
-	w := Window{From: crl.ThisUpdate, Until: crl.NextUpdate}
-	if crl.NextUpdate.IsZero() {
-		return w, errorf(ErrCRL, "CRL has no nextUpdate, so it cannot be shown to be current")
-	}
-	if !w.Contains(now) {
-		return w, errorf(ErrValidity, "CRL valid %s to %s, verification time %s",
-			crl.ThisUpdate.UTC().Format(time.RFC3339), crl.NextUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
-	}
-	for _, e := range crl.RevokedCertificateEntries {
-		if e.SerialNumber != nil && e.SerialNumber.Cmp(c.intermediate.SerialNumber) == 0 {
-			return w, errorf(ErrRevoked, "%q (serial %x) revoked on %s", c.intermediate.Subject.CommonName,
-				c.intermediate.SerialNumber, e.RevocationTime.UTC().Format(time.RFC3339))
-		}
-	}
-	return w, nil
-}

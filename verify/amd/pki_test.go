@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"fmt"
 	"math/big"
 	"slices"
 	"strings"
@@ -18,8 +19,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/evidence/snp"
 )
+
+// crls labels lists as CRLs of kind, each from "test <kind> <i>".
+func crls(kind kds.CRLKind, lists ...*x509.RevocationList) []kds.CRL {
+	out := make([]kds.CRL, len(lists))
+	for i, l := range lists {
+		out[i] = kds.CRL{List: l, Kind: kind, Source: fmt.Sprintf("test %s %d", kind, i+1)}
+	}
+	return out
+}
 
 // testPKI is a throw-away AMD-shaped PKI (RSA-PSS ARK, ASK, ASVK; P-384
 // VCEK and VLEK) for what the real vectors cannot show: VLEKs, CRLs,
@@ -164,7 +175,18 @@ func (p *testPKI) report(t testing.TB, kind snp.SigningKey, key *ecdsa.PrivateKe
 
 func (p *testPKI) crl(t testing.TB, signer *x509.Certificate, key crypto.Signer, next time.Time, revoked ...*x509.Certificate) *x509.RevocationList {
 	t.Helper()
-	tmpl := &x509.RevocationList{Number: big.NewInt(1), ThisUpdate: pkiFrom, NextUpdate: next, SignatureAlgorithm: x509.SHA384WithRSAPSS}
+	return p.crlFrom(t, signer, key, 1, pkiFrom, next, revoked...)
+}
+
+// arkCRL returns a CRL of the test ARK with the given number and validity.
+func (p *testPKI) arkCRL(t testing.TB, number int64, this, next time.Time, revoked ...*x509.Certificate) *x509.RevocationList {
+	t.Helper()
+	return p.crlFrom(t, p.ark, p.arkKey, number, this, next, revoked...)
+}
+
+func (p *testPKI) crlFrom(t testing.TB, signer *x509.Certificate, key crypto.Signer, number int64, this, next time.Time, revoked ...*x509.Certificate) *x509.RevocationList {
+	t.Helper()
+	tmpl := &x509.RevocationList{Number: big.NewInt(number), ThisUpdate: this, NextUpdate: next, SignatureAlgorithm: x509.SHA384WithRSAPSS}
 	for _, c := range revoked {
 		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries,
 			x509.RevocationListEntry{SerialNumber: c.SerialNumber, RevocationTime: pkiFrom.Add(time.Hour)})
@@ -189,7 +211,7 @@ func TestTestPKI(t *testing.T) {
 	goodCRL := p.crl(t, p.ark, p.arkKey, pkiNow.Add(24*time.Hour))
 
 	t.Run("VCEK with CRL", func(t *testing.T) {
-		r, err := v.Verify(ctx, vcekRep, Options{Now: pkiNow, Certs: []*x509.Certificate{p.vcek, p.ask, p.ark}, CRL: goodCRL})
+		r, err := v.Verify(ctx, vcekRep, Options{Now: pkiNow, Certs: []*x509.Certificate{p.vcek, p.ask, p.ark}, CRLs: crls(kds.CRLVCEK, goodCRL)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -216,7 +238,7 @@ func TestTestPKI(t *testing.T) {
 		}
 	})
 	t.Run("VLEK", func(t *testing.T) {
-		r, err := v.Verify(ctx, vlekRep, Options{Now: pkiNow, Certs: []*x509.Certificate{p.vlek, p.asvk}, CRL: goodCRL})
+		r, err := v.Verify(ctx, vlekRep, Options{Now: pkiNow, Certs: []*x509.Certificate{p.vlek, p.asvk}, CRLs: crls(kds.CRLVLEK, goodCRL)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -243,16 +265,16 @@ func TestTestPKI(t *testing.T) {
 		{"embedded ASK for a test VCEK", v, vcekRep, Options{Certs: []*x509.Certificate{p.vcek}}, map[string]error{CheckChain: ErrChain}},
 		{"without AMD roots, no ASK", NewVerifier(&Config{WithoutAMDRoots: true, ExtraRoots: []*x509.Certificate{p.ark}}), vcekRep,
 			Options{Certs: []*x509.Certificate{p.vcek}}, map[string]error{CheckChain: ErrChain}},
-		{"revoked ASK", v, vcekRep, Options{Certs: []*x509.Certificate{p.vcek, p.ask}, CRL: p.crl(t, p.ark, p.arkKey, pkiNow.Add(time.Hour), p.ask)},
+		{"revoked ASK", v, vcekRep, Options{Certs: []*x509.Certificate{p.vcek, p.ask}, CRLs: crls(kds.CRLVCEK, p.crl(t, p.ark, p.arkKey, pkiNow.Add(time.Hour), p.ask))},
 			map[string]error{CheckCRL: ErrRevoked}},
-		{"revoked ASVK", v, vlekRep, Options{Certs: []*x509.Certificate{p.vlek, p.asvk}, CRL: p.crl(t, p.ark, p.arkKey, pkiNow.Add(time.Hour), p.ask, p.asvk)},
+		{"revoked ASVK", v, vlekRep, Options{Certs: []*x509.Certificate{p.vlek, p.asvk}, CRLs: crls(kds.CRLVLEK, p.crl(t, p.ark, p.arkKey, pkiNow.Add(time.Hour), p.ask, p.asvk))},
 			map[string]error{CheckCRL: ErrRevoked}},
-		{"stale CRL", v, vcekRep, Options{Certs: []*x509.Certificate{p.vcek, p.ask}, CRL: p.crl(t, p.ark, p.arkKey, pkiNow.Add(-time.Second))},
+		{"stale CRL", v, vcekRep, Options{Certs: []*x509.Certificate{p.vcek, p.ask}, CRLs: crls(kds.CRLVCEK, p.crl(t, p.ark, p.arkKey, pkiNow.Add(-time.Second)))},
 			map[string]error{CheckCRL: ErrValidity}},
-		{"CRL of another issuer", v, vcekRep, Options{Certs: []*x509.Certificate{p.vcek, p.ask}, CRL: p.crl(t, p.ask, p.askKey, pkiNow.Add(time.Hour))},
+		{"CRL of another issuer", v, vcekRep, Options{Certs: []*x509.Certificate{p.vcek, p.ask}, CRLs: crls(kds.CRLVCEK, p.crl(t, p.ask, p.askKey, pkiNow.Add(time.Hour)))},
 			map[string]error{CheckCRL: ErrCRL}},
 		{"CRL in the ARK's name, signed by another key", v, vcekRep, Options{Certs: []*x509.Certificate{p.vcek, p.ask},
-			CRL: p.crl(t, createCert(t, caTemplate(1, "ARK-Milan"), caTemplate(1, "ARK-Milan"), &p.askKey.PublicKey, p.askKey), p.askKey, pkiNow.Add(time.Hour))},
+			CRLs: crls(kds.CRLVCEK, p.crl(t, createCert(t, caTemplate(1, "ARK-Milan"), caTemplate(1, "ARK-Milan"), &p.askKey.PublicKey, p.askKey), p.askKey, pkiNow.Add(time.Hour)))},
 			map[string]error{CheckCRL: ErrCRL}},
 		{"report CPUID says Genoa", v, p.report(t, snp.SigningKeyVCEK, p.vcekKey, func(r *snp.Report) { r.CPUIDModelID = 0x11 }),
 			Options{Certs: []*x509.Certificate{p.vcek, p.ask}}, map[string]error{CheckProduct: ErrMismatch}},
@@ -336,7 +358,7 @@ func TestCache(t *testing.T) {
 			for range 20 {
 				var err error
 				if i%2 == 0 {
-					_, err = v.Verify(ctx, rep, Options{Now: pkiNow, Certs: []*x509.Certificate{p.vcek, p.ask}, CRL: p.crlOnce(t)})
+					_, err = v.Verify(ctx, rep, Options{Now: pkiNow, Certs: []*x509.Certificate{p.vcek, p.ask}, CRLs: crls(kds.CRLVCEK, p.crlOnce(t))})
 				} else {
 					vec := vecs[i%4/2]
 					_, err = v.VerifyBytes(ctx, vec.raw, Options{Now: vec.now, Certs: []*x509.Certificate{vec.vcek}})

@@ -2,8 +2,9 @@
 // signature (ECDSA P-384 with SHA-384) by the VCEK or VLEK, that key's
 // certificate chain through the ASK or ASVK to the AMD Root Key (ARK) of
 // the report's product (Milan, Genoa or Turin; the genuine ARKs are
-// embedded and pinned), the ARK's CRL when one is given, and that the
-// report agrees with its certificate: product, REPORTED_TCB and chip ID.
+// embedded and pinned), revocation against the ARK's CRLs (the VCEK CRL
+// for a VCEK chain, the VLEK CRL for a VLEK chain), and that the report
+// agrees with its certificate: product, REPORTED_TCB and chip ID.
 //
 // A Verifier proves facts; it does not decide whether they are good enough.
 // Every check it ran is in the Result, with what was expected and found.
@@ -27,6 +28,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/evidence/snp"
 	"github.com/ratls/ratls/internal/bounded"
 )
@@ -62,14 +64,30 @@ type Options struct {
 	// report does not (version 2 reports carry no CPUID). It must agree
 	// with the report and the certificate where they name one.
 	Product string
-	// CRL is the ARK's certificate revocation list
-	// (https://kdsintf.amd.com/vcek/v1/{product}/crl). Without it the crl
-	// check fails with ErrNoCRL.
-	CRL *x509.RevocationList
+	// CRLs are the ARK's certificate revocation lists at hand, from any
+	// source (kds.Certificates.CRLs). Each must be issued and signed by
+	// the chain's ARK. Revocations on any of them apply: none may list the
+	// ASK or ASVK, nor may a list of the chain's kind (or of unstated
+	// kind) list the VCEK or VLEK. The crl check also needs the list of
+	// the chain's kind, and takes the newest one given: the VCEK CRL
+	// (https://kdsintf.amd.com/vcek/v1/{product}/crl) for a VCEK, the VLEK
+	// CRL (https://kdsintf.amd.com/vlek/v1/{product}/crl) for a VLEK. A CRL
+	// of unstated kind, as a report's certificate table carries, can serve
+	// as the VCEK CRL, as it always has, but not as the VLEK CRL. That CRL
+	// must be current at Now and no older than the newest of its kind this
+	// Verifier has seen for the ARK (see Verifier). Without it the crl
+	// check fails with ErrNoCRL; with only the other kind's, with ErrCRL.
+	CRLs []kds.CRL
 }
 
 // Verifier verifies SEV-SNP reports. It is safe for concurrent use; reuse
 // one Verifier so its caches work.
+//
+// A Verifier remembers, per ARK and kind of CRL, the newest CRL it has
+// seen (by CRL number and thisUpdate) among those of known kind that the
+// ARK signed, and refuses older ones as the CRL of a chain: a peer cannot
+// roll revocation back by supplying a CRL that is still valid but was
+// issued before a revocation.
 type Verifier struct {
 	roots *trustStore
 	max   int
@@ -77,6 +95,7 @@ type Verifier struct {
 	mu     sync.RWMutex
 	chains map[string]*verifiedChain
 	crls   map[string]error
+	floors map[string]crlFloor // by ARK and CRL kind
 }
 
 // NewVerifier returns a Verifier trusting the AMD roots and any extra roots
@@ -94,6 +113,7 @@ func NewVerifier(cfg *Config) *Verifier {
 		max:    c.CacheSize,
 		chains: make(map[string]*verifiedChain),
 		crls:   make(map[string]error),
+		floors: make(map[string]crlFloor),
 	}
 }
 
@@ -152,7 +172,11 @@ func (v *Verifier) Verify(ctx context.Context, rep *snp.Report, opt Options) (*R
 	}
 	r.Product = product
 	if leaf == nil {
-		r.Checks.Fail(CheckChain, ErrNoCertificate, "no %v certificate given (fetch it from https://kdsintf.amd.com or take it from the report's certificate table)", kind)
+		from := "fetch it from https://kdsintf.amd.com or take it from the report's certificate table"
+		if kind == snp.SigningKeyVLEK {
+			from = "the cloud provider supplies it, usually in the report's certificate table; KDS serves none"
+		}
+		r.Checks.Fail(CheckChain, ErrNoCertificate, "no %v certificate given (%s)", kind, from)
 		return r, r.err()
 	}
 
@@ -175,15 +199,11 @@ func (v *Verifier) Verify(ctx context.Context, rep *snp.Report, opt Options) (*R
 			leafRole, issuerRole, chain.intermediate.Subject.CommonName, chain.anchor.Subject, chain.anchor.SPKISHA256))
 	}
 
-	if opt.CRL == nil {
-		r.Checks.Fail(CheckCRL, ErrNoCRL, "no CRL given: revocation of %q not checked (CRL: https://kdsintf.amd.com/vcek/v1/%s/crl)",
-			chain.intermediate.Subject.CommonName, product)
-	} else if w, err := v.checkCRL(chain, opt.CRL, now); err != nil {
+	if w, detail, err := v.checkCRLs(chain, kind, product, opt.CRLs, now); err != nil {
 		failWith(r, CheckCRL, err)
 	} else {
 		r.Valid = r.Valid.Intersect(w)
-		r.Checks.Pass(CheckCRL, fmt.Sprintf("CRL of %q current (next update %s); %q not revoked", chain.root.Subject.CommonName,
-			opt.CRL.NextUpdate.UTC().Format(time.RFC3339), chain.intermediate.Subject.CommonName))
+		r.Checks.Pass(CheckCRL, detail)
 	}
 
 	if detail, err := compareTCB(product, chain.ext, rep.ReportedTCB); err != nil {
@@ -345,25 +365,4 @@ func (v *Verifier) chain(product string, kind snp.SigningKey, certs []*x509.Cert
 	v.chains[string(key)] = c
 	v.mu.Unlock()
 	return c, nil
-}
-
-// crlSignature checks (and caches) that root signed crl.
-func (v *Verifier) crlSignature(root *x509.Certificate, crl *x509.RevocationList) error {
-	key := string(root.Raw) + string(crl.Raw)
-	v.mu.RLock()
-	err, ok := v.crls[key]
-	v.mu.RUnlock()
-	if ok {
-		return err
-	}
-	if crl.SignatureAlgorithm != x509.SHA384WithRSAPSS {
-		err = fmt.Errorf("signature algorithm: want RSASSA-PSS with SHA-384, got %v", crl.SignatureAlgorithm)
-	} else {
-		err = crl.CheckSignatureFrom(root)
-	}
-	v.mu.Lock()
-	bounded.MakeRoom(v.crls, v.max)
-	v.crls[key] = err
-	v.mu.Unlock()
-	return err
 }
