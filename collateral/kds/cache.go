@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/ratls/ratls/internal/retry"
 )
 
 // Cache defaults.
@@ -53,6 +55,13 @@ type CacheConfig struct {
 // closed). Items the source returns already expired are refused with an
 // error matching ErrExpired.
 //
+// A failed fetch is not repeated at once: for 5 s after the first failure,
+// doubling with each further one up to 5 min, or for as long as the
+// source's Retry-After asks (up to an hour), requests for the same item get
+// the failure without the source being asked. When the source is
+// unavailable (ErrUnavailable) that failure is an *UnavailableError saying
+// when the cache asks again.
+//
 // Other providers are cached per request, in memory only, until the
 // earliest of the certificates' NotAfter and the CRL's NextUpdate.
 //
@@ -67,10 +76,11 @@ type Cache struct {
 	now     func() time.Time
 	max     int
 
-	mu      sync.Mutex
-	entries map[string]*cacheEntry
-	lru     *list.List // of *cacheEntry, most recently used first
-	flights map[string]*cacheFlight
+	mu       sync.Mutex
+	entries  map[string]*cacheEntry
+	lru      *list.List // of *cacheEntry, most recently used first
+	flights  map[string]*cacheFlight
+	failures *retry.Failures[string] // failed fetches, by key
 }
 
 // cacheEntry is one cached item. val is a *x509.Certificate (VCEK), a
@@ -125,6 +135,7 @@ func NewCache(next Provider, cfg CacheConfig) *Cache {
 	if c.max <= 0 {
 		c.max = DefaultCacheEntries
 	}
+	c.failures = retry.NewFailures[string](c.max)
 	return c
 }
 
@@ -339,6 +350,11 @@ func (c *Cache) get(ctx context.Context, it cacheItem) (any, error) {
 	}
 	f := c.flights[it.key]
 	if f == nil {
+		now := c.now()
+		if fl := c.failures.Active(it.key, now); fl != nil {
+			c.mu.Unlock()
+			return nil, failed(it, fl.Err, fl.Until, now)
+		}
 		f = &cacheFlight{done: make(chan struct{})}
 		c.flights[it.key] = f
 		go c.fill(context.WithoutCancel(ctx), it, f)
@@ -349,7 +365,7 @@ func (c *Cache) get(ctx context.Context, it cacheItem) (any, error) {
 	case <-f.done:
 		return f.val, f.err
 	case <-ctx.Done():
-		return nil, fmt.Errorf("kds: cache: %s: %w", it.what, context.Cause(ctx))
+		return nil, timedOut(fmt.Errorf("kds: cache: %s: %w", it.what, context.Cause(ctx)))
 	}
 }
 
@@ -389,7 +405,7 @@ func (c *Cache) fill(ctx context.Context, it cacheItem, f *cacheFlight) {
 	c.finish(it, f, v, old, nil)
 }
 
-// finish installs v (unless err) and completes f.
+// finish installs v, or remembers the failure err, and completes f.
 func (c *Cache) finish(it cacheItem, f *cacheFlight, v any, old *cacheEntry, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -399,10 +415,33 @@ func (c *Cache) finish(it cacheItem, f *cacheFlight, v any, old *cacheEntry, err
 			e.certs = old.certs
 		}
 		c.install(e)
+		c.failures.Clear(it.key)
+	} else {
+		now := c.now()
+		until := c.failures.Add(it.key, err, sourceRetryAfter(err), now)
+		err = failed(it, err, until, now)
 	}
 	f.val, f.err = v, err
 	delete(c.flights, it.key)
 	close(f.done)
+}
+
+// failed is the error of a fetch of it that failed with err; the cache
+// repeats it until retryAt.
+func failed(it cacheItem, err error, retryAt, now time.Time) error {
+	if errors.Is(err, ErrUnavailable) {
+		return &UnavailableError{What: it.what, RetryAfter: retryAt.Sub(now), Err: err}
+	}
+	return err
+}
+
+// sourceRetryAfter is the Retry-After the source answered with, 0 if none.
+func sourceRetryAfter(err error) time.Duration {
+	var he *HTTPError
+	if errors.As(err, &he) {
+		return he.RetryAfter
+	}
+	return 0
 }
 
 // install adds or replaces e and drops the least recently used entries
