@@ -55,12 +55,13 @@ type CacheConfig struct {
 // closed). Items the source returns already expired are refused with an
 // error matching ErrExpired.
 //
-// A failed fetch is not repeated at once: for 5 s after the first failure,
-// doubling with each further one up to 5 min, or for as long as the
-// source's Retry-After asks (up to an hour), requests for the same item get
-// the failure without the source being asked. When the source is
-// unavailable (ErrUnavailable) that failure is an *UnavailableError saying
-// when the cache asks again.
+// When the source is unavailable (a failure matching ErrUnavailable), it is
+// not asked again at once: for 5 s after the first failure, doubling with
+// each further one up to 5 min, or for as long as its Retry-After asks (up
+// to an hour), requests for the same item fail at once with an
+// *UnavailableError saying when the cache asks again. A source that returns
+// an *UnavailableError itself (one that backs off on its own, such as a
+// store shared by replicas in front of KDS) is asked every time.
 //
 // Other providers are cached per request, in memory only, until the
 // earliest of the certificates' NotAfter and the CRL's NextUpdate.
@@ -80,7 +81,7 @@ type Cache struct {
 	entries  map[string]*cacheEntry
 	lru      *list.List // of *cacheEntry, most recently used first
 	flights  map[string]*cacheFlight
-	failures *retry.Failures[string] // failed fetches, by key
+	failures *retry.Failures[string] // outages of the source, by key
 }
 
 // cacheEntry is one cached item. val is a *x509.Certificate (VCEK), a
@@ -353,7 +354,7 @@ func (c *Cache) get(ctx context.Context, it cacheItem) (any, error) {
 		now := c.now()
 		if fl := c.failures.Active(it.key, now); fl != nil {
 			c.mu.Unlock()
-			return nil, failed(it, fl.Err, fl.Until, now)
+			return nil, &UnavailableError{What: it.what, RetryAfter: fl.Until.Sub(now), Err: fl.Err}
 		}
 		f = &cacheFlight{done: make(chan struct{})}
 		c.flights[it.key] = f
@@ -405,34 +406,27 @@ func (c *Cache) fill(ctx context.Context, it cacheItem, f *cacheFlight) {
 	c.finish(it, f, v, old, nil)
 }
 
-// finish installs v, or remembers the failure err, and completes f.
+// finish installs v, or remembers an outage of the source, and completes f.
 func (c *Cache) finish(it cacheItem, f *cacheFlight, v any, old *cacheEntry, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err == nil {
+	var backingOff *UnavailableError
+	switch {
+	case err == nil:
 		e := &cacheEntry{key: it.key, val: v, expires: it.expiry(v)}
 		if old != nil && old.val == v {
 			e.certs = old.certs
 		}
 		c.install(e)
 		c.failures.Clear(it.key)
-	} else {
+	case errors.Is(err, ErrUnavailable) && !errors.As(err, &backingOff):
 		now := c.now()
 		until := c.failures.Add(it.key, err, sourceRetryAfter(err), now)
-		err = failed(it, err, until, now)
+		err = &UnavailableError{What: it.what, RetryAfter: until.Sub(now), Err: err}
 	}
 	f.val, f.err = v, err
 	delete(c.flights, it.key)
 	close(f.done)
-}
-
-// failed is the error of a fetch of it that failed with err; the cache
-// repeats it until retryAt.
-func failed(it cacheItem, err error, retryAt, now time.Time) error {
-	if errors.Is(err, ErrUnavailable) {
-		return &UnavailableError{What: it.what, RetryAfter: retryAt.Sub(now), Err: err}
-	}
-	return err
 }
 
 // sourceRetryAfter is the Retry-After the source answered with, 0 if none.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -379,4 +380,27 @@ func TestCacheBacksOffDuringOutage(t *testing.T) {
 	cache.entries[cache.vcekItem(requestFor(r)).key].expires = now.Now()
 	cache.mu.Unlock()
 	unavailable(5 * time.Second)
+}
+
+// Only outages are remembered: another failure (KDS has no such VCEK) is
+// not, nor an outage a provider backs off from itself (such as a store
+// shared by replicas, which another replica may fill meanwhile).
+func TestCacheRemembersOnlyOutages(t *testing.T) {
+	_, r := loadVector(t, goSevGuest)
+	lower := &UnavailableError{What: "store", RetryAfter: time.Minute, Err: fmt.Errorf("store: %w", ErrUnavailable)}
+	for _, fail := range []error{ErrNotFound, lower} {
+		calls := 0
+		cache := NewCache(providerFunc(func(context.Context, Request) (*Certificates, error) {
+			calls++
+			return nil, fail
+		}), CacheConfig{Now: func() time.Time { return testNow }})
+		for range 3 {
+			if _, err := cache.Certificates(context.Background(), requestFor(r)); !errors.Is(err, fail) {
+				t.Fatalf("error %v, want %v", err, fail)
+			}
+		}
+		if calls != 3 {
+			t.Errorf("%v: %d provider calls, want 3", fail, calls)
+		}
+	}
 }

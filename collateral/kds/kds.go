@@ -53,14 +53,15 @@ var (
 	ErrUnavailable = errors.New("kds: source unavailable")
 )
 
-// UnavailableError is a Cache's answer while the source of an item (a VCEK,
-// a certificate chain, a CRL) is unavailable. The cache does not ask the
-// source again for the item before RetryAfter has passed: until then it
-// returns this error at once. It matches ErrUnavailable.
+// UnavailableError is the answer of a Cache (or of another provider that
+// backs off) while the source of an item (a VCEK, a certificate chain, a
+// CRL, or all of them) is unavailable. The source is not asked again for
+// the item before RetryAfter has passed: until then this error is returned
+// at once. It matches ErrUnavailable.
 type UnavailableError struct {
 	What string // the item, e.g. "Milan cert_chain"
 	// RetryAfter is how long, from when the error was returned, until the
-	// cache asks the source again.
+	// source is asked again.
 	RetryAfter time.Duration
 	// Err is the source's failure. It names the source's URLs: log it, do
 	// not show it to remote parties.
@@ -68,7 +69,7 @@ type UnavailableError struct {
 }
 
 func (e *UnavailableError) Error() string {
-	return fmt.Sprintf("kds: cache: %s: %v (not asked again for %s)", e.What, e.Err, e.RetryAfter.Round(time.Second))
+	return fmt.Sprintf("kds: %s: %v (the source is not asked again for %s)", e.What, e.Err, e.RetryAfter.Round(time.Second))
 }
 
 // Unwrap returns the source's failure, which matches ErrUnavailable.

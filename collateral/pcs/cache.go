@@ -64,12 +64,13 @@ type CacheConfig struct {
 // an expired entry fails, the error is returned. Collateral from the source
 // that is already expired is refused too (an error matching ErrExpired).
 //
-// A failed fetch is not repeated at once: for 5 s after the first failure,
-// doubling with each further one up to 5 min, or for as long as the
-// source's Retry-After asks (up to an hour), requests for the same
-// collateral get the failure without the source being asked. When the
-// source is unavailable (ErrUnavailable) that failure is an
-// *UnavailableError saying when the cache asks again.
+// When the source is unavailable (a failure matching ErrUnavailable), it is
+// not asked again at once: for 5 s after the first failure, doubling with
+// each further one up to 5 min, or for as long as its Retry-After asks (up
+// to an hour), requests for the same collateral fail at once with an
+// *UnavailableError saying when the cache asks again. A source that returns
+// an *UnavailableError itself (one that backs off on its own, such as a
+// store shared by replicas in front of PCS) is asked every time.
 //
 // The same *Collateral is returned for as long as an entry's content is
 // unchanged, also across refreshes that return identical collateral, so
@@ -86,7 +87,7 @@ type Cache struct {
 	entries  map[Request]*cacheEntry
 	lru      *list.List // of *cacheEntry, most recently used first
 	flights  map[Request]*cacheFlight
-	failures *retry.Failures[Request] // failed fetches with nothing to serve
+	failures *retry.Failures[Request] // outages of the source, by request
 }
 
 type cacheEntry struct {
@@ -179,7 +180,7 @@ func (c *Cache) Collateral(ctx context.Context, req Request) (*Collateral, error
 	if f == nil {
 		if fl := c.failures.Active(req, now); fl != nil {
 			c.mu.Unlock()
-			return nil, failed(req, fl.Err, fl.Until, now)
+			return nil, &UnavailableError{Request: req, RetryAfter: fl.Until.Sub(now), Err: fl.Err}
 		}
 		f = c.startFlight(ctx, req)
 	}
@@ -264,17 +265,13 @@ func (c *Cache) fill(ctx context.Context, req Request, f *cacheFlight) {
 		}
 		err = fmt.Errorf("cached collateral expired at %s and the refresh failed: %w", cur.nextUpdate.UTC().Format(time.RFC3339), err)
 	}
-	until := c.failures.Add(req, err, sourceRetryAfter(err), now)
-	c.finish(req, f, nil, failed(req, err, until, now))
-}
-
-// failed is the error of a fetch of req that failed with err and left
-// nothing to serve; the cache repeats it until retryAt.
-func failed(req Request, err error, retryAt, now time.Time) error {
-	if errors.Is(err, ErrUnavailable) {
-		return &UnavailableError{Request: req, RetryAfter: retryAt.Sub(now), Err: err}
+	var backingOff *UnavailableError
+	if errors.Is(err, ErrUnavailable) && !errors.As(err, &backingOff) {
+		until := c.failures.Add(req, err, sourceRetryAfter(err), now)
+		c.finish(req, f, nil, &UnavailableError{Request: req, RetryAfter: until.Sub(now), Err: err})
+		return
 	}
-	return fmt.Errorf("pcs: cache: %s: %w", req, err)
+	c.finish(req, f, nil, fmt.Errorf("pcs: cache: %s: %w", req, err))
 }
 
 // sourceRetryAfter is the Retry-After the source answered with, 0 if none.

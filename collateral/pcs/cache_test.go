@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -613,23 +614,33 @@ func TestCacheBackoffHonoursRetryAfter(t *testing.T) {
 	}
 }
 
-// Other failures are remembered too, and returned as they were: a missing
-// item is not an outage.
-func TestCacheBacksOffOtherFailures(t *testing.T) {
+// Only outages are remembered: a provider's other failures (a missing
+// item, a bad answer) are not, and the provider is asked again.
+func TestCacheRemembersOnlyOutages(t *testing.T) {
 	errBad := errors.New("malformed answer")
 	p := &scriptedProvider{results: []providerResult{{err: errBad}, {col: tdxCollateral(t, false)}}}
-	clock := newClock("2025-07-01T00:00:00Z")
-	c := NewCache(p, CacheConfig{Now: clock.Now})
+	c := NewCache(p, CacheConfig{Now: newClock("2025-07-01T00:00:00Z").Now})
+	if _, err := c.Collateral(context.Background(), tdxRequest(t)); !errors.Is(err, errBad) || errors.Is(err, ErrUnavailable) {
+		t.Fatalf("error %v, want the provider's error, not ErrUnavailable", err)
+	}
+	mustCollateral(t, c, tdxRequest(t))
+
+	// A provider that backs off itself (such as a store shared by
+	// replicas, which another replica may fill meanwhile) is asked every
+	// time.
+	lower := &UnavailableError{Request: tdxRequest(t), RetryAfter: time.Minute, Err: fmt.Errorf("store: %w", ErrUnavailable)}
+	p = &scriptedProvider{results: []providerResult{{err: lower}, {err: lower}, {col: tdxCollateral(t, false)}}}
+	c = NewCache(p, CacheConfig{Now: newClock("2025-07-01T00:00:00Z").Now})
 	for range 2 {
-		if _, err := c.Collateral(context.Background(), tdxRequest(t)); !errors.Is(err, errBad) || errors.Is(err, ErrUnavailable) {
-			t.Fatalf("error %v, want the provider's error, not ErrUnavailable", err)
+		var ue *UnavailableError
+		if _, err := c.Collateral(context.Background(), tdxRequest(t)); !errors.As(err, &ue) || ue.RetryAfter != time.Minute {
+			t.Fatalf("error %v, want the provider's UnavailableError", err)
 		}
 	}
-	if p.count() != 1 {
-		t.Fatalf("%d fetches during the backoff, want 1", p.count())
-	}
-	clock.set("2025-07-01T00:00:05Z")
 	mustCollateral(t, c, tdxRequest(t))
+	if p.count() != 3 {
+		t.Errorf("%d fetches, want 3", p.count())
+	}
 }
 
 // A caller whose deadline passes while waiting for the source could not

@@ -50,14 +50,14 @@ var (
 	ErrUnavailable = errors.New("collateral source unavailable")
 )
 
-// UnavailableError is a Cache's answer while the source of a request's
-// collateral is unavailable. The cache does not ask the source again for
-// this request before RetryAfter has passed: until then it returns this
-// error at once. It matches ErrUnavailable.
+// UnavailableError is the answer of a Cache (or of another provider that
+// backs off) while the source of a request's collateral is unavailable. The
+// source is not asked again for this request before RetryAfter has passed:
+// until then this error is returned at once. It matches ErrUnavailable.
 type UnavailableError struct {
 	Request Request
 	// RetryAfter is how long, from when the error was returned, until the
-	// cache asks the source again.
+	// source is asked again.
 	RetryAfter time.Duration
 	// Err is the source's failure. It names the source's URLs: log it, do
 	// not show it to remote parties.
@@ -65,7 +65,7 @@ type UnavailableError struct {
 }
 
 func (e *UnavailableError) Error() string {
-	return fmt.Sprintf("pcs: cache: %s: %v (not asked again for %s)", e.Request, e.Err, e.RetryAfter.Round(time.Second))
+	return fmt.Sprintf("pcs: %s: %v (the source is not asked again for %s)", e.Request, e.Err, e.RetryAfter.Round(time.Second))
 }
 
 // Unwrap returns the source's failure, which matches ErrUnavailable.
