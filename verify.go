@@ -107,6 +107,57 @@ func (v *Verification) Accepted() bool {
 	return v.Appraisal != nil && v.Appraisal.Status != appraise.Contraindicated
 }
 
+// ErrCollateralUnavailable means that verification could not complete
+// because collateral could not be fetched: Intel's PCS, a PCCS or AMD's KDS
+// is unreachable or failing. It is no verdict about the TEE: try again
+// later.
+var ErrCollateralUnavailable = errors.New("could not verify: collateral unavailable")
+
+// CollateralUnavailableError is what Verification.CollateralUnavailable
+// returns. It matches ErrCollateralUnavailable, and pcs.ErrUnavailable or
+// kds.ErrUnavailable.
+type CollateralUnavailableError struct {
+	// RetryAfter is how long until the collateral cache asks the source
+	// again; zero when not known (the provider is not a cache).
+	RetryAfter time.Duration
+	// Err is the verification's failure. It names the source's URLs and
+	// addresses: log it, do not show it to remote parties.
+	Err error
+}
+
+func (e *CollateralUnavailableError) Error() string {
+	return ErrCollateralUnavailable.Error() + ": " + e.Err.Error()
+}
+
+func (e *CollateralUnavailableError) Unwrap() []error {
+	return []error{ErrCollateralUnavailable, e.Err}
+}
+
+// CollateralUnavailable returns a *CollateralUnavailableError when the
+// verification could not complete because collateral (Intel TCB Info, QE
+// Identity and CRLs; AMD VCEK or VLEK chain and CRL) could not be fetched
+// from an unavailable source, nil otherwise. Such a verification is not
+// accepted, but its appraisal is no verdict about the TEE: report that it
+// could not be verified, and try again later.
+func (v *Verification) CollateralUnavailable() error {
+	for _, err := range []error{v.certErr, v.Err} {
+		if !errors.Is(err, pcs.ErrUnavailable) && !errors.Is(err, kds.ErrUnavailable) {
+			continue
+		}
+		ce := &CollateralUnavailableError{Err: err}
+		var pe *pcs.UnavailableError
+		var ke *kds.UnavailableError
+		switch {
+		case errors.As(err, &pe):
+			ce.RetryAfter = pe.RetryAfter
+		case errors.As(err, &ke):
+			ce.RetryAfter = ke.RetryAfter
+		}
+		return ce
+	}
+	return nil
+}
+
 // The shared verifiers used when VerifyOptions names none: their caches are
 // what make repeated verifications cheap.
 var (

@@ -8,7 +8,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"math"
 	"mime"
 	"net/http"
 	"time"
@@ -22,6 +24,7 @@ import (
 	"github.com/ratls/ratls/inspect"
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/store"
+	"github.com/ratls/ratls/verify/intel"
 )
 
 // submission is evidence to appraise, from a session or the native API.
@@ -97,6 +100,10 @@ func (s *Server) appraise(ctx context.Context, sub *submission) (*outcome, error
 		return nil, problem(http.StatusUnprocessableEntity, probUnsupported, "Unsupported evidence",
 			"%s evidence is recognized but cannot be verified: %s", v.Item.Kind, v.Item.Note)
 	}
+	if err := v.CollateralUnavailable(); err != nil {
+		return nil, s.collateralUnavailable(ctx, sub, tee, err)
+	}
+	s.hideSources(ctx, sub, v.Appraisal.Reasons)
 	t2 := time.Now()
 	s.metrics.stage("verify", t2.Sub(t1))
 
@@ -128,6 +135,51 @@ func (s *Server) appraise(ctx context.Context, sub *submission) (*outcome, error
 	s.metrics.stage("store", time.Since(t3))
 	s.metrics.outcome(tee, string(sm.Status))
 	return &outcome{token: string(token), status: sm.Status, tee: tee, policyID: pol.ID, reasons: v.Appraisal.Reasons}, nil
+}
+
+// defaultCollateralRetry is the Retry-After of a collateral-unavailable
+// answer when the collateral cache does not say when it asks again.
+const defaultCollateralRetry = 10 * time.Second
+
+// collateralUnavailable is the answer to evidence that could not be
+// verified because a collateral source is unavailable: 503 with when to
+// try again, and no EAR, as there is no verdict about the TEE. The cause
+// names the service's sources (URLs, resolver addresses): it is logged,
+// not returned.
+func (s *Server) collateralUnavailable(ctx context.Context, sub *submission, tee string, err error) error {
+	wait := defaultCollateralRetry
+	var ce *ratls.CollateralUnavailableError
+	if errors.As(err, &ce) && ce.RetryAfter > 0 {
+		wait = ce.RetryAfter
+	}
+	secs := int(math.Ceil(wait.Seconds()))
+	s.logger.WarnContext(ctx, "collateral unavailable: evidence not verified", "tee", tee, "retry_after_s", secs,
+		"client", sub.client, "session", sub.session, "err", err)
+	p := problem(http.StatusServiceUnavailable, probCollateralUnavailable, "Collateral unavailable",
+		"the %s evidence could not be verified: the collateral it needs cannot be fetched now. This is no verdict about the TEE; retry after %d s", tee, secs)
+	p.RetryAfter = secs
+	return p
+}
+
+// sourceChecks are the reasons whose message quotes a collateral source's
+// error ("amd.certificates" is the root package's reason for SEV-SNP
+// certificates it could not have).
+var sourceChecks = map[string]bool{intel.CheckCollateral: true, "amd.certificates": true}
+
+// hideSources replaces the messages of sourceChecks reasons, which may name
+// the service's collateral sources (internal URLs and addresses), with a
+// generic one before they reach the client in the EAR and problem details;
+// the original is logged.
+func (s *Server) hideSources(ctx context.Context, sub *submission, reasons []appraise.Reason) {
+	for i := range reasons {
+		r := &reasons[i]
+		if !sourceChecks[r.Check] {
+			continue
+		}
+		s.logger.InfoContext(ctx, "collateral for the evidence missing", "check", r.Check, "detail", r.Message,
+			"client", sub.client, "session", sub.session)
+		r.Message = "the collateral for this evidence could not be had or is incomplete (the service's log has the details)"
+	}
 }
 
 // teeName names the EAR submodule of a verification; "" when nothing was

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/ratls/ratls/service/api"
 )
@@ -30,6 +31,8 @@ const (
 	probRateLimited      = "rate-limited"           // 429
 	probInternal         = "internal-error"         // 500
 	probUnavailable      = "unavailable"            // 503
+	// api.ProblemCollateralUnavailable
+	probCollateralUnavailable = "collateral-unavailable" // 503
 )
 
 // problemError is an error that is sent as a problem document.
@@ -57,6 +60,9 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error)
 	p.Instance = r.URL.Path
 	if p.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ratls"`)
+	}
+	if p.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(p.RetryAfter))
 	}
 	writeJSON(w, p.Status, api.ProblemMedia, &p)
 }

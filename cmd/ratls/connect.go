@@ -116,8 +116,8 @@ func runConnect(cmd *cobra.Command, addr string, f *connectFlags) error {
 	if err := printConnectResult(cmd, addr, verified, f.verify.asJSON); err != nil {
 		return err
 	}
-	if !verified.Accepted() {
-		return &exitError{code: exitRejected, err: fmt.Errorf("server rejected: %s", firstReason(verified.Appraisal))}
+	if err := verdictError("server rejected", verified); err != nil {
+		return err
 	}
 	if conn == nil {
 		// The server passed, but the handshake failed afterwards, e.g. the

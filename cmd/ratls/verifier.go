@@ -218,7 +218,7 @@ func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*se
 	if opt.AMDCertificates == nil {
 		var amdUp kds.Provider
 		if amdOnline {
-			amdUp = kds.NewClient(kds.ClientConfig{HTTPClient: &http.Client{Timeout: f.timeout}})
+			amdUp = f.kdsClient()
 		}
 		sh := shared.NewAMD(st, amdUp, shared.Config{Logger: logger})
 		opt.AMDCertificates = kds.NewCache(sh, kds.CacheConfig{})

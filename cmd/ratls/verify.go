@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -51,6 +52,7 @@ type verifyFlags struct {
 	cacheDir   string
 	amdCerts   string
 	amdProduct string
+	kdsURL     string
 	ccaCPAK    string
 	// With --verifier the evidence is appraised by a verification
 	// service instead of locally.
@@ -162,10 +164,20 @@ func runVerify(cmd *cobra.Command, source string, f *verifyFlags) error {
 	} else {
 		writeVerification(cmd.OutOrStdout(), out)
 	}
-	if !v.Accepted() {
-		return &exitError{code: exitRejected, err: fmt.Errorf("evidence rejected: %s", firstReason(v.Appraisal))}
+	return verdictError("evidence rejected", v)
+}
+
+// verdictError is the exit error of a verification that is not accepted:
+// "could not verify" when collateral was unavailable, which is no verdict
+// about the TEE, otherwise rejected with the first reason.
+func verdictError(rejected string, v *ratls.Verification) error {
+	if v.Accepted() {
+		return nil
 	}
-	return nil
+	if err := v.CollateralUnavailable(); err != nil {
+		return &exitError{code: exitRejected, err: err}
+	}
+	return &exitError{code: exitRejected, err: fmt.Errorf("%s: %s", rejected, firstReason(v.Appraisal))}
 }
 
 func firstReason(a *appraise.Appraisal) string {
@@ -271,7 +283,7 @@ type verifyReport struct {
 
 // verificationJSON is the "verification" object of ratls verify --json.
 type verificationJSON struct {
-	Status                 appraise.Status       `json:"status"`
+	Status                 string                `json:"status"`
 	PolicyID               string                `json:"policy_id"`
 	TCBStatus              string                `json:"tcb_status,omitempty"`
 	AdvisoryIDs            []string              `json:"advisory_ids"`
@@ -290,11 +302,40 @@ type verificationJSON struct {
 	ReferenceValuesChecked bool                  `json:"reference_values_checked"`
 	Notes                  []string              `json:"notes,omitempty"`
 	Error                  string                `json:"error,omitempty"`
+	// Unverified says why there is no verdict (status "unverified").
+	Unverified *unverifiedJSON `json:"unverified,omitempty"`
+}
+
+// statusUnverified is the status of a verification that could not
+// complete for a reason that is no verdict about the TEE.
+const statusUnverified = "unverified"
+
+// Classes of unverified results.
+const classCollateralUnavailable = "collateral-unavailable"
+
+// unverifiedJSON is why a verification could not complete.
+type unverifiedJSON struct {
+	Class   string `json:"class"`
+	Message string `json:"message"`
+	// RetryAfter is when to try again, in seconds, when known.
+	RetryAfter int `json:"retry_after,omitempty"`
+}
+
+// collateralUnavailable describes a verification whose collateral could
+// not be fetched: its reasons are dropped, as they would be a verdict on
+// checks that could not run.
+func (out *verificationJSON) collateralUnavailable(err error) {
+	out.Status, out.Reasons = statusUnverified, []appraise.Reason{}
+	out.Unverified = &unverifiedJSON{Class: classCollateralUnavailable, Message: err.Error()}
+	var ce *ratls.CollateralUnavailableError
+	if errors.As(err, &ce) && ce.RetryAfter > 0 {
+		out.Unverified.RetryAfter = int(math.Ceil(ce.RetryAfter.Seconds()))
+	}
 }
 
 func describeVerification(v *ratls.Verification) *verificationJSON {
 	out := &verificationJSON{
-		Status: v.Appraisal.Status, PolicyID: v.Appraisal.PolicyID, Reasons: v.Appraisal.Reasons,
+		Status: string(v.Appraisal.Status), PolicyID: v.Appraisal.PolicyID, Reasons: v.Appraisal.Reasons,
 		ReferenceValuesChecked: v.Appraisal.ReferenceValuesChecked, Notes: v.Appraisal.Notes,
 		AdvisoryIDs: []string{}, Checks: checks.List{}, KeyBinding: string(evidence.BindingNotApplicable),
 	}
@@ -303,6 +344,9 @@ func describeVerification(v *ratls.Verification) *verificationJSON {
 	}
 	if v.Err != nil {
 		out.Error = v.Err.Error()
+	}
+	if err := v.CollateralUnavailable(); err != nil {
+		out.collateralUnavailable(err)
 	}
 	if r := v.AMD; r != nil {
 		out.SNP = r
@@ -346,6 +390,8 @@ func writeVerification(w io.Writer, r *verifyReport) {
 		switch {
 		case c.NotApplicable:
 			mark = "n/a "
+		case !c.OK && v.Unverified != nil:
+			mark = "n/r " // not run: its input could not be had
 		case !c.OK:
 			mark = "FAIL"
 		}
@@ -367,6 +413,13 @@ func writeVerification(w io.Writer, r *verifyReport) {
 		p.line(1, "valid", v.ValidFrom+" .. "+v.ValidUntil)
 	}
 	p.line(1, "key binding", v.KeyBinding)
+	if u := v.Unverified; u != nil {
+		p.section("Not verified")
+		p.line(1, u.Class, u.Message)
+		p.line(1, "note", "this is no verdict about the TEE: try again later")
+		fmt.Fprintf(w, "\nResult: COULD NOT VERIFY (%s)\n", strings.ReplaceAll(u.Class, "-", " "))
+		return
+	}
 	p.section("Appraisal (policy " + v.PolicyID + ")")
 	for _, rs := range v.Reasons {
 		line := rs.Message
@@ -393,6 +446,7 @@ func nonEmpty(s []string) []string {
 func (f *verifyFlags) addOtherTEEFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&f.amdCerts, "amd-certs", "", "SEV-SNP: directory with vcek.pem or vlek.pem, ask.pem or asvk.pem, ark.pem (optional vcek-crl.der, vlek-crl.der); default: AMD's KDS unless --offline")
 	fl.StringVar(&f.amdProduct, "amd-product", "", "SEV-SNP: product of version 2 reports (Milan, Genoa, Turin)")
+	fl.StringVar(&f.kdsURL, "kds", "", "SEV-SNP: base URL of AMD's KDS or a mirror of it (default "+kds.DefaultBaseURL+")")
 	fl.StringVar(&f.ccaCPAK, "cca-cpak", "", "Arm CCA: the platform attestation public key (PEM)")
 }
 
@@ -415,7 +469,7 @@ func (f *verifyFlags) otherTEEOptions(opt *ratls.VerifyOptions) error {
 			now := opt.Now
 			cc.Now = func() time.Time { return now }
 		}
-		opt.AMDCertificates = kds.NewCache(kds.NewClient(kds.ClientConfig{HTTPClient: &http.Client{Timeout: f.timeout}}), cc)
+		opt.AMDCertificates = kds.NewCache(f.kdsClient(), cc)
 	}
 	if f.ccaCPAK != "" {
 		b, err := os.ReadFile(f.ccaCPAK)
@@ -433,6 +487,11 @@ func (f *verifyFlags) otherTEEOptions(opt *ratls.VerifyOptions) error {
 		opt.CCAKey = key
 	}
 	return nil
+}
+
+// kdsClient fetches SEV-SNP certificates from --kds (default AMD's KDS).
+func (f *verifyFlags) kdsClient() *kds.Client {
+	return kds.NewClient(kds.ClientConfig{BaseURL: f.kdsURL, HTTPClient: &http.Client{Timeout: f.timeout}})
 }
 
 // onlineProvider fetches collateral from Intel's PCS (or --pccs) through a
@@ -456,7 +515,7 @@ const envVerifierToken = "RATLS_VERIFIER_TOKEN"
 // localOnlyFlags configure local verification; with --verifier the service
 // decides them, so giving one is a mistake worth reporting.
 var localOnlyFlags = []string{"at", "collateral", "offline", "pccs", "update", "policy", "trust-root", "only-trust-roots",
-	"pck-chain", "cache-dir", "amd-certs", "amd-product", "cca-cpak"}
+	"pck-chain", "cache-dir", "amd-certs", "amd-product", "kds", "cca-cpak"}
 
 func (f *verifyFlags) checkVerifierFlags(fl *pflag.FlagSet) error {
 	if f.verifier == "" {
@@ -487,8 +546,12 @@ type remoteReport struct {
 	EAR   *ear.EAR `json:"ear"`
 	Token string   `json:"ear_token"`
 	KeyID string   `json:"key_id,omitempty"`
-	// Problem is the service's rejection (HTTP 422), when it rejected.
+	// Problem is the service's rejection (HTTP 422), when it rejected, or
+	// why it could not verify (503 collateral-unavailable).
 	Problem *api.Problem `json:"problem,omitempty"`
+	// Unverified says why there is no verdict, when the service could not
+	// verify the evidence.
+	Unverified *unverifiedJSON `json:"unverified,omitempty"`
 }
 
 type remoteResult struct {
@@ -520,17 +583,21 @@ func runRemoteVerify(ctx context.Context, w io.Writer, source string, f *verifyF
 	res, err := c.Attest(ctx, &api.AttestRequest{MediaType: mt, Evidence: body, Policy: f.policyName})
 	var prob *api.Problem
 	switch {
+	case errors.As(err, &prob) && prob.Type == api.ProblemTypeBase+api.ProblemCollateralUnavailable:
+		// Not verified: no verdict, and nothing signed to check.
+		out.Problem = prob
+		out.Unverified = &unverifiedJSON{Class: classCollateralUnavailable, Message: prob.Detail, RetryAfter: prob.RetryAfter}
+		if err := out.write(w, f.asJSON); err != nil {
+			return err
+		}
+		return &exitError{code: exitRejected, err: fmt.Errorf("%w at the service; retry after %d s", ratls.ErrCollateralUnavailable, prob.RetryAfter)}
 	case errors.As(err, &prob) && prob.Status == http.StatusUnprocessableEntity:
 		out.Problem = prob
 		if prob.EAR == "" {
 			// Evidence the service recognizes but cannot verify: a
 			// rejection without a signed result.
-			if f.asJSON {
-				if err := writeJSONReport(w, out); err != nil {
-					return err
-				}
-			} else {
-				writeRemote(w, out)
+			if err := out.write(w, f.asJSON); err != nil {
+				return err
 			}
 			return &exitError{code: exitRejected, err: fmt.Errorf("evidence rejected by the service: %v", prob)}
 		}
@@ -553,12 +620,8 @@ func runRemoteVerify(ctx context.Context, w io.Writer, source string, f *verifyF
 		return &exitError{code: exitInput, err: fmt.Errorf("the service's answer (status %s, TEE %s, policy %s) disagrees with its signed EAR (status %s, TEE %s, policy %s)",
 			res.Status, res.TEE, res.PolicyID, out.Result.Status, out.Result.TEE, out.Result.PolicyID)}
 	}
-	if f.asJSON {
-		if err := writeJSONReport(w, out); err != nil {
-			return err
-		}
-	} else {
-		writeRemote(w, out)
+	if err := out.write(w, f.asJSON); err != nil {
+		return err
 	}
 	switch out.Result.Status {
 	case ear.StatusAffirming, ear.StatusWarning:
@@ -572,6 +635,15 @@ func runRemoteVerify(ctx context.Context, w io.Writer, source string, f *verifyF
 		why = r.Check + ": " + r.Message
 	}
 	return &exitError{code: exitRejected, err: fmt.Errorf("evidence rejected by the service (policy %s): %s", out.Result.PolicyID, why)}
+}
+
+// write prints the report, as JSON or for a person.
+func (r *remoteReport) write(w io.Writer, asJSON bool) error {
+	if asJSON {
+		return writeJSONReport(w, r)
+	}
+	writeRemote(w, r)
+	return nil
 }
 
 func writeJSONReport(w io.Writer, v any) error {
@@ -696,6 +768,11 @@ func writeRemote(w io.Writer, r *remoteReport) {
 	p.section("Verification service")
 	p.line(1, "service", r.Service)
 	p.line(1, "sent as", r.MediaType)
+	if u := r.Unverified; u != nil {
+		p.line(1, "not verified", u.Message)
+		fmt.Fprintf(w, "\nResult: COULD NOT VERIFY (%s at the service; retry after %d s)\n", strings.ReplaceAll(u.Class, "-", " "), u.RetryAfter)
+		return
+	}
 	if r.EAR == nil {
 		if pr := r.Problem; pr != nil {
 			p.line(1, "rejected", pr.Error())

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ratls/ratls/evidence/snp"
+	"github.com/ratls/ratls/internal/retry"
 )
 
 // Cache defaults.
@@ -58,6 +59,14 @@ type CacheConfig struct {
 // closed). Items the source returns already expired are refused with an
 // error matching ErrExpired.
 //
+// When the source is unavailable (a failure matching ErrUnavailable), it is
+// not asked again at once: for 5 s after the first failure, doubling with
+// each further one up to 5 min, or for as long as its Retry-After asks (up
+// to an hour), requests for the same item fail at once with an
+// *UnavailableError saying when the cache asks again. A source that returns
+// an *UnavailableError itself (one that backs off on its own, such as a
+// store shared by replicas in front of KDS) is asked every time.
+//
 // Other providers are cached per request, in memory only, until the
 // earliest of the certificates' NotAfter and the CRL's NextUpdate.
 //
@@ -72,10 +81,11 @@ type Cache struct {
 	now     func() time.Time
 	max     int
 
-	mu      sync.Mutex
-	entries map[string]*cacheEntry
-	lru     *list.List // of *cacheEntry, most recently used first
-	flights map[string]*cacheFlight
+	mu       sync.Mutex
+	entries  map[string]*cacheEntry
+	lru      *list.List // of *cacheEntry, most recently used first
+	flights  map[string]*cacheFlight
+	failures *retry.Failures[string] // outages of the source, by key
 }
 
 // cacheEntry is one cached item. val is a *x509.Certificate (VCEK), a
@@ -132,6 +142,7 @@ func NewCache(next Provider, cfg CacheConfig) *Cache {
 	if c.max <= 0 {
 		c.max = DefaultCacheEntries
 	}
+	c.failures = retry.NewFailures[string](c.max)
 	return c
 }
 
@@ -380,6 +391,11 @@ func (c *Cache) get(ctx context.Context, it cacheItem) (any, error) {
 	}
 	f := c.flights[it.key]
 	if f == nil {
+		now := c.now()
+		if fl := c.failures.Active(it.key, now); fl != nil {
+			c.mu.Unlock()
+			return nil, &UnavailableError{What: it.what, RetryAfter: fl.Until.Sub(now), Err: fl.Err}
+		}
 		f = &cacheFlight{done: make(chan struct{})}
 		c.flights[it.key] = f
 		go c.fill(context.WithoutCancel(ctx), it, f)
@@ -390,7 +406,7 @@ func (c *Cache) get(ctx context.Context, it cacheItem) (any, error) {
 	case <-f.done:
 		return f.val, f.err
 	case <-ctx.Done():
-		return nil, fmt.Errorf("kds: cache: %s: %w", it.what, context.Cause(ctx))
+		return nil, timedOut(fmt.Errorf("kds: cache: %s: %w", it.what, context.Cause(ctx)))
 	}
 }
 
@@ -430,20 +446,36 @@ func (c *Cache) fill(ctx context.Context, it cacheItem, f *cacheFlight) {
 	c.finish(it, f, v, old, nil)
 }
 
-// finish installs v (unless err) and completes f.
+// finish installs v, or remembers an outage of the source, and completes f.
 func (c *Cache) finish(it cacheItem, f *cacheFlight, v any, old *cacheEntry, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err == nil {
+	var backingOff *UnavailableError
+	switch {
+	case err == nil:
 		e := &cacheEntry{key: it.key, val: v, expires: it.expiry(v)}
 		if old != nil && old.val == v {
 			e.certs = old.certs
 		}
 		c.install(e)
+		c.failures.Clear(it.key)
+	case errors.Is(err, ErrUnavailable) && !errors.As(err, &backingOff):
+		now := c.now()
+		until := c.failures.Add(it.key, err, sourceRetryAfter(err), now)
+		err = &UnavailableError{What: it.what, RetryAfter: until.Sub(now), Err: err}
 	}
 	f.val, f.err = v, err
 	delete(c.flights, it.key)
 	close(f.done)
+}
+
+// sourceRetryAfter is the Retry-After the source answered with, 0 if none.
+func sourceRetryAfter(err error) time.Duration {
+	var he *HTTPError
+	if errors.As(err, &he) {
+		return he.RetryAfter
+	}
+	return 0
 }
 
 // install adds or replaces e and drops the least recently used entries

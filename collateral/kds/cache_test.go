@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -127,9 +128,11 @@ func TestCacheFailsClosed(t *testing.T) {
 		t.Fatalf("error %v, want the CRL fetch failure", err)
 	}
 
-	// A source serving an already expired CRL is refused.
+	// A source serving an already expired CRL is refused (once the backoff
+	// after the failure has passed).
 	k.setOverride(nil)
 	k.setCRL(testCRL(t, "Milan", 3, crlThisUpdate, crlNextUpdate.Add(-time.Minute)))
+	now.Set(crlNextUpdate.Add(5 * time.Second))
 	if _, err := cache.Certificates(ctx, requestFor(r)); !errors.Is(err, ErrExpired) {
 		t.Fatalf("error %v, want ErrExpired", err)
 	}
@@ -371,5 +374,96 @@ func TestCacheEviction(t *testing.T) {
 	}
 	if got := k.hitsFor("/vcek/v1/Milan/" + v1.chipID); got != 2 {
 		t.Errorf("first VCEK fetched %d times, want 2 (evicted once)", got)
+	}
+}
+
+// During an outage the first request asks KDS, with the client's retries;
+// the next ones fail at once, without asking, until the backoff has
+// passed, or as long as KDS's Retry-After asked.
+func TestCacheBacksOffDuringOutage(t *testing.T) {
+	v, r := loadVector(t, goSevGuest)
+	k := newFakeKDS(t, v)
+	retryAfter := ""
+	down := func(w http.ResponseWriter, _ *http.Request) bool {
+		if retryAfter != "" {
+			w.Header().Set("Retry-After", retryAfter)
+		}
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return true
+	}
+	k.setOverride(down)
+	client, waits := newTestClient(k, 2)
+	now := &clock{t: testNow}
+	cache := NewCache(client, CacheConfig{Now: now.Now})
+	ctx := context.Background()
+
+	unavailable := func(wantRetry time.Duration) {
+		t.Helper()
+		c, err := cache.Certificates(ctx, requestFor(r))
+		var ue *UnavailableError
+		if c != nil || !errors.Is(err, ErrUnavailable) || !errors.As(err, &ue) || ue.RetryAfter != wantRetry || !strings.HasPrefix(ue.What, "VCEK for Milan") {
+			t.Fatalf("got %v, %v; want an UnavailableError for the VCEK retrying in %v", c, err, wantRetry)
+		}
+	}
+	unavailable(5 * time.Second)
+	asked := k.totalHits()
+	if asked != 3 || len(*waits) != 2 {
+		t.Fatalf("%d requests, waits %v: want the client's 2 retries", asked, *waits)
+	}
+	now.Set(testNow.Add(4 * time.Second))
+	unavailable(time.Second)
+	if k.totalHits() != asked {
+		t.Fatalf("KDS asked %d more times during the backoff", k.totalHits()-asked)
+	}
+	// After the backoff KDS is asked again, and asks for 10 minutes.
+	k.mu.Lock()
+	retryAfter = "600"
+	k.mu.Unlock()
+	now.Set(testNow.Add(5 * time.Second))
+	unavailable(10 * time.Minute)
+	if k.totalHits() != asked+1 {
+		t.Fatalf("%d requests after the backoff, want 1 (Retry-After beyond the client's limit)", k.totalHits()-asked)
+	}
+	now.Set(testNow.Add(5*time.Second + 10*time.Minute - time.Second))
+	unavailable(time.Second)
+	if k.totalHits() != asked+1 {
+		t.Fatal("KDS asked before its Retry-After")
+	}
+	// KDS is back: served. A new outage later starts the backoff over.
+	k.setOverride(nil)
+	now.Set(testNow.Add(5*time.Second + 10*time.Minute))
+	if _, err := cache.Certificates(ctx, requestFor(r)); err != nil {
+		t.Fatal(err)
+	}
+	k.mu.Lock()
+	retryAfter = ""
+	k.override = down
+	k.mu.Unlock()
+	cache.mu.Lock()
+	cache.entries[cache.vcekItem(requestFor(r)).key].expires = now.Now()
+	cache.mu.Unlock()
+	unavailable(5 * time.Second)
+}
+
+// Only outages are remembered: another failure (KDS has no such VCEK) is
+// not, nor an outage a provider backs off from itself (such as a store
+// shared by replicas, which another replica may fill meanwhile).
+func TestCacheRemembersOnlyOutages(t *testing.T) {
+	_, r := loadVector(t, goSevGuest)
+	lower := &UnavailableError{What: "store", RetryAfter: time.Minute, Err: fmt.Errorf("store: %w", ErrUnavailable)}
+	for _, fail := range []error{ErrNotFound, lower} {
+		calls := 0
+		cache := NewCache(providerFunc(func(context.Context, Request) (*Certificates, error) {
+			calls++
+			return nil, fail
+		}), CacheConfig{Now: func() time.Time { return testNow }})
+		for range 3 {
+			if _, err := cache.Certificates(context.Background(), requestFor(r)); !errors.Is(err, fail) {
+				t.Fatalf("error %v, want %v", err, fail)
+			}
+		}
+		if calls != 3 {
+			t.Errorf("%v: %d provider calls, want 3", fail, calls)
+		}
 	}
 }

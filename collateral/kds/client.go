@@ -310,9 +310,10 @@ func (e *HTTPError) Error() string {
 	return b.String()
 }
 
-// Is reports a 404 as ErrNotFound.
+// Is reports a 404 as ErrNotFound, a 429 or 5xx as ErrUnavailable.
 func (e *HTTPError) Is(target error) bool {
-	return target == ErrNotFound && e.StatusCode == http.StatusNotFound
+	return target == ErrNotFound && e.StatusCode == http.StatusNotFound ||
+		target == ErrUnavailable && retryable(e.StatusCode)
 }
 
 // retryable reports whether a status is worth another attempt.
@@ -330,7 +331,7 @@ func (c *Client) get(ctx context.Context, u string, limit int64) ([]byte, error)
 			return body, nil
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("kds: GET %s: %w", u, context.Cause(ctx))
+			return nil, timedOut(fmt.Errorf("kds: GET %s: %w", u, context.Cause(ctx)))
 		}
 		var he *HTTPError
 		isHTTP := errors.As(err, &he)
@@ -353,9 +354,18 @@ func (c *Client) get(ctx context.Context, u string, limit int64) ([]byte, error)
 			return nil, err // would outlive the caller: report the real failure
 		}
 		if serr := c.sleep(ctx, wait); serr != nil {
-			return nil, fmt.Errorf("kds: GET %s: %w (while waiting to retry after: %v)", u, serr, err)
+			return nil, timedOut(fmt.Errorf("kds: GET %s: %w (while waiting to retry after: %v)", u, serr, err))
 		}
 	}
+}
+
+// timedOut marks err as ErrUnavailable when it is a deadline, not a
+// cancellation: the source did not answer in time.
+func timedOut(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return retry.Mark(err, ErrUnavailable)
+	}
+	return err
 }
 
 // backoff is the wait before retry n (1-based): initialBackoff doubled per
@@ -371,7 +381,7 @@ func (c *Client) getOnce(ctx context.Context, u string, limit int64) ([]byte, er
 	req.Header.Set("User-Agent", c.userAgent)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("kds: GET %s: %w", u, err)
+		return nil, retry.Mark(fmt.Errorf("kds: GET %s: %w", u, err), ErrUnavailable)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -390,7 +400,7 @@ func (c *Client) getOnce(ctx context.Context, u string, limit int64) ([]byte, er
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("kds: GET %s: reading the body: %w", u, err)
+		return nil, retry.Mark(fmt.Errorf("kds: GET %s: reading the body: %w", u, err), ErrUnavailable)
 	}
 	if int64(len(body)) > limit {
 		return nil, formatError("GET "+u, "response exceeds the limit of %d bytes", limit)

@@ -383,3 +383,43 @@ func TestBackoffBounded(t *testing.T) {
 		}
 	}
 }
+
+// Failures of KDS itself match ErrUnavailable; a 404 or a malformed answer
+// does not.
+func TestClientUnavailable(t *testing.T) {
+	v, r := loadVector(t, goSevGuest)
+	for name, tc := range map[string]struct {
+		status int
+		body   string
+		want   bool
+	}{
+		"503":       {status: http.StatusServiceUnavailable, want: true},
+		"429":       {status: http.StatusTooManyRequests, want: true},
+		"502":       {status: http.StatusBadGateway, want: true},
+		"404":       {status: http.StatusNotFound},
+		"403":       {status: http.StatusForbidden},
+		"malformed": {status: http.StatusOK, body: "not a certificate"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			k := newFakeKDS(t, v)
+			k.setOverride(func(w http.ResponseWriter, _ *http.Request) bool {
+				w.WriteHeader(tc.status)
+				w.Write([]byte(tc.body))
+				return true
+			})
+			c, _ := newTestClient(k, 1)
+			_, err := c.Certificates(context.Background(), requestFor(r))
+			if err == nil || errors.Is(err, ErrUnavailable) != tc.want {
+				t.Errorf("error %v: matches ErrUnavailable %v, want %v", err, errors.Is(err, ErrUnavailable), tc.want)
+			}
+		})
+	}
+	t.Run("connection refused", func(t *testing.T) {
+		k := newFakeKDS(t, v)
+		c, _ := newTestClient(k, 1)
+		k.srv.Close()
+		if _, err := c.Certificates(context.Background(), requestFor(r)); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("error %v, want ErrUnavailable", err)
+		}
+	})
+}

@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ratls/ratls/evidence/snp"
 )
@@ -45,7 +46,34 @@ var (
 	// ErrExpired: certificates or a CRL from the source are already past
 	// their validity.
 	ErrExpired = errors.New("kds: expired")
+	// ErrUnavailable: the source itself failed. It could not be reached,
+	// timed out, or answered 429 or 5xx (after the client's retries). It
+	// says nothing about the platform: verification could not complete,
+	// and may later. A Cache returns it as an *UnavailableError.
+	ErrUnavailable = errors.New("kds: source unavailable")
 )
+
+// UnavailableError is the answer of a Cache (or of another provider that
+// backs off) while the source of an item (a VCEK, a certificate chain, a
+// CRL, or all of them) is unavailable. The source is not asked again for
+// the item before RetryAfter has passed: until then this error is returned
+// at once. It matches ErrUnavailable.
+type UnavailableError struct {
+	What string // the item, e.g. "Milan cert_chain"
+	// RetryAfter is how long, from when the error was returned, until the
+	// source is asked again.
+	RetryAfter time.Duration
+	// Err is the source's failure. It names the source's URLs: log it, do
+	// not show it to remote parties.
+	Err error
+}
+
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("kds: %s: %v (the source is not asked again for %s)", e.What, e.Err, e.RetryAfter.Round(time.Second))
+}
+
+// Unwrap returns the source's failure, which matches ErrUnavailable.
+func (e *UnavailableError) Unwrap() error { return e.Err }
 
 // Request identifies the certificates that endorse one attestation report.
 // Build it from the report: ChipID and ReportedTCB, SignerInfo.SigningKey(),

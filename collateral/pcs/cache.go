@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ratls/ratls/internal/retry"
 )
 
 // Cache defaults and limits.
@@ -62,6 +64,14 @@ type CacheConfig struct {
 // an expired entry fails, the error is returned. Collateral from the source
 // that is already expired is refused too (an error matching ErrExpired).
 //
+// When the source is unavailable (a failure matching ErrUnavailable), it is
+// not asked again at once: for 5 s after the first failure, doubling with
+// each further one up to 5 min, or for as long as its Retry-After asks (up
+// to an hour), requests for the same collateral fail at once with an
+// *UnavailableError saying when the cache asks again. A source that returns
+// an *UnavailableError itself (one that backs off on its own, such as a
+// store shared by replicas in front of PCS) is asked every time.
+//
 // The same *Collateral is returned for as long as an entry's content is
 // unchanged, also across refreshes that return identical collateral, so
 // verifiers can cache their verification of it by pointer. Callers must not
@@ -73,10 +83,11 @@ type Cache struct {
 	max           int
 	refreshBefore time.Duration
 
-	mu      sync.Mutex
-	entries map[Request]*cacheEntry
-	lru     *list.List // of *cacheEntry, most recently used first
-	flights map[Request]*cacheFlight
+	mu       sync.Mutex
+	entries  map[Request]*cacheEntry
+	lru      *list.List // of *cacheEntry, most recently used first
+	flights  map[Request]*cacheFlight
+	failures *retry.Failures[Request] // outages of the source, by request
 }
 
 type cacheEntry struct {
@@ -127,6 +138,7 @@ func NewCache(next Provider, cfg CacheConfig) *Cache {
 	if c.max <= 0 {
 		c.max = DefaultCacheEntries
 	}
+	c.failures = retry.NewFailures[Request](c.max)
 	return c
 }
 
@@ -166,6 +178,10 @@ func (c *Cache) Collateral(ctx context.Context, req Request) (*Collateral, error
 	}
 	f := c.flights[req]
 	if f == nil {
+		if fl := c.failures.Active(req, now); fl != nil {
+			c.mu.Unlock()
+			return nil, &UnavailableError{Request: req, RetryAfter: fl.Until.Sub(now), Err: fl.Err}
+		}
 		f = c.startFlight(ctx, req)
 	}
 	c.mu.Unlock()
@@ -174,7 +190,7 @@ func (c *Cache) Collateral(ctx context.Context, req Request) (*Collateral, error
 	case <-f.done:
 		return f.col, f.err
 	case <-ctx.Done():
-		return nil, fmt.Errorf("pcs: cache: %s: %w", req, context.Cause(ctx))
+		return nil, timedOut(fmt.Errorf("pcs: cache: %s: %w", req, context.Cause(ctx)))
 	}
 }
 
@@ -240,19 +256,31 @@ func (c *Cache) fill(ctx context.Context, req Request, f *cacheFlight) {
 		c.finish(req, f, ne.col, nil)
 		return
 	}
-	cur := c.entries[req]
-	if cur == nil {
-		c.finish(req, f, nil, fmt.Errorf("pcs: cache: %s: %w", req, err))
+	if cur := c.entries[req]; cur != nil {
+		cur.err = err
+		cur.retryAt = now.Add(cacheRetryInterval)
+		if now.Before(cur.nextUpdate) {
+			c.finish(req, f, cur.col, nil)
+			return
+		}
+		err = fmt.Errorf("cached collateral expired at %s and the refresh failed: %w", cur.nextUpdate.UTC().Format(time.RFC3339), err)
+	}
+	var backingOff *UnavailableError
+	if errors.Is(err, ErrUnavailable) && !errors.As(err, &backingOff) {
+		until := c.failures.Add(req, err, sourceRetryAfter(err), now)
+		c.finish(req, f, nil, &UnavailableError{Request: req, RetryAfter: until.Sub(now), Err: err})
 		return
 	}
-	cur.err = err
-	cur.retryAt = now.Add(cacheRetryInterval)
-	if now.Before(cur.nextUpdate) {
-		c.finish(req, f, cur.col, nil)
-		return
+	c.finish(req, f, nil, fmt.Errorf("pcs: cache: %s: %w", req, err))
+}
+
+// sourceRetryAfter is the Retry-After the source answered with, 0 if none.
+func sourceRetryAfter(err error) time.Duration {
+	var he *HTTPError
+	if errors.As(err, &he) {
+		return he.RetryAfter
 	}
-	c.finish(req, f, nil, fmt.Errorf("pcs: cache: %s: cached collateral expired at %s and the refresh failed: %w",
-		req, cur.nextUpdate.UTC().Format(time.RFC3339), err))
+	return 0
 }
 
 // finish completes a flight; c.mu must be held.
@@ -265,6 +293,7 @@ func (c *Cache) finish(req Request, f *cacheFlight, col *Collateral, err error) 
 // install adds or replaces the entry of e.req and drops the least recently
 // used entries beyond the size bound; c.mu must be held.
 func (c *Cache) install(e *cacheEntry) {
+	c.failures.Clear(e.req)
 	if old := c.entries[e.req]; old != nil {
 		c.lru.Remove(old.elem)
 	}

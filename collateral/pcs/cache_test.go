@@ -5,11 +5,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -518,5 +521,137 @@ func TestCacheCallerGivesUp(t *testing.T) {
 	waitIdle(t, c)
 	if mustCollateral(t, c, tdxRequest(t)) != a || p.count() != 1 {
 		t.Errorf("%d fetches, want the abandoned fetch to fill the cache", p.count())
+	}
+}
+
+// During an outage the first request asks PCS, with the client's retries;
+// the next ones fail at once, without asking, until the backoff has
+// passed. The backoff doubles while the outage lasts and ends with it.
+func TestCacheBacksOffDuringOutage(t *testing.T) {
+	e := newPCSEmulator(t)
+	var down atomic.Bool
+	down.Store(true)
+	e.setOverride(func(w http.ResponseWriter, r *http.Request, _ int) bool {
+		if down.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		return down.Load()
+	})
+	client, sleeps := testClient(e, ClientConfig{})
+	clock := newClock("2025-07-01T00:00:00Z")
+	c := NewCache(client, CacheConfig{Now: clock.Now})
+	req := tdxRequest(t)
+
+	unavailable := func(wantRetry time.Duration) {
+		t.Helper()
+		col, err := c.Collateral(context.Background(), req)
+		var ue *UnavailableError
+		if col != nil || !errors.Is(err, ErrUnavailable) || !errors.As(err, &ue) || ue.RetryAfter != wantRetry || ue.Request != req {
+			t.Fatalf("got %v, %v; want an UnavailableError retrying in %v", col, err, wantRetry)
+		}
+		var he *HTTPError
+		if !errors.As(err, &he) || he.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("error %v does not carry the source's 503", err)
+		}
+	}
+	unavailable(5 * time.Second)
+	asked := e.total()
+	if asked == 0 || len(sleeps.list()) == 0 {
+		t.Fatalf("%d requests, waits %v: want the client's retries on the first failure", asked, sleeps.list())
+	}
+	clock.set("2025-07-01T00:00:04Z")
+	unavailable(time.Second)
+	if e.total() != asked {
+		t.Fatalf("PCS asked %d more times during the backoff", e.total()-asked)
+	}
+	clock.set("2025-07-01T00:00:05Z")
+	unavailable(10 * time.Second)
+	if e.total() == asked {
+		t.Fatal("PCS not asked again after the backoff")
+	}
+	asked = e.total()
+	clock.set("2025-07-01T00:00:14Z")
+	unavailable(time.Second)
+	if e.total() != asked {
+		t.Fatal("PCS asked during the second backoff")
+	}
+	// PCS is back: served after the backoff, and the failures forgotten.
+	down.Store(false)
+	clock.set("2025-07-01T00:00:15Z")
+	mustCollateral(t, c, req)
+	c.mu.Lock()
+	active := c.failures.Active(req, clock.Now())
+	c.mu.Unlock()
+	if active != nil {
+		t.Error("failure still remembered after a successful fetch")
+	}
+}
+
+// A source asking to be left alone longer than the backoff (Retry-After)
+// is not asked again before that.
+func TestCacheBackoffHonoursRetryAfter(t *testing.T) {
+	e := newPCSEmulator(t)
+	e.setOverride(respond(tdxTCBPath, http.StatusTooManyRequests, map[string]string{"Retry-After": "600"}, nil))
+	client, sleeps := testClient(e, ClientConfig{})
+	clock := newClock("2025-07-01T00:00:00Z")
+	c := NewCache(client, CacheConfig{Now: clock.Now})
+	var ue *UnavailableError
+	if _, err := c.Collateral(context.Background(), tdxRequest(t)); !errors.As(err, &ue) || ue.RetryAfter != 10*time.Minute {
+		t.Fatalf("error %v, want an UnavailableError retrying in 10m", err)
+	}
+	if len(sleeps.list()) != 0 {
+		t.Errorf("the client waited %v", sleeps.list())
+	}
+	asked := e.hitCount(tdxTCBPath)
+	clock.set("2025-07-01T00:09:59Z")
+	if _, err := c.Collateral(context.Background(), tdxRequest(t)); !errors.As(err, &ue) || ue.RetryAfter != time.Second || e.hitCount(tdxTCBPath) != asked {
+		t.Fatalf("error %v with %d new requests, want a failure at once", err, e.hitCount(tdxTCBPath)-asked)
+	}
+	clock.set("2025-07-01T00:10:00Z")
+	c.Collateral(context.Background(), tdxRequest(t))
+	if e.hitCount(tdxTCBPath) == asked {
+		t.Error("not asked again after Retry-After")
+	}
+}
+
+// Only outages are remembered: a provider's other failures (a missing
+// item, a bad answer) are not, and the provider is asked again.
+func TestCacheRemembersOnlyOutages(t *testing.T) {
+	errBad := errors.New("malformed answer")
+	p := &scriptedProvider{results: []providerResult{{err: errBad}, {col: tdxCollateral(t, false)}}}
+	c := NewCache(p, CacheConfig{Now: newClock("2025-07-01T00:00:00Z").Now})
+	if _, err := c.Collateral(context.Background(), tdxRequest(t)); !errors.Is(err, errBad) || errors.Is(err, ErrUnavailable) {
+		t.Fatalf("error %v, want the provider's error, not ErrUnavailable", err)
+	}
+	mustCollateral(t, c, tdxRequest(t))
+
+	// A provider that backs off itself (such as a store shared by
+	// replicas, which another replica may fill meanwhile) is asked every
+	// time.
+	lower := &UnavailableError{Request: tdxRequest(t), RetryAfter: time.Minute, Err: fmt.Errorf("store: %w", ErrUnavailable)}
+	p = &scriptedProvider{results: []providerResult{{err: lower}, {err: lower}, {col: tdxCollateral(t, false)}}}
+	c = NewCache(p, CacheConfig{Now: newClock("2025-07-01T00:00:00Z").Now})
+	for range 2 {
+		var ue *UnavailableError
+		if _, err := c.Collateral(context.Background(), tdxRequest(t)); !errors.As(err, &ue) || ue.RetryAfter != time.Minute {
+			t.Fatalf("error %v, want the provider's UnavailableError", err)
+		}
+	}
+	mustCollateral(t, c, tdxRequest(t))
+	if p.count() != 3 {
+		t.Errorf("%d fetches, want 3", p.count())
+	}
+}
+
+// A caller whose deadline passes while waiting for the source could not
+// verify for want of collateral.
+func TestCacheCallerDeadlineIsUnavailable(t *testing.T) {
+	p := &scriptedProvider{results: []providerResult{{col: tdxCollateral(t, false)}}, gate: make(chan struct{})}
+	defer close(p.gate)
+	c := NewCache(p, CacheConfig{Now: newClock("2025-07-01T00:00:00Z").Now})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := c.Collateral(ctx, tdxRequest(t)); !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("error %v, want ErrUnavailable and DeadlineExceeded", err)
 	}
 }

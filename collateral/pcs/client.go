@@ -265,6 +265,11 @@ func (e *HTTPError) Error() string {
 	return b.String()
 }
 
+// Is reports a 429 or 5xx answer as ErrUnavailable.
+func (e *HTTPError) Is(target error) bool {
+	return target == ErrUnavailable && retryable(e.StatusCode)
+}
+
 // retryable reports whether a status is worth another attempt.
 func retryable(code int) bool {
 	return code == http.StatusTooManyRequests || code >= 500 && code <= 599
@@ -279,7 +284,8 @@ func retryable(code int) bool {
 // An item the service does not have (404, e.g. an unknown FMSPC) yields an
 // error that matches *MissingError listing it (by its LoadDir file name) and
 // *HTTPError. Other failures name the URL, the status and the start of the
-// body.
+// body; those of the service rather than of its answers (transport errors,
+// timeouts, 429 and 5xx after the retries) match ErrUnavailable.
 func (c *Client) Collateral(ctx context.Context, req Request) (*Collateral, error) {
 	if c.cfgErr != nil {
 		return nil, c.cfgErr
@@ -500,7 +506,7 @@ func (c *Client) get(ctx context.Context, u string, limit int64) ([]byte, http.H
 			return body, h, nil
 		}
 		if ctx.Err() != nil {
-			return nil, nil, fmt.Errorf("pcs: GET %s: %w", u, context.Cause(ctx))
+			return nil, nil, timedOut(fmt.Errorf("pcs: GET %s: %w", u, context.Cause(ctx)))
 		}
 		var he *HTTPError
 		isHTTP := errors.As(err, &he)
@@ -523,9 +529,18 @@ func (c *Client) get(ctx context.Context, u string, limit int64) ([]byte, http.H
 			return nil, nil, err // would outlive the caller: report the real failure
 		}
 		if serr := c.sleep(ctx, wait); serr != nil {
-			return nil, nil, fmt.Errorf("pcs: GET %s: %w (while waiting to retry after: %v)", u, serr, err)
+			return nil, nil, timedOut(fmt.Errorf("pcs: GET %s: %w (while waiting to retry after: %v)", u, serr, err))
 		}
 	}
+}
+
+// timedOut marks err as ErrUnavailable when it is a deadline, not a
+// cancellation: the source did not answer in time.
+func timedOut(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return retry.Mark(err, ErrUnavailable)
+	}
+	return err
 }
 
 // backoff is the wait before retry n (1-based): initialBackoff doubled per
@@ -544,7 +559,7 @@ func (c *Client) getOnce(ctx context.Context, u string, limit int64) ([]byte, ht
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, nil, fmt.Errorf("pcs: GET %s: %w", u, err)
+		return nil, nil, retry.Mark(fmt.Errorf("pcs: GET %s: %w", u, err), ErrUnavailable)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -565,7 +580,7 @@ func (c *Client) getOnce(ctx context.Context, u string, limit int64) ([]byte, ht
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, nil, fmt.Errorf("pcs: GET %s: reading the body: %w", u, err)
+		return nil, nil, retry.Mark(fmt.Errorf("pcs: GET %s: reading the body: %w", u, err), ErrUnavailable)
 	}
 	if int64(len(body)) > limit {
 		return nil, nil, fieldErrorf("GET "+u, "response exceeds the limit of %d bytes", limit)

@@ -824,3 +824,45 @@ func TestParseRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// Failures of the source itself match ErrUnavailable; answers that say
+// something about the request (404, 400, a malformed body) do not.
+func TestClientUnavailable(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	for name, tc := range map[string]struct {
+		override func(w http.ResponseWriter, r *http.Request, _ int) bool
+		base     string
+		want     bool
+	}{
+		"503":                {override: respond(tdxTCBPath, http.StatusServiceUnavailable, nil, nil), want: true},
+		"429":                {override: respond(tdxTCBPath, http.StatusTooManyRequests, nil, nil), want: true},
+		"500":                {override: respond(tdxTCBPath, http.StatusInternalServerError, nil, nil), want: true},
+		"connection refused": {base: dead.URL, want: true},
+		"404":                {override: respond(tdxTCBPath, http.StatusNotFound, nil, nil)},
+		"400":                {override: respond(tdxTCBPath, http.StatusBadRequest, nil, nil)},
+		"403":                {override: respond(tdxTCBPath, http.StatusForbidden, nil, nil)},
+		"malformed":          {override: respond(tdxTCBPath, http.StatusOK, nil, []byte("{"))},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newPCSEmulator(t)
+			e.setOverride(tc.override)
+			c, _ := testClient(e, ClientConfig{BaseURL: tc.base})
+			_, err := c.Collateral(context.Background(), tdxRequest(t))
+			if err == nil || errors.Is(err, ErrUnavailable) != tc.want {
+				t.Errorf("error %v: matches ErrUnavailable %v, want %v", err, errors.Is(err, ErrUnavailable), tc.want)
+			}
+		})
+	}
+	t.Run("timeout", func(t *testing.T) {
+		e := newPCSEmulator(t)
+		release := make(chan struct{})
+		defer close(release)
+		e.setOverride(func(w http.ResponseWriter, r *http.Request, _ int) bool { <-release; return false })
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		if _, err := NewClient(ClientConfig{BaseURL: e.srv.URL}).Collateral(ctx, tdxRequest(t)); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("error %v, want ErrUnavailable", err)
+		}
+	})
+}

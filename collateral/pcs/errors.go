@@ -41,7 +41,35 @@ var (
 	// *ValidityError) by the ValidAt methods.
 	ErrExpired     = errors.New("expired")
 	ErrNotYetValid = errors.New("not yet valid")
+
+	// ErrUnavailable marks a failure of the collateral source itself: it
+	// could not be reached, timed out, or answered 429 or 5xx (after the
+	// client's retries). It says nothing about the platform: verification
+	// could not complete, and may later. A Cache returns it as an
+	// *UnavailableError.
+	ErrUnavailable = errors.New("collateral source unavailable")
 )
+
+// UnavailableError is the answer of a Cache (or of another provider that
+// backs off) while the source of a request's collateral is unavailable. The
+// source is not asked again for this request before RetryAfter has passed:
+// until then this error is returned at once. It matches ErrUnavailable.
+type UnavailableError struct {
+	Request Request
+	// RetryAfter is how long, from when the error was returned, until the
+	// source is asked again.
+	RetryAfter time.Duration
+	// Err is the source's failure. It names the source's URLs: log it, do
+	// not show it to remote parties.
+	Err error
+}
+
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("pcs: %s: %v (the source is not asked again for %s)", e.Request, e.Err, e.RetryAfter.Round(time.Second))
+}
+
+// Unwrap returns the source's failure, which matches ErrUnavailable.
+func (e *UnavailableError) Unwrap() error { return e.Err }
 
 // FieldError reports a malformed field. Path names the field in the
 // document, e.g. "tcbInfo.tcbLevels[3].tcb.pcesvn". It matches ErrFormat.

@@ -1,6 +1,8 @@
 // Package retry holds the pieces of polite HTTP retries shared by the
 // collateral clients (Intel PCS, AMD KDS): jittered exponential backoff,
-// Retry-After parsing and a context-aware sleep.
+// Retry-After parsing, a context-aware sleep, and the memory of failed
+// fetches that keeps their caches from asking a failing source again and
+// again.
 package retry
 
 import (
@@ -46,3 +48,12 @@ func After(v string, now time.Time) time.Duration {
 	}
 	return 0
 }
+
+// Mark returns err, which errors.Is then also finds to be class; its
+// message is err's.
+func Mark(err, class error) error { return &marked{err: err, class: class} }
+
+type marked struct{ err, class error }
+
+func (m *marked) Error() string   { return m.err.Error() }
+func (m *marked) Unwrap() []error { return []error{m.err, m.class} }

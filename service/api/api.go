@@ -32,6 +32,11 @@ const (
 	ProblemMedia    = "application/problem+json"
 	DiscoveryMedia  = "application/vnd.veraison.discovery+json"
 	ProblemTypeBase = "https://ratls.dev/problems/" // + Problem.Type suffix
+	// ProblemCollateralUnavailable (after ProblemTypeBase) is the 503
+	// answer to evidence the service could not verify because a collateral
+	// source (Intel PCS, AMD KDS) is unavailable: no verdict about the
+	// TEE, and no EAR; retry after Problem.RetryAfter.
+	ProblemCollateralUnavailable = "collateral-unavailable"
 )
 
 // Evidence media types the service accepts, as Content-Type of a session's
@@ -124,6 +129,9 @@ type Problem struct {
 	// EAR is the signed (contraindicated) attestation result of a policy
 	// rejection, for relying parties that keep negative results.
 	EAR string `json:"ear,omitempty"`
+	// RetryAfter is the Retry-After of the answer in seconds, when it has
+	// one (collateral-unavailable).
+	RetryAfter int `json:"retry_after,omitempty"`
 }
 
 func (p *Problem) Error() string {

@@ -47,6 +47,14 @@ func NewAMD(st store.Store, upstream kds.Provider, cfg Config) *AMD {
 				return fmt.Errorf("%w: %s in the shared store", kds.ErrNotFound, key)
 			},
 			expired: kds.ErrExpired,
+			outage:  kds.ErrUnavailable,
+			retryAfter: func(err error) time.Duration {
+				var he *kds.HTTPError
+				if errors.As(err, &he) {
+					return he.RetryAfter
+				}
+				return 0
+			},
 		}, st, cfg),
 	}
 }
@@ -88,6 +96,9 @@ func (a *AMD) Certificates(ctx context.Context, req kds.Request) (*kds.Certifica
 					kds.ErrExpired, now.UTC().Format(time.RFC3339), exp.UTC().Format(time.RFC3339))
 			}
 			return exp, nil
+		},
+		unavailable: func(err error, retryAfter time.Duration) error {
+			return &kds.UnavailableError{What: req.String(), RetryAfter: retryAfter, Err: err}
 		},
 	}
 	if a.upstream != nil {

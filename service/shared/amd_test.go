@@ -384,3 +384,23 @@ func TestAMDKey(t *testing.T) {
 }
 
 func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+func TestAMDUpstreamOutage(t *testing.T) {
+	st, clk := newFakeStore(), newClock(amdNow)
+	req := amdRequest(t)
+	up := &amdUpstream{}
+	up.set(func() (*kds.Certificates, error) {
+		return nil, fmt.Errorf("kds: GET x: dial: connection refused: %w", kds.ErrUnavailable)
+	})
+	p := NewAMD(st, up, Config{Now: clk.Now})
+	for _, want := range []time.Duration{5 * time.Second, 4 * time.Second} {
+		var ue *kds.UnavailableError
+		if _, err := p.Certificates(t.Context(), req); !errors.As(err, &ue) || ue.RetryAfter != want {
+			t.Fatalf("error %v, want an UnavailableError retrying in %v", err, want)
+		}
+		clk.Add(time.Second)
+	}
+	if up.count() != 1 {
+		t.Errorf("upstream asked %d times during the backoff, want 1", up.count())
+	}
+}

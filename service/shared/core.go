@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ratls/ratls/internal/retry"
 	"github.com/ratls/ratls/service/store"
 )
 
@@ -75,6 +76,10 @@ type codec[T comparable] struct {
 	missing func(key string) error
 	// expired is the sentinel of expired collateral.
 	expired error
+	// outage is the sentinel of an unavailable upstream; retryAfter reads
+	// the Retry-After upstream answered with from its error.
+	outage     error
+	retryAfter func(error) time.Duration
 }
 
 // lookup is one request: its store key, how to check a value against the
@@ -87,6 +92,9 @@ type lookup[T comparable] struct {
 	check func(v T, now time.Time) (time.Time, error)
 	// fetch is nil when there is no upstream.
 	fetch func(ctx context.Context) (T, error)
+	// unavailable is the error while upstream is unavailable: err, and
+	// how long until upstream is asked again.
+	unavailable func(err error, retryAfter time.Duration) error
 }
 
 // core is the store-backed provider logic shared by Intel and AMD.
@@ -97,10 +105,11 @@ type core[T comparable] struct {
 	log           *slog.Logger
 	refreshBefore time.Duration
 
-	mu      sync.Mutex
-	memo    map[string]*memoEntry[T]
-	lru     *list.List // of *memoEntry, most recently used first
-	flights map[string]*flight[T]
+	mu       sync.Mutex
+	memo     map[string]*memoEntry[T]
+	lru      *list.List // of *memoEntry, most recently used first
+	flights  map[string]*flight[T]
+	failures *retry.Failures[string] // upstream outages, by key
 
 	// waiting, when set, is called as each caller of get starts waiting
 	// for its key's flight (the one it started or joined), so that tests
@@ -138,6 +147,7 @@ func newCore[T comparable](c codec[T], st store.Store, cfg Config) *core[T] {
 		memo:          map[string]*memoEntry[T]{},
 		lru:           list.New(),
 		flights:       map[string]*flight[T]{},
+		failures:      retry.NewFailures[string](maxMemo),
 	}
 	if k.now == nil {
 		k.now = time.Now
@@ -275,6 +285,16 @@ func (k *core[T]) resolve(ctx context.Context, l lookup[T]) (T, error) {
 		return zero, fmt.Errorf("shared: %w", k.codec.missing(l.key))
 	}
 
+	// During an upstream outage the store is still read (another replica
+	// may have fetched meanwhile), but upstream is not asked until the
+	// backoff has passed.
+	if fl := k.outage(l.key, now); fl != nil {
+		if have && now.Before(storedExp) {
+			return serveStored()
+		}
+		return zero, l.unavailable(fl.Err, fl.Until.Sub(now))
+	}
+
 	k.upstreamFetches.Add(1)
 	v, err := l.fetch(ctx)
 	now = k.now()
@@ -290,14 +310,22 @@ func (k *core[T]) resolve(ctx context.Context, l lookup[T]) (T, error) {
 			k.log.WarnContext(ctx, "collateral refresh failed; serving the stored entry", "key", l.key, "err", err)
 			return serveStored()
 		}
-		if storeErr != nil {
-			return zero, fmt.Errorf("shared: %s: %w; the store failed too: %w", l.key, err, storeErr)
+		var e error
+		switch {
+		case storeErr != nil:
+			e = fmt.Errorf("shared: %s: %w; the store failed too: %w", l.key, err, storeErr)
+		case expiredErr != nil:
+			e = fmt.Errorf("shared: %s: %v, and the refetch failed: %w", l.key, expiredErr, err)
+		default:
+			e = fmt.Errorf("shared: %s: %w", l.key, err)
 		}
-		if expiredErr != nil {
-			return zero, fmt.Errorf("shared: %s: %v, and the refetch failed: %w", l.key, expiredErr, err)
+		if errors.Is(err, k.codec.outage) {
+			until := k.addOutage(l.key, e, k.codec.retryAfter(err), now)
+			return zero, l.unavailable(e, until.Sub(now))
 		}
-		return zero, fmt.Errorf("shared: %s: %w", l.key, err)
+		return zero, e
 	}
+	k.clearOutage(l.key)
 
 	body, err := k.codec.encode(v)
 	if err != nil {
@@ -397,6 +425,27 @@ func (k *core[T]) setRetry(key string, t time.Time) {
 	if m := k.memo[key]; m != nil {
 		m.retryAt = t
 	}
+}
+
+// outage returns the upstream outage of key while its backoff lasts.
+func (k *core[T]) outage(key string, now time.Time) *retry.Failure {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.failures.Active(key, now)
+}
+
+// addOutage records an upstream outage for key and returns when upstream
+// may be asked again.
+func (k *core[T]) addOutage(key string, err error, retryAfter time.Duration, now time.Time) time.Time {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.failures.Add(key, err, retryAfter, now)
+}
+
+func (k *core[T]) clearOutage(key string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.failures.Clear(key)
 }
 
 // earliest returns the earlier of a and b, ignoring a zero one.

@@ -36,6 +36,15 @@
 // logged, counted and fetched again, and the fresh copy replaces it unless
 // the store keeps the bad one for its later NextUpdate.
 //
+// When upstream is unavailable (its error matches pcs.ErrUnavailable or
+// kds.ErrUnavailable), a replica does not ask it again for that key until a
+// backoff has passed: 5 s after the first failure, doubling up to 5 min, or
+// as long as upstream's Retry-After asks (up to an hour). Meanwhile it still
+// reads the store, which another replica may have filled, and answers a
+// miss at once with a *pcs.UnavailableError or *kds.UnavailableError
+// saying when upstream is asked again. The in-memory caches in front pass
+// these through, so each request still looks at the store.
+//
 // The same pointer is returned for as long as an entry's bytes are
 // unchanged, also when another replica rewrites identical collateral, so
 // verifiers can keep caching their verification by pointer. Concurrent

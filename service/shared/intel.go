@@ -38,6 +38,14 @@ func NewIntel(st store.Store, upstream pcs.Provider, cfg Config) *Intel {
 				return &pcs.MissingError{Source: "shared store", Items: []string{key}}
 			},
 			expired: pcs.ErrExpired,
+			outage:  pcs.ErrUnavailable,
+			retryAfter: func(err error) time.Duration {
+				var he *pcs.HTTPError
+				if errors.As(err, &he) {
+					return he.RetryAfter
+				}
+				return 0
+			},
 		}, st, cfg),
 	}
 }
@@ -80,6 +88,9 @@ func (i *Intel) Collateral(ctx context.Context, req pcs.Request) (*pcs.Collatera
 				return time.Time{}, err
 			}
 			return pcs.CacheExpiry(c, now)
+		},
+		unavailable: func(err error, retryAfter time.Duration) error {
+			return &pcs.UnavailableError{Request: req, RetryAfter: retryAfter, Err: err}
 		},
 	}
 	if i.upstream != nil {

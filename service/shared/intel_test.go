@@ -531,3 +531,49 @@ func TestStatsMap(t *testing.T) {
 		t.Errorf("got %v", m)
 	}
 }
+
+// During an upstream outage a replica does not ask upstream again until
+// the backoff has passed (honouring upstream's Retry-After), but it still
+// reads the store, where another replica may have put the collateral.
+func TestIntelUpstreamOutage(t *testing.T) {
+	st, clk := newFakeStore(), newClock(tdxNow)
+	down := &intelUpstream{}
+	down.set(func() (*pcs.Collateral, error) {
+		return nil, &pcs.HTTPError{StatusCode: 503, Status: "503 Service Unavailable", RetryAfter: 30 * time.Second}
+	})
+	b := NewIntel(st, down, Config{Now: clk.Now})
+	unavailable := func(wantRetry time.Duration) {
+		t.Helper()
+		var ue *pcs.UnavailableError
+		if _, err := b.Collateral(t.Context(), tdxReq); !errors.As(err, &ue) || ue.RetryAfter != wantRetry || !errors.Is(err, pcs.ErrUnavailable) {
+			t.Fatalf("error %v, want an UnavailableError retrying in %v", err, wantRetry)
+		}
+	}
+	unavailable(30 * time.Second)
+	clk.Add(10 * time.Second)
+	unavailable(20 * time.Second)
+	if down.count() != 1 {
+		t.Fatalf("upstream asked %d times during the backoff, want 1", down.count())
+	}
+	// Another replica fetches: served from the store during the backoff.
+	a := NewIntel(st, serving(t, tdxJSON(t, false)), Config{Now: clk.Now})
+	ca, err := a.Collateral(t.Context(), tdxReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := b.Collateral(t.Context(), tdxReq)
+	if err != nil {
+		t.Fatalf("during the backoff, with the store filled: %v", err)
+	}
+	sameIntel(t, ca, cb)
+	if down.count() != 1 {
+		t.Errorf("upstream asked %d times, want 1", down.count())
+	}
+	// Other failures are not remembered.
+	c := NewIntel(newFakeStore(), failing(), Config{Now: clk.Now})
+	for range 2 {
+		if _, err := c.Collateral(t.Context(), tdxReq); !errors.Is(err, errUpstream) || errors.Is(err, pcs.ErrUnavailable) {
+			t.Fatalf("error %v, want the upstream's error", err)
+		}
+	}
+}

@@ -176,7 +176,9 @@ func (v *Verifier) Verify(ctx context.Context, q *quote.Quote, opt Options) (*Re
 			req.TEE = pcs.TEETDX
 		}
 		if coll, err = opt.Provider.Collateral(ctx, req); err != nil {
-			r.Checks.Fail(CheckCollateral, ErrNoCollateral, "collateral for %s: %v", req, err)
+			// The provider's error stays findable (errors.Is), e.g. to tell
+			// an unavailable source (pcs.ErrUnavailable) from a verdict.
+			r.Checks.FailCause(CheckCollateral, ErrNoCollateral, err, "collateral for %s: %v", req, err)
 			return r, r.err()
 		}
 	}
