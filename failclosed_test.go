@@ -2,8 +2,11 @@ package ratls
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/collateral/pcs"
@@ -141,4 +144,25 @@ func TestPeerVerifierWithoutReferenceValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.Close()
+}
+
+type downPCS struct{}
+
+func (downPCS) Collateral(context.Context, pcs.Request) (*pcs.Collateral, error) {
+	return nil, fmt.Errorf("dial tcp 10.0.0.1:443: %w", pcs.ErrUnavailable)
+}
+
+// An unreachable collateral source is not a verdict about the peer: the
+// handshake fails, but says it could not verify, not that the peer was
+// rejected.
+func TestPeerCollateralUnavailable(t *testing.T) {
+	tp := newTestPlatform(t, false)
+	iss := NewIssuer(tp, &IssuerOptions{Certificate: CertificateOptions{Now: func() time.Time { return tp.pki.Now }}})
+	addr := serve(t, ServerConfig(iss, nil))
+	opt := tp.options()
+	opt.Collateral = downPCS{}
+	_, err := echo(t, addr, ClientConfig(NewPeerVerifier(opt), nil))
+	if !errors.Is(err, ErrCollateralUnavailable) || !strings.Contains(err.Error(), "could not verify the peer") || strings.Contains(err.Error(), "rejected") {
+		t.Fatalf("handshake error %v: want one that says the peer could not be verified", err)
+	}
 }

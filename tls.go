@@ -48,12 +48,19 @@ func NewPeerVerifier(opts *VerifyOptions) *PeerVerifier {
 }
 
 // PeerError is returned by VerifyConnection when the peer's evidence is
-// rejected; it carries the full verification for diagnosis.
+// rejected, or could not be verified for want of collateral
+// (Verification.CollateralUnavailable); it carries the full verification
+// for diagnosis. errors.Is(err, ErrCollateralUnavailable) tells the two
+// apart.
 type PeerError struct {
 	Verification *Verification
 }
 
 func (e *PeerError) Error() string {
+	if err := e.Verification.CollateralUnavailable(); err != nil {
+		// An outage of the collateral source is no verdict about the peer.
+		return "ratls: could not verify the peer: " + err.Error()
+	}
 	a := e.Verification.Appraisal
 	var reasons []string
 	for _, r := range a.Reasons {
@@ -68,6 +75,10 @@ func (e *PeerError) Error() string {
 	}
 	return "ratls: peer attestation rejected: " + strings.Join(reasons, "; ")
 }
+
+// Unwrap exposes why the peer could not be verified, when collateral was
+// unavailable.
+func (e *PeerError) Unwrap() error { return e.Verification.CollateralUnavailable() }
 
 // VerifyConnection is a tls.Config.VerifyConnection callback: it verifies
 // the peer's leaf certificate and fails the handshake unless the policy
