@@ -72,7 +72,7 @@ func (v *Verifier) checkCRLs(r *Result, chain *verifiedChain, vc *verifiedCollat
 	c := vc.src
 	switch w := crlWindow(c.RootCACRL); {
 	case vc.rootCRLErr != nil:
-		r.Checks.Fail(CheckRootCRL, ErrCollateral, "%v", vc.rootCRLErr)
+		r.Checks.Fail(CheckRootCRL, errorClass(vc.rootCRLErr), "%v", vc.rootCRLErr)
 	case !w.Contains(now):
 		r.Checks.Fail(CheckRootCRL, ErrValidity, "%v", windowError("root CA CRL", w, now))
 	case vc.revokedByRoot(chain.ca):
@@ -85,7 +85,7 @@ func (v *Verifier) checkCRLs(r *Result, chain *verifiedChain, vc *verifiedCollat
 	w := crlWindow(c.PCKCRL)
 	switch {
 	case vc.pckCRLErr != nil:
-		r.Checks.Fail(CheckPCKCRL, ErrCollateral, "%v", vc.pckCRLErr)
+		r.Checks.Fail(CheckPCKCRL, errorClass(vc.pckCRLErr), "%v", vc.pckCRLErr)
 		return
 	case !bytes.Equal(vc.pckCRLIssuer.RawSubjectPublicKeyInfo, chain.ca.RawSubjectPublicKeyInfo) ||
 		!bytes.Equal(c.PCKCRL.RawIssuer, chain.leaf.RawIssuer):
@@ -108,11 +108,7 @@ func (v *Verifier) checkCRLs(r *Result, chain *verifiedChain, vc *verifiedCollat
 // Identity. It returns whether both passed.
 func checkSigned(r *Result, sigCheck, validityCheck, what string, sigErr error, signer *x509.Certificate, vc *verifiedCollateral, w Window, now time.Time) bool {
 	if sigErr != nil {
-		class := ErrCollateral
-		if errors.Is(sigErr, pcs.ErrSignature) {
-			class = ErrSignature
-		}
-		r.Checks.Fail(sigCheck, class, "%v", sigErr)
+		r.Checks.Fail(sigCheck, errorClass(sigErr), "%v", sigErr)
 		return false
 	}
 	if s := signer; s != nil {

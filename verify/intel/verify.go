@@ -2,7 +2,8 @@
 // Quote Verification Library does: the quote signature by the attestation
 // key, the QE report signature by the PCK key and its binding of the
 // attestation key, the PCK certificate chain to the Intel SGX Root CA
-// (pinned by key), CRLs, the signatures and validity of the TCB Info and QE
+// (pinned by key; the chain's root must be a copy of it or correctly
+// self-signed), CRLs, the signatures and validity of the TCB Info and QE
 // Identity, and the TCB level evaluation with Intel's ordering and status
 // convergence rules.
 //
@@ -37,9 +38,10 @@ import (
 
 // Config configures a Verifier.
 type Config struct {
-	// ExtraRoots are trusted in addition to the Intel SGX Root CA, matched
-	// by public key: test PKIs and simulated TEEs. Results say which root
-	// a chain ended in.
+	// ExtraRoots are trusted in addition to the Intel SGX Root CA: test
+	// PKIs and simulated TEEs. Like the Intel root, each is trusted by its
+	// key: a chain's root certificate must be a copy of it or correctly
+	// self-signed with that key. Results say which root a chain ended in.
 	ExtraRoots []*x509.Certificate
 	// WithoutIntelRoot trusts only ExtraRoots.
 	WithoutIntelRoot bool
@@ -93,7 +95,7 @@ func NewVerifier(cfg *Config) *Verifier {
 		c.CacheSize = 1024
 	}
 	return &Verifier{
-		roots:  newTrustStore(c.ExtraRoots, c.WithoutIntelRoot),
+		roots:  newTrustStore(c.ExtraRoots, c.WithoutIntelRoot, c.CacheSize),
 		max:    c.CacheSize,
 		chains: make(map[string]*verifiedChain),
 		qes:    make(map[[32]byte]*ecdsa.PublicKey),
