@@ -43,17 +43,21 @@ func (v *Verifier) evaluate(r *Result, chain *verifiedChain, vc *verifiedCollate
 	}
 	r.Valid = r.Valid.Intersect(vc.signers)
 
+	// Every check runs on the collateral at hand: stale collateral fails
+	// its validity check (ErrValidity, which a policy may excuse) and is
+	// still evaluated, so what it says about the platform applies. Only
+	// collateral whose signature does not verify is not used.
 	v.checkCRLs(r, chain, vc, now)
-	tcbOK := checkSigned(r, CheckTCBInfoSignature, CheckTCBInfoValidity, "TCB Info", vc.tcbInfoErr, vc.tcbSigner, vc, r.Collateral.TCBInfo, now)
-	qeOK := checkSigned(r, CheckQEIDSignature, CheckQEIDValidity, "QE Identity", vc.qeIDErr, vc.qeSigner, vc, r.Collateral.QEIdentity, now)
-	if !tcbOK {
+	tcbUsable := checkSigned(r, CheckTCBInfoSignature, CheckTCBInfoValidity, "TCB Info", vc.tcbInfoErr, vc.tcbSigner, vc, r.Collateral.TCBInfo, now)
+	qeUsable := checkSigned(r, CheckQEIDSignature, CheckQEIDValidity, "QE Identity", vc.qeIDErr, vc.qeSigner, vc, r.Collateral.QEIdentity, now)
+	if !tcbUsable {
 		return
 	}
 	// Without a usable QE Identity the platform is still evaluated, so the
 	// result shows its status, but the failed checks above keep the
 	// verification from succeeding.
 	qi := c.QEIdentity
-	if !qeOK {
+	if !qeUsable {
 		qi = nil
 	}
 	evaluateTCB(r, chain, c.TCBInfo, qi)
@@ -67,22 +71,29 @@ func sourceName(c *pcs.Collateral) string {
 }
 
 // checkCRLs checks both CRLs' signatures (already verified) and validity,
-// and that neither the PCK CA nor the PCK certificate is revoked.
+// and that neither the PCK CA nor the PCK certificate is revoked. A CRL
+// past its next update still revokes what it lists.
 func (v *Verifier) checkCRLs(r *Result, chain *verifiedChain, vc *verifiedCollateral, now time.Time) {
 	c := vc.src
-	switch w := crlWindow(c.RootCACRL); {
+	w := crlWindow(c.RootCACRL)
+	rootCRLValid := false
+	switch {
 	case vc.rootCRLErr != nil:
 		r.Checks.Fail(CheckRootCRL, errorClass(vc.rootCRLErr), "%v", vc.rootCRLErr)
 	case !w.Contains(now):
 		r.Checks.Fail(CheckRootCRL, ErrValidity, "%v", windowError("root CA CRL", w, now))
+	default:
+		rootCRLValid = true
+		r.Valid = r.Valid.Intersect(w)
+	}
+	switch {
 	case vc.revokedByRoot(chain.ca):
 		r.Checks.Fail(CheckRootCRL, ErrRevoked, "PCK CA %q (serial %x) is revoked by the root CA CRL", chain.ca.Subject.CommonName, chain.ca.SerialNumber)
-	default:
-		r.Valid = r.Valid.Intersect(w)
+	case rootCRLValid:
 		r.Checks.Pass(CheckRootCRL, fmt.Sprintf("signed by the root, valid until %s; PCK CA not revoked", fmtTime(w.Until)))
 	}
 
-	w := crlWindow(c.PCKCRL)
+	w = crlWindow(c.PCKCRL)
 	switch {
 	case vc.pckCRLErr != nil:
 		r.Checks.Fail(CheckPCKCRL, errorClass(vc.pckCRLErr), "%v", vc.pckCRLErr)
@@ -93,10 +104,10 @@ func (v *Verifier) checkCRLs(r *Result, chain *verifiedChain, vc *verifiedCollat
 		return
 	case !w.Contains(now):
 		r.Checks.Fail(CheckPCKCRL, ErrValidity, "%v", windowError("PCK CRL", w, now))
-		return
+	default:
+		r.Valid = r.Valid.Intersect(w)
+		r.Checks.Pass(CheckPCKCRL, fmt.Sprintf("issued by %s, valid until %s", chain.ca.Subject.CommonName, fmtTime(w.Until)))
 	}
-	r.Valid = r.Valid.Intersect(w)
-	r.Checks.Pass(CheckPCKCRL, fmt.Sprintf("issued by %s, valid until %s", chain.ca.Subject.CommonName, fmtTime(w.Until)))
 	if vc.pckRevoked[serialKey(chain.leaf.SerialNumber)] {
 		r.Checks.Fail(CheckRevocation, ErrRevoked, "PCK certificate serial %x is on the PCK CRL", chain.leaf.SerialNumber)
 		return
@@ -105,29 +116,32 @@ func (v *Verifier) checkCRLs(r *Result, chain *verifiedChain, vc *verifiedCollat
 }
 
 // checkSigned reports the signature and validity checks of a TCB Info or QE
-// Identity. It returns whether both passed.
+// Identity. It returns whether the item may be used: its signature
+// verified and its signer is not revoked. Expiry (of the item or of its
+// signing certificate) fails a check but does not stop the item's use.
 func checkSigned(r *Result, sigCheck, validityCheck, what string, sigErr error, signer *x509.Certificate, vc *verifiedCollateral, w Window, now time.Time) bool {
+	if sigErr == nil && signer == nil {
+		sigErr = fmt.Errorf("%s has no verified signer", what)
+	}
 	if sigErr != nil {
 		r.Checks.Fail(sigCheck, errorClass(sigErr), "%v", sigErr)
 		return false
 	}
-	if s := signer; s != nil {
-		if vc.revokedByRoot(s) {
-			r.Checks.Fail(sigCheck, ErrRevoked, "%s signer %q is revoked by the root CA CRL", what, s.Subject.CommonName)
-			return false
-		}
-		if sw := (Window{From: s.NotBefore, Until: s.NotAfter}); !sw.Contains(now) {
-			r.Checks.Fail(sigCheck, ErrValidity, "%v", windowError(what+" signing certificate", sw, now))
-			return false
-		}
+	switch sw := (Window{From: signer.NotBefore, Until: signer.NotAfter}); {
+	case vc.revokedByRoot(signer):
+		r.Checks.Fail(sigCheck, ErrRevoked, "%s signer %q is revoked by the root CA CRL", what, signer.Subject.CommonName)
+		return false
+	case !sw.Contains(now):
+		r.Checks.Fail(sigCheck, ErrValidity, "%v", windowError(what+" signing certificate", sw, now))
+	default:
+		r.Checks.Pass(sigCheck, what+" signature verified")
 	}
-	r.Checks.Pass(sigCheck, what+" signature verified")
 	if !w.Contains(now) {
 		r.Checks.Fail(validityCheck, ErrValidity, "%v", windowError(what, w, now))
-		return false
+	} else {
+		r.Valid = r.Valid.Intersect(w)
+		r.Checks.Pass(validityCheck, fmt.Sprintf("issued %s, next update %s", fmtTime(w.From), fmtTime(w.Until)))
 	}
-	r.Valid = r.Valid.Intersect(w)
-	r.Checks.Pass(validityCheck, fmt.Sprintf("issued %s, next update %s", fmtTime(w.From), fmtTime(w.Until)))
 	return true
 }
 
