@@ -99,6 +99,9 @@ func (v *Verifier) verifyCollateral(c *pcs.Collateral) *verifiedCollateral {
 	default:
 		vc.tcbInfoErr = c.TCBInfo.CheckSignature(vc.tcbSigner)
 		vc.signers = vc.signers.Intersect(Window{From: vc.tcbSigner.NotBefore, Until: vc.tcbSigner.NotAfter})
+		if vc.tcbInfoErr == nil && !vc.revokedByRoot(vc.tcbSigner) {
+			v.raiseFloor(tcbInfoFloorKey(vc.anchor, c.TCBInfo), c.TCBInfo.TCBEvaluationDataNumber)
+		}
 	}
 
 	qeSigner, err := v.issuer(vc, c.QEIdentityIssuerChain, "QE Identity")
@@ -111,6 +114,9 @@ func (v *Verifier) verifyCollateral(c *pcs.Collateral) *verifiedCollateral {
 		vc.qeSigner = qeSigner
 		vc.qeIDErr = c.QEIdentity.CheckSignature(qeSigner)
 		vc.signers = vc.signers.Intersect(Window{From: qeSigner.NotBefore, Until: qeSigner.NotAfter})
+		if vc.qeIDErr == nil && !vc.revokedByRoot(qeSigner) {
+			v.raiseFloor(qeIdentityFloorKey(vc.anchor, c.QEIdentity), c.QEIdentity.TCBEvaluationDataNumber)
+		}
 	}
 
 	pckCRLIssuer, err := v.issuer(vc, c.PCKCRLIssuerChain, "PCK CRL")

@@ -63,11 +63,23 @@ type Options struct {
 	// Collateral is the TCB Info, QE Identity and CRLs to evaluate against.
 	// When it is nil, Provider is asked for the collateral of the quote's
 	// platform (FMSPC and PCK CA from its verified PCK certificate). With
-	// neither, the signatures and the PCK chain are verified but the result
-	// fails the collateral.present check. Collateral values are cached by
-	// identity: do not modify one after passing it here.
+	// neither, and no PeerCollateral, the signatures and the PCK chain are
+	// verified but the result fails the collateral.present check.
+	// Collateral values are cached by identity: do not modify one after
+	// passing it here.
 	Collateral *pcs.Collateral
 	Provider   pcs.Provider
+	// PeerCollateral is collateral the attester supplied with its evidence,
+	// such as the endorsements extension of an RA-TLS certificate. The
+	// verifier's own collateral (Collateral or Provider) wins: an item is
+	// taken from PeerCollateral only when the own collateral has none for
+	// this platform, or when Provider reports that it has nothing for the
+	// platform or cannot be reached (any other Provider error fails the
+	// verification). Peer TCB Info and QE Identity older than any this
+	// Verifier has verified for the platform are refused
+	// (tcb_info.evaluation_data_number, qe_identity.evaluation_data_number),
+	// and the peer's CRLs revoke too. See collateralSources.
+	PeerCollateral *pcs.Collateral
 	// Update is the TCB update channel asked of Provider (default standard).
 	Update pcs.Update
 }
@@ -82,6 +94,11 @@ type Verifier struct {
 	chains map[string]*verifiedChain
 	qes    map[[32]byte]*ecdsa.PublicKey
 	colls  map[*pcs.Collateral]*verifiedCollateral
+
+	// floors hold the highest tcbEvaluationDataNumber verified per
+	// platform (see collateralSources).
+	floorMu sync.Mutex
+	floors  map[floorKey]uint32
 }
 
 // NewVerifier returns a Verifier trusting the Intel SGX Root CA and any
@@ -100,6 +117,7 @@ func NewVerifier(cfg *Config) *Verifier {
 		chains: make(map[string]*verifiedChain),
 		qes:    make(map[[32]byte]*ecdsa.PublicKey),
 		colls:  make(map[*pcs.Collateral]*verifiedCollateral),
+		floors: make(map[floorKey]uint32),
 	}
 }
 
@@ -171,23 +189,43 @@ func (v *Verifier) Verify(ctx context.Context, q *quote.Quote, opt Options) (*Re
 	}
 	r.Checks.Pass(CheckQuoteSignature, "header and report body signed by the attestation key")
 
-	coll := opt.Collateral
-	if coll == nil && opt.Provider != nil {
+	src, err := v.collateralSources(ctx, q, chain, opt)
+	if err != nil {
+		r.Checks.Fail(CheckCollateral, ErrNoCollateral, "%v", err)
+		return r, r.err()
+	}
+	v.evaluate(r, chain, src, now)
+	return r, r.err()
+}
+
+// collateralSources gathers the verifier's own collateral and the
+// attester's, verified (and cached) each on its own.
+func (v *Verifier) collateralSources(ctx context.Context, q *quote.Quote, chain *verifiedChain, opt Options) (collateralSources, error) {
+	var src collateralSources
+	own := opt.Collateral
+	if own == nil && opt.Provider != nil {
 		req := pcs.Request{TEE: pcs.TEESGX, FMSPC: chain.pck.FMSPC, CA: chain.caType, Update: opt.Update}
 		if q.IsTDX() {
 			req.TEE = pcs.TEETDX
 		}
-		if coll, err = opt.Provider.Collateral(ctx, req); err != nil {
-			r.Checks.Fail(CheckCollateral, ErrNoCollateral, "collateral for %s: %v", req, err)
-			return r, r.err()
+		var err error
+		if own, err = opt.Provider.Collateral(ctx, req); err != nil {
+			if opt.PeerCollateral == nil || !collateralGap(err) {
+				return src, fmt.Errorf("collateral for %s: %w", req, err)
+			}
+			own, src.ownMissing = nil, true
 		}
 	}
-	if coll == nil {
-		r.Checks.Fail(CheckCollateral, ErrNoCollateral, "no TCB Info, QE Identity or CRLs given: the TCB status cannot be evaluated (fetch collateral or pass it offline)")
-		return r, r.err()
+	if own == nil && opt.PeerCollateral == nil {
+		return src, fmt.Errorf("no TCB Info, QE Identity or CRLs given: the TCB status cannot be evaluated (fetch collateral or pass it offline)")
 	}
-	v.evaluate(r, chain, v.collateral(coll), now)
-	return r, r.err()
+	if own != nil {
+		src.own = v.collateral(own)
+	}
+	if opt.PeerCollateral != nil && opt.PeerCollateral != own {
+		src.peer = v.collateral(opt.PeerCollateral)
+	}
+	return src, nil
 }
 
 // verifyRS checks an ECDSA signature given as 64 bytes r||s.
