@@ -15,34 +15,9 @@ import (
 	"github.com/ratls/ratls/collateral/pcs"
 )
 
-// Collateral precedence. A verification draws on up to two collateral
-// sources: the verifier's own (Options.Collateral, or what Options.Provider
-// answers) and the attester's (Options.PeerCollateral, such as an RA-TLS
-// certificate's endorsements extension). The attester chooses what it
-// sends, so its collateral may be old or selective:
-//
-//   - The verifier's own collateral wins. Each item (TCB Info, QE
-//     Identity, PCK CRL, root CA CRL) is taken from the attester's
-//     collateral only when the verifier's own has no current item for this
-//     platform: no own collateral at all; a Provider that reports the
-//     platform unknown, has only expired collateral or cannot be reached
-//     (see collateralGap); an own item that is absent or is for another
-//     platform (TCB Info of another TEE, FMSPC or PCE ID, QE Identity of
-//     another id, PCK CRL of another CA, collateral chaining to another
-//     root); or an own item past its next update where the attester's is
-//     current and its signature verifies.
-//   - The attester's TCB Info and QE Identity must not be older than what
-//     the verifier has verified for the same platform: each Verifier keeps
-//     a floor, the highest tcbEvaluationDataNumber of signature-checked TCB
-//     Info per root, TEE and FMSPC, and of QE Identity per root and id,
-//     from either source. Below it, tcb_info.evaluation_data_number or
-//     qe_identity.evaluation_data_number fails with ErrRollback.
-//   - Revocations apply from every source: a PCK certificate (or PCK CA,
-//     or collateral signer) listed by any CRL whose signature verifies is
-//     revoked, whichever CRL was used for the validity check.
-
 // collateralSources is the collateral one verification draws on. own comes
-// first: it wins.
+// first: it wins (see "Collateral precedence" in the package
+// documentation).
 type collateralSources struct {
 	own, peer *verifiedCollateral
 	// ownMissing is set when the verifier's Provider had nothing for the

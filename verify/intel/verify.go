@@ -15,6 +15,49 @@
 // reports, collateral signatures) is verified once and cached by the exact
 // bytes it vouches for, so verifying another quote from a known platform
 // costs one ECDSA P-256 verification plus bookkeeping.
+//
+// # Expired collateral
+//
+// Collateral past its next update is still evaluated, as Intel's QVL
+// evaluates it and reports the expiry separately: tcb_info.validity,
+// qe_identity.validity, pck_crl or root_ca_crl fails with ErrValidity (the
+// one condition a policy may excuse), and the TCB level, the QE identity
+// match and the revocation lookups still run and apply. Collateral whose
+// signature does not verify, or whose signer is revoked, is not used.
+//
+// # Collateral precedence
+//
+// A verification draws on up to two collateral sources: the verifier's own
+// (Options.Collateral, or what Options.Provider answers) and the attester's
+// (Options.PeerCollateral, such as an RA-TLS certificate's endorsements
+// extension). The attester chooses what it sends, so its collateral may be
+// old or selective:
+//
+//   - The verifier's own collateral wins. Each item (TCB Info, QE
+//     Identity, PCK CRL, root CA CRL) is taken from the attester's
+//     collateral only when the verifier's own has no current item for this
+//     platform: no own collateral at all; a Provider error saying that it
+//     has nothing for the platform or only expired collateral (matching
+//     fs.ErrNotExist, as *pcs.MissingError does, or pcs.ErrExpired) or
+//     that it cannot be reached (an HTTP 404, 429 or 5xx answer, a network
+//     error, a timeout), while any other Provider error fails the
+//     verification; an own item that is absent or is for another platform
+//     (TCB Info of another TEE, FMSPC or PCE ID, QE Identity of another id,
+//     PCK CRL of another CA, collateral chaining to another root); or an
+//     own item past its next update where the attester's is current and its
+//     signature verifies.
+//   - The attester's TCB Info and QE Identity must not be older than what
+//     the verifier has verified for the same platform: each Verifier keeps
+//     a floor, the highest tcbEvaluationDataNumber of signature-checked TCB
+//     Info per root, TEE and FMSPC, and of QE Identity per root and id,
+//     from either source. Below it, tcb_info.evaluation_data_number or
+//     qe_identity.evaluation_data_number fails with ErrRollback. The
+//     verifier's own collateral is not held to the floor: it is the
+//     verifier's choice (for instance of the TCB update channel).
+//   - Revocations apply from every source: a PCK certificate (or PCK CA,
+//     or collateral signer) listed by any CRL whose signature verifies is
+//     revoked, whichever CRL was used for the validity check, and whether
+//     or not that CRL is current.
 package intel
 
 import (
@@ -72,13 +115,15 @@ type Options struct {
 	// PeerCollateral is collateral the attester supplied with its evidence,
 	// such as the endorsements extension of an RA-TLS certificate. The
 	// verifier's own collateral (Collateral or Provider) wins: an item is
-	// taken from PeerCollateral only when the own collateral has none for
-	// this platform, or when Provider reports that it has nothing for the
-	// platform or cannot be reached (any other Provider error fails the
-	// verification). Peer TCB Info and QE Identity older than any this
+	// taken from PeerCollateral only when the own collateral has no current
+	// one for this platform, or when Provider reports that it has nothing
+	// (current) for the platform or cannot be reached (any other Provider
+	// error fails the verification). PeerCollateral values are cached by
+	// identity too. Peer TCB Info and QE Identity older than any this
 	// Verifier has verified for the platform are refused
 	// (tcb_info.evaluation_data_number, qe_identity.evaluation_data_number),
-	// and the peer's CRLs revoke too. See collateralSources.
+	// and the peer's CRLs revoke too. See "Collateral precedence" in the
+	// package documentation.
 	PeerCollateral *pcs.Collateral
 	// Update is the TCB update channel asked of Provider (default standard).
 	Update pcs.Update
