@@ -44,8 +44,8 @@
 //     verification; an own item that is absent or is for another platform
 //     (TCB Info of another TEE, FMSPC or PCE ID, QE Identity of another id,
 //     PCK CRL of another CA, collateral chaining to another root); or an
-//     own item past its next update where the attester's is current and its
-//     signature verifies.
+//     own item that is past its next update or fails its signature check
+//     where the attester's is current and its signature verifies.
 //   - The attester's TCB Info and QE Identity must not be older than what
 //     the verifier has verified for the same platform: each Verifier keeps
 //     a floor, the highest tcbEvaluationDataNumber of signature-checked TCB
