@@ -201,6 +201,15 @@ func TestPeerCollateralFillsGaps(t *testing.T) {
 		pl.QEIdentityOptions.IssueDate, pl.QEIdentityOptions.NextUpdate = from, until
 		pl.CRLThisUpdate, pl.CRLNextUpdate = from, until
 	})
+	badlySigned := func() *dcaptest.Collateral {
+		key := tp.pki.TCBSignerKey
+		defer func() { tp.pki.TCBSignerKey = key }()
+		var err error
+		if tp.pki.TCBSignerKey, err = tp.pki.NewKey(); err != nil {
+			t.Fatal(err)
+		}
+		return tp.signedCollateral(t, nil)
+	}()
 	partial := tp.signedCollateral(t, nil)
 	partial.QEIdentity, partial.QEIdentityIssuerChain = nil, nil
 
@@ -219,6 +228,7 @@ func TestPeerCollateralFillsGaps(t *testing.T) {
 		}), true, peerSource},
 		{"source has another platform's TCB Info", pcs.Static{C: loaded(t, otherPlatform)}, true, peerSource},
 		{"source lacks the QE Identity", pcs.Static{C: loaded(t, partial)}, true, "QE Identity from " + peerSource},
+		{"source's TCB Info and QE Identity signatures fail", pcs.Static{C: loaded(t, badlySigned)}, true, "TCB Info, QE Identity from " + peerSource},
 		{"source has only expired collateral", pcs.Static{C: loaded(t, expired)}, true, "TCB Info, QE Identity, PCK CRL, root CA CRL from " + peerSource},
 		{"source fails otherwise", providerFunc(func(context.Context, pcs.Request) (*pcs.Collateral, error) {
 			return nil, errors.New("collateral refused: bad signature")
