@@ -37,8 +37,10 @@ type VerifyOptions struct {
 	// Intel verifies SGX and TDX quotes; nil means a shared verifier that
 	// trusts the Intel SGX Root CA only. Reuse one verifier: it caches.
 	Intel *intel.Verifier
-	// Collateral supplies Intel collateral when the certificate carries
-	// none (endorsements extension). Nil means none.
+	// Collateral is the verifier's own source of Intel collateral; nil
+	// means none. It wins over collateral a certificate carries in its
+	// endorsements extension, which only fills gaps and never rolls the
+	// TCB back (see intel.Options.PeerCollateral).
 	Collateral pcs.Provider
 	// Update is the Intel TCB update channel asked of Collateral.
 	Update pcs.Update
@@ -63,6 +65,9 @@ type VerifyOptions struct {
 	// platform tokens; CCAKeyStore looks one up by platform instance ID.
 	CCAKey      crypto.PublicKey
 	CCAKeyStore func(instanceID []byte) (crypto.PublicKey, error)
+
+	// peerCollateral is the Intel collateral the certificate carries.
+	peerCollateral *pcs.Collateral
 }
 
 // Verification is the outcome of verifying and appraising the evidence of
@@ -202,7 +207,6 @@ func VerifyCertificate(ctx context.Context, cert *x509.Certificate, opt *VerifyO
 		return &Verification{Certificate: cert, Appraisal: a, Err: errors.New("ratls: no evidence in certificate")}, nil
 	}
 	b := item.CheckBinding(cert)
-	coll := o.Collateral
 	switch e := ce.Endorsements; {
 	case e == nil || e.Empty:
 	case e.SNP != nil:
@@ -217,9 +221,9 @@ func VerifyCertificate(ctx context.Context, cert *x509.Certificate, opt *VerifyO
 		if err != nil {
 			return nil, fmt.Errorf("ratls: endorsements extension: %w", err)
 		}
-		coll = pcs.Static{C: c}
+		o.peerCollateral = c
 	}
-	v := verifyItem(ctx, item, &b, coll, &o)
+	v := verifyItem(ctx, item, &b, o.Collateral, &o)
 	v.Certificate = cert
 	certificateChecks(v, cert, o.now())
 	checkNonce(v, item, item.Claims != nil && b.Status == evidence.BindingOK, o.Nonce)
@@ -330,7 +334,7 @@ func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, c
 	switch {
 	case item.Quote != nil:
 		v.Intel, v.Err = o.intelVerifier().Verify(ctx, item.Quote, intel.Options{
-			Now: o.Now, Provider: coll, Update: o.Update, PCKChainPEM: o.PCKChainPEM,
+			Now: o.Now, Provider: coll, Update: o.Update, PCKChainPEM: o.PCKChainPEM, PeerCollateral: o.peerCollateral,
 		})
 		v.Appraisal = p.AppraiseIntel(v.Intel, v.Err, b)
 	case item.SNP != nil:
