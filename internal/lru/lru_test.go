@@ -1,0 +1,117 @@
+package lru
+
+import (
+	"slices"
+	"sync"
+	"testing"
+)
+
+// over is the per-entry overhead of a Cache[int, string].
+var over = EntryOverhead[int, string]()
+
+func TestEvictsLeastRecentlyUsed(t *testing.T) {
+	c := New[int, string](3*(100+over), 0)
+	for i := range 3 {
+		c.Add(i, "v", 100)
+	}
+	if _, ok := c.Get(0); !ok { // 0 is now the most recently used
+		t.Fatal("entry 0 missing")
+	}
+	c.Add(3, "v", 100) // evicts 1, the least recently used
+	if _, ok := c.Peek(1); ok {
+		t.Error("entry 1 kept, want it evicted")
+	}
+	for _, k := range []int{0, 2, 3} {
+		if _, ok := c.Peek(k); !ok {
+			t.Errorf("entry %d evicted", k)
+		}
+	}
+	s := c.Stats()
+	want := Stats{Hits: 1, Misses: 0, Evictions: 1, Entries: 3, Bytes: 3 * (100 + over), MaxBytes: 3 * (100 + over)}
+	if s != want {
+		t.Errorf("stats %+v, want %+v", s, want)
+	}
+	if _, ok := c.Get(1); ok || c.Stats().Misses != 1 {
+		t.Error("a miss is not counted")
+	}
+}
+
+func TestBoundByBytesAndEntries(t *testing.T) {
+	c := New[int, string](1000+3*over, 0)
+	c.Add(1, "small", 100)
+	c.Add(2, "large", 900)
+	c.Add(3, "small", 100) // 1100 bytes: evicts 1
+	if got := values(c); !slices.Equal(got, []string{"small", "large"}) || c.Stats().Bytes != 1000+2*over {
+		t.Errorf("after the bytes bound: %v, %d bytes", got, c.Stats().Bytes)
+	}
+	c.Add(4, "huge", 5000) // larger than the bound: nothing can stay
+	if n := c.Len(); n != 0 || c.Stats().Bytes != 0 {
+		t.Errorf("an entry larger than the bound left %d entries, %d bytes", n, c.Stats().Bytes)
+	}
+
+	e := New[int, string](1<<30, 2)
+	for i := range 5 {
+		e.Add(i, "v", 1)
+	}
+	if e.Len() != 2 || e.Stats().Evictions != 3 {
+		t.Errorf("entry bound 2: %d entries, %d evictions", e.Len(), e.Stats().Evictions)
+	}
+}
+
+func TestReplaceAndRemove(t *testing.T) {
+	c := New[int, string](1<<20, 0)
+	c.Add(1, "a", 10)
+	c.Add(1, "b", 30)
+	if v, _ := c.Peek(1); v != "b" || c.Len() != 1 || c.Stats().Bytes != 30+over {
+		t.Errorf("replaced: %q, %d entries, %d bytes", v, c.Len(), c.Stats().Bytes)
+	}
+	c.RemoveIf(1, func(v string) bool { return v == "a" })
+	if c.Len() != 1 {
+		t.Error("RemoveIf removed a value that does not match")
+	}
+	c.RemoveIf(1, func(v string) bool { return v == "b" })
+	c.Remove(2)
+	if c.Len() != 0 || c.Stats().Bytes != 0 {
+		t.Errorf("after removal: %d entries, %d bytes", c.Len(), c.Stats().Bytes)
+	}
+}
+
+func TestKeep(t *testing.T) {
+	c := New[int, string](2*(1+over), 0)
+	c.SetKeep(func(v string) bool { return v == "in use" })
+	c.Add(1, "in use", 1)
+	c.Add(2, "idle", 1)
+	c.Add(3, "idle", 1) // over the bound, but the oldest entry is kept
+	if c.Len() != 3 || c.Stats().Evictions != 0 {
+		t.Fatalf("kept entry: %d entries, %d evictions", c.Len(), c.Stats().Evictions)
+	}
+	c.Get(2)
+	c.Get(3)
+	c.Add(1, "idle", 1) // no longer kept: the oldest (2) goes
+	if _, ok := c.Peek(2); ok || c.Len() != 2 {
+		t.Errorf("after release: %v", values(c))
+	}
+}
+
+func TestConcurrent(t *testing.T) {
+	c := New[int, int](50*(8+EntryOverhead[int, int]()), 0)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 2000 {
+				k := (g*7 + i) % 100
+				if v, ok := c.Get(k); ok && v != k {
+					t.Errorf("key %d holds %d", k, v)
+					return
+				}
+				c.Add(k, k, 8)
+			}
+		})
+	}
+	wg.Wait()
+	if s := c.Stats(); s.Entries > 50 || s.Hits+s.Misses != 8000 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func values(c *Cache[int, string]) []string { return c.Values() }
