@@ -211,3 +211,48 @@ func (pl *Platform) WriteCollateralDir(dir string) error {
 	}
 	return c.WriteDir(dir)
 }
+
+// NewMachine returns another machine of the same platform, for fleets: a
+// copy of pl with its own PCK certificate (the same options but a new key,
+// PPID and, under the platform CA, platform instance ID), attestation key
+// and QE ID. Every machine of a platform is rated by the same collateral.
+func (pl *Platform) NewMachine() (*Platform, error) {
+	o := pl.QuoteOptions.PCK.Options
+	o.Key, o.PPID, o.PlatformInstanceID = nil, [16]byte{}, [16]byte{}
+	return pl.reissue(o)
+}
+
+// WithFMSPC returns a machine of another platform family: a copy of pl
+// whose PCK certificate (newly issued, as by [Platform.NewMachine]) and
+// TCB Info are for fmspc.
+func (pl *Platform) WithFMSPC(fmspc [6]byte) (*Platform, error) {
+	o := pl.QuoteOptions.PCK.Options
+	o.Key, o.PPID, o.PlatformInstanceID = nil, [16]byte{}, [16]byte{}
+	o.FMSPC = fmspc
+	m, err := pl.reissue(o)
+	if err != nil {
+		return nil, err
+	}
+	m.TCBInfoOptions.FMSPC = fmspc
+	return m, nil
+}
+
+// reissue returns a copy of pl with a PCK certificate for o, a new
+// attestation key and a new QE ID.
+func (pl *Platform) reissue(o PCKOptions) (*Platform, error) {
+	p := pl.pki
+	pck, err := p.NewPCK(o)
+	if err != nil {
+		return nil, err
+	}
+	attKey, err := p.newKey()
+	if err != nil {
+		return nil, err
+	}
+	m := *pl
+	m.QuoteOptions.PCK, m.QuoteOptions.AttestationKey = pck, attKey
+	if err := p.randomBytes(m.QuoteOptions.UserData[:16]); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}

@@ -403,3 +403,52 @@ func TestPlatformQuoteReportData(t *testing.T) {
 		}
 	}
 }
+
+// TestNewMachine checks that machines of a platform have their own PCK
+// certificate, key and PPID, that the platform's collateral rates them,
+// and that WithFMSPC moves certificate and TCB Info to another FMSPC.
+func TestNewMachine(t *testing.T) {
+	p := newTestPKI(t)
+	pl, err := p.DefaultPlatform(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := pl.NewMachine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := pl.QuoteOptions, m.QuoteOptions
+	if a.PCK.Cert.Equal(b.PCK.Cert) || a.PCK.Key.Equal(b.PCK.Key) || a.AttestationKey.Equal(b.AttestationKey) || a.UserData == b.UserData {
+		t.Error("the new machine shares a certificate, a key or a QE ID")
+	}
+	da, err := decodeSGXExt(sgxExtensionOf(t, a.PCK.Cert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := decodeSGXExt(sgxExtensionOf(t, b.PCK.Cert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(da.PPID, db.PPID) || bytes.Equal(da.PlatformInstanceID, db.PlatformInstanceID) || !bytes.Equal(da.FMSPC, db.FMSPC) {
+		t.Errorf("PPID %x / %x, instance ID %x / %x, FMSPC %x / %x", da.PPID, db.PPID, da.PlatformInstanceID, db.PlatformInstanceID, da.FMSPC, db.FMSPC)
+	}
+	if got := platformVerdict(t, m); got != (verdict{StatusUpToDate, StatusUpToDate, StatusUpToDate}) {
+		t.Errorf("new machine: %+v, want all %s", got, StatusUpToDate)
+	}
+
+	f := [6]byte{0x00, 0x80, 0x6f, 0x05, 0x12, 0x34}
+	o, err := pl.WithFMSPC(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	do, err := decodeSGXExt(sgxExtensionOf(t, o.QuoteOptions.PCK.Cert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(do.FMSPC, f[:]) || o.TCBInfoOptions.FMSPC != f || pl.TCBInfoOptions.FMSPC == f {
+		t.Errorf("WithFMSPC: certificate FMSPC %x, TCB Info FMSPC %x, original %x", do.FMSPC, o.TCBInfoOptions.FMSPC, pl.TCBInfoOptions.FMSPC)
+	}
+	if got := platformVerdict(t, o); got != (verdict{StatusUpToDate, StatusUpToDate, StatusUpToDate}) {
+		t.Errorf("machine of another FMSPC: %+v, want all %s", got, StatusUpToDate)
+	}
+}
