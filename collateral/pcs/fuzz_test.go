@@ -95,14 +95,7 @@ func FuzzParseEnclaveIdentity(f *testing.F) {
 }
 
 func FuzzParsePCKExtensions(f *testing.F) {
-	for _, q := range []string{"dcap-qvl/tdx_quote", "dcap-qvl/sgx_quote", "trustee-dcap/tdx_quote_6.dat"} {
-		leaf := leafFromQuote(f, readFile(f, q))
-		for _, e := range leaf.Extensions {
-			if e.Id.Equal(OIDSGXExtensions) {
-				f.Add(e.Value)
-			}
-		}
-	}
+	pckExtensionSeeds(f)
 	f.Fuzz(func(t *testing.T, der []byte) {
 		e, err := ParsePCKExtensionsDER(der)
 		if err != nil {
@@ -118,6 +111,35 @@ func FuzzParsePCKExtensions(f *testing.F) {
 		again, err := ParsePCKExtensionsDER(enc)
 		if err != nil || !pckEqual(e, again) {
 			t.Fatalf("round trip: %v", err)
+		}
+	})
+}
+
+// pckExtensionSeeds adds the SGX extensions of real PCK certificates.
+func pckExtensionSeeds(f *testing.F) {
+	for _, q := range []string{"dcap-qvl/tdx_quote", "dcap-qvl/sgx_quote", "trustee-dcap/tdx_quote_6.dat"} {
+		leaf := leafFromQuote(f, readFile(f, q))
+		for _, e := range leaf.Extensions {
+			if e.Id.Equal(OIDSGXExtensions) {
+				f.Add(e.Value)
+			}
+		}
+	}
+}
+
+// FuzzCanonicalPCKExtensions checks that the reader of canonically laid
+// out extensions accepts only what the general parser accepts, with the
+// same result.
+func FuzzCanonicalPCKExtensions(f *testing.F) {
+	pckExtensionSeeds(f)
+	f.Fuzz(func(t *testing.T, der []byte) {
+		e, ok := parseCanonicalPCKExtensions(der)
+		if !ok {
+			return
+		}
+		g, err := parsePCKExtensionsGeneral(der)
+		if err != nil || !pckEqual(e, g) {
+			t.Fatalf("canonical reader accepted %x, general parser: %v (equal results: %v)", der, err, err == nil && pckEqual(e, g))
 		}
 	})
 }

@@ -137,6 +137,16 @@ func ParsePCKExtensionsDER(der []byte) (*PCKExtensions, error) {
 	if len(der) > MaxPCKExtensionSize {
 		return nil, fieldErrorf(path, "larger than %d bytes", MaxPCKExtensionSize)
 	}
+	if e, ok := parseCanonicalPCKExtensions(der); ok {
+		return e, nil
+	}
+	return parsePCKExtensionsGeneral(der)
+}
+
+// parsePCKExtensionsGeneral parses the SGX extension in any order of its
+// entries and explains what is wrong with it.
+func parsePCKExtensionsGeneral(der []byte) (*PCKExtensions, error) {
+	const path = "pck.sgxExtensions"
 	entries, err := parseOIDSequence(der, path, OIDSGXExtensions)
 	if err != nil {
 		return nil, err

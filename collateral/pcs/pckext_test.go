@@ -294,3 +294,38 @@ func TestParsePCKExtensionsCertificate(t *testing.T) {
 		t.Error("CAType(nil) succeeded")
 	}
 }
+
+// TestCanonicalPCKExtensions checks that extensions laid out as Intel
+// issues them (real certificates and the synthetic layout) are read by the
+// canonical reader with the general parser's result, and that other
+// layouts are left to the general parser.
+func TestCanonicalPCKExtensions(t *testing.T) {
+	ders := [][]byte{
+		seqOf(t, extEntries(t, true, tcbEntries(t), configEntries(t))),
+		seqOf(t, extEntries(t, false, tcbEntries(t), nil)),
+	}
+	for _, q := range []string{"dcap-qvl/tdx_quote", "dcap-qvl/sgx_quote", "trustee-dcap/tdx_quote_6.dat"} {
+		for _, e := range leafFromQuote(t, readFile(t, q)).Extensions {
+			if e.Id.Equal(OIDSGXExtensions) {
+				ders = append(ders, e.Value)
+			}
+		}
+	}
+	for i, der := range ders {
+		fast, ok := parseCanonicalPCKExtensions(der)
+		general, err := parsePCKExtensionsGeneral(der)
+		if !ok || err != nil || !pckEqual(fast, general) {
+			t.Errorf("extension %d: canonical %v, general %v, equal %v", i, ok, err, ok && err == nil && pckEqual(fast, general))
+		}
+	}
+
+	es := extEntries(t, false, tcbEntries(t), nil)
+	es[3], es[4] = es[4], es[3]
+	reordered := seqOf(t, es)
+	if _, ok := parseCanonicalPCKExtensions(reordered); ok {
+		t.Error("the canonical reader accepted reordered entries")
+	}
+	if _, err := ParsePCKExtensionsDER(reordered); err != nil {
+		t.Errorf("reordered entries: %v", err)
+	}
+}
