@@ -89,6 +89,22 @@ func (c *Cache[K, V]) Get(k K) (V, bool) {
 	return n.val, true
 }
 
+// GetIf is Get for an entry that serves only when match reports true for
+// its value; otherwise it counts a miss and returns false.
+func (c *Cache[K, V]) GetIf(k K, match func(V) bool) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.m[k]
+	if n == nil || !match(n.val) {
+		c.misses++
+		var zero V
+		return zero, false
+	}
+	c.hits++
+	c.moveToFront(n)
+	return n.val, true
+}
+
 // Peek returns the value of k without counting or reordering anything.
 func (c *Cache[K, V]) Peek(k K) (V, bool) {
 	c.mu.Lock()

@@ -34,6 +34,12 @@ func TestEvictsLeastRecentlyUsed(t *testing.T) {
 	if _, ok := c.Get(1); ok || c.Stats().Misses != 1 {
 		t.Error("a miss is not counted")
 	}
+	if _, ok := c.GetIf(2, func(v string) bool { return v != "v" }); ok || c.Stats().Misses != 2 {
+		t.Error("an entry that does not match serves, or is not counted as a miss")
+	}
+	if v, ok := c.GetIf(2, func(v string) bool { return v == "v" }); !ok || v != "v" || c.Stats().Hits != 2 {
+		t.Error("a matching entry does not serve, or is not counted as a hit")
+	}
 }
 
 func TestBoundByBytesAndEntries(t *testing.T) {

@@ -2,22 +2,33 @@ package intel
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/big"
 	"time"
+	"unsafe"
 
 	"github.com/ratls/ratls/collateral/pcs"
 )
 
-// verifiedCollateral is collateral whose signatures and chains have been
-// checked. Nothing here depends on the verification time or on a quote, so
-// it is computed once per collateral value and reused; windows are checked
-// against the time of each verification.
+// verifiedCollateral is one collateral value with what verifying it
+// established.
 type verifiedCollateral struct {
 	src *pcs.Collateral
+	*collateralFacts
+}
 
+// collateralFacts is what verifying the signatures and chains of one
+// collateral value established. Nothing here depends on the verification
+// time or on a quote, so it is computed once per collateral value and
+// reused; windows are checked against the time of each verification. It
+// refers to the certificates and CRLs of the collateral it was computed
+// from, not to the collateral itself, so that the collateral's source
+// decides how long that is kept (see Verifier.collateral).
+type collateralFacts struct {
 	// anchor is the trusted root the collateral chains to.
 	anchor    *x509.Certificate
 	anchorErr error
@@ -40,6 +51,11 @@ type verifiedCollateral struct {
 	signers Window
 }
 
+// collateralFactsSize estimates the memory of collateralFacts that is its
+// own: the revocation sets are shared with every collateral value carrying
+// the same CRL (see signedFact).
+const collateralFactsSize = int64(unsafe.Sizeof(collateralFacts{})) + 64
+
 func serialKey(n *big.Int) string { return string(n.Bytes()) }
 
 func revokedSet(crl *x509.RevocationList) map[string]bool {
@@ -50,12 +66,77 @@ func revokedSet(crl *x509.RevocationList) map[string]bool {
 	return m
 }
 
+// signedFact is the outcome of one signature check by exact bytes: of a
+// certificate by its issuer, a TCB Info or QE Identity by its signer, or a
+// CRL by its issuer (with the serial numbers it revokes). Collateral of
+// different FMSPCs shares its QE Identity, CRLs and issuer chains, so their
+// checks are done once for all of them.
+type signedFact struct {
+	err     error
+	revoked map[string]bool // a CRL's, when err is nil
+}
+
+// factKey identifies a signature check by what it is and every byte it
+// depends on.
+func factKey(kind string, parts ...[]byte) [sha256.Size]byte {
+	h := sha256.New()
+	h.Write([]byte(kind))
+	for _, p := range parts {
+		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(p))))
+		h.Write(p)
+	}
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// signed returns the outcome of check, computing it on first use of key.
+func (v *Verifier) signed(key [sha256.Size]byte, check func() *signedFact) *signedFact {
+	if f, ok := v.facts.Get(key); ok {
+		return f
+	}
+	f := check()
+	size := int64(unsafe.Sizeof(*f)) + 64
+	if f.revoked != nil {
+		size += int64(len(f.revoked)) * 64
+	}
+	v.facts.Add(key, f, size)
+	return f
+}
+
+// checkCRL checks that issuer signed crl, and returns the serial numbers
+// it revokes.
+func (v *Verifier) checkCRL(crl *x509.RevocationList, issuer *x509.Certificate) (map[string]bool, error) {
+	f := v.signed(factKey("crl", issuer.Raw, crl.Raw), func() *signedFact {
+		if err := crl.CheckSignatureFrom(issuer); err != nil {
+			return &signedFact{err: err}
+		}
+		return &signedFact{revoked: revokedSet(crl)}
+	})
+	return f.revoked, f.err
+}
+
+// checkCertificate checks that by signed c.
+func (v *Verifier) checkCertificate(c, by *x509.Certificate) error {
+	return v.signed(factKey("certificate", by.Raw, c.Raw), func() *signedFact {
+		return &signedFact{err: c.CheckSignatureFrom(by)}
+	}).err
+}
+
+// checkDocument checks the signature of a TCB Info or QE Identity (raw,
+// sig) by signer with check.
+func (v *Verifier) checkDocument(kind string, signer *x509.Certificate, raw, sig []byte, check func() error) error {
+	return v.signed(factKey(kind, signer.Raw, raw, sig), func() *signedFact {
+		return &signedFact{err: check()}
+	}).err
+}
+
 // verifyCollateral checks every signature in c: the TCB Info and QE
 // Identity signatures by their signer, the signers' chains to a trusted
 // root, the root CA CRL by the root and the PCK CRL by its issuing CA.
 // Missing parts are left as errors for the caller to report.
-func (v *Verifier) verifyCollateral(c *pcs.Collateral) *verifiedCollateral {
-	vc := &verifiedCollateral{src: c}
+func (v *Verifier) verifyCollateral(c *pcs.Collateral) *collateralFacts {
+	vc := &collateralFacts{}
 	// The collateral's root is the first trusted root an issuer chain ends
 	// in; every chain must end in it (checked per item by issuer), so a
 	// corrupted root fails the item whose chain carries it.
@@ -84,10 +165,10 @@ func (v *Verifier) verifyCollateral(c *pcs.Collateral) *verifiedCollateral {
 		vc.rootCRLErr = fmt.Errorf("no root CA CRL")
 	} else if vc.anchor == nil {
 		vc.rootCRLErr = vc.anchorErr
-	} else if err := c.RootCACRL.CheckSignatureFrom(vc.anchor); err != nil {
+	} else if revoked, err := v.checkCRL(c.RootCACRL, vc.anchor); err != nil {
 		vc.rootCRLErr = fmt.Errorf("root CA CRL not signed by %q: %w", vc.anchor.Subject.CommonName, err)
 	} else {
-		vc.rootRevoked = revokedSet(c.RootCACRL)
+		vc.rootRevoked = revoked
 	}
 
 	vc.tcbSigner, vc.tcbSignerErr = v.issuer(vc, c.TCBInfoIssuerChain, "TCB Info")
@@ -97,10 +178,11 @@ func (v *Verifier) verifyCollateral(c *pcs.Collateral) *verifiedCollateral {
 	case vc.tcbSignerErr != nil:
 		vc.tcbInfoErr = vc.tcbSignerErr
 	default:
-		vc.tcbInfoErr = c.TCBInfo.CheckSignature(vc.tcbSigner)
+		ti := c.TCBInfo
+		vc.tcbInfoErr = v.checkDocument("tcb-info", vc.tcbSigner, ti.Raw, ti.Signature, func() error { return ti.CheckSignature(vc.tcbSigner) })
 		vc.signers = vc.signers.Intersect(Window{From: vc.tcbSigner.NotBefore, Until: vc.tcbSigner.NotAfter})
 		if vc.tcbInfoErr == nil && !vc.revokedByRoot(vc.tcbSigner) {
-			v.raiseFloor(tcbInfoFloorKey(vc.anchor, c.TCBInfo), c.TCBInfo.TCBEvaluationDataNumber)
+			v.raiseFloor(tcbInfoFloorKey(vc.anchor, ti), ti.TCBEvaluationDataNumber)
 		}
 	}
 
@@ -111,11 +193,12 @@ func (v *Verifier) verifyCollateral(c *pcs.Collateral) *verifiedCollateral {
 	case err != nil:
 		vc.qeIDErr = err
 	default:
+		qi := c.QEIdentity
 		vc.qeSigner = qeSigner
-		vc.qeIDErr = c.QEIdentity.CheckSignature(qeSigner)
+		vc.qeIDErr = v.checkDocument("enclave-identity", qeSigner, qi.Raw, qi.Signature, func() error { return qi.CheckSignature(qeSigner) })
 		vc.signers = vc.signers.Intersect(Window{From: qeSigner.NotBefore, Until: qeSigner.NotAfter})
 		if vc.qeIDErr == nil && !vc.revokedByRoot(qeSigner) {
-			v.raiseFloor(qeIdentityFloorKey(vc.anchor, c.QEIdentity), c.QEIdentity.TCBEvaluationDataNumber)
+			v.raiseFloor(qeIdentityFloorKey(vc.anchor, qi), qi.TCBEvaluationDataNumber)
 		}
 	}
 
@@ -126,11 +209,11 @@ func (v *Verifier) verifyCollateral(c *pcs.Collateral) *verifiedCollateral {
 	case err != nil:
 		vc.pckCRLErr = err
 	default:
-		if err := c.PCKCRL.CheckSignatureFrom(pckCRLIssuer); err != nil {
+		if revoked, err := v.checkCRL(c.PCKCRL, pckCRLIssuer); err != nil {
 			vc.pckCRLErr = fmt.Errorf("PCK CRL not signed by %q: %w", pckCRLIssuer.Subject.CommonName, err)
 		} else {
 			vc.pckCRLIssuer = pckCRLIssuer
-			vc.pckRevoked = revokedSet(c.PCKCRL)
+			vc.pckRevoked = revoked
 			vc.signers = vc.signers.Intersect(Window{From: pckCRLIssuer.NotBefore, Until: pckCRLIssuer.NotAfter})
 		}
 	}
@@ -140,7 +223,7 @@ func (v *Verifier) verifyCollateral(c *pcs.Collateral) *verifiedCollateral {
 // issuer returns the first certificate of an issuer chain after checking
 // that the chain ends in the collateral's trusted root (see trustStore)
 // and that this root signed it.
-func (v *Verifier) issuer(vc *verifiedCollateral, chain []*x509.Certificate, what string) (*x509.Certificate, error) {
+func (v *Verifier) issuer(vc *collateralFacts, chain []*x509.Certificate, what string) (*x509.Certificate, error) {
 	if len(chain) == 0 {
 		return nil, fmt.Errorf("no %s issuer chain", what)
 	}
@@ -157,7 +240,7 @@ func (v *Verifier) issuer(vc *verifiedCollateral, chain []*x509.Certificate, wha
 		}
 	}
 	s := chain[0]
-	if err := s.CheckSignatureFrom(vc.anchor); err != nil {
+	if err := v.checkCertificate(s, vc.anchor); err != nil {
 		return nil, fmt.Errorf("%w: %s signer %q not signed by %q: %w", ErrChain, what, s.Subject.CommonName, vc.anchor.Subject.CommonName, err)
 	}
 	return s, nil
@@ -175,8 +258,8 @@ func errorClass(err error) error {
 }
 
 // revokedByRoot reports whether the root CA CRL lists c.
-func (vc *verifiedCollateral) revokedByRoot(c *x509.Certificate) bool {
-	return vc.rootRevoked[serialKey(c.SerialNumber)]
+func (vc *collateralFacts) revokedByRoot(c *x509.Certificate) bool {
+	return len(vc.rootRevoked) > 0 && vc.rootRevoked[serialKey(c.SerialNumber)]
 }
 
 func crlWindow(crl *x509.RevocationList) Window {

@@ -113,7 +113,7 @@ func (v *Verifier) checkCRLs(r *Result, chain *verifiedChain, s *selection, now 
 	case err != nil:
 		r.Checks.Fail(CheckPCKCRL, errorClass(err), "%v", err)
 	case !s.pckCRL.pckCRLFor(chain):
-		r.Checks.Fail(CheckPCKCRL, ErrMismatch, "PCK CRL issued by %q, but the PCK certificate by %q (want the CRL of the %s CA)", c.PCKCRL.Issuer.CommonName, chain.leaf.Issuer.CommonName, chain.caType)
+		r.Checks.Fail(CheckPCKCRL, ErrMismatch, "PCK CRL issued by %q, but the PCK certificate by %q (want the CRL of the %s CA)", c.PCKCRL.Issuer.CommonName, chain.issuerCN, chain.caType)
 	case !w.Contains(now):
 		r.Checks.Fail(CheckPCKCRL, ErrValidity, "%v", windowError("PCK CRL", w, now))
 	default:
@@ -122,7 +122,7 @@ func (v *Verifier) checkCRLs(r *Result, chain *verifiedChain, s *selection, now 
 	}
 	switch by, checked := s.pckRevokedBy(chain); {
 	case by != nil:
-		r.Checks.Fail(CheckRevocation, ErrRevoked, "PCK certificate serial %x is on the PCK CRL from %s", chain.leaf.SerialNumber, sourceName(by.src))
+		r.Checks.Fail(CheckRevocation, ErrRevoked, "PCK certificate serial %x is on the PCK CRL from %s", chain.serial, sourceName(by.src))
 	case checked:
 		r.Checks.Pass(CheckRevocation, "PCK certificate not on the PCK CRL")
 	}

@@ -66,7 +66,13 @@ func signedCollateral(pl *dcaptest.Platform) (*pcs.Collateral, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &pcs.Collateral{Source: "fuzz"}
+	return parseCollateral(d, "fuzz")
+}
+
+// parseCollateral parses signed collateral as a source would.
+func parseCollateral(d *dcaptest.Collateral, source string) (*pcs.Collateral, error) {
+	var err error
+	c := &pcs.Collateral{Source: source}
 	if c.TCBInfo, err = pcs.ParseTCBInfo(d.TCBInfo); err != nil {
 		return nil, err
 	}

@@ -125,7 +125,7 @@ func selectCollateral(src collateralSources, r *Result, chain *verifiedChain, no
 	})
 	s.pckCRL = pick(item{
 		has:  func(vc *verifiedCollateral) bool { return vc.src.PCKCRL != nil },
-		fits: func(vc *verifiedCollateral) bool { return bytes.Equal(vc.src.PCKCRL.RawIssuer, chain.leaf.RawIssuer) },
+		fits: func(vc *verifiedCollateral) bool { return bytes.Equal(vc.src.PCKCRL.RawIssuer, chain.issuer) },
 		good: func(vc *verifiedCollateral) bool {
 			return vc.pckCRLFor(chain) && crlWindow(vc.src.PCKCRL).Contains(now)
 		},
@@ -192,7 +192,7 @@ func (s *selection) pckRevokedBy(chain *verifiedChain) (by *verifiedCollateral, 
 			continue
 		}
 		checked = true
-		if vc.pckRevoked[serialKey(chain.leaf.SerialNumber)] {
+		if len(vc.pckRevoked) > 0 && vc.pckRevoked[serialKey(chain.serial)] {
 			return vc, true
 		}
 	}
@@ -202,7 +202,7 @@ func (s *selection) pckRevokedBy(chain *verifiedChain) (by *verifiedCollateral, 
 // pckCRLFor reports whether vc's PCK CRL verified and was issued by the CA
 // of the chain's PCK certificate.
 func (vc *verifiedCollateral) pckCRLFor(chain *verifiedChain) bool {
-	return vc.pckCRLErr == nil && sameKey(vc.pckCRLIssuer, chain.ca) && bytes.Equal(vc.src.PCKCRL.RawIssuer, chain.leaf.RawIssuer)
+	return vc.pckCRLErr == nil && sameKey(vc.pckCRLIssuer, chain.ca) && bytes.Equal(vc.src.PCKCRL.RawIssuer, chain.issuer)
 }
 
 func sameKey(a, b *x509.Certificate) bool {

@@ -12,9 +12,14 @@
 // Acceptance (which TCB statuses, which measurements) is for a policy.
 //
 // Work that depends only on collateral or on a platform (PCK chains, QE
-// reports, collateral signatures) is verified once and cached by the exact
-// bytes it vouches for, so verifying another quote from a known platform
-// costs one ECDSA P-256 verification plus bookkeeping.
+// reports, collateral signatures) is verified once and cached by a hash of
+// the exact bytes it vouches for, so verifying another quote from a known
+// platform costs one ECDSA P-256 verification plus bookkeeping. A PCK CA is
+// verified once for all the platforms it certifies, so a new platform
+// costs its PCK certificate, QE report and quote signatures; collateral of
+// many FMSPCs shares the checks of its common parts. The caches are bounded
+// by memory (Config.CacheBytes) and drop the least recently used entries
+// first; Verifier.CacheStats reports their hits, misses and evictions.
 //
 // # Expired collateral
 //
@@ -70,13 +75,36 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/big"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence/quote"
-	"github.com/ratls/ratls/internal/bounded"
+	"github.com/ratls/ratls/internal/lru"
+)
+
+// Cache bounds. A verifier keeps what it has verified so that the next
+// quote costs less; these bound the memory it uses for that.
+const (
+	// DefaultCacheBytes is the default Config.CacheBytes: 64 MiB, about
+	// 60,000 platforms (see PlatformCacheEntryBytes).
+	DefaultCacheBytes = 64 << 20
+	// DefaultCollateralCacheBytes is the default
+	// Config.CollateralCacheBytes: 16 MiB, about 20,000 collateral values.
+	DefaultCollateralCacheBytes = 16 << 20
+	// PlatformCacheEntryBytes is about the memory one cached platform
+	// takes (measured; the cache's own estimate is close to it): divide
+	// Config.CacheBytes by it for the number of platforms that fit.
+	PlatformCacheEntryBytes = 1100
+	// pckCACacheBytes bounds the verified PCK CAs: a few per trusted root.
+	pckCACacheBytes = 1 << 20
+	// maxAcceptedRoots bounds the distinct root certificates accepted for
+	// the trusted roots (re-issues of a root with the same key).
+	maxAcceptedRoots = 64
 )
 
 // Config configures a Verifier.
@@ -88,8 +116,21 @@ type Config struct {
 	ExtraRoots []*x509.Certificate
 	// WithoutIntelRoot trusts only ExtraRoots.
 	WithoutIntelRoot bool
-	// CacheSize bounds each cache (PCK chains, QE reports, collateral);
-	// default 1024 entries.
+	// CacheBytes bounds the memory of the cache of verified platforms: what
+	// later quotes of a platform need from its PCK certificate chain and
+	// QE report, about PlatformCacheEntryBytes each. The platforms seen
+	// least recently are dropped first; a dropped platform costs one PCK
+	// certificate and one QE report signature verification when it is seen
+	// again. Default DefaultCacheBytes. Size it at the number of platforms
+	// that attest to this verifier times PlatformCacheEntryBytes.
+	CacheBytes int64
+	// CollateralCacheBytes bounds the memory of what verifying collateral
+	// established (signatures, revocation lists), not the collateral
+	// itself, which stays with its source (such as a pcs.Cache). Default
+	// DefaultCollateralCacheBytes.
+	CollateralCacheBytes int64
+	// CacheSize, when positive, also bounds each cache by its number of
+	// entries.
 	CacheSize int
 }
 
@@ -133,12 +174,22 @@ type Options struct {
 // Verifier so its caches work.
 type Verifier struct {
 	roots *trustStore
-	max   int
 
-	mu     sync.RWMutex
-	chains map[string]*verifiedChain
-	qes    map[[32]byte]*ecdsa.PublicKey
-	colls  map[*pcs.Collateral]*verifiedCollateral
+	// platforms are verified PCK chains with their last QE report, by a
+	// hash of the chain bytes; pckCAs the verified PCK CAs they share.
+	platforms *lru.Cache[[sha256.Size]byte, *verifiedChain]
+	pckCAs    *lru.Cache[[sha256.Size]byte, *pckCA]
+	// recentCAs are the PCK CAs used last, looked at first.
+	recentCAs     [4]atomic.Pointer[pckCA]
+	recentCAIndex atomic.Uint32
+	recentCAHits  atomic.Uint64
+	// colls are the facts of verified collateral by collateral value,
+	// dropped when the value is garbage (see collateral); facts the
+	// signature checks they share.
+	colls *lru.Cache[weak.Pointer[pcs.Collateral], *collateralFacts]
+	facts *lru.Cache[[sha256.Size]byte, *signedFact]
+
+	qeHits, qeMisses atomic.Uint64
 
 	// floors hold the highest tcbEvaluationDataNumber verified per
 	// platform (see collateralSources).
@@ -153,16 +204,36 @@ func NewVerifier(cfg *Config) *Verifier {
 	if cfg != nil {
 		c = *cfg
 	}
-	if c.CacheSize <= 0 {
-		c.CacheSize = 1024
+	if c.CacheBytes <= 0 {
+		c.CacheBytes = DefaultCacheBytes
+	}
+	if c.CollateralCacheBytes <= 0 {
+		c.CollateralCacheBytes = DefaultCollateralCacheBytes
 	}
 	return &Verifier{
-		roots:  newTrustStore(c.ExtraRoots, c.WithoutIntelRoot, c.CacheSize),
-		max:    c.CacheSize,
-		chains: make(map[string]*verifiedChain),
-		qes:    make(map[[32]byte]*ecdsa.PublicKey),
-		colls:  make(map[*pcs.Collateral]*verifiedCollateral),
+		roots:     newTrustStore(c.ExtraRoots, c.WithoutIntelRoot, maxAcceptedRoots),
+		platforms: lru.New[[sha256.Size]byte, *verifiedChain](c.CacheBytes, c.CacheSize),
+		pckCAs:    lru.New[[sha256.Size]byte, *pckCA](pckCACacheBytes, c.CacheSize),
+		// Collateral facts are mostly small; the signature checks they
+		// share hold the revocation lists.
+		colls:  lru.New[weak.Pointer[pcs.Collateral], *collateralFacts](c.CollateralCacheBytes/2, c.CacheSize),
+		facts:  lru.New[[sha256.Size]byte, *signedFact](c.CollateralCacheBytes/2, c.CacheSize),
 		floors: make(map[floorKey]uint32),
+	}
+}
+
+// CacheStats are the counters and sizes of a Verifier's caches, by name:
+// "platforms" (verified PCK chains), "qe_reports" (the QE report slot of
+// each cached platform: hits and misses only), "pck_cas", "collateral"
+// (facts of verified collateral values) and "signatures" (signature checks
+// shared by collateral values).
+func (v *Verifier) CacheStats() map[string]lru.Stats {
+	return map[string]lru.Stats{
+		"platforms":  v.platforms.Stats(),
+		"qe_reports": {Hits: v.qeHits.Load(), Misses: v.qeMisses.Load()},
+		"pck_cas":    v.pckCAs.Stats().Add(lru.Stats{Hits: v.recentCAHits.Load()}),
+		"collateral": v.colls.Stats(),
+		"signatures": v.facts.Stats(),
 	}
 }
 
@@ -285,47 +356,45 @@ func verifyRS(key *ecdsa.PublicKey, digest, sig []byte) bool {
 }
 
 // pckChain returns the verified chain for these exact bytes, verifying and
-// caching it on first sight.
+// caching it on first sight. A platform is found by a hash of its PCK
+// certificate's PEM text and must have the rest of the chain (its CA and
+// root) byte for byte: hashing only the PCK certificate's part saves time
+// on every quote.
 func (v *Verifier) pckChain(chainPEM []byte, cd *quote.CertificationData) (*verifiedChain, error) {
-	v.mu.RLock()
-	c := v.chains[string(chainPEM)]
-	v.mu.RUnlock()
-	if c != nil {
+	leafPEM, restPEM := splitPCKChain(chainPEM)
+	key := sha256.Sum256(leafPEM)
+	if c, ok := v.platforms.GetIf(key, func(c *verifiedChain) bool { return bytes.Equal(c.restPEM, restPEM) }); ok {
 		return c, nil
 	}
-	c, err := v.verifyPCKChain(cd)
+	c, err := v.verifyPCKChain(chainPEM, cd)
 	if err != nil {
 		return nil, err
 	}
-	v.mu.Lock()
-	bounded.MakeRoom(v.chains, v.max)
-	v.chains[string(chainPEM)] = c
-	v.mu.Unlock()
+	v.platforms.Add(key, c, c.size())
 	return c, nil
 }
 
 // verifyQE checks the QE report signature (by the PCK key) and that the QE
 // report binds the attestation key, returning the parsed attestation key.
-// The outcome depends only on these bytes and the PCK key, so successes are
-// cached by a hash of all of them.
+// The outcome depends only on these bytes and the PCK key, so a success is
+// kept with the platform, identified by a hash of all of them.
 func (v *Verifier) verifyQE(r *Result, chain *verifiedChain, s *quote.Signature) (*ecdsa.PublicKey, bool) {
 	h := sha256.New()
-	h.Write(chain.leaf.RawSubjectPublicKeyInfo)
+	h.Write(chain.spki[:])
 	h.Write(s.QEReportRaw)
 	h.Write(s.QEReportSignature[:])
 	h.Write(s.AttestationKey[:])
 	h.Write(s.QEAuthData)
-	var key [32]byte
+	var key [sha256.Size]byte
 	h.Sum(key[:0])
 
-	v.mu.RLock()
-	attKey := v.qes[key]
-	v.mu.RUnlock()
-	if attKey != nil {
+	if qe := chain.qe.Load(); qe != nil && qe.key == key {
+		v.qeHits.Add(1)
 		r.Checks.Pass(CheckQEReportSig, "QE report signed by the PCK key")
 		r.Checks.Pass(CheckQEReportBinding, "QE report data = SHA-256(attestation key || QE authentication data)")
-		return attKey, true
+		return qe.attKey, true
 	}
+	v.qeMisses.Add(1)
 
 	qeDigest := sha256.Sum256(s.QEReportRaw)
 	if !verifyRS(chain.leafKey, qeDigest[:], s.QEReportSignature[:]) {
@@ -349,26 +418,22 @@ func (v *Verifier) verifyQE(r *Result, chain *verifiedChain, s *quote.Signature)
 		return nil, false
 	}
 	r.Checks.Pass(CheckQEReportBinding, "QE report data = SHA-256(attestation key || QE authentication data)")
-
-	v.mu.Lock()
-	bounded.MakeRoom(v.qes, v.max)
-	v.qes[key] = pub
-	v.mu.Unlock()
+	chain.qe.Store(&verifiedQE{key: key, attKey: pub})
 	return pub, true
 }
 
 // collateral returns the verified form of c, verifying it on first use.
+// The facts are cached by c's identity, weakly: the cache does not keep c
+// alive, and drops its entry once c is garbage, so the memory of
+// collateral is its source's to bound.
 func (v *Verifier) collateral(c *pcs.Collateral) *verifiedCollateral {
-	v.mu.RLock()
-	vc := v.colls[c]
-	v.mu.RUnlock()
-	if vc != nil {
-		return vc
+	key := weak.Make(c)
+	facts, ok := v.colls.Get(key)
+	if !ok {
+		facts = v.verifyCollateral(c)
+		v.colls.Add(key, facts, collateralFactsSize)
+		colls := v.colls
+		runtime.AddCleanup(c, func(k weak.Pointer[pcs.Collateral]) { colls.Remove(k) }, key)
 	}
-	vc = v.verifyCollateral(c)
-	v.mu.Lock()
-	bounded.MakeRoom(v.colls, v.max)
-	v.colls[c] = vc
-	v.mu.Unlock()
-	return vc
+	return &verifiedCollateral{src: c, collateralFacts: facts}
 }
