@@ -2,8 +2,8 @@ package pcs
 
 import (
 	"bytes"
-	"container/list"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -14,14 +14,26 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/ratls/ratls/internal/lru"
 	"github.com/ratls/ratls/internal/retry"
 )
 
 // Cache defaults and limits.
 const (
-	// DefaultCacheEntries is the default CacheConfig.MaxEntries.
+	// DefaultCacheBytes is the default CacheConfig.MaxBytes: 64 MiB, room
+	// for the collateral of about 5,000 FMSPCs (Intel's TCB Info of an
+	// FMSPC takes about 11 KB parsed; QE Identities, CRLs and issuer
+	// chains are shared by all FMSPCs).
+	DefaultCacheBytes = 64 << 20
+	// DefaultCacheInUse is the default CacheConfig.InUse.
+	DefaultCacheInUse = time.Hour
+	// DefaultCacheEntries was the default bound on entries.
+	//
+	// Deprecated: the cache is bounded by memory (CacheConfig.MaxBytes);
+	// CacheConfig.MaxEntries has no default.
 	DefaultCacheEntries = 256
 	// cacheRetryInterval spaces refresh attempts while an entry is still
 	// valid but due for refresh (after a failure, or when the source still
@@ -35,6 +47,8 @@ const (
 	// cache directory entry, next to the LoadDir files.
 	cacheMetaFile    = "cache.json"
 	maxCacheMetaSize = 4 << 10
+	// maxCacheFailures bounds the outages remembered (one per request).
+	maxCacheFailures = 4096
 )
 
 // CacheConfig configures a Cache.
@@ -46,9 +60,19 @@ type CacheConfig struct {
 	Dir string
 	// Now returns the current time; default time.Now.
 	Now func() time.Time
-	// MaxEntries bounds the entries kept in memory (least recently used
-	// ones are dropped first). Default DefaultCacheEntries.
+	// MaxBytes bounds the memory of the collateral kept (an estimate of
+	// the parsed collateral; parts that entries share, such as the QE
+	// Identity, the CRLs and the issuer chains, count once). Least recently
+	// used entries are dropped first, but never valid collateral that is in
+	// use (see InUse): the cache then holds more. Default
+	// DefaultCacheBytes.
+	MaxBytes int64
+	// MaxEntries, when positive, also bounds the number of entries, in use
+	// or not.
 	MaxEntries int
+	// InUse is how long after it was last asked for an entry counts as in
+	// use. Default DefaultCacheInUse; a negative value means never.
+	InUse time.Duration
 	// RefreshBefore is how long before its nextUpdate an entry is fetched
 	// again. The old entry is still served while the refresh runs or when
 	// it fails, until its nextUpdate. Default 0: refresh at nextUpdate.
@@ -76,28 +100,41 @@ type CacheConfig struct {
 // unchanged, also across refreshes that return identical collateral, so
 // verifiers can cache their verification of it by pointer. Callers must not
 // modify it. Concurrent requests for the same collateral share one fetch.
+//
+// Memory is bounded by CacheConfig.MaxBytes (default 64 MiB, room for
+// about 5,000 FMSPCs): entries share the QE Identity, CRLs and issuer
+// chains that are the same for every FMSPC, so each costs about its TCB
+// Info (10 to 12 KB for Intel's). Entries not asked for within
+// CacheConfig.InUse (an hour) are dropped least recently used first when
+// the bound is reached; valid collateral in use never is, so a verifier
+// does not fetch again what it keeps needing. Stats reports hits, misses
+// and evictions.
 type Cache struct {
 	next          Provider
 	dir           string
 	now           func() time.Time
-	max           int
 	refreshBefore time.Duration
+	inUse         time.Duration
+	maxBytes      int64
 
 	mu       sync.Mutex
-	entries  map[Request]*cacheEntry
-	lru      *list.List // of *cacheEntry, most recently used first
+	entries  *lru.Cache[Request, *cacheEntry] // in order of use; c.mu held for changes
+	parts    parts                            // collateral parts the entries share
 	flights  map[Request]*cacheFlight
 	failures *retry.Failures[Request] // outages of the source, by request
+
+	hits, misses atomic.Uint64
 }
 
 type cacheEntry struct {
 	req        Request
 	col        *Collateral
 	fetchedAt  time.Time
-	nextUpdate time.Time // earliest nextUpdate of the items
-	retryAt    time.Time // no refresh before this while still valid
-	err        error     // last refresh or write failure
-	elem       *list.Element
+	nextUpdate time.Time           // earliest nextUpdate of the items
+	retryAt    time.Time           // no refresh before this while still valid
+	err        error               // last refresh or write failure
+	usedAt     time.Time           // last asked for
+	parts      [][sha256.Size]byte // the shared parts it refers to
 }
 
 // cacheFlight is one fetch in progress; waiters block on done.
@@ -126,20 +163,52 @@ func NewCache(next Provider, cfg CacheConfig) *Cache {
 		next:          next,
 		dir:           cfg.Dir,
 		now:           cfg.Now,
-		max:           cfg.MaxEntries,
 		refreshBefore: max(cfg.RefreshBefore, 0),
-		entries:       map[Request]*cacheEntry{},
-		lru:           list.New(),
+		inUse:         cfg.InUse,
 		flights:       map[Request]*cacheFlight{},
+		failures:      retry.NewFailures[Request](maxCacheFailures),
 	}
 	if c.now == nil {
 		c.now = time.Now
 	}
-	if c.max <= 0 {
-		c.max = DefaultCacheEntries
+	if c.inUse == 0 {
+		c.inUse = DefaultCacheInUse
 	}
-	c.failures = retry.NewFailures[Request](c.max)
+	maxBytes := cfg.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultCacheBytes
+	}
+	c.maxBytes = maxBytes
+	c.entries = lru.New[Request, *cacheEntry](maxBytes, cfg.MaxEntries)
+	c.entries.SetKeep(c.keep)
+	c.entries.OnRemove(func(e *cacheEntry) { c.parts.release(e.parts) })
+	c.parts.init(&c.mu)
 	return c
+}
+
+// CacheStats are a cache's counters since it was created and its size now:
+// Hits counts requests answered from memory, Misses those that waited for
+// a fetch (or failed at once during an outage), Evictions the entries
+// dropped to stay within the bounds.
+type CacheStats = lru.Stats
+
+// Stats returns the cache's counters and size.
+func (c *Cache) Stats() CacheStats {
+	c.mu.Lock()
+	shared := c.parts.bytes
+	c.mu.Unlock()
+	s := c.entries.Stats()
+	s.Hits, s.Misses = c.hits.Load(), c.misses.Load()
+	s.Bytes += shared
+	s.MaxBytes = c.maxBytes
+	return s
+}
+
+// keep reports whether e is valid collateral in use, which the bound on
+// memory does not evict; c.mu is held.
+func (c *Cache) keep(e *cacheEntry) bool {
+	now := c.now()
+	return c.inUse > 0 && now.Before(e.nextUpdate) && now.Sub(e.usedAt) < c.inUse
 }
 
 func (e *cacheEntry) refreshAt(before time.Duration) time.Time {
@@ -158,11 +227,12 @@ func (c *Cache) Collateral(ctx context.Context, req Request) (*Collateral, error
 	}
 	c.mu.Lock()
 	now := c.now()
-	if e := c.entries[req]; e != nil {
-		c.lru.MoveToFront(e.elem)
+	if e, ok := c.entries.Get(req); ok {
+		e.usedAt = now
 		if now.Before(e.refreshAt(c.refreshBefore)) {
 			col := e.col
 			c.mu.Unlock()
+			c.hits.Add(1)
 			return col, nil
 		}
 		if now.Before(e.nextUpdate) {
@@ -173,9 +243,11 @@ func (c *Cache) Collateral(ctx context.Context, req Request) (*Collateral, error
 			}
 			col := e.col
 			c.mu.Unlock()
+			c.hits.Add(1)
 			return col, nil
 		}
 	}
+	c.misses.Add(1)
 	f := c.flights[req]
 	if f == nil {
 		if fl := c.failures.Active(req, now); fl != nil {
@@ -209,7 +281,7 @@ func (c *Cache) fill(ctx context.Context, req Request, f *cacheFlight) {
 	defer cancel()
 
 	c.mu.Lock()
-	old := c.entries[req]
+	old, _ := c.entries.Peek(req)
 	c.mu.Unlock()
 
 	if old == nil && c.dir != "" {
@@ -256,7 +328,7 @@ func (c *Cache) fill(ctx context.Context, req Request, f *cacheFlight) {
 		c.finish(req, f, ne.col, nil)
 		return
 	}
-	if cur := c.entries[req]; cur != nil {
+	if cur, _ := c.entries.Peek(req); cur != nil {
 		cur.err = err
 		cur.retryAt = now.Add(cacheRetryInterval)
 		if now.Before(cur.nextUpdate) {
@@ -290,19 +362,22 @@ func (c *Cache) finish(req Request, f *cacheFlight, col *Collateral, err error) 
 	close(f.done)
 }
 
-// install adds or replaces the entry of e.req and drops the least recently
-// used entries beyond the size bound; c.mu must be held.
+// install adds or replaces the entry of e.req, sharing its parts with the
+// other entries, and drops the least recently used entries beyond the
+// bounds; c.mu must be held.
 func (c *Cache) install(e *cacheEntry) {
 	c.failures.Clear(e.req)
-	if old := c.entries[e.req]; old != nil {
-		c.lru.Remove(old.elem)
+	e.usedAt = c.now()
+	if old, ok := c.entries.Peek(e.req); ok {
+		// Released first, so that parts only it held are e's own again.
+		e.usedAt = old.usedAt
+		c.entries.Remove(e.req)
 	}
-	c.entries[e.req] = e
-	e.elem = c.lru.PushFront(e)
-	for c.lru.Len() > c.max {
-		last := c.lru.Remove(c.lru.Back()).(*cacheEntry)
-		delete(c.entries, last.req)
-	}
+	var size int64
+	e.col, e.parts, size = c.parts.share(e.col)
+	// The shared parts take their share of the bound first.
+	c.entries.SetMaxBytes(c.maxBytes - c.parts.bytes)
+	c.entries.Add(e.req, e, size)
 }
 
 // newCacheEntry checks that col is complete and not expired at now.
@@ -375,8 +450,9 @@ func collateralEqual(a, b *Collateral) bool {
 func (c *Cache) Entries() []CacheEntry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]CacheEntry, 0, len(c.entries))
-	for _, e := range c.entries {
+	entries := c.entries.Values()
+	out := make([]CacheEntry, 0, len(entries))
+	for _, e := range entries {
 		out = append(out, CacheEntry{
 			Request: e.req, Source: e.col.Source, FetchedAt: e.fetchedAt,
 			NextUpdate: e.nextUpdate, Err: e.err,

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -654,4 +655,145 @@ func TestCacheCallerDeadlineIsUnavailable(t *testing.T) {
 	if _, err := c.Collateral(ctx, tdxRequest(t)); !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("error %v, want ErrUnavailable and DeadlineExceeded", err)
 	}
+}
+
+// freshProvider parses its collateral afresh for every request, as a PCS
+// client does, and counts its fetches.
+type freshProvider struct {
+	b       []byte
+	fetches atomic.Int64
+}
+
+func newFreshProvider(t testing.TB) *freshProvider {
+	b, err := json.Marshal(tdxCollateralJSON(t, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &freshProvider{b: b}
+}
+
+func (p *freshProvider) Collateral(context.Context, Request) (*Collateral, error) {
+	p.fetches.Add(1)
+	return ParseDCAPQVLJSON(p.b)
+}
+
+// fmspcRequest is the TDX request for the i-th FMSPC.
+func fmspcRequest(t testing.TB, i int) Request {
+	req := tdxRequest(t)
+	req.FMSPC[4], req.FMSPC[5] = byte(i>>8), byte(i)
+	return req
+}
+
+// TestCacheSharesParts checks that the entries of many FMSPCs share the
+// QE Identity, CRLs and issuer chains that their fetches parsed again, and
+// that parts no entry refers to any more are let go.
+func TestCacheSharesParts(t *testing.T) {
+	p := newFreshProvider(t)
+	clock := newClock("2025-07-01T00:00:00Z")
+	c := NewCache(p, CacheConfig{Now: clock.Now})
+	first := mustCollateral(t, c, fmspcRequest(t, 0))
+	shared := c.Stats().Bytes
+	for i := 1; i < 10; i++ {
+		col := mustCollateral(t, c, fmspcRequest(t, i))
+		if col.QEIdentity != first.QEIdentity || col.PCKCRL != first.PCKCRL || col.RootCACRL != first.RootCACRL ||
+			col.TCBInfoIssuerChain[0] != first.TCBInfoIssuerChain[0] || col.PCKCRLIssuerChain[0] != first.PCKCRLIssuerChain[0] ||
+			// the root, which the first entry holds once per chain
+			col.PCKCRLIssuerChain[1] != first.TCBInfoIssuerChain[1] {
+			t.Fatalf("FMSPC %d: parts not shared with the first entry", i)
+		}
+		if col.TCBInfo == first.TCBInfo {
+			t.Fatalf("FMSPC %d: TCB Info shared", i)
+		}
+		if again := mustCollateral(t, c, fmspcRequest(t, i)); again != col {
+			t.Fatalf("FMSPC %d: another pointer on the second request", i)
+		}
+	}
+	s := c.Stats()
+	perEntry := (s.Bytes - shared) / 9
+	if s.Entries != 10 || perEntry <= 0 || perEntry > 2*tcbInfoSize(first.TCBInfo) || s.Hits != 9 || s.Misses != 10 {
+		t.Errorf("stats %+v: %d bytes per further entry (its TCB Info: %d)", s, perEntry, tcbInfoSize(first.TCBInfo))
+	}
+	// A bound that holds one entry and nothing else in use: the parts go
+	// with the last entry that refers to them.
+	small := NewCache(p, CacheConfig{Now: clock.Now, MaxEntries: 1, InUse: -1})
+	mustCollateral(t, small, fmspcRequest(t, 0))
+	mustCollateral(t, small, fmspcRequest(t, 1))
+	small.mu.Lock()
+	n := len(small.parts.m)
+	small.mu.Unlock()
+	if s := small.Stats(); s.Entries != 1 || s.Evictions != 1 || n != 6 {
+		t.Errorf("one-entry cache: %+v, %d parts kept (want the 6 distinct ones of one entry: QE Identity, two CRLs, TCB signer, PCK CA, root)", s, n)
+	}
+}
+
+// TestCacheKeepsCollateralInUse checks that valid collateral asked for
+// within CacheConfig.InUse is not evicted to stay within the memory bound,
+// and that collateral no longer in use is.
+func TestCacheKeepsCollateralInUse(t *testing.T) {
+	p := newFreshProvider(t)
+	clock := newClock("2025-07-01T00:00:00Z")
+	c := NewCache(p, CacheConfig{Now: clock.Now, MaxBytes: 1}) // nothing fits
+	for i := range 3 {
+		mustCollateral(t, c, fmspcRequest(t, i))
+	}
+	if s := c.Stats(); s.Entries != 3 || s.Evictions != 0 {
+		t.Fatalf("collateral in use: %+v, want 3 entries kept", s)
+	}
+	clock.set("2025-07-01T00:59:00Z")
+	mustCollateral(t, c, fmspcRequest(t, 0)) // still in use
+	clock.set("2025-07-01T01:30:00Z")        // 1 and 2 unused for 90 minutes
+	mustCollateral(t, c, fmspcRequest(t, 3))
+	if s := c.Stats(); s.Entries != 2 || s.Evictions != 2 || p.fetches.Load() != 4 {
+		t.Errorf("after an hour: %+v, %d fetches; want entries 0 and 3 kept", s, p.fetches.Load())
+	}
+	for i, want := range []bool{true, false, false, true} {
+		if _, ok := c.entries.Peek(fmspcRequest(t, i)); ok != want {
+			t.Errorf("FMSPC %d cached: %v, want %v", i, ok, want)
+		}
+	}
+}
+
+// TestCacheMemoryPerFMSPC measures the heap the cache holds per FMSPC with
+// Intel's TDX collateral (a 3 KB TCB Info): at most 12 KB, and within the
+// cache's own estimate, which its bound relies on. 1,000 FMSPCs of both
+// TEEs fit the default bound without relying on InUse (200 with -short or
+// the race detector, which slows parsing).
+func TestCacheMemoryPerFMSPC(t *testing.T) {
+	p := newFreshProvider(t)
+	c := NewCache(p, CacheConfig{Now: newClock("2025-07-01T00:00:00Z").Now, InUse: -1})
+	mustCollateral(t, c, fmspcRequest(t, 0))
+	n := 1000
+	if testing.Short() || raceEnabled {
+		n = 200
+	}
+	before := heapInUse()
+	for i := 1; i <= n; i++ {
+		for _, tee := range []TEE{TEESGX, TEETDX} {
+			req := fmspcRequest(t, i)
+			req.TEE = tee
+			mustCollateral(t, c, req)
+		}
+	}
+	perEntry := float64(heapInUse()-before) / float64(2*n)
+	s := c.Stats()
+	estimate := float64(s.Bytes) / float64(s.Entries)
+	t.Logf("%.0f bytes of heap per FMSPC and TEE (cache estimate %.0f)", perEntry, estimate)
+	if perEntry > 12<<10 {
+		t.Errorf("%.0f bytes of heap per FMSPC, want at most 12 KB", perEntry)
+	}
+	if estimate < perEntry*0.75 || estimate > perEntry*1.5 {
+		t.Errorf("the cache estimates %.0f bytes per FMSPC, but each takes %.0f", estimate, perEntry)
+	}
+	if s.Evictions != 0 || s.Entries != 2*n+1 {
+		t.Errorf("%d FMSPCs of both TEEs with the default bound: %+v", n, s)
+	}
+	runtime.KeepAlive(c)
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }

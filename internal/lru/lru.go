@@ -36,6 +36,8 @@ type Cache[K comparable, V any] struct {
 	// keep, when set, reports whether an entry must stay although the
 	// cache is over its bound (see SetKeep).
 	keep func(V) bool
+	// gone, when set, is called with each value that leaves the cache.
+	gone func(V)
 
 	mu    sync.Mutex
 	m     map[K]*node[K, V]
@@ -68,10 +70,23 @@ func EntryOverhead[K comparable, V any]() int64 {
 }
 
 // SetKeep makes the cache keep the least recently used entry while keep
-// reports true for it, even over its bound: eviction stops there. Since
-// entries are in order of use, a keep that holds for entries used recently
-// enough keeps all of those. Set it before the cache is used.
+// reports true for it, even over its memory bound: eviction for memory
+// stops there (the bound on entries, when set, still holds). Since entries
+// are in order of use, a keep that holds for entries used recently enough
+// keeps all of those. Set it before the cache is used.
 func (c *Cache[K, V]) SetKeep(keep func(V) bool) { c.keep = keep }
+
+// OnRemove makes the cache call gone with each value that leaves it:
+// evicted, removed, or replaced by Add. It is called with the cache's lock
+// held, so it must not use the cache. Set it before the cache is used.
+func (c *Cache[K, V]) OnRemove(gone func(V)) { c.gone = gone }
+
+// SetMaxBytes changes the memory bound; the next Add applies it.
+func (c *Cache[K, V]) SetMaxBytes(n int64) {
+	c.mu.Lock()
+	c.maxBytes = n
+	c.mu.Unlock()
+}
 
 // Get returns the value of k and marks it most recently used; it counts a
 // hit or a miss.
@@ -124,9 +139,13 @@ func (c *Cache[K, V]) Add(k K, v V, size int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if n := c.m[k]; n != nil {
+		old := n.val
 		c.bytes += size - n.size
 		n.val, n.size = v, size
 		c.moveToFront(n)
+		if c.gone != nil {
+			c.gone(old)
+		}
 	} else {
 		n = &node[K, V]{key: k, val: v, size: size}
 		c.m[k] = n
@@ -180,11 +199,12 @@ func (c *Cache[K, V]) Stats() Stats {
 }
 
 // evict drops least recently used entries until the cache is within its
-// bounds or keep holds for the oldest entry; c.mu must be held.
+// bounds, or within its bound on entries and keep holds for the oldest
+// entry; c.mu must be held.
 func (c *Cache[K, V]) evict() {
 	for len(c.m) > 0 && (c.bytes > c.maxBytes || c.maxEntries > 0 && len(c.m) > c.maxEntries) {
 		last := c.head.prev
-		if c.keep != nil && c.keep(last.val) {
+		if overEntries := c.maxEntries > 0 && len(c.m) > c.maxEntries; !overEntries && c.keep != nil && c.keep(last.val) {
 			return
 		}
 		c.drop(last)
@@ -197,6 +217,9 @@ func (c *Cache[K, V]) drop(n *node[K, V]) {
 	n.prev, n.next = nil, nil
 	delete(c.m, n.key)
 	c.bytes -= n.size
+	if c.gone != nil {
+		c.gone(n.val)
+	}
 }
 
 func (c *Cache[K, V]) link(n *node[K, V]) {

@@ -97,6 +97,14 @@ func TestKeep(t *testing.T) {
 	if _, ok := c.Peek(2); ok || c.Len() != 2 {
 		t.Errorf("after release: %v", values(c))
 	}
+
+	e := New[int, string](1<<30, 1)
+	e.SetKeep(func(string) bool { return true })
+	e.Add(1, "in use", 1)
+	e.Add(2, "in use", 1)
+	if _, ok := e.Peek(1); ok || e.Len() != 1 {
+		t.Errorf("the bound on entries did not hold for kept entries: %v", values(e))
+	}
 }
 
 func TestConcurrent(t *testing.T) {
@@ -121,3 +129,19 @@ func TestConcurrent(t *testing.T) {
 }
 
 func values(c *Cache[int, string]) []string { return c.Values() }
+
+func TestOnRemove(t *testing.T) {
+	c := New[int, string](2*(1+over), 0)
+	var gone []string
+	c.OnRemove(func(v string) { gone = append(gone, v) })
+	c.Add(1, "a", 1)
+	c.Add(1, "b", 1) // replaces a
+	c.Add(2, "c", 1)
+	c.Add(3, "d", 1) // evicts b
+	c.Remove(2)      // removes c
+	c.SetMaxBytes(0)
+	c.Add(4, "e", 1) // nothing fits: d and e go
+	if want := []string{"a", "b", "c", "d", "e"}; !slices.Equal(gone, want) {
+		t.Errorf("removed %v, want %v", gone, want)
+	}
+}
