@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/binary"
 	"fmt"
+	"math/big"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/ratls/ratls/evidence/snp"
 )
@@ -159,16 +163,44 @@ func certProduct(c *x509.Certificate) (product, name string, err error) {
 	return "", "", nil
 }
 
+// verifiedIssuer is an ASK or ASVK whose signature by a trusted ARK, and
+// the ARK's self-signature, have been checked. It is verified once, cached
+// by the exact certificates it was verified from, and shared by every chip
+// it certifies: a new chip costs its own certificate's signature only.
+type verifiedIssuer struct {
+	intermediate, root *x509.Certificate
+	anchor             Anchor
+	window             Window // intersection of the intermediate's and the ARK's validity
+}
+
+// leafFacts are what checks and results use of a VCEK or VLEK certificate;
+// the certificate itself is not kept.
+type leafFacts struct {
+	cn                  string
+	serial              *big.Int
+	notBefore, notAfter time.Time
+}
+
 // verifiedChain is a VCEK or VLEK certificate whose signatures have been
 // checked up to a trusted ARK. Signatures do not depend on time, so it is
-// cached by the exact certificate bytes; validity and revocation are checked
-// on every use.
+// cached by a hash of the exact certificate bytes; validity and revocation
+// are checked on every use.
 type verifiedChain struct {
-	leaf, intermediate, root *x509.Certificate
-	anchor                   Anchor
-	ext                      *certExtensions
-	key                      *ecdsa.PublicKey
-	window                   Window // intersection of the three certificates' validity
+	*verifiedIssuer
+	leaf   leafFacts
+	ext    *certExtensions
+	key    *ecdsa.PublicKey
+	window Window // intersection of the three certificates' validity
+}
+
+// Estimated memory of a cached chip: the structures, the extensions with a
+// 64-byte hwID, the P-384 key (two big.Int coordinates) and the serial
+// number, rounded up as the allocator does (measured by TestChipMemory).
+const chainBaseSize = int64(unsafe.Sizeof(verifiedChain{})+unsafe.Sizeof(certExtensions{})) + 64 +
+	int64(unsafe.Sizeof(ecdsa.PublicKey{})) + 2*(int64(unsafe.Sizeof(big.Int{}))+48) + int64(unsafe.Sizeof(big.Int{})) + 128
+
+func (c *verifiedChain) size() int64 {
+	return chainBaseSize + int64(len(c.leaf.cn)+len(c.ext.productName)+len(c.ext.cspID)) + int64(len(c.leaf.serial.Bits()))*8
 }
 
 // roleNames names the certificate that signs reports and its issuer.
@@ -179,12 +211,58 @@ func roleNames(kind snp.SigningKey, product string) (leaf, issuer, issuerCN stri
 	return "VCEK", "ASK", askName(product)
 }
 
+// chainKey identifies what a verification of certs for product and kind
+// depends on, by a hash of the exact bytes.
+func chainKey(product string, kind snp.SigningKey, certs []*x509.Certificate) [sha256.Size]byte {
+	h := sha256.New()
+	h.Write(append([]byte(product), 0, byte(kind)))
+	for _, c := range certs {
+		h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(c.Raw))))
+		h.Write(c.Raw)
+	}
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
+	return k
+}
+
 // verifyChain checks certs (VCEK or VLEK, then optionally its ASK or ASVK,
 // then optionally the ARK) against the trusted ARK of product. Missing
-// intermediates are taken from the embedded AMD certificates.
+// intermediates are taken from the embedded AMD certificates. The issuer
+// and the ARK are verified once for all the chips they certify.
 func (v *Verifier) verifyChain(product string, kind snp.SigningKey, certs []*x509.Certificate) (*verifiedChain, error) {
+	leafRole, issuerRole, _ := roleNames(kind, product)
+	key := chainKey(product, kind, certs[1:])
+	iss, ok := v.issuers.Get(key)
+	if !ok {
+		var err error
+		if iss, err = v.verifyIssuer(product, kind, certs); err != nil {
+			return nil, err
+		}
+		v.issuers.Add(key, iss, int64(len(iss.intermediate.Raw)+len(iss.root.Raw))*3)
+	}
+	leaf, inter := certs[0], iss.intermediate
+	if err := checkIssued(leafRole, leaf, inter, issuerRole); err != nil {
+		return nil, err
+	}
+	pub, ok := leaf.PublicKey.(*ecdsa.PublicKey)
+	if !ok || pub.Curve != elliptic.P384() {
+		return nil, errorf(ErrMalformed, "%s public key: want ECDSA P-384, got %T", leafRole, leaf.PublicKey)
+	}
+	ext, err := parseExtensions(leaf)
+	if err != nil {
+		return nil, errorf(ErrMalformed, "%s %v", leafRole, err)
+	}
+	ext.hwID = bytes.Clone(ext.hwID) // not the certificate's bytes, which are not kept
+	return &verifiedChain{verifiedIssuer: iss, ext: ext, key: pub,
+		leaf:   leafFacts{cn: leaf.Subject.CommonName, serial: leaf.SerialNumber, notBefore: leaf.NotBefore, notAfter: leaf.NotAfter},
+		window: Window{From: leaf.NotBefore, Until: leaf.NotAfter}.Intersect(iss.window)}, nil
+}
+
+// verifyIssuer checks the issuer of certs[0] (certs[1], or the embedded
+// ASK or ASVK of product) and its ARK (certs[2], or a trusted ARK of
+// product that signed the issuer).
+func (v *Verifier) verifyIssuer(product string, kind snp.SigningKey, certs []*x509.Certificate) (*verifiedIssuer, error) {
 	leafRole, issuerRole, issuerCN := roleNames(kind, product)
-	leaf := certs[0]
 	var inter, root *x509.Certificate
 	if len(certs) > 1 {
 		inter = certs[1]
@@ -218,43 +296,30 @@ func (v *Verifier) verifyChain(product string, kind snp.SigningKey, certs []*x50
 				inter.Subject.CommonName, inter.Issuer.CommonName, product)
 		}
 	}
-
 	if err := root.CheckSignatureFrom(root); err != nil {
 		return nil, errorf(ErrChain, "ARK %q is not self-signed: %v", root.Subject.CommonName, err)
 	}
-	for _, c := range []struct {
-		role      string
-		cert, by  *x509.Certificate
-		issuerTag string
-	}{
-		{issuerRole, inter, root, "ARK"},
-		{leafRole, leaf, inter, issuerRole},
-	} {
-		if c.cert.SignatureAlgorithm != x509.SHA384WithRSAPSS {
-			return nil, errorf(ErrChain, "%s signature algorithm: want RSASSA-PSS with SHA-384, got %v", c.role, c.cert.SignatureAlgorithm)
-		}
-		if !bytes.Equal(c.cert.RawIssuer, c.by.RawSubject) {
-			return nil, errorf(ErrChain, "%s issuer: want %q, got %q", c.role, c.by.Subject.CommonName, c.cert.Issuer.CommonName)
-		}
-		if err := c.cert.CheckSignatureFrom(c.by); err != nil {
-			return nil, errorf(ErrChain, "%s %q not signed by the %s %q: %v", c.role, c.cert.Subject.CommonName,
-				c.issuerTag, c.by.Subject.CommonName, err)
-		}
+	if err := checkIssued(issuerRole, inter, root, "ARK"); err != nil {
+		return nil, err
 	}
+	return &verifiedIssuer{intermediate: inter, root: root, anchor: v.roots.describe(root, product),
+		window: Window{From: inter.NotBefore, Until: inter.NotAfter}.Intersect(Window{From: root.NotBefore, Until: root.NotAfter})}, nil
+}
 
-	key, ok := leaf.PublicKey.(*ecdsa.PublicKey)
-	if !ok || key.Curve != elliptic.P384() {
-		return nil, errorf(ErrMalformed, "%s public key: want ECDSA P-384, got %T", leafRole, leaf.PublicKey)
+// checkIssued checks that by (whose role is issuerTag) issued and signed
+// cert (whose role is role) with RSASSA-PSS and SHA-384.
+func checkIssued(role string, cert, by *x509.Certificate, issuerTag string) error {
+	if cert.SignatureAlgorithm != x509.SHA384WithRSAPSS {
+		return errorf(ErrChain, "%s signature algorithm: want RSASSA-PSS with SHA-384, got %v", role, cert.SignatureAlgorithm)
 	}
-	ext, err := parseExtensions(leaf)
-	if err != nil {
-		return nil, errorf(ErrMalformed, "%s %v", leafRole, err)
+	if !bytes.Equal(cert.RawIssuer, by.RawSubject) {
+		return errorf(ErrChain, "%s issuer: want %q, got %q", role, by.Subject.CommonName, cert.Issuer.CommonName)
 	}
-	w := Window{From: leaf.NotBefore, Until: leaf.NotAfter}
-	w = w.Intersect(Window{From: inter.NotBefore, Until: inter.NotAfter})
-	w = w.Intersect(Window{From: root.NotBefore, Until: root.NotAfter})
-	return &verifiedChain{leaf: leaf, intermediate: inter, root: root, anchor: v.roots.describe(root, product),
-		ext: ext, key: key, window: w}, nil
+	if err := cert.CheckSignatureFrom(by); err != nil {
+		return errorf(ErrChain, "%s %q not signed by the %s %q: %v", role, cert.Subject.CommonName,
+			issuerTag, by.Subject.CommonName, err)
+	}
+	return nil
 }
 
 // validityError names the first certificate of the chain that is not valid
@@ -262,12 +327,16 @@ func (v *Verifier) verifyChain(product string, kind snp.SigningKey, certs []*x50
 func (c *verifiedChain) validityError(kind snp.SigningKey, product string, now time.Time) error {
 	leafRole, issuerRole, _ := roleNames(kind, product)
 	for _, x := range []struct {
-		role string
-		cert *x509.Certificate
-	}{{leafRole, c.leaf}, {issuerRole, c.intermediate}, {"ARK", c.root}} {
-		if now.Before(x.cert.NotBefore) || now.After(x.cert.NotAfter) {
-			return errorf(ErrValidity, "%s %q valid %s to %s, verification time %s", x.role, x.cert.Subject.CommonName,
-				x.cert.NotBefore.UTC().Format(time.RFC3339), x.cert.NotAfter.UTC().Format(time.RFC3339),
+		role, cn            string
+		notBefore, notAfter time.Time
+	}{
+		{leafRole, c.leaf.cn, c.leaf.notBefore, c.leaf.notAfter},
+		{issuerRole, c.intermediate.Subject.CommonName, c.intermediate.NotBefore, c.intermediate.NotAfter},
+		{"ARK", c.root.Subject.CommonName, c.root.NotBefore, c.root.NotAfter},
+	} {
+		if now.Before(x.notBefore) || now.After(x.notAfter) {
+			return errorf(ErrValidity, "%s %q valid %s to %s, verification time %s", x.role, x.cn,
+				x.notBefore.UTC().Format(time.RFC3339), x.notAfter.UTC().Format(time.RFC3339),
 				now.UTC().Format(time.RFC3339))
 		}
 	}

@@ -2,7 +2,9 @@ package amd
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"fmt"
 	"math/big"
 	"strings"
@@ -61,14 +63,14 @@ func (v *Verifier) checkCRLs(c *verifiedChain, kind snp.SigningKey, product stri
 		// The ARK issued the ASK or ASVK, so any of its lists may revoke
 		// it. The leaf's serial is the intermediate's to give: only a list
 		// of the chain's kind (or of unstated kind) speaks for it.
-		if e := entryFor(crl.List, c.intermediate); e != nil && revoked == nil {
+		if e := entryFor(crl.List, c.intermediate.SerialNumber); e != nil && revoked == nil {
 			revoked = errorf(ErrRevoked, "%s %q (serial %x) revoked on %s by the %s from %s", issuerRole,
 				c.intermediate.Subject.CommonName, c.intermediate.SerialNumber, e.RevocationTime.UTC().Format(time.RFC3339), crl.Kind, crl.Source)
 		}
 		if crl.Kind == want || crl.Kind == kds.CRLUnknown {
-			if e := entryFor(crl.List, c.leaf); e != nil && revoked == nil {
+			if e := entryFor(crl.List, c.leaf.serial); e != nil && revoked == nil {
 				revoked = errorf(ErrRevoked, "%s %q (serial %x) revoked on %s by the %s from %s", leafRole,
-					c.leaf.Subject.CommonName, c.leaf.SerialNumber, e.RevocationTime.UTC().Format(time.RFC3339), crl.Kind, crl.Source)
+					c.leaf.cn, c.leaf.serial, e.RevocationTime.UTC().Format(time.RFC3339), crl.Kind, crl.Source)
 			}
 		}
 		switch {
@@ -126,10 +128,11 @@ func newer(a, b *x509.RevocationList) bool {
 	return a.Number != nil && (b.Number == nil || a.Number.Cmp(b.Number) > 0)
 }
 
-// entryFor returns the entry of crl that revokes cert, or nil.
-func entryFor(crl *x509.RevocationList, cert *x509.Certificate) *x509.RevocationListEntry {
+// entryFor returns the entry of crl that revokes the certificate with the
+// given serial number, or nil.
+func entryFor(crl *x509.RevocationList, serial *big.Int) *x509.RevocationListEntry {
 	for i, e := range crl.RevokedCertificateEntries {
-		if e.SerialNumber != nil && e.SerialNumber.Cmp(cert.SerialNumber) == 0 {
+		if e.SerialNumber != nil && e.SerialNumber.Cmp(serial) == 0 {
 			return &crl.RevokedCertificateEntries[i]
 		}
 	}
@@ -150,24 +153,27 @@ func (v *Verifier) authenticCRL(root *x509.Certificate, crl *x509.RevocationList
 	return nil
 }
 
+// crlCheck is the outcome of checking a CRL's signature.
+type crlCheck struct{ err error }
+
 // crlSignature checks (and caches) that root signed crl.
 func (v *Verifier) crlSignature(root *x509.Certificate, crl *x509.RevocationList) error {
-	key := string(root.Raw) + string(crl.Raw)
-	v.mu.RLock()
-	err, ok := v.crls[key]
-	v.mu.RUnlock()
-	if ok {
-		return err
+	h := sha256.New()
+	h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(root.Raw))))
+	h.Write(root.Raw)
+	h.Write(crl.Raw)
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
+	if res, ok := v.crls.Get(key); ok {
+		return res.err
 	}
+	var err error
 	if crl.SignatureAlgorithm != x509.SHA384WithRSAPSS {
 		err = fmt.Errorf("signature algorithm: want RSASSA-PSS with SHA-384, got %v", crl.SignatureAlgorithm)
 	} else {
 		err = crl.CheckSignatureFrom(root)
 	}
-	v.mu.Lock()
-	bounded.MakeRoom(v.crls, v.max)
-	v.crls[key] = err
-	v.mu.Unlock()
+	v.crls.Add(key, crlCheck{err}, 128)
 	return err
 }
 
@@ -206,7 +212,7 @@ func (v *Verifier) raiseFloor(root *x509.Certificate, crl *kds.CRL) {
 	}
 	f.source = crl.Source
 	if !ok {
-		bounded.MakeRoom(v.floors, v.max)
+		bounded.MakeRoom(v.floors, maxCRLFloors)
 	}
 	v.floors[key] = f
 }

@@ -374,9 +374,7 @@ func TestCache(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	v.mu.RLock()
-	n, m := len(v.chains), len(v.crls)
-	v.mu.RUnlock()
+	n, m := v.chains.Len(), v.crls.Len()
 	if n == 0 || n > 2 || m != 1 {
 		t.Errorf("cache sizes: %d chains (want 1..2), %d CRLs (want 1)", n, m)
 	}

@@ -11,17 +11,21 @@
 // Acceptance (measurements, policy bits, minimum TCB, whether a missing
 // CRL is tolerable) is for a policy.
 //
-// Certificate chains are verified once and cached by their exact bytes, so
-// verifying another report from a known chip costs one ECDSA P-384
-// verification plus bookkeeping.
+// Certificate chains are verified once and cached by a hash of their exact
+// bytes, so verifying another report from a known chip costs one ECDSA
+// P-384 verification plus bookkeeping. An ASK or ASVK and its ARK are
+// verified once for all the chips they certify, so a new chip costs its
+// report signature and its certificate's signature. The caches are bounded
+// by memory (Config.CacheBytes) and drop the least recently used entries
+// first; Verifier.CacheStats reports their hits, misses and evictions.
 package amd
 
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/x509"
-	"encoding/binary"
 	"fmt"
 	"slices"
 	"strings"
@@ -30,7 +34,7 @@ import (
 
 	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/evidence/snp"
-	"github.com/ratls/ratls/internal/bounded"
+	"github.com/ratls/ratls/internal/lru"
 )
 
 // Config configures a Verifier.
@@ -43,10 +47,33 @@ type Config struct {
 	ExtraRoots []*x509.Certificate
 	// WithoutAMDRoots trusts only ExtraRoots (and embeds no intermediates).
 	WithoutAMDRoots bool
-	// CacheSize bounds each cache (chains, CRL signatures); default 1024
+	// CacheBytes bounds the memory of the cache of verified chips: what
+	// later reports of a chip need from its verified VCEK or VLEK, about
+	// ChipCacheEntryBytes each. The chips seen least recently are dropped
+	// first; a dropped chip costs one certificate signature verification
+	// when it is seen again (its ASK or ASVK and ARK are verified once and
+	// kept apart). Default DefaultCacheBytes.
+	CacheBytes int64
+	// CacheSize, when positive, also bounds each cache by its number of
 	// entries.
 	CacheSize int
 }
+
+// Cache bounds.
+const (
+	// DefaultCacheBytes is the default Config.CacheBytes: 64 MiB, about
+	// 80,000 chips.
+	DefaultCacheBytes = 64 << 20
+	// ChipCacheEntryBytes is about the memory one cached chip takes
+	// (measured): divide Config.CacheBytes by it for the number of chips
+	// that fit.
+	ChipCacheEntryBytes = 800
+	// smallCacheBytes bounds the caches of verified issuers and CRL
+	// signatures: a few per product.
+	smallCacheBytes = 4 << 20
+	// maxCRLFloors bounds the CRL floors (one per ARK and kind of CRL).
+	maxCRLFloors = 256
+)
 
 // Options are per verification.
 type Options struct {
@@ -90,12 +117,26 @@ type Options struct {
 // issued before a revocation.
 type Verifier struct {
 	roots *trustStore
-	max   int
+
+	// chains are verified VCEKs and VLEKs (with their issuer and ARK), by a
+	// hash of their certificates; issuers the verified issuers and ARKs
+	// they share; crls the outcome of CRL signature checks.
+	chains  *lru.Cache[[sha256.Size]byte, *verifiedChain]
+	issuers *lru.Cache[[sha256.Size]byte, *verifiedIssuer]
+	crls    *lru.Cache[[sha256.Size]byte, crlCheck]
 
 	mu     sync.RWMutex
-	chains map[string]*verifiedChain
-	crls   map[string]error
 	floors map[string]crlFloor // by ARK and CRL kind
+}
+
+// CacheStats are the counters and sizes of a cache.
+type CacheStats = lru.Stats
+
+// CacheStats returns the counters and sizes of the Verifier's caches, by
+// name: "chips" (verified VCEKs and VLEKs), "issuers" (verified ASKs and
+// ASVKs with their ARK) and "crl_signatures".
+func (v *Verifier) CacheStats() map[string]CacheStats {
+	return map[string]CacheStats{"chips": v.chains.Stats(), "issuers": v.issuers.Stats(), "crl_signatures": v.crls.Stats()}
 }
 
 // NewVerifier returns a Verifier trusting the AMD roots and any extra roots
@@ -105,15 +146,15 @@ func NewVerifier(cfg *Config) *Verifier {
 	if cfg != nil {
 		c = *cfg
 	}
-	if c.CacheSize <= 0 {
-		c.CacheSize = 1024
+	if c.CacheBytes <= 0 {
+		c.CacheBytes = DefaultCacheBytes
 	}
 	return &Verifier{
-		roots:  &trustStore{amd: !c.WithoutAMDRoots, extra: slices.Clone(c.ExtraRoots)},
-		max:    c.CacheSize,
-		chains: make(map[string]*verifiedChain),
-		crls:   make(map[string]error),
-		floors: make(map[string]crlFloor),
+		roots:   &trustStore{amd: !c.WithoutAMDRoots, extra: slices.Clone(c.ExtraRoots)},
+		chains:  lru.New[[sha256.Size]byte, *verifiedChain](c.CacheBytes, c.CacheSize),
+		issuers: lru.New[[sha256.Size]byte, *verifiedIssuer](smallCacheBytes, c.CacheSize),
+		crls:    lru.New[[sha256.Size]byte, crlCheck](smallCacheBytes, c.CacheSize),
+		floors:  make(map[string]crlFloor),
 	}
 }
 
@@ -338,31 +379,14 @@ func compareHWID(product string, kind snp.SigningKey, ext *certExtensions, rep *
 // chain returns the verified chain for these exact certificates, verifying
 // and caching it on first sight.
 func (v *Verifier) chain(product string, kind snp.SigningKey, certs []*x509.Certificate) (*verifiedChain, error) {
-	n := len(product) + 2
-	for _, c := range certs {
-		n += 4 + len(c.Raw)
-	}
-	key := make([]byte, 0, n)
-	key = append(key, product...)
-	key = append(key, 0, byte(kind))
-	for _, c := range certs {
-		key = binary.BigEndian.AppendUint32(key, uint32(len(c.Raw)))
-		key = append(key, c.Raw...)
-	}
-
-	v.mu.RLock()
-	c := v.chains[string(key)]
-	v.mu.RUnlock()
-	if c != nil {
+	key := chainKey(product, kind, certs)
+	if c, ok := v.chains.Get(key); ok {
 		return c, nil
 	}
 	c, err := v.verifyChain(product, kind, certs)
 	if err != nil {
 		return nil, err
 	}
-	v.mu.Lock()
-	bounded.MakeRoom(v.chains, v.max)
-	v.chains[string(key)] = c
-	v.mu.Unlock()
+	v.chains.Add(key, c, c.size())
 	return c, nil
 }

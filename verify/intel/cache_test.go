@@ -11,6 +11,7 @@ import (
 
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence/quote"
+	"github.com/ratls/ratls/internal/costtest"
 	"github.com/ratls/ratls/internal/lru"
 	"github.com/ratls/ratls/testing/dcaptest"
 )
@@ -198,7 +199,7 @@ func TestCollateralSharesSignatureChecks(t *testing.T) {
 	}
 	runtime.KeepAlive(colls) // from here on the collateral is garbage
 	for range 50 {
-		heapInUse()
+		costtest.HeapInUse()
 		if v.colls.Len() == 0 {
 			break
 		}
@@ -219,15 +220,15 @@ func TestPlatformMemory(t *testing.T) {
 	f := newTestFleet(t, true)
 	opt := Options{Now: fleetNow, Collateral: f.parsedCollateral(t, f.fmspc(0))}
 	for _, n := range []int{1000, 10000, 50000} {
-		if n > 1000 && (testing.Short() || raceEnabled) {
+		if n > 1000 && (testing.Short() || costtest.Race) {
 			t.Logf("%d platforms: skipped (-short or -race)", n)
 			continue
 		}
 		start := time.Now()
 		v := f.verifier(Config{})
 		mustVerify(t, v, mustMachine(t, f, 0), opt)
-		before := heapInUse()
-		if err := each(n, func(i int) error {
+		before := costtest.HeapInUse()
+		if err := costtest.Each(n, func(i int) error {
 			q, err := f.machine(i, 1)
 			if err != nil {
 				return err
@@ -237,7 +238,7 @@ func TestPlatformMemory(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		heap := float64(heapInUse()-before) / float64(n)
+		heap := float64(costtest.HeapInUse()-before) / float64(n)
 		s := v.platforms.Stats()
 		estimate := float64(s.Bytes) / float64(s.Entries)
 		t.Logf("%d platforms: %.0f bytes of heap each (cache estimate %.0f), %s", n, heap, estimate, time.Since(start).Round(time.Millisecond))

@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"math/rand/v2"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence/quote"
+	"github.com/ratls/ratls/internal/costtest"
 	"github.com/ratls/ratls/testing/dcaptest"
 )
 
@@ -119,37 +119,11 @@ func (f *testFleet) machine(i, fmspcs int) (*quote.Quote, error) {
 	return quote.Parse(raw)
 }
 
-// each runs fn(i) for i in [0, n) on GOMAXPROCS goroutines and returns the
-// first error.
-func each(n int, fn func(i int) error) error {
-	var next atomic.Int64
-	var first atomic.Pointer[error]
-	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || first.Load() != nil {
-					return
-				}
-				if err := fn(i); err != nil {
-					first.CompareAndSwap(nil, &err)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if err := first.Load(); err != nil {
-		return *err
-	}
-	return nil
-}
-
 // machines mints n machines over fmspcs FMSPCs, one quote each.
 func (f *testFleet) machines(tb testing.TB, n, fmspcs int) []*quote.Quote {
 	tb.Helper()
 	qs := make([]*quote.Quote, n)
-	if err := each(n, func(i int) (err error) {
+	if err := costtest.Each(n, func(i int) (err error) {
 		qs[i], err = f.machine(i, fmspcs)
 		return err
 	}); err != nil {
@@ -183,59 +157,6 @@ var p256Floor = sync.OnceValue(func() func() {
 		}
 	}
 })
-
-// measure runs the timed loop of a benchmark, fn(i) for each i < b.N, and
-// reports its CPU time per operation as a multiple of one P-256
-// verification (xP256). CPU time, not wall time, so that other processes
-// on the machine do not count (the garbage collector's work does); and
-// the floor is measured in batches between chunks of the loop, so that
-// both see the machine alike. fn may leave work out of the measurement
-// with t.stop and t.start. The timer must be stopped when measure is
-// called.
-func measure(b *testing.B, fn func(i int, t *cpuTimer)) {
-	const chunk, batch = 64, 16
-	verify := p256Floor()
-	var floor cpuTimer
-	floorN := 0
-	b.ReportAllocs()
-	b.ResetTimer()
-	measured := cpuTimer{b: b}
-	for i := 0; i < b.N; {
-		measured.start()
-		for end := min(i+chunk, b.N); i < end; i++ {
-			fn(i, &measured)
-		}
-		measured.stop()
-		floor.t0 = cpuTime()
-		for range batch {
-			verify()
-		}
-		floor.total += cpuTime() - floor.t0
-		floorN += batch
-	}
-	perFloor := float64(floor.total.Nanoseconds()) / float64(floorN)
-	b.ReportMetric(perFloor, "P256-cpu-ns")
-	b.ReportMetric(float64(measured.total.Nanoseconds())/float64(b.N)/perFloor, "xP256")
-}
-
-// cpuTimer accumulates CPU time; with b set, it runs b's timer alike.
-type cpuTimer struct {
-	b     *testing.B
-	t0    time.Duration
-	total time.Duration
-}
-
-func (c *cpuTimer) start() { c.b.StartTimer(); c.t0 = cpuTime() }
-func (c *cpuTimer) stop()  { c.total += cpuTime() - c.t0; c.b.StopTimer() }
-
-// heapInUse returns the live heap after a full collection.
-func heapInUse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
-}
 
 // mustVerify verifies q and fails unless every check passed.
 func mustVerify(tb testing.TB, v *Verifier, q *quote.Quote, opt Options) {
@@ -274,11 +195,11 @@ func BenchmarkFleet(b *testing.B) {
 	b.Run("new-platform", func(b *testing.B) {
 		b.StopTimer()
 		v := warm()
-		measure(b, func(i int, t *cpuTimer) {
+		costtest.Measure(b, "P256", p256Floor(), func(i int, t *costtest.Timer) {
 			if i > 0 && i%len(pool) == 0 {
-				t.stop()
+				t.Stop()
 				v = warm()
-				t.start()
+				t.Start()
 			}
 			mustVerify(b, v, pool[i%len(pool)], opt)
 		})
@@ -290,7 +211,7 @@ func BenchmarkFleet(b *testing.B) {
 			mustVerify(b, v, q, opt)
 		}
 		order := rand.Perm(len(pool))
-		measure(b, func(i int, _ *cpuTimer) { mustVerify(b, v, pool[order[i%len(order)]], opt) })
+		costtest.Measure(b, "P256", p256Floor(), func(i int, _ *costtest.Timer) { mustVerify(b, v, pool[order[i%len(order)]], opt) })
 	})
 
 	fleet := f.machines(b, 10000, 1)
@@ -303,16 +224,16 @@ func BenchmarkFleet(b *testing.B) {
 	} {
 		b.Run("fleet-10000/"+bound.name, func(b *testing.B) {
 			b.StopTimer()
-			before := heapInUse()
+			before := costtest.HeapInUse()
 			v := f.verifier(bound.cfg)
 			for _, q := range fleet {
 				mustVerify(b, v, q, opt)
 			}
 			cached := v.platforms.Len()
-			perPlatform := float64(heapInUse()-before) / float64(cached)
+			perPlatform := float64(costtest.HeapInUse()-before) / float64(cached)
 			rng := rand.New(rand.NewPCG(1, 2))
 			hits := v.platforms.Stats().Hits
-			measure(b, func(int, *cpuTimer) { mustVerify(b, v, fleet[rng.IntN(len(fleet))], opt) })
+			costtest.Measure(b, "P256", p256Floor(), func(int, *costtest.Timer) { mustVerify(b, v, fleet[rng.IntN(len(fleet))], opt) })
 			b.ReportMetric(perPlatform, "B/platform")
 			b.ReportMetric(float64(cached), "cached")
 			b.ReportMetric(100*float64(v.platforms.Stats().Hits-hits)/float64(b.N), "hit-%")
@@ -327,14 +248,14 @@ func BenchmarkFleet(b *testing.B) {
 		cache := pcs.NewCache(src, pcs.CacheConfig{Now: func() time.Time { return fleetNow }})
 		v := f.verifier(Config{})
 		popt := Options{Now: fleetNow, Provider: cache}
-		before := heapInUse()
+		before := costtest.HeapInUse()
 		for _, q := range qs {
 			mustVerify(b, v, q, popt)
 		}
-		perFMSPC := float64(heapInUse()-before) / n
+		perFMSPC := float64(costtest.HeapInUse()-before) / n
 		src.fetches.Store(0)
 		rng := rand.New(rand.NewPCG(3, 4))
-		measure(b, func(int, *cpuTimer) { mustVerify(b, v, qs[rng.IntN(n)], popt) })
+		costtest.Measure(b, "P256", p256Floor(), func(int, *costtest.Timer) { mustVerify(b, v, qs[rng.IntN(n)], popt) })
 		b.ReportMetric(float64(src.fetches.Load())/float64(b.N), "fetches/quote")
 		b.ReportMetric(perFMSPC, "B/FMSPC")
 	})

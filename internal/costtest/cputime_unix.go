@@ -1,15 +1,15 @@
 //go:build unix
 
-package intel
+package costtest
 
 import (
 	"syscall"
 	"time"
 )
 
-// cpuTime returns the CPU time this process has used (user and system),
+// CPUTime returns the CPU time this process has used (user and system),
 // which, unlike wall time, does not count time other processes took.
-func cpuTime() time.Duration {
+func CPUTime() time.Duration {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0
