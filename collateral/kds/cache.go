@@ -2,7 +2,6 @@ package kds
 
 import (
 	"bytes"
-	"container/list"
 	"context"
 	"crypto/x509"
 	"encoding/hex"
@@ -12,16 +11,26 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ratls/ratls/evidence/snp"
+	"github.com/ratls/ratls/internal/lru"
 	"github.com/ratls/ratls/internal/retry"
 )
 
 // Cache defaults.
 const (
-	// DefaultCacheEntries is the default CacheConfig.MaxEntries.
+	// DefaultCacheBytes is the default CacheConfig.MaxBytes: 64 MiB, the
+	// VCEKs of about 11,000 chips (a parsed VCEK takes about 6 KB).
+	DefaultCacheBytes = 64 << 20
+	// DefaultCacheEntries was the default bound on entries.
+	//
+	// Deprecated: the cache is bounded by memory (CacheConfig.MaxBytes);
+	// CacheConfig.MaxEntries has no default.
 	DefaultCacheEntries = 1024
+	// maxCacheFailures bounds the outages remembered (one per item).
+	maxCacheFailures = 4096
 	// cacheFetchTimeout bounds one fetch from the next provider. Fetches run
 	// detached from the callers' contexts so that one caller giving up does
 	// not fail the others waiting for the same item.
@@ -42,8 +51,16 @@ type CacheConfig struct {
 	Dir string
 	// Now returns the current time; default time.Now.
 	Now func() time.Time
-	// MaxEntries bounds the items kept in memory (least recently used ones
-	// are dropped first). Default DefaultCacheEntries.
+	// MaxBytes bounds the memory of the items kept (an estimate of the
+	// parsed certificates and CRLs). Least recently used VCEKs are dropped
+	// first; certificate chains and CRLs, one per product and kind, are
+	// kept while valid. Default DefaultCacheBytes. Size it at the number
+	// of chips that attest times 6 KB, or every chip beyond it costs a
+	// fetch (from KDS, or the store of a verification service) when it is
+	// seen again.
+	MaxBytes int64
+	// MaxEntries, when positive, also bounds the number of items, chains
+	// and CRLs included.
 	MaxEntries int
 }
 
@@ -74,18 +91,36 @@ type CacheConfig struct {
 // unchanged, also across refetches that return identical bytes, so that
 // verifiers can cache their verification of it by pointer. Concurrent
 // requests for the same item share one fetch.
+//
+// Memory is bounded by CacheConfig.MaxBytes (default 64 MiB): the least
+// recently used VCEKs are dropped first (about 6 KB each); chains and CRLs,
+// which every chip of a product needs, are kept while valid. Stats reports
+// hits, misses and evictions.
 type Cache struct {
 	next    Provider
 	fetcher Fetcher // next, when it is one
 	dir     string
 	now     func() time.Time
-	max     int
 
 	mu       sync.Mutex
-	entries  map[string]*cacheEntry
-	lru      *list.List // of *cacheEntry, most recently used first
+	entries  *lru.Cache[string, *cacheEntry] // in order of use; c.mu held for changes
 	flights  map[string]*cacheFlight
 	failures *retry.Failures[string] // outages of the source, by key
+
+	hits, misses atomic.Uint64
+}
+
+// CacheStats are a cache's counters since it was created and its size now:
+// Hits counts items answered from memory, Misses those that waited for a
+// fetch (or failed at once during an outage), Evictions the items dropped
+// to stay within the bounds.
+type CacheStats = lru.Stats
+
+// Stats returns the cache's counters and size.
+func (c *Cache) Stats() CacheStats {
+	s := c.entries.Stats()
+	s.Hits, s.Misses = c.hits.Load(), c.misses.Load()
+	return s
 }
 
 // cacheEntry is one cached item. val is a *x509.Certificate (VCEK), a
@@ -97,7 +132,6 @@ type cacheEntry struct {
 	// certs is the *Certificates last assembled around a VCEK entry, reused
 	// while its parts are unchanged.
 	certs *Certificates
-	elem  *list.Element
 }
 
 type chainVal struct{ ask, ark *x509.Certificate }
@@ -127,22 +161,26 @@ type cacheItem struct {
 // NewCache returns a cache in front of next.
 func NewCache(next Provider, cfg CacheConfig) *Cache {
 	c := &Cache{
-		next:    next,
-		dir:     cfg.Dir,
-		now:     cfg.Now,
-		max:     cfg.MaxEntries,
-		entries: map[string]*cacheEntry{},
-		lru:     list.New(),
-		flights: map[string]*cacheFlight{},
+		next:     next,
+		dir:      cfg.Dir,
+		now:      cfg.Now,
+		flights:  map[string]*cacheFlight{},
+		failures: retry.NewFailures[string](maxCacheFailures),
 	}
 	c.fetcher, _ = next.(Fetcher)
 	if c.now == nil {
 		c.now = time.Now
 	}
-	if c.max <= 0 {
-		c.max = DefaultCacheEntries
+	maxBytes := cfg.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultCacheBytes
 	}
-	c.failures = retry.NewFailures[string](c.max)
+	c.entries = lru.New[string, *cacheEntry](maxBytes, cfg.MaxEntries)
+	// Chains and CRLs serve every chip of a product: they stay while valid.
+	c.entries.SetKeep(func(e *cacheEntry) bool {
+		_, isVCEK := e.val.(*x509.Certificate)
+		return !isVCEK && c.now().Before(e.expires)
+	})
 	return c
 }
 
@@ -196,7 +234,7 @@ func (c *Cache) Certificates(ctx context.Context, req Request) (*Certificates, e
 	certs := &Certificates{Leaf: vcek, Intermediate: chain.ask, Root: chain.ark,
 		CRLs:   []CRL{{List: crl, Kind: CRLKindFor(req.SigningKey), Source: c.fetcher.Source()}},
 		Source: c.fetcher.Source()}
-	e := c.entries[reuse.key]
+	e, _ := c.entries.Peek(reuse.key)
 	if e == nil {
 		return certs, nil // evicted meanwhile; nothing to reuse
 	}
@@ -381,14 +419,14 @@ func earliest(a, b time.Time) time.Time {
 // concurrent callers.
 func (c *Cache) get(ctx context.Context, it cacheItem) (any, error) {
 	c.mu.Lock()
-	if e := c.entries[it.key]; e != nil {
-		if c.now().Before(e.expires) {
-			c.lru.MoveToFront(e.elem)
-			v := e.val
-			c.mu.Unlock()
-			return v, nil
-		}
+	if e, ok := c.entries.Peek(it.key); ok && c.now().Before(e.expires) {
+		c.entries.Get(it.key) // most recently used
+		v := e.val
+		c.mu.Unlock()
+		c.hits.Add(1)
+		return v, nil
 	}
+	c.misses.Add(1)
 	f := c.flights[it.key]
 	if f == nil {
 		now := c.now()
@@ -417,7 +455,7 @@ func (c *Cache) fill(ctx context.Context, it cacheItem, f *cacheFlight) {
 	defer cancel()
 
 	c.mu.Lock()
-	old := c.entries[it.key]
+	old, _ := c.entries.Peek(it.key)
 	c.mu.Unlock()
 
 	if old == nil && it.path != "" {
@@ -479,17 +517,35 @@ func sourceRetryAfter(err error) time.Duration {
 }
 
 // install adds or replaces e and drops the least recently used entries
-// beyond the size bound; c.mu must be held.
+// beyond the bounds; c.mu must be held.
 func (c *Cache) install(e *cacheEntry) {
-	if cur := c.entries[e.key]; cur != nil {
-		c.lru.Remove(cur.elem)
+	c.entries.Add(e.key, e, itemSize(e.val))
+}
+
+// itemSize estimates the memory of a parsed item (measured with AMD's
+// certificates and CRLs).
+func itemSize(v any) int64 {
+	cert := func(c *x509.Certificate) int64 { return int64(3*len(c.Raw)) + 2048 }
+	switch v := v.(type) {
+	case *x509.Certificate:
+		return cert(v) + 512 // with the *Certificates assembled around it
+	case chainVal:
+		return cert(v.ask) + cert(v.ark)
+	case *x509.RevocationList:
+		return int64(2*len(v.Raw)+320*len(v.RevokedCertificateEntries)) + 512
+	case *Certificates:
+		n := int64(512)
+		for _, c := range v.Chain() {
+			n += cert(c)
+		}
+		for _, crl := range v.CRLs {
+			if crl.List != nil {
+				n += itemSize(crl.List)
+			}
+		}
+		return n
 	}
-	c.entries[e.key] = e
-	e.elem = c.lru.PushFront(e)
-	for c.lru.Len() > c.max {
-		last := c.lru.Remove(c.lru.Back()).(*cacheEntry)
-		delete(c.entries, last.key)
-	}
+	return 512
 }
 
 // sameValue reports whether two cached values hold the same bytes.

@@ -95,7 +95,7 @@ func TestCacheHitsAndPointers(t *testing.T) {
 	// A refetch returning identical bytes keeps the old pointers.
 	now.Set(crlNextUpdate2.Add(-time.Minute))
 	cache.mu.Lock()
-	cache.entries["crl/Milan/vcek"].expires = now.Now() // force a refetch
+	mustPeek(t, cache, "crl/Milan/vcek").expires = now.Now() // force a refetch
 	cache.mu.Unlock()
 	if e, err := cache.Certificates(ctx, requestFor(r1)); err != nil || e != d {
 		t.Errorf("identical CRL refetched: same certificates %v, error %v", e == d, err)
@@ -366,10 +366,7 @@ func TestCacheEviction(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cache.mu.Lock()
-	n := len(cache.entries)
-	cache.mu.Unlock()
-	if n > 3 {
+	if n := cache.entries.Len(); n > 3 {
 		t.Errorf("%d entries, want at most 3", n)
 	}
 	if got := k.hitsFor("/vcek/v1/Milan/" + v1.chipID); got != 2 {
@@ -440,7 +437,7 @@ func TestCacheBacksOffDuringOutage(t *testing.T) {
 	k.override = down
 	k.mu.Unlock()
 	cache.mu.Lock()
-	cache.entries[cache.vcekItem(requestFor(r)).key].expires = now.Now()
+	mustPeek(t, cache, cache.vcekItem(requestFor(r)).key).expires = now.Now()
 	cache.mu.Unlock()
 	unavailable(5 * time.Second)
 }
@@ -465,5 +462,52 @@ func TestCacheRemembersOnlyOutages(t *testing.T) {
 		if calls != 3 {
 			t.Errorf("%v: %d provider calls, want 3", fail, calls)
 		}
+	}
+}
+
+// mustPeek returns the cache's entry of key; cache.mu must be held.
+func mustPeek(t *testing.T, cache *Cache, key string) *cacheEntry {
+	t.Helper()
+	e, ok := cache.entries.Peek(key)
+	if !ok {
+		t.Fatalf("no cache entry %s", key)
+	}
+	return e
+}
+
+// TestCacheMemoryBound checks that the memory bound drops the least
+// recently used VCEKs and keeps the chains and CRLs, which every chip of a
+// product needs, and that Stats counts it.
+func TestCacheMemoryBound(t *testing.T) {
+	v1, r1 := loadVector(t, goSevGuest)
+	v2, r2 := loadVector(t, virtee)
+	k := newFakeKDS(t, v1, v2)
+	client, _ := newTestClient(k, 0)
+	cache := NewCache(client, CacheConfig{Now: func() time.Time { return testNow }, MaxBytes: 1}) // room for nothing
+	ctx := context.Background()
+	for _, r := range []Request{requestFor(r1), requestFor(r2), requestFor(r1)} {
+		if _, err := cache.Certificates(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cache.mu.Lock()
+	var kept []string
+	for _, e := range cache.entries.Values() {
+		if _, isVCEK := e.val.(*x509.Certificate); isVCEK {
+			kept = append(kept, "vcek")
+		} else {
+			kept = append(kept, strings.SplitN(e.key, "/", 2)[0])
+		}
+	}
+	cache.mu.Unlock()
+	slices.Sort(kept)
+	if !slices.Equal(kept, []string{"chain", "crl"}) {
+		t.Errorf("kept %v, want the chain and the CRL only", kept)
+	}
+	if got := k.hitsFor("/vcek/v1/Milan/" + v1.chipID); got != 2 {
+		t.Errorf("first VCEK fetched %d times, want 2", got)
+	}
+	if s := cache.Stats(); s.Evictions != 3 || s.Misses != 5 || s.Hits != 4 {
+		t.Errorf("stats %+v, want 3 evictions (each VCEK), 5 misses (3 VCEKs, the chain, the CRL), 4 hits", s)
 	}
 }

@@ -69,11 +69,11 @@ func EntryOverhead[K comparable, V any]() int64 {
 	return int64(unsafe.Sizeof(node[K, V]{})) + int64(unsafe.Sizeof(k)) + 2*int64(unsafe.Sizeof(uintptr(0)))
 }
 
-// SetKeep makes the cache keep the least recently used entry while keep
-// reports true for it, even over its memory bound: eviction for memory
-// stops there (the bound on entries, when set, still holds). Since entries
-// are in order of use, a keep that holds for entries used recently enough
-// keeps all of those. Set it before the cache is used.
+// SetKeep makes the cache keep the entries for which keep reports true,
+// even over its memory bound: eviction for memory passes over them to the
+// least recently used entry that may go, and stops when there is none (the
+// bound on entries, when set, still holds). Set it before the cache is
+// used.
 func (c *Cache[K, V]) SetKeep(keep func(V) bool) { c.keep = keep }
 
 // OnRemove makes the cache call gone with each value that leaves it:
@@ -199,15 +199,20 @@ func (c *Cache[K, V]) Stats() Stats {
 }
 
 // evict drops least recently used entries until the cache is within its
-// bounds, or within its bound on entries and keep holds for the oldest
-// entry; c.mu must be held.
+// bounds, or within its bound on entries and keep holds for every entry
+// left; c.mu must be held.
 func (c *Cache[K, V]) evict() {
 	for len(c.m) > 0 && (c.bytes > c.maxBytes || c.maxEntries > 0 && len(c.m) > c.maxEntries) {
-		last := c.head.prev
-		if overEntries := c.maxEntries > 0 && len(c.m) > c.maxEntries; !overEntries && c.keep != nil && c.keep(last.val) {
-			return
+		victim := c.head.prev
+		if overEntries := c.maxEntries > 0 && len(c.m) > c.maxEntries; !overEntries && c.keep != nil {
+			for victim != &c.head && c.keep(victim.val) {
+				victim = victim.prev
+			}
+			if victim == &c.head {
+				return
+			}
 		}
-		c.drop(last)
+		c.drop(victim)
 		c.evictions++
 	}
 }

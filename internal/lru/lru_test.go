@@ -87,15 +87,21 @@ func TestKeep(t *testing.T) {
 	c.SetKeep(func(v string) bool { return v == "in use" })
 	c.Add(1, "in use", 1)
 	c.Add(2, "idle", 1)
-	c.Add(3, "idle", 1) // over the bound, but the oldest entry is kept
-	if c.Len() != 3 || c.Stats().Evictions != 0 {
-		t.Fatalf("kept entry: %d entries, %d evictions", c.Len(), c.Stats().Evictions)
+	c.Add(3, "idle", 1) // over the bound: 2 goes, the older 1 is kept
+	if _, ok := c.Peek(1); !ok || c.Len() != 2 || c.Stats().Evictions != 1 {
+		t.Fatalf("kept entry: %v, %d evictions", values(c), c.Stats().Evictions)
 	}
-	c.Get(2)
-	c.Get(3)
-	c.Add(1, "idle", 1) // no longer kept: the oldest (2) goes
-	if _, ok := c.Peek(2); ok || c.Len() != 2 {
-		t.Errorf("after release: %v", values(c))
+	c.Add(4, "idle", 1) // passes over the kept oldest (1) again: 3 goes
+	if _, ok := c.Peek(3); ok || c.Len() != 2 {
+		t.Errorf("over the bound with a kept oldest entry: %v", values(c))
+	}
+	c.Add(1, "idle", 1) // no longer kept, and most recently used
+	c.Add(5, "idle", 1) // the oldest (4) goes
+	if got := values(c); !slices.Equal(got, []string{"idle", "idle"}) || c.Stats().Evictions != 3 {
+		t.Errorf("after release: %v, %d evictions", got, c.Stats().Evictions)
+	}
+	if _, ok := c.Peek(4); ok {
+		t.Error("the oldest entry not evicted once nothing is kept")
 	}
 
 	e := New[int, string](1<<30, 1)
