@@ -63,10 +63,14 @@ func New[K comparable, V any](maxBytes int64, maxEntries int) *Cache[K, V] {
 }
 
 // EntryOverhead is the memory the cache itself uses per entry: the list
-// node (key, value, size, links) and its share of the map.
+// node (key, value, size, links, rounded up as the allocator does) and its
+// slot in the map (key, pointer and control byte, at the map's average
+// load of two thirds).
 func EntryOverhead[K comparable, V any]() int64 {
 	var k K
-	return int64(unsafe.Sizeof(node[K, V]{})) + int64(unsafe.Sizeof(k)) + 2*int64(unsafe.Sizeof(uintptr(0)))
+	nodeSize := (int64(unsafe.Sizeof(node[K, V]{})) + 15) &^ 15
+	slot := (int64(unsafe.Sizeof(k)) + int64(unsafe.Sizeof(uintptr(0))) + 1) * 3 / 2
+	return nodeSize + slot
 }
 
 // SetKeep makes the cache keep the entries for which keep reports true,

@@ -38,8 +38,8 @@ func TestPlatformCache(t *testing.T) {
 	}
 
 	// Failures are not cached.
-	if len(v.platforms) != 1 {
-		t.Errorf("cache holds %d entries, want 1", len(v.platforms))
+	if v.platforms.Len() != 1 {
+		t.Errorf("cache holds %d entries, want 1", v.platforms.Len())
 	}
 
 	small := NewVerifier(&Config{CacheSize: 2})
@@ -49,8 +49,8 @@ func TestPlatformCache(t *testing.T) {
 		if err == nil {
 			n++
 		}
-		if len(small.platforms) > 2 {
-			t.Fatalf("cache holds %d entries, limit 2", len(small.platforms))
+		if small.platforms.Len() > 2 {
+			t.Fatalf("cache holds %d entries, limit 2", small.platforms.Len())
 		}
 	}
 	if n != 13 {

@@ -26,10 +26,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/ratls/ratls/evidence/cca"
-	"github.com/ratls/ratls/internal/bounded"
+	"github.com/ratls/ratls/internal/lru"
 	cose "github.com/veraison/go-cose"
 )
 
@@ -38,10 +37,28 @@ const TEE = "cca"
 
 // Config configures a Verifier.
 type Config struct {
-	// CacheSize bounds the cache of verified platform tokens; default 1024
+	// CacheBytes bounds the memory of the cache of verified platform
+	// tokens (about PlatformCacheEntryBytes each; least recently used
+	// first out). Default DefaultCacheBytes.
+	CacheBytes int64
+	// CacheSize, when positive, also bounds the cache by its number of
 	// entries.
 	CacheSize int
 }
+
+// Cache bounds.
+const (
+	// DefaultCacheBytes is the default Config.CacheBytes: 16 MiB, about
+	// 100,000 platform tokens.
+	DefaultCacheBytes = 16 << 20
+	// PlatformCacheEntryBytes is about the memory one cached platform
+	// token takes: the cache keeps a hash of what it verified, not the
+	// token.
+	PlatformCacheEntryBytes = 150
+)
+
+// CacheStats are the counters and size of a cache.
+type CacheStats = lru.Stats
 
 // Options are per verification.
 type Options struct {
@@ -69,11 +86,12 @@ type Options struct {
 // Verifier verifies CCA tokens. It is safe for concurrent use; reuse one
 // Verifier so its cache works.
 type Verifier struct {
-	max int
-
-	mu        sync.RWMutex
-	platforms map[[32]byte]struct{} // verified platform tokens, see platformCacheKey
+	platforms *lru.Cache[[32]byte, struct{}] // verified platform tokens, see platformCacheKey
 }
+
+// CacheStats returns the counters and size of the cache of verified
+// platform tokens.
+func (v *Verifier) CacheStats() CacheStats { return v.platforms.Stats() }
 
 // NewVerifier returns a Verifier; cfg may be nil.
 func NewVerifier(cfg *Config) *Verifier {
@@ -81,10 +99,10 @@ func NewVerifier(cfg *Config) *Verifier {
 	if cfg != nil {
 		c = *cfg
 	}
-	if c.CacheSize <= 0 {
-		c.CacheSize = 1024
+	if c.CacheBytes <= 0 {
+		c.CacheBytes = DefaultCacheBytes
 	}
-	return &Verifier{max: c.CacheSize, platforms: make(map[[32]byte]struct{})}
+	return &Verifier{platforms: lru.New[[32]byte, struct{}](c.CacheBytes, c.CacheSize)}
 }
 
 // VerifyBytes parses a token (any form cca.Parse accepts) and verifies it.
@@ -206,10 +224,7 @@ func (v *Verifier) verifyPlatform(r *Result, t *cca.Token, cpak *ecdsa.PublicKey
 	tbs := s.ToBeSigned()
 	key := platformCacheKey(spki, tbs, s.Signature)
 
-	v.mu.RLock()
-	_, hit := v.platforms[key]
-	v.mu.RUnlock()
-	if hit {
+	if _, hit := v.platforms.Get(key); hit {
 		r.PlatformCached = true
 		r.Checks.Pass(CheckPlatformSignature, fmt.Sprintf("platform token signed (%s) by the platform attestation key (verified earlier)", r.PlatformAlg))
 		return
@@ -220,10 +235,7 @@ func (v *Verifier) verifyPlatform(r *Result, t *cca.Token, cpak *ecdsa.PublicKey
 	}
 	r.Checks.Pass(CheckPlatformSignature, fmt.Sprintf("platform token signed (%s) by the platform attestation key", r.PlatformAlg))
 
-	v.mu.Lock()
-	bounded.MakeRoom(v.platforms, v.max)
-	v.platforms[key] = struct{}{}
-	v.mu.Unlock()
+	v.platforms.Add(key, struct{}{}, 0)
 }
 
 // platformCacheKey identifies a platform signature verification by all of
