@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ratls/ratls/internal/lru"
 )
 
 // metrics is a small Prometheus registry (text exposition format 0.0.4):
@@ -22,6 +24,7 @@ type metrics struct {
 	stages   map[string]*histogram // parse, verify, sign, store
 	inflight atomic.Int64
 	extra    func() map[string]uint64 // collateral cache counters
+	caches   func() map[string]lru.Stats
 }
 
 // Latency buckets in seconds: from a cached verification to a PCS fetch.
@@ -43,10 +46,10 @@ func (h *histogram) observe(d time.Duration) {
 	h.n++
 }
 
-func newMetrics(extra func() map[string]uint64) *metrics {
+func newMetrics(extra func() map[string]uint64, caches func() map[string]lru.Stats) *metrics {
 	return &metrics{
 		requests: map[[3]string]uint64{}, latency: map[string]*histogram{},
-		outcomes: map[[2]string]uint64{}, stages: map[string]*histogram{}, extra: extra,
+		outcomes: map[[2]string]uint64{}, stages: map[string]*histogram{}, extra: extra, caches: caches,
 	}
 }
 
@@ -103,6 +106,30 @@ func (m *metrics) write(w io.Writer) {
 		fmt.Fprintln(w, "# TYPE ratls_collateral_total counter")
 		for _, k := range slices.Sorted(maps.Keys(c)) {
 			fmt.Fprintf(w, "ratls_collateral_total{outcome=%q} %d\n", k, c[k])
+		}
+	}
+	if m.caches != nil {
+		writeCaches(w, m.caches())
+	}
+}
+
+// writeCaches renders the counters and sizes of the caches, by cache name.
+func writeCaches(w io.Writer, caches map[string]lru.Stats) {
+	names := slices.Sorted(maps.Keys(caches))
+	for _, f := range []struct {
+		name, kind, help string
+		value            func(lru.Stats) int64
+	}{
+		{"ratls_cache_hits_total", "counter", "Cache lookups answered from memory, by cache.", func(s lru.Stats) int64 { return int64(s.Hits) }},
+		{"ratls_cache_misses_total", "counter", "Cache lookups that had to verify or fetch, by cache.", func(s lru.Stats) int64 { return int64(s.Misses) }},
+		{"ratls_cache_evictions_total", "counter", "Entries dropped to keep a cache within its bound, by cache.", func(s lru.Stats) int64 { return int64(s.Evictions) }},
+		{"ratls_cache_entries", "gauge", "Entries held, by cache.", func(s lru.Stats) int64 { return int64(s.Entries) }},
+		{"ratls_cache_bytes", "gauge", "Estimated memory held, by cache.", func(s lru.Stats) int64 { return s.Bytes }},
+		{"ratls_cache_max_bytes", "gauge", "Memory bound, by cache.", func(s lru.Stats) int64 { return s.MaxBytes }},
+	} {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", f.name, f.help, f.name, f.kind)
+		for _, n := range names {
+			fmt.Fprintf(w, "%s{cache=%q} %d\n", f.name, n, f.value(caches[n]))
 		}
 	}
 }

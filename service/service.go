@@ -34,6 +34,7 @@ import (
 
 	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/ear"
+	"github.com/ratls/ratls/internal/lru"
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/store"
 )
@@ -92,6 +93,10 @@ type Config struct {
 	// CollateralStats reports collateral cache counters for /metrics and
 	// /v1/collateral; optional.
 	CollateralStats func() map[string]uint64
+	// CacheStats reports the hits, misses, evictions, entries and bytes of
+	// the verifiers' and collateral caches by cache name (such as
+	// intel.Verifier.CacheStats, pcs.Cache.Stats), for /metrics; optional.
+	CacheStats func() map[string]lru.Stats
 	// Version is reported by discovery.
 	Version string
 	// Logger receives structured logs; default slog.Default().
@@ -177,7 +182,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, st: cfg.Store, kid: kid, jwk: jwk, signer: signer,
 		policies: newPolicies(cfg.Store, cfg.Verify.Policy, cfg.PolicyTTL, cfg.Now),
-		metrics:  newMetrics(cfg.CollateralStats),
+		metrics:  newMetrics(cfg.CollateralStats, cfg.CacheStats),
 		limiter:  newRateLimiter(cfg.Rate, cfg.Burst, cfg.Now),
 		log:      newAppraisalLog(cfg.Store),
 		logger:   cfg.Logger,

@@ -650,3 +650,36 @@ func TestRATLSCertificate(t *testing.T) {
 		t.Errorf("want the nonce check named, got %+v", p)
 	}
 }
+
+// TestCacheMetrics checks that the caches of Config.CacheStats are on
+// /metrics: a quote verified twice is one miss and one hit of the
+// verifier's platform cache.
+func TestCacheMetrics(t *testing.T) {
+	var v *intel.Verifier
+	f := newFixture(t, fixtureOptions{mutate: func(c *service.Config) {
+		v = c.Verify.Intel
+		c.CacheStats = func() map[string]intel.CacheStats {
+			out := map[string]intel.CacheStats{}
+			for name, s := range v.CacheStats() {
+				out["intel_"+name] = s
+			}
+			return out
+		}
+	}})
+	for range 2 {
+		f.do("POST", api.PathAttest, "", api.MediaDCAPQuote, quote(t, f.sgx, nil))
+	}
+	m := string(f.do("GET", api.PathMetrics, "", "", nil).body)
+	for _, want := range []string{
+		"# TYPE ratls_cache_hits_total counter",
+		`ratls_cache_hits_total{cache="intel_platforms"} 1`,
+		`ratls_cache_misses_total{cache="intel_platforms"} 1`,
+		`ratls_cache_evictions_total{cache="intel_platforms"} 0`,
+		`ratls_cache_entries{cache="intel_platforms"} 1`,
+		fmt.Sprintf(`ratls_cache_max_bytes{cache="intel_platforms"} %d`, intel.DefaultCacheBytes),
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}

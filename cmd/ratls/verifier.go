@@ -28,9 +28,13 @@ import (
 	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/collateral/pcs"
+	"github.com/ratls/ratls/internal/lru"
 	"github.com/ratls/ratls/service"
 	"github.com/ratls/ratls/service/shared"
 	"github.com/ratls/ratls/service/store"
+	"github.com/ratls/ratls/verify/amd"
+	"github.com/ratls/ratls/verify/arm"
+	"github.com/ratls/ratls/verify/intel"
 )
 
 func newVerifierCommand() *cobra.Command {
@@ -63,6 +67,7 @@ type verifierFlags struct {
 	grace        time.Duration
 	defaultPol   string
 	refreshEarly time.Duration
+	cacheMiB     int64
 }
 
 func defaultDataDir() string {
@@ -129,6 +134,7 @@ Create the first admin token with "ratls verifier token create".`,
 	fl.DurationVar(&f.grace, "shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	fl.StringVar(&f.defaultPol, "default-policy", service.DefaultPolicyName, "stored policy used when a request names none")
 	fl.DurationVar(&f.refreshEarly, "collateral-refresh", 24*time.Hour, "refetch Intel collateral this long before its nextUpdate")
+	fl.Int64Var(&f.cacheMiB, "cache-mib", 64, "memory bound of each cache, in MiB: verified Intel platforms, AMD chips and Arm platform tokens, Intel collateral, AMD certificates (docs/sizing.md)")
 	// Verification settings, as for "ratls verify".
 	fl.StringVar(&f.collateral, "collateral", "", "offline Intel collateral: a directory or a dcap-qvl collateral JSON file")
 	fl.BoolVar(&f.offline, "offline", false, "never use the network for collateral (only the database and --collateral)")
@@ -198,12 +204,33 @@ func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*se
 	// fetch it once.
 	online := !f.offline && f.collateral == ""
 	amdOnline := !f.offline && f.amdCerts == ""
+	if f.cacheMiB < 1 {
+		st.Close()
+		return nil, nil, inputErr("--cache-mib: want 1 or more, got %d", f.cacheMiB)
+	}
+	cacheBytes := f.cacheMiB << 20
 	vf := f.verifyFlags
 	vf.offline = true
+	vf.cacheBytes = cacheBytes
 	opt, err := vf.options()
 	if err != nil {
 		st.Close()
 		return nil, nil, err
+	}
+	// Verifiers of its own, whose caches the service reports.
+	if opt.Intel == nil {
+		opt.Intel = intel.NewVerifier(&intel.Config{CacheBytes: cacheBytes})
+	}
+	if opt.AMD == nil {
+		opt.AMD = amd.NewVerifier(&amd.Config{CacheBytes: cacheBytes})
+	}
+	if opt.CCA == nil {
+		opt.CCA = arm.NewVerifier(&arm.Config{CacheBytes: cacheBytes})
+	}
+	caches := map[string]func() map[string]lru.Stats{
+		"intel_": opt.Intel.CacheStats,
+		"amd_":   opt.AMD.CacheStats,
+		"cca_":   func() map[string]lru.Stats { return map[string]lru.Stats{"platform_tokens": opt.CCA.CacheStats()} },
 	}
 	var stats []func() map[string]uint64
 	var intelUp pcs.Provider
@@ -212,8 +239,10 @@ func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*se
 	}
 	if opt.Collateral == nil {
 		sh := shared.NewIntel(st, intelUp, shared.Config{Logger: logger})
-		opt.Collateral = pcs.NewCache(sh, pcs.CacheConfig{RefreshBefore: f.refreshEarly})
+		c := pcs.NewCache(sh, pcs.CacheConfig{RefreshBefore: f.refreshEarly, MaxBytes: cacheBytes})
+		opt.Collateral = c
 		stats = append(stats, prefixed("intel_", func() map[string]uint64 { return sh.Stats().Map() }))
+		caches["pcs_"] = func() map[string]lru.Stats { return map[string]lru.Stats{"collateral": c.Stats()} }
 	}
 	if opt.AMDCertificates == nil {
 		var amdUp kds.Provider
@@ -221,13 +250,24 @@ func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*se
 			amdUp = f.kdsClient()
 		}
 		sh := shared.NewAMD(st, amdUp, shared.Config{Logger: logger})
-		opt.AMDCertificates = kds.NewCache(sh, kds.CacheConfig{})
+		c := kds.NewCache(sh, kds.CacheConfig{MaxBytes: cacheBytes})
+		opt.AMDCertificates = c
 		stats = append(stats, prefixed("amd_", func() map[string]uint64 { return sh.Stats().Map() }))
+		caches["kds_"] = func() map[string]lru.Stats { return map[string]lru.Stats{"certificates": c.Stats()} }
 	}
 	srv, err := service.New(ctx, service.Config{
 		Store: st, Signer: key, Verify: *opt, DefaultPolicy: f.defaultPol, SessionTTL: f.sessionTTL,
 		MaxBody: f.maxBody, Rate: f.rate, Burst: f.burst, RequestTimeout: f.timeout, VerifyAuth: f.verifyAuth,
 		Version: version, Logger: logger,
+		CacheStats: func() map[string]lru.Stats {
+			out := map[string]lru.Stats{}
+			for prefix, stats := range caches {
+				for name, s := range stats() {
+					out[prefix+name] = s
+				}
+			}
+			return out
+		},
 		CollateralStats: func() map[string]uint64 {
 			out := map[string]uint64{}
 			for _, s := range stats {

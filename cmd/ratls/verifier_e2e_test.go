@@ -138,7 +138,7 @@ func TestVerifierKillRestart(t *testing.T) {
 			simDir := newSimDir(t)
 			key := filepath.Join(t.TempDir(), "key.pem")
 			args := []string{"--db", dsn, "--key", key, "--offline", "--trust-root", filepath.Join(simDir, sim.RootFile),
-				"--collateral", filepath.Join(simDir, "sgx")}
+				"--collateral", filepath.Join(simDir, "sgx"), "--cache-mib", "32"}
 			code, admin, stderr := runCLI(t, "verifier", "token", "create", "--db", dsn, "--name", "admin", "--role", "admin")
 			if code != exitOK {
 				t.Fatalf("token create: exit %d: %s", code, stderr)
@@ -164,6 +164,20 @@ func TestVerifierKillRestart(t *testing.T) {
 			var done api.Session
 			if c := p.request(t, "POST", loc, "", api.MediaDCAPQuote, simQuote(t, simDir, nonce), &done); c != 200 || done.Result == nil {
 				t.Fatalf("submit: %d %+v", c, done)
+			}
+
+			// The verifier's caches are on /metrics, bounded by --cache-mib.
+			resp, err = http.Get(p.base + api.PathMetrics)
+			if err != nil {
+				t.Fatal(err)
+			}
+			metrics, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for _, want := range []string{`ratls_cache_misses_total{cache="intel_platforms"} 1`, `ratls_cache_max_bytes{cache="intel_platforms"} 33554432`,
+				`ratls_cache_entries{cache="amd_chips"} 0`} {
+				if !bytes.Contains(metrics, []byte(want)) {
+					t.Errorf("metrics lack %q", want)
+				}
 			}
 
 			// SIGKILL: no shutdown, no flush.

@@ -54,6 +54,8 @@ type verifyFlags struct {
 	amdProduct string
 	kdsURL     string
 	ccaCPAK    string
+	// cacheBytes bounds each cache of the verifiers (0: their defaults).
+	cacheBytes int64
 	// With --verifier the evidence is appraised by a verification
 	// service instead of locally.
 	verifier      string
@@ -225,7 +227,7 @@ func (f *verifyFlags) options() (*ratls.VerifyOptions, error) {
 		return nil, inputErr("--only-trust-roots needs at least one --trust-root")
 	}
 	if len(roots) > 0 {
-		opt.Intel = intel.NewVerifier(&intel.Config{ExtraRoots: roots, WithoutIntelRoot: f.onlyRoots})
+		opt.Intel = intel.NewVerifier(&intel.Config{ExtraRoots: roots, WithoutIntelRoot: f.onlyRoots, CacheBytes: f.cacheBytes})
 	}
 	if f.pckChain != "" {
 		b, err := os.ReadFile(f.pckChain)

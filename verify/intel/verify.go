@@ -222,13 +222,16 @@ func NewVerifier(cfg *Config) *Verifier {
 	}
 }
 
-// CacheStats are the counters and sizes of a Verifier's caches, by name:
-// "platforms" (verified PCK chains), "qe_reports" (the QE report slot of
-// each cached platform: hits and misses only), "pck_cas", "collateral"
+// CacheStats are the counters and size of a cache.
+type CacheStats = lru.Stats
+
+// CacheStats returns the counters and sizes of the Verifier's caches, by
+// name: "platforms" (verified PCK chains), "qe_reports" (the QE report slot
+// of each cached platform: hits and misses only), "pck_cas", "collateral"
 // (facts of verified collateral values) and "signatures" (signature checks
 // shared by collateral values).
-func (v *Verifier) CacheStats() map[string]lru.Stats {
-	return map[string]lru.Stats{
+func (v *Verifier) CacheStats() map[string]CacheStats {
+	return map[string]CacheStats{
 		"platforms":  v.platforms.Stats(),
 		"qe_reports": {Hits: v.qeHits.Load(), Misses: v.qeMisses.Load()},
 		"pck_cas":    v.pckCAs.Stats().Add(lru.Stats{Hits: v.recentCAHits.Load()}),
