@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
@@ -167,3 +168,29 @@ func (a *Attester) TEE() string { return a.tee }
 // Measurements returns the measurements the attester's quotes report, with
 // defaults applied; the part of the other TEE is zero.
 func (a *Attester) Measurements() Measurements { return a.m }
+
+// NewMachine returns an attester for another machine of the same simulated
+// platform: it reports the same measurements, but its quotes carry a PCK
+// certificate of its own (a new key, PPID and platform instance ID) and are
+// signed by an attestation key of its own, as each machine of a real fleet
+// does. The simulation's collateral rates every machine. It is for load
+// tests of fleets; a simulation directory does not remember the machines.
+func (a *Attester) NewMachine() (*Attester, error) {
+	o := a.opts.PCK.Options
+	o.Key, o.PPID, o.PlatformInstanceID = nil, [16]byte{}, [16]byte{}
+	pck, err := a.pki.NewPCK(o)
+	if err != nil {
+		return nil, fmt.Errorf("sim: new machine: %w", err)
+	}
+	attKey, err := a.pki.NewKey()
+	if err != nil {
+		return nil, fmt.Errorf("sim: new machine: %w", err)
+	}
+	m := &Attester{tee: a.tee, pki: a.pki, opts: a.opts, m: a.m}
+	m.opts.PCK, m.opts.AttestationKey = pck, attKey
+	m.opts.UserData = [20]byte{}
+	if _, err := rand.Read(m.opts.UserData[:16]); err != nil { // its QE ID
+		return nil, fmt.Errorf("sim: new machine: %w", err)
+	}
+	return m, nil
+}

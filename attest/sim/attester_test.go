@@ -482,3 +482,31 @@ func TestRATLSCertificate(t *testing.T) {
 		}
 	}
 }
+
+// TestNewMachine checks that machines of a simulated platform have PCK
+// certificates and attestation keys of their own, report the same
+// measurements, and verify with the simulation's collateral.
+func TestNewMachine(t *testing.T) {
+	s := newSim(t)
+	for _, tee := range []string{"sgx", "tdx"} {
+		att, err := s.Attester(tee, sim.Measurements{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := att.NewMachine()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := attest(t, att, reportData(tee)), attest(t, m, reportData(tee))
+		ca, _ := a.Signature.Certification.PCKChainPEM()
+		cb, _ := b.Signature.Certification.PCKChainPEM()
+		if bytes.Equal(ca, cb) || a.Signature.AttestationKey == b.Signature.AttestationKey || a.Header.UserData == b.Header.UserData {
+			t.Errorf("%s: the machines share a PCK chain, an attestation key or a QE ID", tee)
+		}
+		if m.Measurements() != att.Measurements() || m.TEE() != tee {
+			t.Errorf("%s: the new machine reports %+v", tee, m.Measurements())
+		}
+		verify(t, s, tee, a)
+		verify(t, s, tee, b)
+	}
+}

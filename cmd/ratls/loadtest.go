@@ -54,6 +54,7 @@ const loadDisturbance = 0.2
 // Limits of the loadtest flags.
 const (
 	maxLoadPool        = 65536
+	maxLoadPlatforms   = 1 << 20
 	maxLoadConcurrency = 4096
 	minLoadSlice       = 100 * time.Millisecond
 )
@@ -72,6 +73,8 @@ type loadtestFlags struct {
 	simDir      string
 	cpuProfile  string
 	asJSON      bool
+	platforms   int
+	cacheMiB    int64
 }
 
 func newLoadtestCommand() *cobra.Command {
@@ -110,6 +113,15 @@ period, and the HTTP overhead: mean request latency minus the stage sum.
 CPU figures are read from /proc (Linux) and include this process's load
 generator; a database server's CPU shows only in the host figure.
 
+--platforms N simulates a fleet: N machines of the simulated platform, each
+with a PCK certificate and attestation key of its own, one quote each (the
+pool). The verifier (its platform cache bounded by --cache-mib) first
+verifies every machine once ("first pass": each is new to it); the phases
+then measure a fleet whose machines attest again, as every few minutes.
+Collateral comes through a collateral cache, and the report gives the
+collateral fetches per quote, the platform cache's hits and size, and the
+heap after the run.
+
 --cpuprofile writes a CPU profile of the measurement; samples carry the
 label side=inprocess (in-process verification), side=service (the
 service's goroutines), side=client (the load generator) or none (the
@@ -134,6 +146,8 @@ unusable flags or a service that cannot appraise the simulated quotes.`,
 	fl.StringVar(&f.simDir, "sim-dir", "", "simulated TEE from \"ratls sim init\" (default: a new in-memory one)")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured phases to this file")
 	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
+	fl.IntVar(&f.platforms, "platforms", 0, "simulate a fleet of this many distinct machines, one quote each (replaces --pool)")
+	fl.Int64Var(&f.cacheMiB, "cache-mib", 64, "memory bound of the verifier's platform cache and of the collateral cache, in MiB")
 	return cmd
 }
 
@@ -158,6 +172,33 @@ type loadReport struct {
 	// this process alone, whatever else runs.
 	CPURatio    float64 `json:"cpu_ratio,omitempty"`
 	TargetRatio float64 `json:"target_ratio"`
+	// Fleet describes a run with --platforms.
+	Fleet *loadFleet `json:"fleet,omitempty"`
+}
+
+// loadFleet is what a run with --platforms measured of the fleet.
+type loadFleet struct {
+	Platforms int `json:"platforms"`
+	// FirstPass is the verification of every machine once, each new to
+	// the verifier, on GOMAXPROCS goroutines.
+	FirstPassSeconds     float64 `json:"first_pass_seconds"`
+	FirstPassPerSec      float64 `json:"first_pass_per_second"`
+	FirstPassCPUPerMicro float64 `json:"first_pass_cpu_us_per_platform,omitempty"`
+	// CollateralLookups counts the verifications' requests for collateral
+	// (one per quote), CollateralFetches those the collateral cache
+	// passed on to the source.
+	CollateralLookups int64   `json:"collateral_lookups"`
+	CollateralFetches int64   `json:"collateral_fetches"`
+	FetchesPerQuote   float64 `json:"fetches_per_quote"`
+	// PlatformCache is the verifier's cache of platforms at the end;
+	// MeasuredHitPercent the share of its lookups that hit during the
+	// measured phases.
+	PlatformCache      intel.CacheStats `json:"platform_cache"`
+	MeasuredHitPercent float64          `json:"measured_hit_percent"`
+	// HeapBytes is the live heap after the run, which holds the quote
+	// pool (QuotePoolBytes) besides the verifier and the service.
+	HeapBytes      uint64 `json:"heap_bytes"`
+	QuotePoolBytes int64  `json:"quote_pool_bytes"`
 }
 
 type loadMachine struct {
@@ -266,6 +307,10 @@ func runLoadtest(cmd *cobra.Command, f *loadtestFlags) error {
 		return inputErr("--workers: want 1 to %d, got %d", maxLoadConcurrency, f.workers)
 	case f.pool < 1 || f.pool > maxLoadPool:
 		return inputErr("--pool: want 1 to %d, got %d", maxLoadPool, f.pool)
+	case f.platforms < 0 || f.platforms > maxLoadPlatforms:
+		return inputErr("--platforms: want 0 to %d, got %d", maxLoadPlatforms, f.platforms)
+	case f.cacheMiB < 1:
+		return inputErr("--cache-mib: want 1 or more, got %d", f.cacheMiB)
 	case f.url != "" && f.db != "":
 		return inputErr("--url and --db are exclusive: --db configures the in-process service")
 	case f.token != "" && f.url == "":
@@ -321,18 +366,34 @@ func loadtest(ctx context.Context, f *loadtestFlags, logw io.Writer) (*loadRepor
 	if err != nil {
 		return nil, inputErr("simulated TEE: %v", err)
 	}
-	quotes, err := makeQuotes(ctx, att, f.pool)
-	if err != nil {
-		return nil, inputErr("%v", err)
-	}
+	cacheBytes := f.cacheMiB << 20
 	// Warm collateral: the same parsed collateral for every request, as a
 	// warm cache gives; one verifier, whose caches both sides share.
 	opt := ratls.VerifyOptions{
-		Intel:      intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}}),
+		Intel:      intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}, CacheBytes: cacheBytes}),
 		Collateral: pcs.Static{C: coll},
 	}
-	rep := &loadReport{Machine: machineInfo(), Pool: f.pool, QuoteBytes: len(quotes[0].quote),
-		WarmupSec: f.warmup.Seconds(), Rounds: f.rounds, TargetRatio: loadTargetRatio}
+	var quotes []*loadQuote
+	var fleet *loadFleet
+	var lookups, fetches *countingProvider
+	if f.platforms > 0 {
+		fmt.Fprintf(logw, "loadtest: minting %d machines\n", f.platforms)
+		if quotes, err = makeFleetQuotes(ctx, att, f.platforms); err != nil {
+			return nil, inputErr("%v", err)
+		}
+		fetches = &countingProvider{next: s.Provider()}
+		lookups = &countingProvider{next: pcs.NewCache(fetches, pcs.CacheConfig{MaxBytes: cacheBytes})}
+		opt.Collateral = lookups
+		fleet = &loadFleet{Platforms: f.platforms}
+		fmt.Fprintf(logw, "loadtest: first pass, every machine new to the verifier\n")
+		if err := firstPass(ctx, quotes, &opt, fleet); err != nil {
+			return nil, err
+		}
+	} else if quotes, err = makeQuotes(ctx, att, f.pool); err != nil {
+		return nil, inputErr("%v", err)
+	}
+	rep := &loadReport{Machine: machineInfo(), Pool: len(quotes), QuoteBytes: len(quotes[0].quote),
+		WarmupSec: f.warmup.Seconds(), Rounds: f.rounds, TargetRatio: loadTargetRatio, Fleet: fleet}
 	inproc, err := inProcessDriver(ctx, f, quotes, &opt)
 	if err != nil {
 		return nil, err
@@ -380,6 +441,7 @@ func loadtest(ctx context.Context, f *loadtestFlags, logw io.Writer) (*loadRepor
 			drive(ctx, d.n, f.warmup, d.label, d.op, nil)
 		}
 	}
+	platformsBefore := opt.Intel.CacheStats()["platforms"]
 	// The phases take turns, a slice of the duration each, so that a
 	// disturbance of the machine hits them alike.
 	slice := f.duration / time.Duration(f.rounds)
@@ -410,7 +472,103 @@ func loadtest(ctx context.Context, f *loadtestFlags, logw io.Writer) (*loadRepor
 	if c := rep.Service.CPUPerOpMicros; c > 0 {
 		rep.CPURatio = rep.InProcess.CPUPerOpMicros / c
 	}
+	if fleet != nil {
+		after := opt.Intel.CacheStats()["platforms"]
+		fleet.PlatformCache = after
+		if n := (after.Hits - platformsBefore.Hits) + (after.Misses - platformsBefore.Misses); n > 0 {
+			fleet.MeasuredHitPercent = 100 * float64(after.Hits-platformsBefore.Hits) / float64(n)
+		}
+		fleet.CollateralLookups, fleet.CollateralFetches = lookups.n.Load(), fetches.n.Load()
+		if fleet.CollateralLookups > 0 {
+			fleet.FetchesPerQuote = float64(fleet.CollateralFetches) / float64(fleet.CollateralLookups)
+		}
+		for _, q := range quotes {
+			fleet.QuotePoolBytes += int64(len(q.quote))
+		}
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fleet.HeapBytes = ms.HeapAlloc
+		runtime.KeepAlive(quotes)
+	}
 	return rep, nil
+}
+
+// makeFleetQuotes returns one quote of each of n new machines of the
+// platform of a, minted on GOMAXPROCS goroutines.
+func makeFleetQuotes(ctx context.Context, a *sim.Attester, n int) ([]*loadQuote, error) {
+	out := make([]*loadQuote, n)
+	var next atomic.Int64
+	errs := make(chan error, runtime.GOMAXPROCS(0))
+	for range cap(errs) {
+		go func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				m, err := a.NewMachine()
+				if err == nil {
+					var qs []*loadQuote
+					if qs, err = makeQuotes(ctx, m, 1); err == nil {
+						out[i] = qs[0]
+					}
+				}
+				if err != nil {
+					next.Store(int64(n)) // stop the others
+					errs <- fmt.Errorf("simulated machine %d: %w", i, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	var first error
+	for range cap(errs) {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return out, first
+}
+
+// firstPass verifies every quote once on GOMAXPROCS goroutines: each comes
+// from a machine the verifier has not seen.
+func firstPass(ctx context.Context, quotes []*loadQuote, opt *ratls.VerifyOptions, fleet *loadFleet) error {
+	var next atomic.Int64
+	var failed atomic.Pointer[string]
+	c0, t0 := readCPU(), time.Now()
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(quotes) && ctx.Err() == nil; i = int(next.Add(1) - 1) {
+				if kind := verifyLoadQuote(ctx, quotes[i], opt); kind != "" {
+					failed.CompareAndSwap(nil, &kind)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return errInterrupted
+	}
+	if k := failed.Load(); k != nil {
+		return inputErr("first pass over the simulated machines: %s", *k)
+	}
+	fleet.FirstPassSeconds = time.Since(t0).Seconds()
+	fleet.FirstPassPerSec = float64(len(quotes)) / fleet.FirstPassSeconds
+	if c := readCPU(); c.ok && c0.ok {
+		fleet.FirstPassCPUPerMicro = (c.process - c0.process).Seconds() * 1e6 / float64(len(quotes))
+	}
+	return nil
+}
+
+// countingProvider counts the requests it passes on.
+type countingProvider struct {
+	next pcs.Provider
+	n    atomic.Int64
+}
+
+func (p *countingProvider) Collateral(ctx context.Context, req pcs.Request) (*pcs.Collateral, error) {
+	p.n.Add(1)
+	return p.next.Collateral(ctx, req)
 }
 
 // loadOp is one operation; it returns an error kind ("" for success) and
@@ -597,20 +755,25 @@ func (d *loadDriver) report(ctx context.Context) (*loadPhase, error) {
 	return p, nil
 }
 
+// verifyLoadQuote verifies and appraises a quote in-process, returning an
+// error kind ("" when accepted).
+func verifyLoadQuote(ctx context.Context, q *loadQuote, opt *ratls.VerifyOptions) string {
+	items, err := evidence.ParseRaw(q.quote)
+	if err != nil {
+		return "parse: " + err.Error()
+	}
+	o := *opt
+	o.Nonce = q.nonce
+	v := ratls.VerifyEvidence(ctx, items[0], &o)
+	if !v.Accepted() {
+		return "rejected: " + firstReason(v.Appraisal)
+	}
+	return ""
+}
+
 func inProcessDriver(ctx context.Context, f *loadtestFlags, quotes []*loadQuote, opt *ratls.VerifyOptions) (*loadDriver, error) {
 	op := func(ctx context.Context, _, i int) (string, int) {
-		q := quotes[i%len(quotes)]
-		items, err := evidence.ParseRaw(q.quote)
-		if err != nil {
-			return "parse: " + err.Error(), 0
-		}
-		o := *opt
-		o.Nonce = q.nonce
-		v := ratls.VerifyEvidence(ctx, items[0], &o)
-		if !v.Accepted() {
-			return "rejected: " + firstReason(v.Appraisal), 0
-		}
-		return "", 0
+		return verifyLoadQuote(ctx, quotes[i%len(quotes)], opt), 0
 	}
 	// One verification first: a simulation the verifier refuses is a
 	// setup error, not a measurement.
@@ -995,6 +1158,10 @@ func writeLoadReport(w io.Writer, r *loadReport) {
 	fmt.Fprintf(w, "Machine:  %d CPUs (GOMAXPROCS %d) %s, %s/%s, %s\n", m.CPUs, m.GOMAXPROCS, m.CPUModel, m.OS, m.Arch, m.Go)
 	fmt.Fprintf(w, "Service:  %s\n", r.Target)
 	fmt.Fprintf(w, "Evidence: %d simulated SGX quotes of %d bytes with distinct nonces, warm collateral\n", r.Pool, r.QuoteBytes)
+	if fl := r.Fleet; fl != nil {
+		fmt.Fprintf(w, "Fleet:    %d machines, one quote each; first pass (each new to the verifier): %.1f s, %.0f/s, %s CPU each\n",
+			fl.Platforms, fl.FirstPassSeconds, fl.FirstPassPerSec, fmtMicros(fl.FirstPassCPUPerMicro))
+	}
 	fmt.Fprintf(w, "Phases:   %g s warm-up each, then %d round(s) in turn\n\n", r.WarmupSec, r.Rounds)
 	fmt.Fprintf(w, "%-34s %5s %9s %8s %8s %8s %8s %7s %8s %5s %6s\n", "phase", "conc", "ops/s", "mean", "p50", "p90", "p99", "errors", "CPU/op", "busy", "other")
 	for _, p := range []*loadPhase{r.InProcess, r.Service, r.Sessions} {
@@ -1042,6 +1209,15 @@ func writeLoadReport(w io.Writer, r *loadReport) {
 		if p.LogCommits > 0 {
 			fmt.Fprintf(w, "  %-26s %9d  (%.1f entries each)\n", "appraisal log commits", p.LogCommits, p.LogBatchMean)
 		}
+	}
+	if fl := r.Fleet; fl != nil {
+		pc := fl.PlatformCache
+		fmt.Fprintf(w, "\nFleet of %d machines:\n", fl.Platforms)
+		fmt.Fprintf(w, "  collateral fetches per quote  %.4f  (%d fetches for %d lookups)\n", fl.FetchesPerQuote, fl.CollateralFetches, fl.CollateralLookups)
+		fmt.Fprintf(w, "  platform cache                %d platforms, %.1f MiB of %.0f MiB, %d evictions; %.1f%% hits while measured\n",
+			pc.Entries, float64(pc.Bytes)/(1<<20), float64(pc.MaxBytes)/(1<<20), pc.Evictions, fl.MeasuredHitPercent)
+		fmt.Fprintf(w, "  heap after the run            %.1f MiB, of which the quote pool %.1f MiB\n",
+			float64(fl.HeapBytes)/(1<<20), float64(fl.QuotePoolBytes)/(1<<20))
 	}
 	for _, p := range []*loadPhase{r.InProcess, r.Service, r.Sessions} {
 		if p == nil || len(p.ErrorKinds) == 0 {

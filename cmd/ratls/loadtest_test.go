@@ -295,3 +295,36 @@ ratls_http_in_flight_requests 3
 		}
 	}
 }
+
+// TestLoadtestFleet drives a fleet of distinct simulated machines: every
+// machine is verified once before the phases, which then find every
+// platform cached, and the collateral is fetched once.
+func TestLoadtestFleet(t *testing.T) {
+	code, out, stderr := runLoadtestCLI(t, "--platforms", "40", "--duration", "1s", "--warmup", "0s", "--concurrency", "2", "--json")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	r := decodeLoadReport(t, out)
+	checkPhase(t, r.InProcess, "in-process", 0, false)
+	checkPhase(t, r.Service, "service", 1, true)
+	fl := r.Fleet
+	if fl == nil || fl.Platforms != 40 || r.Pool != 40 || fl.FirstPassSeconds <= 0 || fl.FirstPassPerSec <= 0 {
+		t.Fatalf("fleet: %+v, pool %d", fl, r.Pool)
+	}
+	if fl.CollateralFetches != 1 || fl.CollateralLookups < 40+r.InProcess.Operations+r.Service.Operations {
+		t.Errorf("collateral: %d fetches for %d lookups, want 1 fetch for every quote verified", fl.CollateralFetches, fl.CollateralLookups)
+	}
+	if pc := fl.PlatformCache; pc.Entries != 40 || pc.Evictions != 0 || pc.Bytes <= 0 || pc.MaxBytes != 64<<20 || fl.MeasuredHitPercent != 100 {
+		t.Errorf("platform cache: %+v, %.1f%% hits while measured", pc, fl.MeasuredHitPercent)
+	}
+	if fl.HeapBytes == 0 || fl.QuotePoolBytes < 40*1000 {
+		t.Errorf("heap %d, quote pool %d bytes", fl.HeapBytes, fl.QuotePoolBytes)
+	}
+	code, out, _ = runLoadtestCLI(t, "--platforms", "8", "--duration", "200ms", "--warmup", "0s", "--concurrency", "1")
+	if code != exitOK || !strings.Contains(out, "Fleet of 8 machines:") || !strings.Contains(out, "collateral fetches per quote") {
+		t.Errorf("text report (exit %d):\n%s", code, out)
+	}
+	if code, _, stderr := runLoadtestCLI(t, "--platforms", "-1"); code != exitInput || !strings.Contains(stderr, "--platforms") {
+		t.Errorf("--platforms -1: exit %d, %s", code, stderr)
+	}
+}
