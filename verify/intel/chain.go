@@ -30,10 +30,11 @@ type pckCA struct {
 
 // verifiedChain is what later quotes of a platform need from its PCK
 // certificate chain, whose signatures have been checked up to a trusted
-// root. Signatures do not depend on time, so it is cached by a hash of the
-// exact chain bytes; validity windows and revocation are checked on every
-// use. Of the PCK certificate it keeps only the facts that checks and
-// results use, not the certificate.
+// root. Signatures do not depend on time, so it is cached by the exact
+// chain bytes (a hash of the PCK certificate's PEM text, and the rest as
+// its pckCA's restPEM); validity windows and revocation are checked on
+// every use. Of the PCK certificate it keeps only the facts that checks
+// and results use, not the certificate.
 type verifiedChain struct {
 	*pckCA
 	caType  pcs.CA

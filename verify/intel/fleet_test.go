@@ -174,7 +174,7 @@ func mustVerify(tb testing.TB, v *Verifier, q *quote.Quote, opt Options) {
 //   - fleet-10000: 10,000 machines in random order with the default cache,
 //     and with a cache bound that holds about a quarter of them (hit-% is
 //     the share of quotes whose platform was cached); B/platform is the
-//     heap the verifier holds per machine;
+//     heap the verifier holds per cached machine;
 //   - fmspcs-1000: 1,000 FMSPCs, one machine each, through a pcs.Cache
 //     with its defaults in front of a source that counts its fetches.
 func BenchmarkFleet(b *testing.B) {
