@@ -7,11 +7,9 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"math"
-	"mime"
 	"net/http"
 	"time"
 
@@ -194,46 +192,6 @@ func teeName(v *ratls.Verification) string {
 		return "cca"
 	}
 	return ""
-}
-
-// parseEvidence reads body as mediaType says.
-func parseEvidence(mediaType string, body []byte) (*parsed, error) {
-	mt, params, err := mime.ParseMediaType(mediaType)
-	if err != nil {
-		return nil, unsupportedMedia(mediaType)
-	}
-	if len(body) == 0 {
-		return nil, problem(http.StatusBadRequest, probMalformed, "Malformed evidence", "the request body is empty")
-	}
-	switch mt {
-	case api.MediaCertificateDER:
-		return parseCertificate(body)
-	case api.MediaCertificatePEM:
-		blk, _ := pem.Decode(body)
-		if blk == nil || blk.Type != "CERTIFICATE" {
-			return nil, problem(http.StatusBadRequest, probMalformed, "Malformed evidence", "want a PEM CERTIFICATE block")
-		}
-		return parseCertificate(blk.Bytes)
-	case api.MediaDCAPQuote:
-		return rawItem(mt, body, func(it *evidence.Item) bool { return it.Quote != nil }, "an Intel DCAP quote")
-	case api.MediaSNPReport:
-		return rawItem(mt, body, func(it *evidence.Item) bool { return it.SNP != nil }, "an AMD SEV-SNP report")
-	case "application/eat-collection":
-		if params["profile"] != "http://arm.com/CCA-SSD/1.0.0" {
-			return nil, unsupportedMedia(mediaType)
-		}
-		return rawItem(mt, body, func(it *evidence.Item) bool { return it.CCA != nil }, "an Arm CCA token")
-	case api.MediaTSMReport:
-		return parseTSMReport(body)
-	case api.MediaTaggedEvidence, api.MediaCMWCBOR, api.MediaCMWJSON:
-		return rawItem(mt, body, func(it *evidence.Item) bool { return it.Format != evidence.FormatRaw }, "tagged RA-TLS evidence or a CMW")
-	}
-	return nil, unsupportedMedia(mediaType)
-}
-
-func unsupportedMedia(mt string) error {
-	return problem(http.StatusUnsupportedMediaType, probUnsupportedMedia, "Unsupported media type",
-		"evidence of type %q is not accepted; accepted: %v", mt, api.EvidenceMedia)
 }
 
 func parseCertificate(der []byte) (*parsed, error) {

@@ -54,16 +54,18 @@ func evidenceSeeds(tb testing.TB) [][]byte {
 	tsm, _ := json.Marshal(map[string]any{"provider": "tdx_guest", "outblob": tdxQuote})
 	envelope, _ := json.Marshal(api.AttestRequest{MediaType: api.MediaDCAPQuote, Evidence: sgxQuote})
 	samples := map[string][]byte{
-		api.MediaCertificateDER: blk.Bytes,
-		api.MediaCertificatePEM: read("../testdata/ratls-certs/rats-tls_legacy-sample.pem"),
-		api.MediaDCAPQuote:      tdxQuote,
-		api.MediaSNPReport:      read("../verify/amd/testdata/snp-go-sev-guest/attestation.bin"),
-		api.MediaCCAToken:       read("../verify/arm/testdata/cca-tfm/cca_token.cbor"),
-		api.MediaTSMReport:      tsm,
-		api.MediaTaggedEvidence: tagged,
-		api.MediaCMWCBOR:        cmwCBOR,
-		api.MediaCMWJSON:        cmwJSON,
-		"application/json":      envelope,
+		api.MediaCertificateDER:  blk.Bytes,
+		api.MediaCertificatePEM:  read("../testdata/ratls-certs/rats-tls_legacy-sample.pem"),
+		api.MediaDCAPQuote:       tdxQuote,
+		api.MediaSNPReport:       read("../verify/amd/testdata/snp-go-sev-guest/attestation.bin"),
+		api.MediaCCAToken:        read("../verify/arm/testdata/cca-tfm/cca_token.cbor"),
+		api.MediaTSMReport:       tsm,
+		api.MediaTaggedEvidence:  tagged,
+		api.MediaCMWCBOR:         cmwCBOR,
+		api.MediaCMWJSON:         cmwJSON,
+		api.MediaVeraisonCMWCBOR: cmwCBOR,
+		api.MediaVeraisonCMWJSON: cmwJSON,
+		"application/json":       envelope,
 	}
 	seeds := make([][]byte, len(requestKinds))
 	for i, k := range requestKinds {

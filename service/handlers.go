@@ -334,7 +334,7 @@ func (s *Server) postSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !acceptedMedia(mt) {
+	if lookupMedia(mt) == nil {
 		return unsupportedMedia(mt)
 	}
 	sess, err := s.st.ClaimSession(r.Context(), id, s.now())
@@ -380,20 +380,6 @@ func (s *Server) postSession(w http.ResponseWriter, r *http.Request) error {
 	sess.Status, sess.Result = store.SessionComplete, out.token
 	writeJSON(w, http.StatusOK, api.SessionMedia, sessionJSON(sess, &api.SessionEvidence{Type: mt, Value: body}))
 	return nil
-}
-
-func acceptedMedia(mt string) bool {
-	base, params, err := mime.ParseMediaType(mt)
-	if err != nil {
-		return false
-	}
-	for _, a := range api.EvidenceMedia {
-		ab, ap, _ := mime.ParseMediaType(a)
-		if ab == base && (len(ap) == 0 || ap["profile"] == params["profile"]) {
-			return true
-		}
-	}
-	return false
 }
 
 // ---- native API ----

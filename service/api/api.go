@@ -57,14 +57,20 @@ const (
 	// Tagged-CBOR RA-TLS evidence (Interoperable RA-TLS tags 60000-60002,
 	// rats-tls tags) or a CMW.
 	MediaTaggedEvidence = "application/vnd.ratls.evidence+cbor"
-	MediaCMWCBOR        = "application/cmw+cbor"
-	MediaCMWJSON        = "application/cmw+json"
+	// A CMW (RATS Conceptual Message Wrapper), under the IETF names and
+	// under the names Veraison's apiclient sends (its Wrap option).
+	MediaCMWCBOR         = "application/cmw+cbor"
+	MediaCMWJSON         = "application/cmw+json"
+	MediaVeraisonCMWCBOR = "application/vnd.veraison.cmw+cbor"
+	MediaVeraisonCMWJSON = "application/vnd.veraison.cmw+json"
 )
 
-// EvidenceMedia lists the accepted evidence media types.
+// EvidenceMedia lists the accepted evidence media types, as sessions'
+// accept member and the discovery document advertise them.
 var EvidenceMedia = []string{
 	MediaCertificateDER, MediaCertificatePEM, MediaDCAPQuote, MediaSNPReport,
 	MediaCCAToken, MediaTSMReport, MediaTaggedEvidence, MediaCMWCBOR, MediaCMWJSON,
+	MediaVeraisonCMWCBOR, MediaVeraisonCMWJSON,
 }
 
 // Session is a challenge-response session (Veraison's

@@ -1,0 +1,261 @@
+package service_test
+
+// The Veraison compatibility suite: the exchanges of Veraison's own clients
+// with the service, rebuilt byte for byte from their source, as tables.
+//
+//   - github.com/veraison/apiclient at ab8774e (the version evcli v2 pins):
+//     verification/challengeresponse.go (newSessionRequest, Run, wrapEvInCMW,
+//     challengeResponse, pollForAttestationResult) and common/client.go
+//     (PostResource, DeleteResource).
+//   - github.com/veraison/evcli/v2 (cmd/cca/verify_as_attester.go and
+//     verify_as_relyingparty.go), which drives apiclient for Arm CCA.
+//   - github.com/veraison/cmw v0.1.0, apiclient's CMW encoder.
+//
+// What those clients accept in an answer is asserted as they check it:
+// apiclient wants 201 and a Location (absolute, or relative to the
+// newSession URI) from newSession, decodes the session with encoding/json
+// into []byte nonce and evidence members (standard, padded base64), wants
+// 200 and status "complete" (or 202, then polls with GET) after posting
+// evidence, and 200, 202 or 204 from DELETE. Nothing here needs the
+// Veraison code: the suite runs in CI on its own.
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/ratls/ratls/ear"
+	"github.com/ratls/ratls/service/api"
+)
+
+// veraisonSessionMedia is the Accept of every apiclient session request.
+const veraisonSessionMedia = "application/vnd.veraison.challenge-response-session+json"
+
+// veraisonSession is apiclient's ChallengeResponseSession: what it decodes
+// from the service's answers, with the same Go types, so that encoding/json
+// reads the answer exactly as apiclient does.
+type veraisonSession struct {
+	Nonce    []byte          `json:"nonce"`
+	Expiry   string          `json:"expiry"`
+	Accept   []string        `json:"accept"`
+	Status   string          `json:"status"`
+	Evidence veraisonBlob    `json:"evidence"`
+	Result   json.RawMessage `json:"result"`
+}
+
+type veraisonBlob struct {
+	Type  string `json:"type"`
+	Value []byte `json:"value"`
+}
+
+// apiclient is one configuration of Veraison's client against the fixture.
+type apiclient struct {
+	t     testing.TB
+	base  string // the service's URL
+	auth  string // the Authorization header its IAuthenticator gives; "" for none
+	nonce []byte // ChallengeResponseConfig.Nonce; nil: NonceSz
+	size  uint   // ChallengeResponseConfig.NonceSz
+}
+
+// exchange is a request as sent and the answer as received.
+type exchange struct {
+	req  *http.Request
+	code int
+	hdr  http.Header
+	body []byte
+}
+
+func (c *apiclient) send(req *http.Request) *exchange {
+	c.t.Helper()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return &exchange{req: req, code: res.StatusCode, hdr: res.Header, body: b}
+}
+
+// newSessionRequest is newSessionRequest: POST with no body, the nonce or
+// its size in the query (nonce in padded base64url since ab8774e), Accept
+// set and no Authorization, whatever Auth says.
+func (c *apiclient) newSessionRequest() *http.Request {
+	req, err := http.NewRequest("POST", c.base+api.PathNewSession, http.NoBody)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	q := req.URL.Query()
+	if len(c.nonce) > 0 {
+		q.Set("nonce", base64.URLEncoding.EncodeToString(c.nonce))
+	} else if c.size > 0 {
+		q.Set("nonceSize", fmt.Sprint(c.size))
+	}
+	req.URL.RawQuery = q.Encode()
+	req.Header.Set("Accept", veraisonSessionMedia)
+	return req
+}
+
+// newSession is apiclient's newSession: 201, the Location resolved against
+// the newSession URI, the body decoded.
+func (c *apiclient) newSession() (string, *veraisonSession) {
+	c.t.Helper()
+	x := c.send(c.newSessionRequest())
+	if x.code != http.StatusCreated {
+		c.t.Fatalf("newSession response has unexpected status: %d: %s", x.code, x.body)
+	}
+	loc := x.hdr.Get("Location")
+	if loc == "" {
+		c.t.Fatal("no Location header found in response")
+	}
+	base, _ := url.Parse(c.base + api.PathNewSession)
+	ref, err := url.Parse(loc)
+	if err != nil {
+		c.t.Fatalf("the returned Location %q is not a valid URI: %v", loc, err)
+	}
+	var s veraisonSession
+	if err := json.NewDecoder(bytes.NewReader(x.body)).Decode(&s); err != nil {
+		c.t.Fatalf("failure JSON decoding response body: %v: %s", err, x.body)
+	}
+	return base.ResolveReference(ref).String(), &s
+}
+
+// newRequest is common.Client.newRequest: the Authorization header when
+// the authenticator gives one.
+func (c *apiclient) newRequest(method, uri string, body io.Reader) *http.Request {
+	req, err := http.NewRequest(method, uri, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if c.auth != "" {
+		req.Header.Set("Authorization", c.auth)
+	}
+	return req
+}
+
+// postEvidence is PostResource(evidence, mediaType, session media, uri).
+func (c *apiclient) postEvidence(uri, mediaType string, evidence []byte) *exchange {
+	c.t.Helper()
+	req := c.newRequest("POST", uri, bytes.NewBuffer(evidence))
+	req.Header.Set("Content-Type", mediaType)
+	req.Header.Set("Accept", veraisonSessionMedia)
+	return c.send(req)
+}
+
+// challengeResponse is apiclient's challengeResponse (without polling: the
+// service answers synchronously): 200, a session whose status is complete,
+// and its result as the raw JSON apiclient returns.
+func (c *apiclient) challengeResponse(uri, mediaType string, evidence []byte) json.RawMessage {
+	c.t.Helper()
+	x := c.postEvidence(uri, mediaType, evidence)
+	if x.code != http.StatusOK {
+		c.t.Fatalf("session response has unexpected status: %d: %s", x.code, x.body)
+	}
+	var s veraisonSession
+	if err := json.NewDecoder(bytes.NewReader(x.body)).Decode(&s); err != nil {
+		c.t.Fatalf("failure decoding session resource body: %v: %s", err, x.body)
+	}
+	if s.Status != "complete" {
+		c.t.Fatalf("unexpected session state: %s", s.Status)
+	}
+	return s.Result
+}
+
+// deleteSession is DeleteResource: 200, 202 or 204.
+func (c *apiclient) deleteSession(uri string) *exchange {
+	c.t.Helper()
+	x := c.send(c.newRequest("DELETE", uri, http.NoBody))
+	switch x.code {
+	case http.StatusOK, http.StatusAccepted, http.StatusNoContent:
+	default:
+		c.t.Errorf("DELETE %q, response has unexpected status: %d: %s", uri, x.code, x.body)
+	}
+	return x
+}
+
+// result reads the EAR of a result as apiclient returns it (a JSON string).
+func (f *fixture) veraisonResult(raw json.RawMessage) *ear.EAR {
+	f.t.Helper()
+	var token string
+	if err := json.Unmarshal(raw, &token); err != nil {
+		f.t.Fatalf("result: want a JSON string (the EAR), got %s", raw)
+	}
+	return f.verifyEAR(token)
+}
+
+// cborHead encodes a CBOR initial byte and argument.
+func cborHead(major byte, n int) []byte {
+	switch {
+	case n < 24:
+		return []byte{major<<5 | byte(n)}
+	case n < 1<<8:
+		return []byte{major<<5 | 24, byte(n)}
+	case n < 1<<16:
+		return binary.BigEndian.AppendUint16([]byte{major<<5 | 25}, uint16(n))
+	}
+	return binary.BigEndian.AppendUint32([]byte{major<<5 | 26}, uint32(n))
+}
+
+// cmwWrap is wrapEvInCMW with cmw v0.1.0: a record [type, value, 4]
+// (indicator Evidence), as a CBOR array (WrapCBOR) or a JSON array
+// (WrapJSON, the value in unpadded base64url), and apiclient's media type.
+func cmwWrap(wrap, mt string, ev []byte) ([]byte, string) {
+	if wrap == "json" {
+		t, _ := json.Marshal(mt)
+		return fmt.Appendf(nil, `[%s,"%s",4]`, t, base64.RawURLEncoding.EncodeToString(ev)), "application/vnd.veraison.cmw+json"
+	}
+	b := []byte{0x83}
+	b = append(append(b, cborHead(3, len(mt))...), mt...)
+	b = append(append(b, cborHead(2, len(ev))...), ev...)
+	return append(b, 0x04), "application/vnd.veraison.cmw+cbor"
+}
+
+// apiclient's Run with Wrap set: the evidence its builder returns, wrapped
+// in a CMW whose media type is Veraison's spelling.
+func TestVeraisonCMWWrap(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	c := &apiclient{t: t, base: f.http.URL, size: 32}
+	for _, wrap := range []string{"cbor", "json"} {
+		t.Run(wrap, func(t *testing.T) {
+			c.t = t
+			uri, s := c.newSession()
+			body, mt := cmwWrap(wrap, api.MediaDCAPQuote, quote(t, f.tdx, s.Nonce))
+			if wrap == "json" && !bytes.HasPrefix(body, []byte(`["application/vnd.ratls.dcap-quote","`)) || wrap == "cbor" && !bytes.HasPrefix(body, []byte("\x83\x78\x20application/vnd.ratls.dcap-quote\x59")) {
+				t.Fatalf("CMW as cmw v0.1.0 encodes it: got %q", body[:40])
+			}
+			e := f.veraisonResult(c.challengeResponse(uri, mt, body))
+			if len(e.Submods) != 1 || e.Submods["tdx"] == nil || e.Submods["tdx"].Status != ear.StatusWarning {
+				t.Errorf("EAR of wrapped evidence: want tdx warning (simulated root), got %+v", e.Submods)
+			}
+			c.deleteSession(uri)
+		})
+	}
+	if !strings.Contains(strings.Join(api.EvidenceMedia, " "), "application/vnd.veraison.cmw+cbor") {
+		t.Errorf("the advertised media types lack Veraison's CMW spelling: %v", api.EvidenceMedia)
+	}
+}
+
+// A CMW record is read as the media type it names, as Veraison unwraps it
+// before dispatching: a DCAP quote in a record that says it is a SEV-SNP
+// report is refused, not appraised as whatever it parses as.
+func TestCMWRecordTypeIsHonoured(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	q := quote(t, f.tdx, nil)
+	for _, wrap := range []string{"cbor", "json"} {
+		body, mt := cmwWrap(wrap, api.MediaSNPReport, q)
+		f.do("POST", api.PathAttest, "", mt, body).problem(t, http.StatusBadRequest, "media-type-mismatch")
+		body, mt = cmwWrap(wrap, api.MediaDCAPQuote, q)
+		if r := f.do("POST", api.PathAttest, "", mt, body); r.code != http.StatusOK {
+			t.Errorf("%s CMW record of a DCAP quote: want 200, got %d %s", wrap, r.code, r.body)
+		}
+	}
+}
