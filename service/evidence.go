@@ -1,7 +1,6 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -20,7 +19,6 @@ import (
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/snp"
 	"github.com/ratls/ratls/inspect"
-	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/store"
 	"github.com/ratls/ratls/verify/intel"
 )
@@ -224,46 +222,6 @@ func rawItem(mt string, body []byte, is func(*evidence.Item) bool, what string) 
 	it := items[0]
 	return nil, problem(http.StatusUnprocessableEntity, probUnsupported, "Unsupported evidence",
 		"%s %s evidence is recognized but cannot be verified: %s", it.Format, it.Kind, it.Note)
-}
-
-// tsmReport is a configfs-tsm report as JSON (Veraison's tsm-report+json).
-type tsmReport struct {
-	Provider     string `json:"provider"`
-	OutBlob      []byte `json:"outblob"`
-	AuxBlob      []byte `json:"auxblob,omitempty"`
-	ManifestBlob []byte `json:"manifestblob,omitempty"`
-	Generation   uint64 `json:"generation,omitempty"`
-}
-
-func parseTSMReport(body []byte) (*parsed, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	var r tsmReport
-	if err := dec.Decode(&r); err != nil {
-		return nil, problem(http.StatusBadRequest, probMalformed, "Malformed evidence", "configfs-tsm report: %v", err)
-	}
-	var want func(*evidence.Item) bool
-	switch r.Provider {
-	case "tdx_guest":
-		want = func(it *evidence.Item) bool { return it.Quote != nil && it.Quote.TD != nil }
-	case "sev_guest":
-		want = func(it *evidence.Item) bool { return it.SNP != nil }
-	case "arm_cca_guest":
-		want = func(it *evidence.Item) bool { return it.CCA != nil }
-	default:
-		return nil, problem(http.StatusUnprocessableEntity, probUnsupported, "Unsupported evidence",
-			"configfs-tsm provider: want tdx_guest, sev_guest or arm_cca_guest, got %q", r.Provider)
-	}
-	p, err := rawItem(api.MediaTSMReport, r.OutBlob, want, "outblob of provider "+r.Provider)
-	if err != nil {
-		return nil, err
-	}
-	if len(r.AuxBlob) > 0 && r.Provider == "sev_guest" {
-		if p.amdCerts, err = snpCertificates(r.AuxBlob); err != nil {
-			return nil, problem(http.StatusBadRequest, probMalformed, "Malformed evidence", "configfs-tsm auxblob: %v", err)
-		}
-	}
-	return p, nil
 }
 
 // snpCertificates reads the VCEK (or VLEK) chain of a SEV-SNP certificate

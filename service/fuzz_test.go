@@ -10,6 +10,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/cmw"
 	"github.com/ratls/ratls/service/api"
@@ -52,6 +53,7 @@ func evidenceSeeds(tb testing.TB) [][]byte {
 		tb.Fatal(err)
 	}
 	tsm, _ := json.Marshal(map[string]any{"provider": "tdx_guest", "outblob": tdxQuote})
+	tsmCBOR, _ := cbor.Marshal(map[string]any{"provider": "tdx_guest", "outblob": tdxQuote})
 	envelope, _ := json.Marshal(api.AttestRequest{MediaType: api.MediaDCAPQuote, Evidence: sgxQuote})
 	samples := map[string][]byte{
 		api.MediaCertificateDER:  blk.Bytes,
@@ -60,6 +62,7 @@ func evidenceSeeds(tb testing.TB) [][]byte {
 		api.MediaSNPReport:       read("../verify/amd/testdata/snp-go-sev-guest/attestation.bin"),
 		api.MediaCCAToken:        read("../verify/arm/testdata/cca-tfm/cca_token.cbor"),
 		api.MediaTSMReport:       tsm,
+		api.MediaTSMReportCBOR:   tsmCBOR,
 		api.MediaTaggedEvidence:  tagged,
 		api.MediaCMWCBOR:         cmwCBOR,
 		api.MediaCMWJSON:         cmwJSON,

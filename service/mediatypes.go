@@ -33,7 +33,8 @@ func init() {
 		{name: api.MediaDCAPQuote, parse: rawOf(api.MediaDCAPQuote, "an Intel DCAP quote", func(it *evidence.Item) bool { return it.Quote != nil })},
 		{name: api.MediaSNPReport, parse: rawOf(api.MediaSNPReport, "an AMD SEV-SNP report", func(it *evidence.Item) bool { return it.SNP != nil })},
 		{name: api.MediaCCAToken, parse: rawOf(api.MediaCCAToken, "an Arm CCA token", func(it *evidence.Item) bool { return it.CCA != nil })},
-		{name: api.MediaTSMReport, parse: parseTSMReport},
+		{name: api.MediaTSMReport, parse: parseTSMReportJSON},
+		{name: api.MediaTSMReportCBOR, parse: parseTSMReportCBOR},
 		{name: api.MediaTaggedEvidence, parse: rawOf(api.MediaTaggedEvidence, "tagged RA-TLS evidence or a CMW", notRaw)},
 		// Veraison's verifier takes either spelling and either serialization
 		// under each name; so does this one.

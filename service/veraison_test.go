@@ -21,6 +21,7 @@ package service_test
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -30,9 +31,13 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ratls/ratls/ear"
+	"github.com/ratls/ratls/evidence/snp"
+	"github.com/ratls/ratls/service"
 	"github.com/ratls/ratls/service/api"
+	"github.com/ratls/ratls/verify/amd"
 )
 
 // veraisonSessionMedia is the Accept of every apiclient session request.
@@ -257,5 +262,144 @@ func TestCMWRecordTypeIsHonoured(t *testing.T) {
 		if r := f.do("POST", api.PathAttest, "", mt, body); r.code != http.StatusOK {
 			t.Errorf("%s CMW record of a DCAP quote: want 200, got %d %s", wrap, r.code, r.body)
 		}
+	}
+}
+
+// tsmReport is ratsd's tokens.TSMReport (github.com/veraison/ratsd,
+// tokens/tsm-report.go): members in its field order, empty ones left out
+// (omitempty), blobs as unpadded base64url in JSON (BinaryString) and as
+// byte strings in CBOR (fxamacker/cbor, which takes the json names).
+type tsmReport struct {
+	aux, out        []byte
+	provider        string
+	manifest        []byte
+	serviceProvider string
+}
+
+func (r *tsmReport) members() (names []string, blobs [][]byte, texts []string) {
+	add := func(name string, blob []byte, text string, keep bool) {
+		if keep {
+			names, blobs, texts = append(names, name), append(blobs, blob), append(texts, text)
+		}
+	}
+	add("auxblob", r.aux, "", len(r.aux) > 0)
+	add("outblob", r.out, "", true)
+	add("provider", nil, r.provider, true)
+	add("manifestblob", r.manifest, "", len(r.manifest) > 0)
+	add("service_provider", nil, r.serviceProvider, r.serviceProvider != "")
+	return
+}
+
+func (r *tsmReport) json() []byte {
+	names, blobs, texts := r.members()
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, n := range names {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		v := texts[i]
+		if blobs[i] != nil {
+			v = base64.RawURLEncoding.EncodeToString(blobs[i])
+		}
+		q, _ := json.Marshal(v)
+		fmt.Fprintf(&b, "%q:%s", n, q)
+	}
+	b.WriteByte('}')
+	return b.Bytes()
+}
+
+func (r *tsmReport) cbor() []byte {
+	names, blobs, texts := r.members()
+	b := cborHead(5, len(names))
+	for i, n := range names {
+		b = append(append(b, cborHead(3, len(n))...), n...)
+		if blobs[i] != nil {
+			b = append(append(b, cborHead(2, len(blobs[i]))...), blobs[i]...)
+		} else {
+			b = append(append(b, cborHead(3, len(texts[i]))...), texts[i]...)
+		}
+	}
+	return b
+}
+
+// A configfs-tsm report as ratsd encodes it, in JSON and CBOR, with and
+// without a service provider (an SVSM report), through a session: ratsd's
+// tsm attester asks for 64-byte nonces.
+func TestVeraisonTSMReport(t *testing.T) {
+	p := testAMDPKI(t)
+	f := newFixture(t, fixtureOptions{mutate: func(c *service.Config) {
+		c.Verify.AMD = amd.NewVerifier(&amd.Config{ExtraRoots: []*x509.Certificate{p.ARK}})
+	}})
+	c := &apiclient{t: t, base: f.http.URL, size: 64}
+	crl, err := p.CRL(1, f.clock().Add(-time.Hour), f.clock().Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, mt string
+		encode   func(*tsmReport) []byte
+		service  string
+	}{
+		{"json", "application/vnd.veraison.tsm-report+json", (*tsmReport).json, ""},
+		{"cbor", "application/vnd.veraison.tsm-report+cbor", (*tsmReport).cbor, ""},
+		{"json provider newline", "application/vnd.veraison.tsm-report+json", func(r *tsmReport) []byte { r.provider += "\n"; return r.json() }, ""},
+		{"json service provider", "application/vnd.veraison.tsm-report+json", (*tsmReport).json, "svsm"},
+		{"cbor service provider", "application/vnd.veraison.tsm-report+cbor", (*tsmReport).cbor, "svsm"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c.t = t
+			uri, s := c.newSession()
+			report, err := p.Report(snp.SigningKeyVCEK, [64]byte(s.Nonce), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := &tsmReport{out: report, aux: p.CertTable(snp.SigningKeyVCEK, crl), provider: "sev_guest"}
+			if tc.service != "" {
+				r.serviceProvider, r.manifest = tc.service, []byte("a service manifest")
+			}
+			e := f.veraisonResult(c.challengeResponse(uri, tc.mt, tc.encode(r)))
+			if len(e.Submods) != 1 {
+				t.Fatalf("submods: want one, got %v", e.Submods)
+			}
+			for name, sub := range e.Submods {
+				// Genuine and fresh; no reference values and no minimum
+				// TCB in the built-in policy: a warning.
+				if sub.Status != ear.StatusWarning {
+					t.Errorf("%s: want warning, got %s: %+v", name, sub.Status, sub.Reasons)
+				}
+				for _, reason := range sub.Reasons {
+					if reason.Status == ear.StatusContraindicated {
+						t.Errorf("%s: contraindicated reason %s: %s", name, reason.Check, reason.Message)
+					}
+				}
+			}
+		})
+	}
+	// The padded standard base64 of ratls's earlier documentation still
+	// reads; mixing alphabets does not.
+	report, _ := p.Report(snp.SigningKeyVCEK, [64]byte{}, nil)
+	body := fmt.Appendf(nil, `{"provider":"sev_guest","outblob":%q}`, base64.StdEncoding.EncodeToString(report))
+	if r := f.do("POST", api.PathAttest, "", api.MediaTSMReport, body); r.code != 200 && r.code != 422 || !bytes.Contains(r.body, []byte(`"ear"`)) {
+		t.Errorf("padded standard base64: want an appraisal, got %d %s", r.code, r.body)
+	}
+	f.do("POST", api.PathAttest, "", api.MediaTSMReport, []byte(`{"provider":"sev_guest","outblob":"ab+-"}`)).problem(t, 400, "malformed-evidence")
+	// ratsd's rules: outblob and provider are required, a manifest needs
+	// its service provider; members are known and unique.
+	for _, bad := range []string{
+		`{"provider":"sev_guest"}`,
+		`{"outblob":"AAAA"}`,
+		`{"provider":"sev_guest","outblob":"AAAA","manifestblob":"AAAA"}`,
+		`{"provider":"sev_guest","outblob":"AAAA","extra":1}`,
+		`{"provider":"sev_guest","provider":"tdx_guest","outblob":"AAAA"}`,
+	} {
+		f.do("POST", api.PathAttest, "", api.MediaTSMReport, []byte(bad)).problem(t, 400, "malformed-evidence")
+	}
+	for _, bad := range [][]byte{
+		(&tsmReport{provider: "sev_guest"}).cbor(),                           // an empty outblob is left out
+		{0xa1, 0x67, 'o', 'u', 't', 'b', 'l', 'o', 'b', 0x63, 'A', 'A', 'A'}, // a text blob
+		{0x80}, // not a map
+	} {
+		f.do("POST", api.PathAttest, "", "application/vnd.veraison.tsm-report+cbor", bad).problem(t, 400, "malformed-evidence")
 	}
 }

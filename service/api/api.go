@@ -51,9 +51,11 @@ const (
 	MediaSNPReport = "application/vnd.ratls.sev-snp-report"
 	// An Arm CCA attestation token (CBOR tag 399 collection).
 	MediaCCAToken = `application/eat-collection; profile="http://arm.com/CCA-SSD/1.0.0"`
-	// A Linux configfs-tsm report: {"provider","outblob","auxblob"} with
-	// base64 blobs.
-	MediaTSMReport = "application/vnd.veraison.tsm-report+json"
+	// A Linux configfs-tsm report as Veraison's ratsd encodes it:
+	// {"auxblob","outblob","provider","manifestblob","service_provider"},
+	// with unpadded base64url blobs in JSON and byte strings in CBOR.
+	MediaTSMReport     = "application/vnd.veraison.tsm-report+json"
+	MediaTSMReportCBOR = "application/vnd.veraison.tsm-report+cbor"
 	// Tagged-CBOR RA-TLS evidence (Interoperable RA-TLS tags 60000-60002,
 	// rats-tls tags) or a CMW.
 	MediaTaggedEvidence = "application/vnd.ratls.evidence+cbor"
@@ -69,7 +71,7 @@ const (
 // accept member and the discovery document advertise them.
 var EvidenceMedia = []string{
 	MediaCertificateDER, MediaCertificatePEM, MediaDCAPQuote, MediaSNPReport,
-	MediaCCAToken, MediaTSMReport, MediaTaggedEvidence, MediaCMWCBOR, MediaCMWJSON,
+	MediaCCAToken, MediaTSMReport, MediaTSMReportCBOR, MediaTaggedEvidence, MediaCMWCBOR, MediaCMWJSON,
 	MediaVeraisonCMWCBOR, MediaVeraisonCMWJSON,
 }
 
