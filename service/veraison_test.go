@@ -24,6 +24,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -402,4 +403,35 @@ func TestVeraisonTSMReport(t *testing.T) {
 	} {
 		f.do("POST", api.PathAttest, "", "application/vnd.veraison.tsm-report+cbor", bad).problem(t, 400, "malformed-evidence")
 	}
+}
+
+// evcli's relying-party mode: the nonce is the relying party's (padded
+// base64url in the query), the evidence was made for another one. The
+// result is contraindicated on the claim a nonce speaks for — this
+// instance's identity — with no other claim affirmed, and the reason is
+// where Veraison's tools show it.
+func TestVeraisonNonceMismatch(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	nonce := bytes.Repeat([]byte{0xfb}, 64) // '+' and '/' in standard base64
+	c := &apiclient{t: t, base: f.http.URL, nonce: nonce}
+	uri, s := c.newSession()
+	if !bytes.Equal(s.Nonce, nonce) {
+		t.Fatalf("session nonce: want the relying party's, got %x", s.Nonce)
+	}
+	e := f.veraisonResult(c.challengeResponse(uri, api.MediaDCAPQuote, quote(t, f.tdx, []byte("another nonce"))))
+	sub := e.Submods["tdx"]
+	if sub == nil || sub.Status != ear.StatusContraindicated {
+		t.Fatalf("want tdx contraindicated, got %+v", e.Submods)
+	}
+	// Hardware is 32 for the simulated root, as in every simulated result.
+	if *sub.TrustVector != (ear.TrustVector{InstanceIdentity: ear.UntrustworthyInstance, Hardware: 32}) {
+		t.Errorf("trust vector: want instance-identity %d, hardware 32 and no other claim, got %+v", ear.UntrustworthyInstance, *sub.TrustVector)
+	}
+	if p, _ := sub.PolicyClaims["problem"].(string); !strings.HasPrefix(p, "nonce: ") || !strings.Contains(p, "expected "+hex.EncodeToString(nonce)) {
+		t.Errorf("policy-claims problem: want the nonce reason, got %v", sub.PolicyClaims)
+	}
+	if rs, _ := sub.PolicyClaims["reasons"].([]any); len(rs) != len(sub.Reasons) {
+		t.Errorf("policy-claims reasons: want %d, got %v", len(sub.Reasons), sub.PolicyClaims)
+	}
+	c.deleteSession(uri)
 }
