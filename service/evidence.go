@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/ratls/ratls"
@@ -19,7 +20,9 @@ import (
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/snp"
 	"github.com/ratls/ratls/inspect"
+	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/store"
+	"github.com/ratls/ratls/verify/checks"
 	"github.com/ratls/ratls/verify/intel"
 )
 
@@ -49,6 +52,15 @@ type parsed struct {
 	amdCerts *kds.Certificates // from a configfs-tsm auxblob
 }
 
+// verdict is an appraisal's conclusion, to be signed.
+type verdict struct {
+	tee      string // "" for evidence that could not be read
+	policyID string
+	reasons  []appraise.Reason
+	submods  map[string]*ear.Appraisal
+	at       time.Time
+}
+
 // appraise runs the pipeline: parse, verify and appraise, sign, log. A
 // problem error is the client's fault; any other error is ours.
 func (s *Server) appraise(ctx context.Context, sub *submission) (*outcome, error) {
@@ -66,9 +78,9 @@ func (s *Server) appraise(ctx context.Context, sub *submission) (*outcome, error
 	// From here on an appraisal log entry follows (unless it fails): the
 	// log writer may wait for it to commit it with others.
 	s.log.begin()
-	logged := false
+	issuing := false
 	defer func() {
-		if !logged {
+		if !issuing {
 			s.log.end()
 		}
 	}()
@@ -100,37 +112,88 @@ func (s *Server) appraise(ctx context.Context, sub *submission) (*outcome, error
 		return nil, s.collateralUnavailable(ctx, sub, tee, err)
 	}
 	s.hideSources(ctx, sub, v.Appraisal.Reasons)
-	t2 := time.Now()
-	s.metrics.stage("verify", t2.Sub(t1))
+	s.metrics.stage("verify", time.Since(t1))
+	issuing = true
+	return s.issue(ctx, sub, &verdict{tee: tee, policyID: pol.ID, reasons: v.Appraisal.Reasons, at: opt.Now,
+		submods: map[string]*ear.Appraisal{tee: v.Appraisal.Submodule(inspect.Measurements(v.Item))}})
+}
 
-	e := &ear.EAR{
-		IssuedAt:   opt.Now.Unix(),
-		VerifierID: s.cfg.VerifierID,
-		Submods:    map[string]*ear.Appraisal{tee: v.Appraisal.Submodule(inspect.Measurements(v.Item))},
+// CheckEvidence names the reason of a result about evidence that could not
+// be read or verified as its media type says.
+const CheckEvidence = "evidence"
+
+// isEvidenceProblem reports whether a problem is about the evidence itself
+// (it does not parse, is not what its media type says, or cannot be
+// verified), as opposed to the request.
+func isEvidenceProblem(p *problemError) bool {
+	switch p.Type {
+	case api.ProblemTypeBase + probMalformed, api.ProblemTypeBase + probMediaMismatch, api.ProblemTypeBase + probUnsupported:
+		return true
 	}
+	return false
+}
+
+// unreadable signs the verdict on evidence that could not be read or
+// verified (pe says why), as Veraison's verifier gives it: a contraindicated
+// result with every claim 99 (cryptographic validation failed), the
+// problem in ear.veraison.policy-claims, in a submodule named after the
+// scheme the media type implies.
+func (s *Server) unreadable(ctx context.Context, sub *submission, pe *problemError) (*outcome, error) {
+	pol, err := s.policies.resolve(ctx, sub.policy, s.cfg.DefaultPolicy)
+	if err != nil {
+		return nil, err
+	}
+	media := lookupMedia(sub.mediaType)
+	if media == nil {
+		return nil, pe // not evidence of a type the service takes
+	}
+	s.log.begin()
+	r := appraise.Reason{Check: CheckEvidence, Category: checks.Hardware, State: checks.Failed,
+		Expected: "evidence that can be verified as " + media.name, Actual: strings.TrimPrefix(pe.Type, api.ProblemTypeBase),
+		Message: pe.Detail, Status: appraise.Contraindicated}
+	a := ear.FromReasons(appraise.Contraindicated, pol.ID, []appraise.Reason{r}, nil)
+	a.TrustVector = &ear.TrustVector{InstanceIdentity: ear.CryptoFailed, Configuration: ear.CryptoFailed,
+		Executables: ear.CryptoFailed, FileSystem: ear.CryptoFailed, Hardware: ear.CryptoFailed,
+		RuntimeOpaque: ear.CryptoFailed, StorageOpaque: ear.CryptoFailed, SourcedData: ear.CryptoFailed}
+	return s.issue(ctx, sub, &verdict{policyID: pol.ID, reasons: a.Reasons, at: s.now(),
+		submods: map[string]*ear.Appraisal{media.submodule(sub.body): a}})
+}
+
+// issue signs a verdict and logs it. The caller has announced the log
+// entry (s.log.begin); issue adds or withdraws it.
+func (s *Server) issue(ctx context.Context, sub *submission, vd *verdict) (*outcome, error) {
+	t0 := time.Now()
+	e := &ear.EAR{IssuedAt: vd.at.Unix(), VerifierID: s.cfg.VerifierID, Submods: vd.submods}
 	if sub.nonce != nil {
 		e.Nonce = base64.RawURLEncoding.EncodeToString(sub.nonce)
 	}
 	token, err := s.signer.Sign(e)
 	if err != nil {
+		s.log.end()
 		return nil, fmt.Errorf("signing the EAR: %w", err)
 	}
-	sm := e.Submods[tee]
-	t3 := time.Now()
-	s.metrics.stage("sign", t3.Sub(t2))
+	status := ear.StatusNone
+	for _, a := range vd.submods {
+		status = status.Worse(a.Status)
+	}
+	t1 := time.Now()
+	s.metrics.stage("sign", t1.Sub(t0))
 
-	reasons, _ := json.Marshal(v.Appraisal.Reasons)
+	reasons, _ := json.Marshal(vd.reasons)
 	sum := sha256.Sum256(sub.body)
-	logged = true
 	if err := s.log.add(ctx, &store.Appraisal{
-		Time: opt.Now.UTC(), SessionID: sub.session, Client: sub.client, MediaType: sub.mediaType,
-		TEE: tee, Status: string(sm.Status), PolicyID: pol.ID, Reasons: reasons, EvidenceHash: sum[:],
+		Time: vd.at.UTC(), SessionID: sub.session, Client: sub.client, MediaType: sub.mediaType,
+		TEE: vd.tee, Status: string(status), PolicyID: vd.policyID, Reasons: reasons, EvidenceHash: sum[:],
 	}); err != nil {
 		return nil, fmt.Errorf("appraisal log: %w", err)
 	}
-	s.metrics.stage("store", time.Since(t3))
-	s.metrics.outcome(tee, string(sm.Status))
-	return &outcome{token: string(token), status: sm.Status, tee: tee, policyID: pol.ID, reasons: v.Appraisal.Reasons}, nil
+	s.metrics.stage("store", time.Since(t1))
+	tee := vd.tee
+	if tee == "" {
+		tee = "unreadable"
+	}
+	s.metrics.outcome(tee, string(status))
+	return &outcome{token: string(token), status: status, tee: vd.tee, policyID: vd.policyID, reasons: vd.reasons}, nil
 }
 
 // defaultCollateralRetry is the Retry-After of a collateral-unavailable

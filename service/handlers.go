@@ -337,6 +337,10 @@ func (s *Server) postSession(w http.ResponseWriter, r *http.Request) error {
 	if lookupMedia(mt) == nil {
 		return unsupportedMedia(mt)
 	}
+	if len(body) == 0 {
+		// A request error, as in Veraison: the nonce is not redeemed.
+		return problem(http.StatusBadRequest, probBadRequest, "Empty body", "the request body is empty: send the evidence")
+	}
 	sess, err := s.st.ClaimSession(r.Context(), id, s.now())
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -355,8 +359,13 @@ func (s *Server) postSession(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
-	out, aerr := s.appraise(r.Context(), &submission{mediaType: mt, body: body, nonce: sess.Nonce,
-		client: clientAddr(r), session: id})
+	sub := &submission{mediaType: mt, body: body, nonce: sess.Nonce, client: clientAddr(r), session: id}
+	out, aerr := s.appraise(r.Context(), sub)
+	if pe := (*problemError)(nil); errors.As(aerr, &pe) && isEvidenceProblem(pe) {
+		// Evidence that cannot be read gets a result, not an error, as
+		// Veraison's clients expect.
+		out, aerr = s.unreadable(r.Context(), sub, pe)
+	}
 	// The outcome is recorded even if the client has gone, hence a
 	// context detached from the request's cancellation.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)

@@ -1,10 +1,13 @@
 package service
 
 import (
+	"encoding/json"
 	"encoding/pem"
 	"mime"
 	"net/http"
+	"strings"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/cmw"
 	"github.com/ratls/ratls/service/api"
@@ -18,6 +21,10 @@ type evidenceMedia struct {
 	// same and, if name has a profile parameter, so is the profile.
 	name  string
 	parse func(body []byte) (*parsed, error)
+	// submodule names the EAR submodule of a body of this type that could
+	// not be read or verified (the TEE is then unknown): the Veraison
+	// scheme the type implies, else submodUnknown.
+	submodule func(body []byte) string
 
 	base, profile string // of name, parsed once
 }
@@ -27,21 +34,25 @@ type evidenceMedia struct {
 var evidenceMediaTypes []evidenceMedia
 
 func init() {
+	unknown := fixed(submodUnknown)
 	evidenceMediaTypes = newMediaTable([]evidenceMedia{
-		{name: api.MediaCertificateDER, parse: parseCertificate},
-		{name: api.MediaCertificatePEM, parse: parsePEMCertificate},
-		{name: api.MediaDCAPQuote, parse: rawOf(api.MediaDCAPQuote, "an Intel DCAP quote", func(it *evidence.Item) bool { return it.Quote != nil })},
-		{name: api.MediaSNPReport, parse: rawOf(api.MediaSNPReport, "an AMD SEV-SNP report", func(it *evidence.Item) bool { return it.SNP != nil })},
-		{name: api.MediaCCAToken, parse: rawOf(api.MediaCCAToken, "an Arm CCA token", func(it *evidence.Item) bool { return it.CCA != nil })},
-		{name: api.MediaTSMReport, parse: parseTSMReportJSON},
-		{name: api.MediaTSMReportCBOR, parse: parseTSMReportCBOR},
-		{name: api.MediaTaggedEvidence, parse: rawOf(api.MediaTaggedEvidence, "tagged RA-TLS evidence or a CMW", notRaw)},
+		{name: api.MediaCertificateDER, parse: parseCertificate, submodule: unknown},
+		{name: api.MediaCertificatePEM, parse: parsePEMCertificate, submodule: unknown},
+		{name: api.MediaDCAPQuote, parse: rawOf(api.MediaDCAPQuote, "an Intel DCAP quote", func(it *evidence.Item) bool { return it.Quote != nil }),
+			submodule: unknown},
+		{name: api.MediaSNPReport, parse: rawOf(api.MediaSNPReport, "an AMD SEV-SNP report", func(it *evidence.Item) bool { return it.SNP != nil }),
+			submodule: fixed(submodSNP)},
+		{name: api.MediaCCAToken, parse: rawOf(api.MediaCCAToken, "an Arm CCA token", func(it *evidence.Item) bool { return it.CCA != nil }),
+			submodule: fixed(submodCCA)},
+		{name: api.MediaTSMReport, parse: parseTSMReportJSON, submodule: tsmSubmodule(json.Unmarshal)},
+		{name: api.MediaTSMReportCBOR, parse: parseTSMReportCBOR, submodule: tsmSubmodule(cbor.Unmarshal)},
+		{name: api.MediaTaggedEvidence, parse: rawOf(api.MediaTaggedEvidence, "tagged RA-TLS evidence or a CMW", notRaw), submodule: unknown},
 		// Veraison's verifier takes either spelling and either serialization
 		// under each name; so does this one.
-		{name: api.MediaCMWCBOR, parse: parseCMW(api.MediaCMWCBOR)},
-		{name: api.MediaCMWJSON, parse: parseCMW(api.MediaCMWJSON)},
-		{name: api.MediaVeraisonCMWCBOR, parse: parseCMW(api.MediaVeraisonCMWCBOR)},
-		{name: api.MediaVeraisonCMWJSON, parse: parseCMW(api.MediaVeraisonCMWJSON)},
+		{name: api.MediaCMWCBOR, parse: parseCMW(api.MediaCMWCBOR), submodule: cmwSubmodule},
+		{name: api.MediaCMWJSON, parse: parseCMW(api.MediaCMWJSON), submodule: cmwSubmodule},
+		{name: api.MediaVeraisonCMWCBOR, parse: parseCMW(api.MediaVeraisonCMWCBOR), submodule: cmwSubmodule},
+		{name: api.MediaVeraisonCMWJSON, parse: parseCMW(api.MediaVeraisonCMWJSON), submodule: cmwSubmodule},
 	})
 }
 
@@ -116,6 +127,46 @@ func parseCMW(mt string) func([]byte) (*parsed, error) {
 		}
 		return rawItem(mt, body, notRaw, "tagged RA-TLS evidence or a CMW")
 	}
+}
+
+// EAR submodules of evidence that could not be read.
+const (
+	// submodUnknown is Veraison's name for a result whose scheme is not
+	// known (vts/appraisal: the submodule before the scheme is set).
+	submodUnknown = "ERROR"
+	submodCCA     = "ARM_CCA" // Veraison's Arm CCA scheme
+	submodSNP     = "SEVSNP"  // Veraison's SEV-SNP scheme
+)
+
+func fixed(name string) func([]byte) string { return func([]byte) string { return name } }
+
+// tsmProviders maps configfs-tsm providers to submodules.
+var tsmProviders = map[string]string{"tdx_guest": "tdx", "sev_guest": submodSNP, "arm_cca_guest": submodCCA}
+
+// tsmSubmodule names the submodule after the report's provider, when it
+// can be read.
+func tsmSubmodule(decode func([]byte, any) error) func([]byte) string {
+	return func(body []byte) string {
+		var r struct {
+			Provider string `json:"provider" cbor:"provider"`
+		}
+		if decode(body, &r) == nil {
+			if name, ok := tsmProviders[strings.TrimSpace(r.Provider)]; ok {
+				return name
+			}
+		}
+		return submodUnknown
+	}
+}
+
+// cmwSubmodule names the submodule after a record's media type.
+func cmwSubmodule(body []byte) string {
+	if c, err := cmw.Parse(body); err == nil && c.Kind == cmw.KindRecord {
+		if inner := lookupMedia(c.MediaType); inner != nil && !isCMWMedia(inner) {
+			return inner.submodule(c.Value)
+		}
+	}
+	return submodUnknown
 }
 
 func isCMWMedia(e *evidenceMedia) bool {

@@ -348,34 +348,59 @@ func TestBadEvidence(t *testing.T) {
 	q := quote(t, f.sgx, nil)
 	flipped := bytes.Clone(q)
 	flipped[100] ^= 1 // inside the report body: the signature no longer matches
+	// submod is the EAR submodule a session's contraindicated result
+	// names, "" for a protocol error that leaves the session waiting.
 	cases := []struct {
 		name, mt string
 		body     []byte
 		code     int
 		typ      string
+		submod   string
 	}{
-		{"unknown media type", "application/x-unknown", q, 415, "unsupported-media-type"},
-		{"no media type", "", q, 415, "unsupported-media-type"},
-		{"CCA without profile", "application/eat-collection", q, 415, "unsupported-media-type"},
-		{"empty", api.MediaDCAPQuote, nil, 400, "malformed-evidence"},
-		{"truncated quote", api.MediaDCAPQuote, q[:100], 400, "malformed-evidence"},
-		{"garbage", api.MediaDCAPQuote, bytes.Repeat([]byte{0xA5}, 2000), 400, "malformed-evidence"},
-		{"quote as SNP report", api.MediaSNPReport, q, 400, "media-type-mismatch"},
-		{"quote as CCA token", api.MediaCCAToken, q, 400, "media-type-mismatch"},
-		{"bad DER certificate", api.MediaCertificateDER, []byte{0x30, 0x03, 1, 2, 3}, 400, "malformed-evidence"},
-		{"PEM without certificate", api.MediaCertificatePEM, []byte("hello"), 400, "malformed-evidence"},
-		{"tsm report not JSON", api.MediaTSMReport, []byte("{"), 400, "malformed-evidence"},
-		{"tsm report unknown provider", api.MediaTSMReport, []byte(`{"provider":"x","outblob":"AA=="}`), 422, "unsupported-evidence"},
-		{"tsm report wrong blob", api.MediaTSMReport, fmt.Appendf(nil, `{"provider":"sev_guest","outblob":%q}`, base64.StdEncoding.EncodeToString(q)), 400, "media-type-mismatch"},
-		{"too large", api.MediaDCAPQuote, make([]byte, service.DefaultMaxBody+1), 413, "request-too-large"},
+		{"unknown media type", "application/x-unknown", q, 415, "unsupported-media-type", ""},
+		{"no media type", "", q, 415, "unsupported-media-type", ""},
+		{"CCA without profile", "application/eat-collection", q, 415, "unsupported-media-type", ""},
+		{"too large", api.MediaDCAPQuote, make([]byte, service.DefaultMaxBody+1), 413, "request-too-large", ""},
+		{"truncated quote", api.MediaDCAPQuote, q[:100], 400, "malformed-evidence", "ERROR"},
+		{"garbage", api.MediaDCAPQuote, bytes.Repeat([]byte{0xA5}, 2000), 400, "malformed-evidence", "ERROR"},
+		{"quote as SNP report", api.MediaSNPReport, q, 400, "media-type-mismatch", "SEVSNP"},
+		{"quote as CCA token", api.MediaCCAToken, q, 400, "media-type-mismatch", "ARM_CCA"},
+		{"bad DER certificate", api.MediaCertificateDER, []byte{0x30, 0x03, 1, 2, 3}, 400, "malformed-evidence", "ERROR"},
+		{"PEM without certificate", api.MediaCertificatePEM, []byte("hello"), 400, "malformed-evidence", "ERROR"},
+		{"tsm report not JSON", api.MediaTSMReport, []byte("{"), 400, "malformed-evidence", "ERROR"},
+		{"tsm report unknown provider", api.MediaTSMReport, []byte(`{"provider":"x","outblob":"AA=="}`), 422, "unsupported-evidence", "ERROR"},
+		{"tsm report wrong blob", api.MediaTSMReport, fmt.Appendf(nil, `{"provider":"sev_guest","outblob":%q}`, base64.StdEncoding.EncodeToString(q)), 400, "media-type-mismatch", "SEVSNP"},
+		{"tsm report wrong CCA blob", api.MediaTSMReport, fmt.Appendf(nil, `{"provider":"arm_cca_guest\n","outblob":%q}`, base64.StdEncoding.EncodeToString(q)), 400, "media-type-mismatch", "ARM_CCA"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			// The native API answers with the problem.
 			f.do("POST", api.PathAttest, "", c.mt, c.body).problem(t, c.code, c.typ)
-			loc, _ := f.newSession("")
-			f.do("POST", loc, "", c.mt, c.body).problem(t, c.code, c.typ)
+			loc, s := f.newSession("")
+			r := f.do("POST", loc, "", c.mt, c.body)
+			if c.submod == "" {
+				// A protocol error: the session is untouched.
+				r.problem(t, c.code, c.typ)
+				var got api.Session
+				f.do("GET", loc, "", "", nil).json(t, &got)
+				if got.Status != store.SessionWaiting {
+					t.Errorf("session after a protocol error: want waiting, got %s", got.Status)
+				}
+				return
+			}
+			f.checkUnreadable(t, r, s.Nonce, c.submod, c.typ)
+			// The nonce was redeemed: the session is done.
+			f.do("POST", loc, "", c.mt, c.body).problem(t, http.StatusConflict, "nonce-redeemed")
 		})
 	}
+	// An empty body is a protocol error: the session stays usable.
+	loc, s := f.newSession("")
+	f.do("POST", loc, "", api.MediaDCAPQuote, nil).problem(t, 400, "bad-request")
+	if r := f.do("POST", loc, "", api.MediaDCAPQuote, quote(t, f.sgx, s.Nonce)); r.code != 200 {
+		t.Errorf("evidence after an empty body: want 200, got %d %s", r.code, r.body)
+	}
+	f.do("POST", api.PathAttest, "", api.MediaDCAPQuote, nil).problem(t, 400, "malformed-evidence")
+
 	// A quote with a flipped byte parses but fails its signature: a
 	// rejection with the reason, not a malformed request.
 	p := f.do("POST", api.PathAttest, "", api.MediaDCAPQuote, flipped).problem(t, 422, "policy-rejection")
@@ -385,13 +410,61 @@ func TestBadEvidence(t *testing.T) {
 	if s := f.verifyEAR(p.EAR).Submods["sgx"]; s.Status != ear.StatusContraindicated || s.TrustVector.InstanceIdentity != 97 || s.TrustVector.Hardware != 97 {
 		t.Errorf("flipped quote EAR: want contraindicated with instance-identity and hardware 97, got %s %+v", s.Status, s.TrustVector)
 	}
-	// A failed session records its problem.
-	loc, _ := f.newSession("")
-	f.do("POST", loc, "", api.MediaDCAPQuote, q[:100]).problem(t, 400, "malformed-evidence")
-	var s api.Session
-	f.do("GET", loc, "", "", nil).json(t, &s)
-	if s.Status != store.SessionFailed || s.Problem == nil || s.Problem.Status != 400 {
-		t.Fatalf("failed session: %+v", s)
+	// In a session, the same: complete, contraindicated.
+	loc, _ = f.newSession("")
+	var done api.Session
+	r := f.do("POST", loc, "", api.MediaDCAPQuote, flipped)
+	r.json(t, &done)
+	if r.code != 200 || done.Status != store.SessionComplete || done.Result == nil ||
+		f.verifyEAR(*done.Result).Submods["sgx"].Status != ear.StatusContraindicated {
+		t.Fatalf("flipped quote in a session: want 200 complete contraindicated, got %d %s", r.code, r.body)
+	}
+	// Every EAR issued is in the appraisal log, unreadable evidence too.
+	var apps struct{ Appraisals []api.Appraisal }
+	f.do("GET", api.PathAppraisals+"?limit=1000", f.admin, "", nil).json(t, &apps)
+	unreadable := 0
+	for _, a := range apps.Appraisals {
+		if a.Session != "" && a.TEE == "" && a.Status == "contraindicated" {
+			unreadable++
+		}
+	}
+	if want := len(cases) - 4; unreadable != want {
+		t.Errorf("appraisal log: want %d entries of unreadable session evidence, got %d", want, unreadable)
+	}
+}
+
+// checkUnreadable checks the answer to evidence that cannot be read: it
+// completes the session with a contraindicated EAR, as Veraison answers:
+// every claim 99 (cryptographic validation failed), the reason in
+// ear.veraison.policy-claims' "problem" and in ratls.reasons.
+func (f *fixture) checkUnreadable(t *testing.T, r *response, nonce []byte, submod, typ string) {
+	t.Helper()
+	var done api.Session
+	r.json(t, &done)
+	if r.code != 200 || done.Status != store.SessionComplete || done.Result == nil || done.Problem != nil {
+		t.Fatalf("want 200 and a complete session with a result, got %d %s", r.code, r.body)
+	}
+	e := f.verifyEAR(*done.Result)
+	sub := e.Submods[submod]
+	if len(e.Submods) != 1 || sub == nil {
+		t.Fatalf("submods: want only %s, got %v", submod, e.Submods)
+	}
+	if e.Nonce != base64.URLEncoding.EncodeToString(nonce) && e.Nonce != base64.RawURLEncoding.EncodeToString(nonce) {
+		t.Errorf("eat_nonce: want the session's nonce, got %q", e.Nonce)
+	}
+	tv := sub.TrustVector
+	if sub.Status != ear.StatusContraindicated || tv == nil || *tv != (ear.TrustVector{InstanceIdentity: 99, Configuration: 99,
+		Executables: 99, FileSystem: 99, Hardware: 99, RuntimeOpaque: 99, StorageOpaque: 99, SourcedData: 99}) {
+		t.Errorf("want contraindicated with every claim 99, got %s %+v", sub.Status, tv)
+	}
+	if len(sub.Reasons) != 1 || sub.Reasons[0].Check != "evidence" || sub.Reasons[0].Actual != typ || sub.Reasons[0].Status != ear.StatusContraindicated {
+		t.Fatalf("reasons: want one evidence reason naming %s, got %+v", typ, sub.Reasons)
+	}
+	if p, _ := sub.PolicyClaims["problem"].(string); !strings.Contains(p, sub.Reasons[0].Message) {
+		t.Errorf("policy-claims problem: want it to say %q, got %v", sub.Reasons[0].Message, sub.PolicyClaims)
+	}
+	if sub.PolicyID != "ratls-default" {
+		t.Errorf("policy: want ratls-default, got %q", sub.PolicyID)
 	}
 }
 

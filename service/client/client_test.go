@@ -203,18 +203,19 @@ func TestChallengeResponse(t *testing.T) {
 	wantProblem(t, err, 404, "not-found")
 	wantProblem(t, f.anon.DeleteSession(ctx, s.ID), 404, "not-found")
 
-	// A nonce of the caller's choosing; evidence the session did not ask
-	// for fails the session with the problem recorded.
+	// A nonce of the caller's choosing; evidence that is not what its
+	// media type says completes the session with a contraindicated EAR.
 	nonce := []byte("0123456789abcdef")
 	s, err = f.anon.NewSessionWithNonce(ctx, nonce)
 	if err != nil || !bytes.Equal(s.Nonce, nonce) {
 		t.Fatalf("NewSessionWithNonce: %+v, %v", s, err)
 	}
-	_, err = f.anon.Submit(ctx, s.ID, api.MediaSNPReport, q)
-	wantProblem(t, err, 400, "media-type-mismatch")
-	got, err = f.anon.Session(ctx, s.ID)
-	if err != nil || got.Status != store.SessionFailed || got.Problem == nil || got.Problem.Status != 400 {
-		t.Fatalf("failed session: %+v, %v", got, err)
+	done, err = f.anon.Submit(ctx, s.ID, api.MediaSNPReport, q)
+	if err != nil || done.Status != store.SessionComplete || done.Result == nil {
+		t.Fatalf("mismatched evidence: want a complete session, got %+v, %v", done, err)
+	}
+	if e, err := f.anon.VerifyEAR(ctx, *done.Result); err != nil || e.Submods["SEVSNP"] == nil || e.Submods["SEVSNP"].Status != ear.StatusContraindicated {
+		t.Fatalf("mismatched evidence: want a contraindicated SEVSNP result, got %+v, %v", e, err)
 	}
 	_, err = f.anon.NewSessionWithNonce(ctx, []byte("short"))
 	wantProblem(t, err, 400, "bad-request")
