@@ -19,7 +19,6 @@ import (
 	"github.com/ratls/ratls/ear"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/snp"
-	"github.com/ratls/ratls/inspect"
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/store"
 	"github.com/ratls/ratls/verify/checks"
@@ -115,12 +114,8 @@ func (s *Server) appraise(ctx context.Context, sub *submission) (*outcome, error
 	s.metrics.stage("verify", time.Since(t1))
 	issuing = true
 	return s.issue(ctx, sub, &verdict{tee: tee, policyID: pol.ID, reasons: v.Appraisal.Reasons, at: opt.Now,
-		submods: map[string]*ear.Appraisal{tee: v.Appraisal.Submodule(inspect.Measurements(v.Item))}})
+		submods: submodules(tee, v, pol)})
 }
-
-// CheckEvidence names the reason of a result about evidence that could not
-// be read or verified as its media type says.
-const CheckEvidence = "evidence"
 
 // isEvidenceProblem reports whether a problem is about the evidence itself
 // (it does not parse, is not what its media type says, or cannot be
@@ -148,7 +143,7 @@ func (s *Server) unreadable(ctx context.Context, sub *submission, pe *problemErr
 		return nil, pe // not evidence of a type the service takes
 	}
 	s.log.begin()
-	r := appraise.Reason{Check: CheckEvidence, Category: checks.Hardware, State: checks.Failed,
+	r := appraise.Reason{Check: ratls.CheckEvidence, Category: checks.Hardware, State: checks.Failed,
 		Expected: "evidence that can be verified as " + media.name, Actual: strings.TrimPrefix(pe.Type, api.ProblemTypeBase),
 		Message: pe.Detail, Status: appraise.Contraindicated}
 	a := ear.FromReasons(appraise.Contraindicated, pol.ID, []appraise.Reason{r}, nil)

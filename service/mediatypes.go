@@ -129,19 +129,20 @@ func parseCMW(mt string) func([]byte) (*parsed, error) {
 	}
 }
 
-// EAR submodules of evidence that could not be read.
+// EAR submodules of evidence that could not be read, as Veraison names
+// them: after the scheme the media type implies (Veraison's CCA scheme
+// names its submodule ARM_CCA until the token is verified), else the name
+// Veraison gives a result before it knows the scheme (vts/appraisal).
 const (
-	// submodUnknown is Veraison's name for a result whose scheme is not
-	// known (vts/appraisal: the submodule before the scheme is set).
-	submodUnknown = "ERROR"
-	submodCCA     = "ARM_CCA" // Veraison's Arm CCA scheme
-	submodSNP     = "SEVSNP"  // Veraison's SEV-SNP scheme
+	submodUnknown = api.SubmodUnknown
+	submodCCA     = "ARM_CCA"
+	submodSNP     = api.SubmodSEVSNP
 )
 
 func fixed(name string) func([]byte) string { return func([]byte) string { return name } }
 
 // tsmProviders maps configfs-tsm providers to submodules.
-var tsmProviders = map[string]string{"tdx_guest": "tdx", "sev_guest": submodSNP, "arm_cca_guest": submodCCA}
+var tsmProviders = map[string]string{"tdx_guest": api.SubmodTDX, "sev_guest": submodSNP, "arm_cca_guest": submodCCA}
 
 // tsmSubmodule names the submodule after the report's provider, when it
 // can be read.

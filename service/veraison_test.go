@@ -38,6 +38,7 @@ import (
 	"github.com/ratls/ratls/evidence/snp"
 	"github.com/ratls/ratls/service"
 	"github.com/ratls/ratls/service/api"
+	"github.com/ratls/ratls/testing/ccatest"
 	"github.com/ratls/ratls/verify/amd"
 )
 
@@ -434,4 +435,140 @@ func TestVeraisonNonceMismatch(t *testing.T) {
 		t.Errorf("policy-claims reasons: want %d, got %v", len(sub.Reasons), sub.PolicyClaims)
 	}
 	c.deleteSession(uri)
+}
+
+// evcliAccept is what evcli's CCA evidence builders look for in the
+// session's accept list, compared as a string (cmd/cca/verify_as.go).
+const evcliAccept = `application/eat-collection; profile="http://arm.com/CCA-SSD/1.0.0"`
+
+// evcliBuild is BuildEvidence of evcli's attester and relying-party modes:
+// the CCA media type must be offered verbatim.
+func evcliBuild(t testing.TB, accept []string, token []byte) ([]byte, string) {
+	t.Helper()
+	for _, ct := range accept {
+		if ct == evcliAccept {
+			return token, evcliAccept
+		}
+	}
+	t.Fatalf("expecting media type %s, got %s", evcliAccept, strings.Join(accept, ", "))
+	return nil, ""
+}
+
+func ccaFixture(t *testing.T) (*fixture, *ccatest.Platform) {
+	t.Helper()
+	p, err := ccatest.NewPlatform()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newFixture(t, fixtureOptions{mutate: func(c *service.Config) { c.Verify.CCAKey = p.Public() }}), p
+}
+
+// "evcli cca verify-as attester": nonceSize=64, the token made with the
+// session's nonce as realm challenge, DELETE at the end. The EAR has
+// Veraison's two CCA submodules, each with its claims annotated under
+// Veraison's names (ccatoken's JSON: bytes in standard base64).
+func TestVeraisonCCASubmodules(t *testing.T) {
+	f, p := ccaFixture(t)
+	c := &apiclient{t: t, base: f.http.URL, size: 64}
+	uri, s := c.newSession()
+	if len(s.Nonce) != 64 {
+		t.Fatalf("nonceSize=64: got %d bytes", len(s.Nonce))
+	}
+	realm := ccatest.NewRealm(s.Nonce)
+	token, err := p.Token(realm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, mt := evcliBuild(t, s.Accept, token)
+	e := f.veraisonResult(c.challengeResponse(uri, mt, ev))
+	c.deleteSession(uri)
+
+	plat, rlm := e.Submods["CCA_SSD_PLATFORM"], e.Submods["CCA_REALM"]
+	if len(e.Submods) != 2 || plat == nil || rlm == nil {
+		t.Fatalf("submods: want CCA_SSD_PLATFORM and CCA_REALM, got %v", e.Submods)
+	}
+	b64 := base64.StdEncoding.EncodeToString
+	for k, want := range map[string]any{
+		"cca-platform-profile":           ccatest.PlatformProfile,
+		"cca-platform-implementation-id": b64(p.ImplementationID),
+		"cca-platform-instance-id":       b64(p.InstanceID),
+		"cca-platform-config":            b64(p.Config),
+		"cca-platform-lifecycle":         json.Number("12291"),
+		"cca-platform-hash-algo-id":      "sha-256",
+		"cca-platform-service-indicator": "https://veraison.example/.well-known/veraison/verification",
+	} {
+		if got := plat.AnnotatedEvidence[k]; got != want {
+			t.Errorf("platform %s: want %v, got %v", k, want, got)
+		}
+	}
+	comps, _ := plat.AnnotatedEvidence["cca-platform-sw-components"].([]any)
+	if len(comps) != 2 {
+		t.Fatalf("platform sw components: %v", plat.AnnotatedEvidence["cca-platform-sw-components"])
+	}
+	c0, _ := comps[0].(map[string]any)
+	if c0["measurement-type"] != "BL" || c0["measurement-value"] != b64(p.SWComponents[0].Measurement) ||
+		c0["version"] != "1.0.0" || c0["signer-id"] != b64(p.SWComponents[0].SignerID) {
+		t.Errorf("platform sw component 0: %v", c0)
+	}
+	if _, ok := plat.AnnotatedEvidence["cca-platform-challenge"].(string); !ok {
+		t.Errorf("platform challenge: %v", plat.AnnotatedEvidence["cca-platform-challenge"])
+	}
+	for k, want := range map[string]any{
+		"cca-realm-challenge":               b64(realm.Challenge),
+		"cca-realm-personalization-value":   b64(realm.PersonalizationValue),
+		"cca-realm-initial-measurement":     b64(realm.InitialMeasurement),
+		"cca-realm-hash-algo-id":            "sha-256",
+		"cca-realm-public-key-hash-algo-id": "sha-256",
+	} {
+		if got := rlm.AnnotatedEvidence[k]; got != want {
+			t.Errorf("realm %s: want %v, got %v", k, want, got)
+		}
+	}
+	rems, _ := rlm.AnnotatedEvidence["cca-realm-extensible-measurements"].([]any)
+	if len(rems) != 4 || rems[3] != b64(realm.REMs[3]) {
+		t.Errorf("realm REMs: %v", rlm.AnnotatedEvidence["cca-realm-extensible-measurements"])
+	}
+	if _, ok := rlm.AnnotatedEvidence["cca-realm-public-key"].(string); !ok {
+		t.Errorf("realm public key: %v", rlm.AnnotatedEvidence["cca-realm-public-key"])
+	}
+
+	// Genuine, fresh and secured, but the built-in policy has no
+	// reference values: both warn, and neither claims the executables.
+	for name, sub := range map[string]*ear.Appraisal{"CCA_SSD_PLATFORM": plat, "CCA_REALM": rlm} {
+		if sub.Status != ear.StatusWarning || sub.TrustVector.Executables != 0 || sub.TrustVector.Hardware != 2 || sub.TrustVector.InstanceIdentity != 2 {
+			t.Errorf("%s: want warning, executables absent, hardware and instance-identity 2; got %s %+v %+v", name, sub.Status, sub.TrustVector, sub.Reasons)
+		}
+	}
+}
+
+// A failure of the platform is a failure of the realm it hosts; a failure
+// of the realm is the realm's alone.
+func TestCCASubmoduleReasons(t *testing.T) {
+	f, p := ccaFixture(t)
+	check := func(name string, token []byte, nonce []byte, platform, realm ear.Status, wantCheck string) {
+		t.Helper()
+		r := f.do("POST", api.PathAttest+"?nonce="+base64.RawURLEncoding.EncodeToString(nonce), "", api.MediaCCAToken, token)
+		var res struct {
+			EAR string `json:"ear"`
+		}
+		r.json(t, &res)
+		e := f.verifyEAR(res.EAR)
+		pl, rl := e.Submods["CCA_SSD_PLATFORM"], e.Submods["CCA_REALM"]
+		if pl == nil || rl == nil || pl.Status != platform || rl.Status != realm {
+			t.Fatalf("%s: want platform %s and realm %s, got %+v", name, platform, realm, e.Submods)
+		}
+		found := false
+		for _, rs := range rl.Reasons {
+			found = found || rs.Check == wantCheck
+		}
+		if !found {
+			t.Errorf("%s: realm reasons lack %s: %+v", name, wantCheck, rl.Reasons)
+		}
+	}
+	nonce := bytes.Repeat([]byte{7}, 32)
+	good, _ := p.Token(ccatest.NewRealm(nonce))
+	check("wrong nonce", good, bytes.Repeat([]byte{8}, 32), ear.StatusWarning, ear.StatusContraindicated, "nonce")
+	p.Lifecycle = 0x5000 // recoverable debug
+	debug, _ := p.Token(ccatest.NewRealm(nonce))
+	check("debug platform", debug, nonce, ear.StatusContraindicated, ear.StatusContraindicated, "cca.lifecycle")
 }

@@ -11,10 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -652,19 +654,33 @@ func writeJSONReport(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// resultOf reads the one appraisal of a service's EAR.
+// resultOf reads the appraisal of a service's EAR: one submodule, or the
+// submodules of one TEE (Arm CCA's platform and realm), as one result: the
+// worst status, and each reason once.
 func resultOf(e *ear.EAR) (*remoteResult, error) {
-	if len(e.Submods) != 1 {
-		return nil, fmt.Errorf("want one submodule in the EAR, got %d", len(e.Submods))
+	if len(e.Submods) == 0 {
+		return nil, errors.New("the EAR has no submodule")
 	}
-	for tee, a := range e.Submods {
-		reasons := a.Reasons
-		if reasons == nil {
-			reasons = []appraise.Reason{}
+	out := &remoteResult{Status: ear.StatusNone, Reasons: []appraise.Reason{}}
+	seen := map[string]bool{}
+	for _, name := range slices.Sorted(maps.Keys(e.Submods)) {
+		a := e.Submods[name]
+		tee, ok := api.SubmoduleTEE[name]
+		if !ok {
+			tee = name
 		}
-		return &remoteResult{Status: a.Status, TEE: tee, PolicyID: a.PolicyID, Reasons: reasons}, nil
+		if out.TEE != "" && (tee != out.TEE || a.PolicyID != out.PolicyID) {
+			return nil, fmt.Errorf("the EAR's submodules are about different TEEs or policies: %v", slices.Sorted(maps.Keys(e.Submods)))
+		}
+		out.TEE, out.PolicyID, out.Status = tee, a.PolicyID, out.Status.Worse(a.Status)
+		for _, r := range a.Reasons {
+			if k := string(r.Status) + " " + r.Check + ": " + r.Message; !seen[k] {
+				seen[k] = true
+				out.Reasons = append(out.Reasons, r)
+			}
+		}
 	}
-	return nil, nil // not reached
+	return out, nil
 }
 
 // earKeyID reads the kid of a JWT's header, for display; "" if unreadable.
@@ -784,9 +800,15 @@ func writeRemote(w io.Writer, r *remoteReport) {
 	p.line(1, "verifier", strings.TrimSpace(r.EAR.VerifierID.Build)+" ("+r.EAR.VerifierID.Developer+")")
 	p.line(1, "issued at", time.Unix(r.EAR.IssuedAt, 0).UTC().Format(time.RFC3339))
 	p.line(1, "TEE", r.Result.TEE)
-	if tv := r.EAR.Submods[r.Result.TEE].TrustVector; tv != nil {
-		p.line(1, "trust vector", fmt.Sprintf("instance-identity %d, configuration %d, executables %d, hardware %d, runtime-opaque %d",
-			tv.InstanceIdentity, tv.Configuration, tv.Executables, tv.Hardware, tv.RuntimeOpaque))
+	for _, name := range slices.Sorted(maps.Keys(r.EAR.Submods)) {
+		label := "trust vector"
+		if len(r.EAR.Submods) > 1 {
+			label += " " + name
+		}
+		if tv := r.EAR.Submods[name].TrustVector; tv != nil {
+			p.line(1, label, fmt.Sprintf("instance-identity %d, configuration %d, executables %d, hardware %d, runtime-opaque %d",
+				tv.InstanceIdentity, tv.Configuration, tv.Executables, tv.Hardware, tv.RuntimeOpaque))
+		}
 	}
 	p.section("Appraisal (policy " + r.Result.PolicyID + ")")
 	for _, rs := range r.Result.Reasons {

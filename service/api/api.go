@@ -75,6 +75,27 @@ var EvidenceMedia = []string{
 	MediaVeraisonCMWCBOR, MediaVeraisonCMWJSON,
 }
 
+// EAR submodule names. Veraison's names where Veraison has a scheme for
+// the TEE (Arm CCA: a platform and a realm submodule; SEV-SNP); ratls's TEE
+// names for the others (SGX, TDX), which Veraison does not verify.
+const (
+	SubmodCCAPlatform = "CCA_SSD_PLATFORM"
+	SubmodCCARealm    = "CCA_REALM"
+	SubmodSEVSNP      = "SEVSNP"
+	SubmodSGX         = "sgx"
+	SubmodTDX         = "tdx"
+	// SubmodUnknown names the one submodule of a result about evidence
+	// whose TEE could not be told (Veraison's name for a result whose
+	// scheme is unknown).
+	SubmodUnknown = "ERROR"
+)
+
+// SubmoduleTEE maps an EAR submodule name to the TEE (the tee member of an
+// AttestResult, "sgx", "tdx", "sev_snp" or "cca") it is about.
+var SubmoduleTEE = map[string]string{
+	SubmodCCAPlatform: "cca", SubmodCCARealm: "cca", SubmodSEVSNP: "sev_snp", SubmodSGX: "sgx", SubmodTDX: "tdx",
+}
+
 // Session is a challenge-response session (Veraison's
 // application/vnd.veraison.challenge-response-session+json).
 type Session struct {
