@@ -104,7 +104,7 @@ func rowsAffected(res sql.Result, what string) error {
 
 // Sessions.
 
-const sessionCols = `id, nonce, accept, status, created, expires, result, problem`
+const sessionCols = `id, nonce, accept, status, created, expires, result, problem, evidence_type, evidence`
 
 func validSessionStatus(s string) bool {
 	switch s {
@@ -120,7 +120,7 @@ func scanSession(row interface{ Scan(...any) error }) (*Session, error) {
 		accept string
 	)
 	if err := row.Scan(&s.ID, &s.Nonce, &accept, &s.Status, timeScanner{&s.Created},
-		timeScanner{&s.Expires}, &s.Result, &s.Problem); err != nil {
+		timeScanner{&s.Expires}, &s.Result, &s.Problem, &s.EvidenceType, &s.Evidence); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(accept), &s.Accept); err != nil {
@@ -131,6 +131,7 @@ func scanSession(row interface{ Scan(...any) error }) (*Session, error) {
 	}
 	s.Nonce = nilIfEmpty(s.Nonce)
 	s.Problem = nilIfEmpty(s.Problem)
+	s.Evidence = nilIfEmpty(s.Evidence)
 	return &s, nil
 }
 
@@ -153,9 +154,9 @@ func (s *sqlStore) CreateSession(ctx context.Context, ss *Session) error {
 	if ss.Accept == nil {
 		accept = []byte("[]")
 	}
-	_, err = s.w.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	_, err = s.w.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		ss.ID, blob(ss.Nonce), string(accept), status, s.d.timeArg(dbTime(ss.Created)),
-		s.d.timeArg(dbTime(ss.Expires)), ss.Result, blob(ss.Problem))
+		s.d.timeArg(dbTime(ss.Expires)), ss.Result, blob(ss.Problem), ss.EvidenceType, blob(ss.Evidence))
 	if s.d.isUnique(err) {
 		return fmt.Errorf("%w: session %q exists", ErrConflict, ss.ID)
 	}
@@ -209,6 +210,25 @@ func (s *sqlStore) FinishSession(ctx context.Context, id, status, result string,
 		WHERE id = $1 AND status = 'processing'`, id, status, result, blob(problem))
 	if err != nil {
 		return fmt.Errorf("store: finish session %q: %w", id, err)
+	}
+	err = rowsAffected(res, fmt.Sprintf("session %q", id))
+	if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	cur, err := s.Session(ctx, id)
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: session %q is %s, not processing", ErrConflict, id, cur.Status)
+}
+
+// SetSessionEvidence fails with ErrConflict when the session is not
+// processing.
+func (s *sqlStore) SetSessionEvidence(ctx context.Context, id, mediaType string, evidence []byte) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE sessions SET evidence_type = $2, evidence = $3
+		WHERE id = $1 AND status = 'processing'`, id, mediaType, blob(evidence))
+	if err != nil {
+		return fmt.Errorf("store: set session %q evidence: %w", id, err)
 	}
 	err = rowsAffected(res, fmt.Sprintf("session %q", id))
 	if !errors.Is(err, ErrNotFound) {

@@ -105,6 +105,10 @@ type Session struct {
 	Result string
 	// Problem is the RFC 9457 problem document (JSON) of a failed session.
 	Problem []byte
+	// EvidenceType and Evidence are the evidence submitted to the session
+	// (SetSessionEvidence), empty before.
+	EvidenceType string
+	Evidence     []byte
 }
 
 // Document kinds.
@@ -199,6 +203,10 @@ type Store interface {
 	// FinishSession records the outcome of a processing session: status
 	// complete with result, or failed with problem.
 	FinishSession(ctx context.Context, id, status, result string, problem []byte) error
+	// SetSessionEvidence records the evidence submitted to a processing
+	// session, which the session then shows, as Veraison's sessions do
+	// (ErrNotFound if absent, ErrConflict if not processing).
+	SetSessionEvidence(ctx context.Context, id, mediaType string, evidence []byte) error
 	// DeleteSession removes a session (ErrNotFound if absent).
 	DeleteSession(ctx context.Context, id string) error
 	// PurgeSessions deletes sessions that expired before the given time and

@@ -81,7 +81,8 @@ func must(t *testing.T, what string, err error) {
 func checkSession(t *testing.T, what string, got, want *store.Session) {
 	t.Helper()
 	if got.ID != want.ID || !bytes.Equal(got.Nonce, want.Nonce) || !slices.Equal(got.Accept, want.Accept) ||
-		got.Status != want.Status || got.Result != want.Result || !bytes.Equal(got.Problem, want.Problem) {
+		got.Status != want.Status || got.Result != want.Result || !bytes.Equal(got.Problem, want.Problem) ||
+		got.EvidenceType != want.EvidenceType || !bytes.Equal(got.Evidence, want.Evidence) {
 		t.Errorf("%s: got %+v, want %+v", what, got, want)
 	}
 	checkTime(t, what+" Created", got.Created, want.Created)
@@ -114,6 +115,14 @@ func testSessions(t *testing.T, s store.Store) {
 	_, err = s.ClaimSession(ctx, "s1", t0)
 	checkErr(t, "second ClaimSession", err, store.ErrConflict)
 
+	// The evidence is recorded while processing, and only then.
+	checkErr(t, "SetSessionEvidence(absent)", s.SetSessionEvidence(ctx, "absent", "application/x", []byte{1}), store.ErrNotFound)
+	must(t, "SetSessionEvidence", s.SetSessionEvidence(ctx, "s1", "application/eat+cwt", []byte{9, 8, 7}))
+	got, err = s.Session(ctx, "s1")
+	must(t, "Session", err)
+	want.EvidenceType, want.Evidence = "application/eat+cwt", []byte{9, 8, 7}
+	checkSession(t, "Session after SetSessionEvidence", got, &want)
+
 	// Finish as complete.
 	checkOtherErr(t, "FinishSession with status waiting", s.FinishSession(ctx, "s1", store.SessionWaiting, "", nil))
 	checkErr(t, "FinishSession(absent)", s.FinishSession(ctx, "absent", store.SessionComplete, "x", nil), store.ErrNotFound)
@@ -138,6 +147,7 @@ func testSessions(t *testing.T, s store.Store) {
 		t.Errorf("session created without Accept: Accept %q, want nil", got.Accept)
 	}
 	checkErr(t, "FinishSession of a waiting session", s.FinishSession(ctx, "s2", store.SessionComplete, "x", nil), store.ErrConflict)
+	checkErr(t, "SetSessionEvidence of a waiting session", s.SetSessionEvidence(ctx, "s2", "application/x", []byte{1}), store.ErrConflict)
 
 	// Finish as failed.
 	_, err = s.ClaimSession(ctx, "s2", t0)
