@@ -160,7 +160,8 @@ func (s *Server) issue(ctx context.Context, sub *submission, vd *verdict) (*outc
 	t0 := time.Now()
 	e := &ear.EAR{IssuedAt: vd.at.Unix(), VerifierID: s.cfg.VerifierID, Submods: vd.submods}
 	if sub.nonce != nil {
-		e.Nonce = base64.RawURLEncoding.EncodeToString(sub.nonce)
+		// Padded, as Veraison encodes eat_nonce (vts/appraisal).
+		e.Nonce = base64.URLEncoding.EncodeToString(sub.nonce)
 	}
 	token, err := s.signer.Sign(e)
 	if err != nil {

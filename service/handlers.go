@@ -40,8 +40,12 @@ func (s *Server) routes() http.Handler {
 		if !paths[path] {
 			paths[path] = true
 			// Other methods on a known path get a problem document, not
-			// the mux's plain-text 405.
+			// the mux's plain-text 405; on Veraison's paths a 404, as
+			// Veraison answers.
 			mux.Handle(path, s.wrap(path, roleOpen, func(w http.ResponseWriter, r *http.Request) error {
+				if veraisonPaths[path] {
+					return problem(http.StatusNotFound, probNotFound, "Not found", "no endpoint %s %s", r.Method, r.URL.Path)
+				}
 				return problem(http.StatusMethodNotAllowed, probMethod, "Method not allowed", "%s is not allowed on %s", r.Method, r.URL.Path)
 			}))
 		}
@@ -52,6 +56,9 @@ func (s *Server) routes() http.Handler {
 	handle("POST", sessionPath, roleVerify, s.postSession)
 	handle("DELETE", sessionPath, roleVerify, s.deleteSession)
 	handle("GET", api.PathDiscovery, roleOpen, func(w http.ResponseWriter, r *http.Request) error {
+		if !acceptable(r, api.DiscoveryMedia, "application/json") {
+			return notAcceptable(api.DiscoveryMedia)
+		}
 		state := "READY"
 		if s.Ready(r.Context()) != nil {
 			state = "DOWN"
@@ -232,6 +239,9 @@ func strictJSON(b []byte, v any) error { return strictjson.Decode(b, v) }
 // ---- challenge-response sessions ----
 
 func (s *Server) newSession(w http.ResponseWriter, r *http.Request) error {
+	if !acceptable(r, api.SessionMedia) {
+		return notAcceptable(api.SessionMedia)
+	}
 	q := r.URL.Query()
 	var nonce []byte
 	switch {
@@ -265,8 +275,8 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request) error {
 	if err := s.st.CreateSession(r.Context(), sess); err != nil {
 		return err
 	}
-	w.Header().Set("Location", api.PathSession+sess.ID)
-	writeJSON(w, http.StatusCreated, api.SessionMedia, sessionJSON(sess, nil))
+	w.Header().Set("Location", api.SessionLocation(sess.ID))
+	writeJSON(w, http.StatusCreated, api.SessionMedia, sessionJSON(sess))
 	return nil
 }
 
@@ -280,8 +290,11 @@ func newSessionID() string {
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
-func sessionJSON(s *store.Session, ev *api.SessionEvidence) *api.Session {
-	out := &api.Session{Nonce: s.Nonce, Expiry: s.Expires, Accept: s.Accept, Status: s.Status, Evidence: ev}
+func sessionJSON(s *store.Session) *api.Session {
+	out := &api.Session{Nonce: s.Nonce, Expiry: s.Expires, Accept: s.Accept, Status: s.Status}
+	if s.EvidenceType != "" {
+		out.Evidence = &api.SessionEvidence{Type: s.EvidenceType, Value: s.Evidence}
+	}
 	if s.Result != "" {
 		res := s.Result
 		out.Result = &res
@@ -304,20 +317,32 @@ func (s *Server) session(ctx context.Context, id string) (*store.Session, error)
 }
 
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request) error {
-	sess, err := s.session(r.Context(), r.PathValue("id"))
+	if !acceptable(r, api.SessionMedia) {
+		return notAcceptable(api.SessionMedia)
+	}
+	id, err := parseSessionID(r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, api.SessionMedia, sessionJSON(sess, nil))
+	sess, err := s.session(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if sess.Status == store.SessionWaiting && !s.now().Before(sess.Expires) {
+		return sessionExpired(sess)
+	}
+	writeJSON(w, http.StatusOK, api.SessionMedia, sessionJSON(sess))
 	return nil
 }
 
+// deleteSession deletes a session; deleting one that does not exist is
+// no error, as in Veraison.
 func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
-	err := s.st.DeleteSession(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		return problem(http.StatusNotFound, probNotFound, "No such session", "session %q does not exist or was deleted", r.PathValue("id"))
-	}
+	id, err := parseSessionID(r.PathValue("id"))
 	if err != nil {
+		return err
+	}
+	if err := s.st.DeleteSession(r.Context(), id); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -328,18 +353,24 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
 // claimed atomically first, so its nonce is redeemed at most once, whichever
 // replica the attempts reach.
 func (s *Server) postSession(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
+	// Protocol errors first, in Veraison's order; none uses the session.
+	if !acceptable(r, api.SessionMedia) {
+		return notAcceptable(api.SessionMedia)
+	}
 	mt := r.Header.Get("Content-Type")
 	body, err := readBody(r)
 	if err != nil {
 		return err
 	}
+	if len(body) == 0 {
+		return problem(http.StatusBadRequest, probBadRequest, "Empty body", "the request body is empty: send the evidence")
+	}
 	if lookupMedia(mt) == nil {
 		return unsupportedMedia(mt)
 	}
-	if len(body) == 0 {
-		// A request error, as in Veraison: the nonce is not redeemed.
-		return problem(http.StatusBadRequest, probBadRequest, "Empty body", "the request body is empty: send the evidence")
+	id, err := parseSessionID(r.PathValue("id"))
+	if err != nil {
+		return err
 	}
 	sess, err := s.st.ClaimSession(r.Context(), id, s.now())
 	switch {
@@ -350,17 +381,25 @@ func (s *Server) postSession(w http.ResponseWriter, r *http.Request) error {
 		if gerr != nil {
 			return gerr
 		}
-		if cur.Status == store.SessionWaiting {
-			return problem(http.StatusGone, probStaleNonce, "Stale nonce", "session %s expired at %s; start a new session",
-				id, cur.Expires.UTC().Format(time.RFC3339))
+		switch {
+		case cur.Status == store.SessionWaiting:
+			return sessionExpired(cur)
+		case resubmitted(cur, mt, body):
+			writeJSON(w, http.StatusOK, api.SessionMedia, sessionJSON(cur))
+			return nil
 		}
 		return problem(http.StatusConflict, probNonceRedeemed, "Nonce already redeemed",
 			"session %s is %s: its nonce can be used once", id, cur.Status)
 	case err != nil:
 		return err
 	}
+	sess.EvidenceType, sess.Evidence = mt, body
 	sub := &submission{mediaType: mt, body: body, nonce: sess.Nonce, client: clientAddr(r), session: id}
-	out, aerr := s.appraise(r.Context(), sub)
+	var out *outcome
+	aerr := s.st.SetSessionEvidence(r.Context(), id, mt, body)
+	if aerr == nil {
+		out, aerr = s.appraise(r.Context(), sub)
+	}
 	if pe := (*problemError)(nil); errors.As(aerr, &pe) && isEvidenceProblem(pe) {
 		// Evidence that cannot be read gets a result, not an error, as
 		// Veraison's clients expect.
@@ -387,7 +426,7 @@ func (s *Server) postSession(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	sess.Status, sess.Result = store.SessionComplete, out.token
-	writeJSON(w, http.StatusOK, api.SessionMedia, sessionJSON(sess, &api.SessionEvidence{Type: mt, Value: body}))
+	writeJSON(w, http.StatusOK, api.SessionMedia, sessionJSON(sess))
 	return nil
 }
 

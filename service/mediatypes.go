@@ -94,9 +94,13 @@ func parseEvidence(mediaType string, body []byte) (*parsed, error) {
 	return e.parse(body)
 }
 
+// unsupportedMedia refuses a media type; the answer's Accept lists the
+// accepted ones, as Veraison's does.
 func unsupportedMedia(mt string) error {
-	return problem(http.StatusUnsupportedMediaType, probUnsupportedMedia, "Unsupported media type",
+	p := problem(http.StatusUnsupportedMediaType, probUnsupportedMedia, "Unsupported media type",
 		"evidence of type %q is not accepted; accepted: %v", mt, api.EvidenceMedia)
+	p.accept = strings.Join(api.EvidenceMedia, ", ")
+	return p
 }
 
 func parsePEMCertificate(body []byte) (*parsed, error) {

@@ -13,16 +13,18 @@ import (
 // Problem types (RFC 9457), relative to api.ProblemTypeBase. Each names what
 // was wrong; docs/service.md lists them.
 const (
-	probMalformed        = "malformed-evidence"     // 400
-	probMediaMismatch    = "media-type-mismatch"    // 400
-	probBadRequest       = "bad-request"            // 400
-	probUnauthorized     = "unauthorized"           // 401
-	probForbidden        = "forbidden"              // 403
-	probNotFound         = "not-found"              // 404
-	probMethod           = "method-not-allowed"     // 405
-	probNonceRedeemed    = "nonce-redeemed"         // 409
-	probConflict         = "conflict"               // 409
-	probStaleNonce       = "stale-nonce"            // 410
+	probMalformed     = "malformed-evidence"  // 400
+	probMediaMismatch = "media-type-mismatch" // 400
+	probBadRequest    = "bad-request"         // 400
+	probUnauthorized  = "unauthorized"        // 401
+	probForbidden     = "forbidden"           // 403
+	probNotFound      = "not-found"           // 404
+	probMethod        = "method-not-allowed"  // 405
+	probNotAcceptable = "not-acceptable"      // 406
+	probNonceRedeemed = "nonce-redeemed"      // 409
+	probConflict      = "conflict"            // 409
+	// An expired session is gone in Veraison: 404.
+	probStaleNonce       = "stale-nonce"            // 404
 	probTooLarge         = "request-too-large"      // 413
 	probUnsupportedMedia = "unsupported-media-type" // 415
 	probUnsupported      = "unsupported-evidence"   // 422
@@ -36,7 +38,10 @@ const (
 )
 
 // problemError is an error that is sent as a problem document.
-type problemError struct{ api.Problem }
+type problemError struct {
+	api.Problem
+	accept string // the Accept header of the answer (415: what is taken)
+}
 
 func (e *problemError) Error() string { return e.Problem.Error() }
 
@@ -44,7 +49,7 @@ func problem(status int, typ, title, detail string, args ...any) *problemError {
 	if len(args) > 0 {
 		detail = fmt.Sprintf(detail, args...)
 	}
-	return &problemError{api.Problem{Type: api.ProblemTypeBase + typ, Title: title, Status: status, Detail: detail}}
+	return &problemError{Problem: api.Problem{Type: api.ProblemTypeBase + typ, Title: title, Status: status, Detail: detail}}
 }
 
 // writeProblem sends err as application/problem+json. Errors that are not
@@ -63,6 +68,9 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error)
 	}
 	if p.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(p.RetryAfter))
+	}
+	if pe.accept != "" {
+		w.Header().Set("Accept", pe.accept)
 	}
 	writeJSON(w, p.Status, api.ProblemMedia, &p)
 }

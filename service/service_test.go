@@ -207,13 +207,13 @@ func (f *fixture) newSession(query string) (string, *api.Session) {
 	if r.code != http.StatusCreated {
 		f.t.Fatalf("newSession: want 201, got %d: %s", r.code, r.body)
 	}
-	loc := r.hdr.Get("Location")
-	if !strings.HasPrefix(loc, api.PathSession) {
-		f.t.Fatalf("Location: want %s..., got %q", api.PathSession, loc)
+	id, ok := api.SessionIDFromLocation(r.hdr.Get("Location"))
+	if !ok {
+		f.t.Fatalf("Location: want session/<id>, got %q", r.hdr.Get("Location"))
 	}
 	var s api.Session
 	r.json(f.t, &s)
-	return loc, &s
+	return api.PathSession + id, &s
 }
 
 // verifyEAR checks an EAR against the service's published keys.
@@ -262,7 +262,7 @@ func TestChallengeResponse(t *testing.T) {
 	if sub.Status != ear.StatusWarning {
 		t.Errorf("EAR status: want warning (simulated root), got %s: %+v", sub.Status, sub.Reasons)
 	}
-	if e.Nonce != base64.RawURLEncoding.EncodeToString(s.Nonce) {
+	if e.Nonce != base64.URLEncoding.EncodeToString(s.Nonce) {
 		t.Errorf("eat_nonce: want the session nonce, got %q", e.Nonce)
 	}
 	if sub.PolicyID != "ratls-default" {
@@ -280,7 +280,7 @@ func TestChallengeResponse(t *testing.T) {
 	if r.code != 200 || got.Status != store.SessionComplete || got.Result == nil || *got.Result != *done.Result {
 		t.Fatalf("GET session: %d %s", r.code, r.body)
 	}
-	p := f.do("POST", loc, "", api.MediaDCAPQuote, q).problem(t, http.StatusConflict, "nonce-redeemed")
+	p := f.do("POST", loc, "", api.MediaDCAPQuote, quote(t, f.tdx, s.Nonce)).problem(t, http.StatusConflict, "nonce-redeemed")
 	if !strings.Contains(p.Detail, "complete") {
 		t.Errorf("nonce-redeemed detail: %q", p.Detail)
 	}
@@ -290,7 +290,9 @@ func TestChallengeResponse(t *testing.T) {
 		t.Fatalf("DELETE: want 204, got %d", r.code)
 	}
 	f.do("GET", loc, "", "", nil).problem(t, http.StatusNotFound, "not-found")
-	f.do("DELETE", loc, "", "", nil).problem(t, http.StatusNotFound, "not-found")
+	if r := f.do("DELETE", loc, "", "", nil); r.code != http.StatusNoContent {
+		t.Errorf("DELETE of a deleted session: want 204, as Veraison, got %d", r.code)
+	}
 	f.do("POST", loc, "", api.MediaDCAPQuote, q).problem(t, http.StatusNotFound, "not-found")
 }
 
@@ -330,14 +332,14 @@ func TestSessionParameters(t *testing.T) {
 	for _, q := range []string{"?nonceSize=7", "?nonceSize=65", "?nonceSize=x", "?nonce=@@@", "?nonce=AAAA", "?nonce=AAAAAAAAAAAA&nonceSize=8"} {
 		f.do("POST", api.PathNewSession+q, "", "", nil).problem(t, http.StatusBadRequest, "bad-request")
 	}
-	f.do("GET", api.PathNewSession, "", "", nil).problem(t, http.StatusMethodNotAllowed, "method-not-allowed")
+	f.do("GET", api.PathNewSession, "", "", nil).problem(t, http.StatusNotFound, "not-found")
 }
 
 func TestSessionExpiry(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	loc, s := f.newSession("")
 	f.advance(service.DefaultSessionTTL + time.Second)
-	p := f.do("POST", loc, "", api.MediaDCAPQuote, quote(t, f.sgx, s.Nonce)).problem(t, http.StatusGone, "stale-nonce")
+	p := f.do("POST", loc, "", api.MediaDCAPQuote, quote(t, f.sgx, s.Nonce)).problem(t, http.StatusNotFound, "stale-nonce")
 	if !strings.Contains(p.Detail, "expired") {
 		t.Errorf("detail: %q", p.Detail)
 	}
@@ -390,7 +392,7 @@ func TestBadEvidence(t *testing.T) {
 			}
 			f.checkUnreadable(t, r, s.Nonce, c.submod, c.typ)
 			// The nonce was redeemed: the session is done.
-			f.do("POST", loc, "", c.mt, c.body).problem(t, http.StatusConflict, "nonce-redeemed")
+			f.do("POST", loc, "", api.MediaDCAPQuote, q).problem(t, http.StatusConflict, "nonce-redeemed")
 		})
 	}
 	// An empty body is a protocol error: the session stays usable.
@@ -449,7 +451,7 @@ func (f *fixture) checkUnreadable(t *testing.T, r *response, nonce []byte, submo
 	if len(e.Submods) != 1 || sub == nil {
 		t.Fatalf("submods: want only %s, got %v", submod, e.Submods)
 	}
-	if e.Nonce != base64.URLEncoding.EncodeToString(nonce) && e.Nonce != base64.RawURLEncoding.EncodeToString(nonce) {
+	if e.Nonce != base64.URLEncoding.EncodeToString(nonce) {
 		t.Errorf("eat_nonce: want the session's nonce, got %q", e.Nonce)
 	}
 	tv := sub.TrustVector
@@ -478,7 +480,7 @@ func TestAttest(t *testing.T) {
 	if r.code != 200 || res.Status != "warning" || res.TEE != "tdx" || res.PolicyID != "ratls-default" {
 		t.Fatalf("raw attest: %d %s", r.code, r.body)
 	}
-	if e := f.verifyEAR(res.EAR); e.Nonce != base64.RawURLEncoding.EncodeToString(nonce) || e.Submods["tdx"].Status != ear.StatusWarning {
+	if e := f.verifyEAR(res.EAR); e.Nonce != base64.URLEncoding.EncodeToString(nonce) || e.Submods["tdx"].Status != ear.StatusWarning {
 		t.Errorf("EAR: %+v", e)
 	}
 	// JSON envelope, same result.

@@ -572,3 +572,146 @@ func TestCCASubmoduleReasons(t *testing.T) {
 	debug, _ := p.Token(ccatest.NewRealm(nonce))
 	check("debug platform", debug, nonce, ear.StatusContraindicated, ear.StatusContraindicated, "cca.lifecycle")
 }
+
+// The session life cycle as apiclient sees it: a relative Location
+// ("session/<id>", which apiclient resolves against the newSession URI),
+// the evidence and the result, padded eat_nonce, GET of the finished
+// session (apiclient's poll: no Accept) with its evidence, DELETE.
+func TestVeraisonSessionLifeCycle(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	c := &apiclient{t: t, base: f.http.URL, size: 32}
+	x := c.send(c.newSessionRequest())
+	if x.code != http.StatusCreated || x.hdr.Get("Content-Type") != veraisonSessionMedia {
+		t.Fatalf("newSession: %d %s: %s", x.code, x.hdr.Get("Content-Type"), x.body)
+	}
+	loc := x.hdr.Get("Location")
+	id, ok := strings.CutPrefix(loc, "session/")
+	if !ok || len(id) != 36 {
+		t.Fatalf("Location: want Veraison's relative session/<uuid>, got %q", loc)
+	}
+	uri, s := c.newSession()
+	if uri != f.http.URL+api.PathSession+strings.TrimPrefix(uri, f.http.URL+api.PathSession) || !strings.HasPrefix(uri, f.http.URL+api.PathSession) {
+		t.Fatalf("resolved session URI: %q", uri)
+	}
+	q := quote(t, f.tdx, s.Nonce)
+	e := f.veraisonResult(c.challengeResponse(uri, api.MediaDCAPQuote, q))
+	if e.Nonce != base64.URLEncoding.EncodeToString(s.Nonce) {
+		t.Errorf("eat_nonce: want padded base64url %q, as Veraison encodes it, got %q", base64.URLEncoding.EncodeToString(s.Nonce), e.Nonce)
+	}
+	poll := c.send(c.newRequest("GET", uri, http.NoBody))
+	var got veraisonSession
+	if err := json.Unmarshal(poll.body, &got); err != nil || poll.code != http.StatusOK {
+		t.Fatalf("GET: %d %s", poll.code, poll.body)
+	}
+	if got.Status != "complete" || got.Evidence.Type != api.MediaDCAPQuote || !bytes.Equal(got.Evidence.Value, q) || len(got.Result) == 0 {
+		t.Errorf("GET of the finished session: want it complete with its evidence and result, got %s", poll.body)
+	}
+	if x := c.deleteSession(uri); x.code != http.StatusNoContent {
+		t.Errorf("DELETE: want 204, got %d", x.code)
+	}
+}
+
+// Status codes as Veraison's verification service answers them
+// (verification/api/handler.go): content negotiation first (406), then the
+// body (empty: 400), the media type (415, with Accept listing what is
+// taken), the session ID (not a UUID: 400), the session (unknown or
+// expired: 404). DELETE of an unknown session is 204; a method the path
+// does not take is 404 (gin's default).
+func TestVeraisonStatusCodes(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	c := &apiclient{t: t, base: f.http.URL, size: 32}
+	_, s := c.newSession()
+	expired, _ := c.newSession()
+	f.advance(service.DefaultSessionTTL + time.Second)
+	fresh, _ := c.newSession()
+	q := quote(t, f.tdx, s.Nonce)
+	const unknown = "/challenge-response/v1/session/6f1e7e3a-0f6a-4c59-9a54-5b9a7f6a1d2c"
+	rel := func(u string) string { return strings.TrimPrefix(u, f.http.URL) }
+	cases := []struct {
+		name, method, path, accept, ctype string
+		body                              []byte
+		code                              int
+		typ                               string // problem type; "" for no problem
+	}{
+		{"newSession, JSON wanted", "POST", api.PathNewSession, "application/json", "", nil, 406, "not-acceptable"},
+		{"newSession, anything", "POST", api.PathNewSession, "*/*", "", nil, 201, ""},
+		{"newSession, application/*", "POST", api.PathNewSession, "application/*", "", nil, 201, ""},
+		{"newSession, refused by q=0", "POST", api.PathNewSession, veraisonSessionMedia + ";q=0", "", nil, 406, "not-acceptable"},
+		{"GET, text wanted", "GET", rel(fresh), "text/plain", "", nil, 406, "not-acceptable"},
+		{"POST, text wanted", "POST", rel(fresh), "text/plain", api.MediaDCAPQuote, q, 406, "not-acceptable"},
+		{"empty body", "POST", rel(fresh), veraisonSessionMedia, api.MediaDCAPQuote, nil, 400, "bad-request"},
+		{"unsupported media type", "POST", rel(fresh), veraisonSessionMedia, "application/psa-attestation-token", q, 415, "unsupported-media-type"},
+		{"GET, not a UUID", "GET", api.PathSession + "not-a-uuid", "", "", nil, 400, "bad-request"},
+		{"POST, not a UUID", "POST", api.PathSession + "not-a-uuid", veraisonSessionMedia, api.MediaDCAPQuote, q, 400, "bad-request"},
+		{"DELETE, not a UUID", "DELETE", api.PathSession + "not-a-uuid", "", "", nil, 400, "bad-request"},
+		{"GET, unknown", "GET", unknown, "", "", nil, 404, "not-found"},
+		{"POST, unknown", "POST", unknown, veraisonSessionMedia, api.MediaDCAPQuote, q, 404, "not-found"},
+		{"DELETE, unknown", "DELETE", unknown, "", "", nil, 204, ""},
+		{"GET, expired", "GET", rel(expired), "", "", nil, 404, "stale-nonce"},
+		{"POST, expired", "POST", rel(expired), veraisonSessionMedia, api.MediaDCAPQuote, q, 404, "stale-nonce"},
+		{"DELETE, expired", "DELETE", rel(expired), "", "", nil, 204, ""},
+		{"PUT on a session", "PUT", rel(fresh), "", "", nil, 404, "not-found"},
+		{"GET on newSession", "GET", api.PathNewSession, "", "", nil, 404, "not-found"},
+		{"POST on discovery", "POST", api.PathDiscovery, "", "", nil, 404, "not-found"},
+		{"discovery, text wanted", "GET", api.PathDiscovery, "text/plain", "", nil, 406, "not-acceptable"},
+		{"discovery, JSON wanted", "GET", api.PathDiscovery, "application/json", "", nil, 200, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, f.http.URL+tc.path, bytes.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.accept != "" {
+				req.Header.Set("Accept", tc.accept)
+			}
+			if tc.ctype != "" {
+				req.Header.Set("Content-Type", tc.ctype)
+			}
+			x := c.send(req)
+			if tc.typ == "" {
+				if x.code != tc.code {
+					t.Fatalf("want %d, got %d: %s", tc.code, x.code, x.body)
+				}
+				return
+			}
+			r := &response{code: x.code, hdr: x.hdr, body: x.body}
+			r.problem(t, tc.code, tc.typ)
+			if tc.code == 415 {
+				if got := x.hdr.Get("Accept"); got != strings.Join(api.EvidenceMedia, ", ") {
+					t.Errorf("415 Accept: want the accepted media types, got %q", got)
+				}
+			}
+		})
+	}
+	// Nothing above used the fresh session up.
+	var got api.Session
+	f.do("GET", rel(fresh), "", "", nil).json(t, &got)
+	if got.Status != "waiting" {
+		t.Errorf("fresh session after protocol errors: want waiting, got %s", got.Status)
+	}
+}
+
+// A second POST of the same evidence answers as the first did (Veraison
+// answers 200 again): the stored result, not a second appraisal, as the
+// nonce is redeemed once. Other evidence is refused.
+func TestVeraisonSecondPOST(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	c := &apiclient{t: t, base: f.http.URL, size: 32}
+	uri, s := c.newSession()
+	q := quote(t, f.tdx, s.Nonce)
+	first := c.challengeResponse(uri, api.MediaDCAPQuote, q)
+	again := c.challengeResponse(uri, api.MediaDCAPQuote, q)
+	if !bytes.Equal(first, again) {
+		t.Errorf("second POST: want the same result, got another")
+	}
+	var apps struct{ Appraisals []api.Appraisal }
+	f.do("GET", api.PathAppraisals, f.admin, "", nil).json(t, &apps)
+	if len(apps.Appraisals) != 1 {
+		t.Errorf("appraisal log: want one appraisal, got %d", len(apps.Appraisals))
+	}
+	x := c.postEvidence(uri, api.MediaDCAPQuote, quote(t, f.sgx, s.Nonce))
+	(&response{code: x.code, hdr: x.hdr, body: x.body}).problem(t, http.StatusConflict, "nonce-redeemed")
+	x = c.postEvidence(uri, api.MediaCertificateDER, q)
+	(&response{code: x.code, hdr: x.hdr, body: x.body}).problem(t, http.StatusConflict, "nonce-redeemed")
+}

@@ -815,10 +815,11 @@ func (h *loadHTTP) driver(quotes []*loadQuote, sessions bool, concurrency int) *
 			if kind != "" {
 				return "newSession: " + kind, 1
 			}
-			if !strings.HasPrefix(loc, api.PathSession) {
+			id, ok := api.SessionIDFromLocation(loc)
+			if !ok {
 				return "newSession: no session Location", 1
 			}
-			kind, _, b := h.post(ctx, loc, api.MediaDCAPQuote, q.quote, http.StatusOK)
+			kind, _, b := h.post(ctx, api.PathSession+id, api.MediaDCAPQuote, q.quote, http.StatusOK)
 			if kind != "" {
 				return "session: " + kind, 2
 			}

@@ -157,10 +157,11 @@ func TestVerifierKillRestart(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			loc := resp.Header.Get("Location")
-			if resp.StatusCode != 201 || loc == "" {
-				t.Fatalf("new session: %d %q", resp.StatusCode, loc)
+			id, ok := api.SessionIDFromLocation(resp.Header.Get("Location"))
+			if resp.StatusCode != 201 || !ok {
+				t.Fatalf("new session: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 			}
+			loc := api.PathSession + id
 			var done api.Session
 			if c := p.request(t, "POST", loc, "", api.MediaDCAPQuote, simQuote(t, simDir, nonce), &done); c != 200 || done.Result == nil {
 				t.Fatalf("submit: %d %+v", c, done)

@@ -6,6 +6,8 @@ package api
 
 import (
 	"encoding/json"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/ratls/ratls/appraise"
@@ -73,6 +75,26 @@ var EvidenceMedia = []string{
 	MediaCertificateDER, MediaCertificatePEM, MediaDCAPQuote, MediaSNPReport,
 	MediaCCAToken, MediaTSMReport, MediaTSMReportCBOR, MediaTaggedEvidence, MediaCMWCBOR, MediaCMWJSON,
 	MediaVeraisonCMWCBOR, MediaVeraisonCMWJSON,
+}
+
+// SessionLocation is the Location of a new session as Veraison sends it:
+// "session/<id>", relative to the newSession URI.
+func SessionLocation(id string) string { return "session/" + id }
+
+// SessionIDFromLocation returns the ID of the session a newSession
+// answer's Location names, relative (Veraison's and ratls's form) or
+// absolute (a path or URL ending in PathSession + id).
+func SessionIDFromLocation(loc string) (string, bool) {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return "", false
+	}
+	base := &url.URL{Path: PathNewSession}
+	id, ok := strings.CutPrefix(base.ResolveReference(u).Path, PathSession)
+	if !ok || id == "" || strings.Contains(id, "/") {
+		return "", false
+	}
+	return id, true
 }
 
 // EAR submodule names. Veraison's names where Veraison has a scheme for
