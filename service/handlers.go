@@ -63,6 +63,7 @@ func (s *Server) routes() http.Handler {
 		if s.Ready(r.Context()) != nil {
 			state = "DOWN"
 		}
+		s.discoveryCache(w)
 		writeJSON(w, http.StatusOK, api.DiscoveryMedia, s.discovery(state))
 		return nil
 	})

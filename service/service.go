@@ -51,8 +51,11 @@ const (
 	DefaultBurst        = 100
 	DefaultRequestLimit = 30 * time.Second
 	DefaultPolicyName   = "default"
-	minNonceSize        = 8
-	maxNonceSize        = 64
+	// DefaultDiscoveryMaxAge is how long clients may cache the discovery
+	// document, Veraison's default.
+	DefaultDiscoveryMaxAge = 60 * time.Second
+	minNonceSize           = 8
+	maxNonceSize           = 64
 )
 
 // Config configures a Server. Store and Signer are required.
@@ -94,6 +97,10 @@ type Config struct {
 	CollateralStats func() map[string]uint64
 	// Version is reported by discovery.
 	Version string
+	// DiscoveryMaxAge is how long clients may cache the discovery document
+	// (Cache-Control max-age and Expires, as Veraison sends them); default
+	// DefaultDiscoveryMaxAge.
+	DiscoveryMaxAge time.Duration
 	// Logger receives structured logs; default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
@@ -151,6 +158,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestLimit
+	}
+	if cfg.DiscoveryMaxAge <= 0 {
+		cfg.DiscoveryMaxAge = DefaultDiscoveryMaxAge
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

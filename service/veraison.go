@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/store"
@@ -52,6 +53,14 @@ func acceptable(r *http.Request, offered ...string) bool {
 
 func notAcceptable(offered string) error {
 	return problem(http.StatusNotAcceptable, probNotAcceptable, "Not acceptable", "the only supported output format is %s", offered)
+}
+
+// discoveryCache lets clients cache the discovery document, with the
+// headers Veraison sends (Expires in the HTTP date format).
+func (s *Server) discoveryCache(w http.ResponseWriter) {
+	age := s.cfg.DiscoveryMaxAge
+	w.Header().Set("Cache-Control", "max-age="+strconv.FormatInt(int64(age/time.Second), 10))
+	w.Header().Set("Expires", s.now().Add(age).UTC().Format(http.TimeFormat))
 }
 
 // parseSessionID reads a session ID as Veraison does (github.com/google/uuid

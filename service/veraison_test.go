@@ -715,3 +715,44 @@ func TestVeraisonSecondPOST(t *testing.T) {
 	x = c.postEvidence(uri, api.MediaCertificateDER, q)
 	(&response{code: x.code, hdr: x.hdr, body: x.body}).problem(t, http.StatusConflict, "nonce-redeemed")
 }
+
+// Discovery as Veraison serves it: cacheable for a minute (Cache-Control
+// max-age and Expires), and media types that mean in the document what
+// they mean in Veraison's: application/pem-certificate-chain is Veraison's
+// RIoT evidence (a DICE certificate chain), not an RA-TLS certificate.
+func TestVeraisonDiscovery(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	req, _ := http.NewRequest("GET", f.http.URL+api.PathDiscovery, nil)
+	req.Header.Set("Accept", "application/vnd.veraison.discovery+json")
+	x := (&apiclient{t: t}).send(req)
+	if x.code != 200 || x.hdr.Get("Content-Type") != "application/vnd.veraison.discovery+json" {
+		t.Fatalf("discovery: %d %s", x.code, x.hdr.Get("Content-Type"))
+	}
+	if got := x.hdr.Get("Cache-Control"); got != "max-age=60" {
+		t.Errorf("Cache-Control: want max-age=60, as Veraison's default, got %q", got)
+	}
+	exp, err := http.ParseTime(x.hdr.Get("Expires"))
+	if err != nil || !exp.Equal(f.clock().Add(time.Minute).Truncate(time.Second)) {
+		t.Errorf("Expires: want %s, got %q (%v)", f.clock().Add(time.Minute).UTC().Format(http.TimeFormat), x.hdr.Get("Expires"), err)
+	}
+	var d struct {
+		MediaTypes []string `json:"media-types"`
+	}
+	if err := json.Unmarshal(x.body, &d); err != nil {
+		t.Fatal(err)
+	}
+	mts := strings.Join(d.MediaTypes, "\n")
+	if strings.Contains(mts, "application/pem-certificate-chain") || !strings.Contains(mts, "application/vnd.ratls.pem-certificate") {
+		t.Errorf("media-types: want no application/pem-certificate-chain and the ratls PEM certificate type, got %v", d.MediaTypes)
+	}
+	// A session refuses Veraison's RIoT type, with the types it takes.
+	c := &apiclient{t: t, base: f.http.URL, size: 32}
+	uri, _ := c.newSession()
+	x = c.postEvidence(uri, "application/pem-certificate-chain", []byte("-----BEGIN CERTIFICATE-----\n"))
+	(&response{code: x.code, hdr: x.hdr, body: x.body}).problem(t, http.StatusUnsupportedMediaType, "unsupported-media-type")
+	// Another max age.
+	g := newFixture(t, fixtureOptions{mutate: func(c *service.Config) { c.DiscoveryMaxAge = time.Hour }})
+	if r := g.do("GET", api.PathDiscovery, "", "", nil); r.hdr.Get("Cache-Control") != "max-age=3600" {
+		t.Errorf("DiscoveryMaxAge 1h: Cache-Control %q", r.hdr.Get("Cache-Control"))
+	}
+}

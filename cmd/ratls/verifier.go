@@ -46,23 +46,24 @@ func newVerifierCommand() *cobra.Command {
 type verifierFlags struct {
 	verifyFlags
 	attesterFlags
-	config       string
-	db           string
-	key          string
-	listen       string
-	tlsCert      string
-	tlsKey       string
-	raTLS        bool
-	plaintext    bool
-	logLevel     string
-	sessionTTL   time.Duration
-	rate         float64
-	burst        int
-	maxBody      int64
-	verifyAuth   bool
-	grace        time.Duration
-	defaultPol   string
-	refreshEarly time.Duration
+	config          string
+	db              string
+	key             string
+	listen          string
+	tlsCert         string
+	tlsKey          string
+	raTLS           bool
+	plaintext       bool
+	logLevel        string
+	sessionTTL      time.Duration
+	discoveryMaxAge time.Duration
+	rate            float64
+	burst           int
+	maxBody         int64
+	verifyAuth      bool
+	grace           time.Duration
+	defaultPol      string
+	refreshEarly    time.Duration
 }
 
 func defaultDataDir() string {
@@ -122,6 +123,7 @@ Create the first admin token with "ratls verifier token create".`,
 	fl.BoolVar(&f.plaintext, "insecure-plaintext", false, "allow plain HTTP on a non-loopback address")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error (JSON logs on stderr)")
 	fl.DurationVar(&f.sessionTTL, "session-ttl", service.DefaultSessionTTL, "how long a session's nonce can be redeemed")
+	fl.DurationVar(&f.discoveryMaxAge, "discovery-max-age", service.DefaultDiscoveryMaxAge, "how long clients may cache the discovery document (Cache-Control max-age)")
 	fl.Float64Var(&f.rate, "rate", service.DefaultRate, "requests per second per client address (negative: unlimited)")
 	fl.IntVar(&f.burst, "burst", service.DefaultBurst, "request burst per client address")
 	fl.Int64Var(&f.maxBody, "max-body", service.DefaultMaxBody, "largest request body in bytes")
@@ -227,7 +229,7 @@ func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*se
 	srv, err := service.New(ctx, service.Config{
 		Store: st, Signer: key, Verify: *opt, DefaultPolicy: f.defaultPol, SessionTTL: f.sessionTTL,
 		MaxBody: f.maxBody, Rate: f.rate, Burst: f.burst, RequestTimeout: f.timeout, VerifyAuth: f.verifyAuth,
-		Version: version, Logger: logger,
+		Version: version, Logger: logger, DiscoveryMaxAge: f.discoveryMaxAge,
 		CollateralStats: func() map[string]uint64 {
 			out := map[string]uint64{}
 			for _, s := range stats {

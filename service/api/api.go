@@ -44,9 +44,11 @@ const (
 // Evidence media types the service accepts, as Content-Type of a session's
 // evidence or of POST /v1/attest.
 const (
-	// An RA-TLS certificate (any format ratls reads), DER or PEM.
+	// An RA-TLS certificate (any format ratls reads), DER or PEM (the
+	// first CERTIFICATE block). Not application/pem-certificate-chain,
+	// which in Veraison is RIoT evidence (a DICE certificate chain).
 	MediaCertificateDER = "application/pkix-cert"
-	MediaCertificatePEM = "application/pem-certificate-chain"
+	MediaCertificatePEM = "application/vnd.ratls.pem-certificate"
 	// A raw Intel DCAP quote (SGX or TDX, versions 3 to 5).
 	MediaDCAPQuote = "application/vnd.ratls.dcap-quote"
 	// A raw AMD SEV-SNP attestation report.
