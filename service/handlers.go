@@ -23,11 +23,13 @@ import (
 	"github.com/ratls/ratls/service/store"
 )
 
-// roleOpen marks endpoints that need no token; roleVerify those that need
-// one only with Config.VerifyAuth.
+// roleOpen marks endpoints that need no token; roleVerify those that take
+// evidence, and roleSession those that start or read a session, which
+// need one as Config.VerifyAuth says.
 const (
-	roleOpen   = ""
-	roleVerify = "verify"
+	roleOpen    = ""
+	roleVerify  = "verify"
+	roleSession = "session"
 )
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -51,8 +53,8 @@ func (s *Server) routes() http.Handler {
 		}
 	}
 	sessionPath := api.PathSession + "{id}"
-	handle("POST", api.PathNewSession, roleVerify, s.newSession)
-	handle("GET", sessionPath, roleVerify, s.getSession)
+	handle("POST", api.PathNewSession, roleSession, s.newSession)
+	handle("GET", sessionPath, roleSession, s.getSession)
 	handle("POST", sessionPath, roleVerify, s.postSession)
 	handle("DELETE", sessionPath, roleVerify, s.deleteSession)
 	handle("GET", api.PathDiscovery, roleOpen, func(w http.ResponseWriter, r *http.Request) error {
@@ -170,9 +172,11 @@ func (s *Server) wrap(route, role string, h handlerFunc) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
 		var err error
 		switch {
-		case role == roleOpen, role == roleVerify && !s.cfg.VerifyAuth:
-		case role == roleVerify:
-			_, err = s.authenticate(r, store.RoleRead)
+		case role == roleOpen:
+		case role == roleVerify, role == roleSession:
+			if s.cfg.VerifyAuth.covers(role) {
+				err = s.authenticateVerify(r)
+			}
 		default:
 			var t *store.Token
 			if t, err = s.authenticate(r, role); err == nil {

@@ -89,9 +89,14 @@ type Config struct {
 	// RequestTimeout bounds the handling of one request; default
 	// DefaultRequestLimit.
 	RequestTimeout time.Duration
-	// VerifyAuth requires a read token for the verification endpoints too
-	// (sessions, /v1/attest); by default they are open and rate limited.
-	VerifyAuth bool
+	// VerifyAuth says which verification endpoints need a bearer token:
+	// none (the default: open and rate limited, as Veraison's), the ones
+	// that take evidence (what Veraison's apiclient authenticates), or all.
+	VerifyAuth VerifyAuth
+	// OIDC, when set, accepts access tokens of an OpenID Connect provider
+	// (Keycloak, as Veraison deployments use) on the verification
+	// endpoints, besides API tokens of role read or higher.
+	OIDC *OIDCConfig
 	// CollateralStats reports collateral cache counters for /metrics and
 	// /v1/collateral; optional.
 	CollateralStats func() map[string]uint64
@@ -118,6 +123,7 @@ type Server struct {
 	metrics  *metrics
 	limiter  *rateLimiter
 	log      *appraisalLog
+	oidc     *oidcVerifier // nil without Config.OIDC
 	logger   *slog.Logger
 	handler  http.Handler
 	draining atomic.Bool // shutting down: not ready for new work
@@ -191,6 +197,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		limiter:  newRateLimiter(cfg.Rate, cfg.Burst, cfg.Now),
 		log:      newAppraisalLog(cfg.Store),
 		logger:   cfg.Logger,
+	}
+	switch cfg.VerifyAuth {
+	case VerifyAuthNone, VerifyAuthEvidence, VerifyAuthAll:
+	default:
+		return nil, fmt.Errorf("service: Config.VerifyAuth: want none, evidence or all, got %q", cfg.VerifyAuth)
+	}
+	if cfg.OIDC != nil {
+		if s.oidc, err = newOIDCVerifier(*cfg.OIDC, cfg.Now); err != nil {
+			return nil, err
+		}
 	}
 	s.handler = s.routes()
 	return s, nil

@@ -688,7 +688,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestVerifyAuth(t *testing.T) {
-	f := newFixture(t, fixtureOptions{mutate: func(c *service.Config) { c.VerifyAuth = true }})
+	f := newFixture(t, fixtureOptions{mutate: func(c *service.Config) { c.VerifyAuth = service.VerifyAuthAll }})
 	f.do("POST", api.PathNewSession, "", "", nil).problem(t, 401, "unauthorized")
 	f.do("POST", api.PathAttest, "", api.MediaDCAPQuote, quote(t, f.sgx, nil)).problem(t, 401, "unauthorized")
 	if r := f.do("POST", api.PathAttest, f.admin, api.MediaDCAPQuote, quote(t, f.sgx, nil)); r.code != 200 {

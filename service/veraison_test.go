@@ -756,3 +756,61 @@ func TestVeraisonDiscovery(t *testing.T) {
 		t.Errorf("DiscoveryMaxAge 1h: Cache-Control %q", r.hdr.Get("Cache-Control"))
 	}
 }
+
+// Who can use which --verify-auth mode. apiclient sends its authenticator's
+// Authorization when it posts evidence and when it deletes the session,
+// never on newSession or on its polling GET (newSessionRequest and
+// pollForAttestationResult use the bare http.Client): "evidence" asks for
+// a token exactly there, so apiclient with an authenticator works and
+// without one does not; "all" locks apiclient out whatever it is given.
+func TestVeraisonVerifyAuthModes(t *testing.T) {
+	p := newOIDCProvider(t)
+	for _, tc := range []struct {
+		mode              service.VerifyAuth
+		withAuth, without bool // apiclient's Run succeeds with / without an authenticator
+	}{
+		{service.VerifyAuthNone, true, true},
+		{service.VerifyAuthEvidence, true, false},
+		{service.VerifyAuthAll, false, false},
+	} {
+		t.Run(string(tc.mode), func(t *testing.T) {
+			f := newFixture(t, fixtureOptions{mutate: func(c *service.Config) {
+				c.VerifyAuth = tc.mode
+				c.OIDC = &service.OIDCConfig{Issuer: p.issuer()}
+			}})
+			token := p.token("RS256", map[string]any{"iss": p.issuer(), "exp": f.clock().Add(time.Hour).Unix()})
+			run := func(auth string) bool {
+				c := &apiclient{t: t, base: f.http.URL, size: 32, auth: auth}
+				x := c.send(c.newSessionRequest())
+				if x.code != http.StatusCreated {
+					return false
+				}
+				id, _ := api.SessionIDFromLocation(x.hdr.Get("Location"))
+				uri := f.http.URL + api.PathSession + id
+				var s veraisonSession
+				json.Unmarshal(x.body, &s)
+				if x := c.postEvidence(uri, api.MediaDCAPQuote, quote(t, f.tdx, s.Nonce)); x.code != http.StatusOK {
+					return false
+				}
+				if x := c.send(c.newRequest("DELETE", uri, http.NoBody)); x.code != http.StatusNoContent {
+					return false
+				}
+				return true
+			}
+			if got := run("Bearer " + token); got != tc.withAuth {
+				t.Errorf("apiclient with an OAuth2 authenticator: want success %v, got %v", tc.withAuth, got)
+			}
+			if got := run(""); got != tc.without {
+				t.Errorf("apiclient without an authenticator: want success %v, got %v", tc.without, got)
+			}
+			// The native API needs a token whenever evidence does.
+			want := 200
+			if tc.mode != service.VerifyAuthNone {
+				want = 401
+			}
+			if r := f.do("POST", api.PathAttest, "", api.MediaDCAPQuote, quote(t, f.tdx, nil)); r.code != want {
+				t.Errorf("/v1/attest without a token: want %d, got %d", want, r.code)
+			}
+		})
+	}
+}

@@ -60,7 +60,11 @@ type verifierFlags struct {
 	rate            float64
 	burst           int
 	maxBody         int64
-	verifyAuth      bool
+	verifyAuth      string
+	oidcIssuer      string
+	oidcAudience    string
+	oidcRole        string
+	oidcCACert      string
 	grace           time.Duration
 	defaultPol      string
 	refreshEarly    time.Duration
@@ -127,7 +131,12 @@ Create the first admin token with "ratls verifier token create".`,
 	fl.Float64Var(&f.rate, "rate", service.DefaultRate, "requests per second per client address (negative: unlimited)")
 	fl.IntVar(&f.burst, "burst", service.DefaultBurst, "request burst per client address")
 	fl.Int64Var(&f.maxBody, "max-body", service.DefaultMaxBody, "largest request body in bytes")
-	fl.BoolVar(&f.verifyAuth, "verify-auth", false, "require a read token for the verification endpoints too")
+	fl.StringVar(&f.verifyAuth, "verify-auth", "none", "verification endpoints that need a token: none, evidence (posting evidence and DELETE: what Veraison's apiclient authenticates) or all; alone, all")
+	fl.Lookup("verify-auth").NoOptDefVal = "all"
+	fl.StringVar(&f.oidcIssuer, "oidc-issuer", "", "also accept access tokens of this OpenID Connect issuer (e.g. a Keycloak realm URL) on the verification endpoints")
+	fl.StringVar(&f.oidcAudience, "oidc-audience", "", "with --oidc-issuer: the client the tokens must be for (aud or azp)")
+	fl.StringVar(&f.oidcRole, "oidc-role", "", "with --oidc-issuer: the role the tokens must have (Keycloak realm role, roles or scope)")
+	fl.StringVar(&f.oidcCACert, "oidc-ca-cert", "", "with --oidc-issuer: CA certificate (PEM) of the issuer's HTTPS, besides the system's")
 	fl.DurationVar(&f.grace, "shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	fl.StringVar(&f.defaultPol, "default-policy", service.DefaultPolicyName, "stored policy used when a request names none")
 	fl.DurationVar(&f.refreshEarly, "collateral-refresh", 24*time.Hour, "refetch Intel collateral this long before its nextUpdate")
@@ -185,6 +194,33 @@ func contextOf(cmd *cobra.Command) context.Context {
 	return context.Background()
 }
 
+// oidcConfig reads the --oidc-* flags; nil without --oidc-issuer.
+func (f *verifierFlags) oidcConfig() (*service.OIDCConfig, error) {
+	if f.oidcIssuer == "" {
+		if f.oidcAudience != "" || f.oidcRole != "" || f.oidcCACert != "" {
+			return nil, inputErr("--oidc-audience, --oidc-role and --oidc-ca-cert need --oidc-issuer")
+		}
+		return nil, nil
+	}
+	c := &service.OIDCConfig{Issuer: f.oidcIssuer, Audience: f.oidcAudience, Role: f.oidcRole}
+	if f.oidcCACert != "" {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		b, err := os.ReadFile(f.oidcCACert)
+		if err != nil {
+			return nil, inputErr("--oidc-ca-cert: %v", err)
+		}
+		if !pool.AppendCertsFromPEM(b) {
+			return nil, inputErr("--oidc-ca-cert %s: no PEM certificate", f.oidcCACert)
+		}
+		c.HTTPClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	}
+	return c, nil
+}
+
 // newServer opens the store and builds the service from the flags.
 func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*service.Server, store.Store, error) {
 	key, err := loadOrCreateKey(f.key)
@@ -226,9 +262,19 @@ func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*se
 		opt.AMDCertificates = kds.NewCache(sh, kds.CacheConfig{})
 		stats = append(stats, prefixed("amd_", func() map[string]uint64 { return sh.Stats().Map() }))
 	}
+	verifyAuth, err := service.ParseVerifyAuth(f.verifyAuth)
+	if err != nil {
+		st.Close()
+		return nil, nil, inputErr("--verify-auth: %v", err)
+	}
+	oidc, err := f.oidcConfig()
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
 	srv, err := service.New(ctx, service.Config{
 		Store: st, Signer: key, Verify: *opt, DefaultPolicy: f.defaultPol, SessionTTL: f.sessionTTL,
-		MaxBody: f.maxBody, Rate: f.rate, Burst: f.burst, RequestTimeout: f.timeout, VerifyAuth: f.verifyAuth,
+		MaxBody: f.maxBody, Rate: f.rate, Burst: f.burst, RequestTimeout: f.timeout, VerifyAuth: verifyAuth, OIDC: oidc,
 		Version: version, Logger: logger, DiscoveryMaxAge: f.discoveryMaxAge,
 		CollateralStats: func() map[string]uint64 {
 			out := map[string]uint64{}

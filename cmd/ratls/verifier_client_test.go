@@ -226,7 +226,7 @@ func TestVerifyRemoteRejected(t *testing.T) {
 }
 
 func TestVerifyRemoteAuth(t *testing.T) {
-	r := startRemoteService(t, func(c *service.Config) { c.VerifyAuth = true }, nil)
+	r := startRemoteService(t, func(c *service.Config) { c.VerifyAuth = service.VerifyAuthAll }, nil)
 	path, _ := r.quoteFile(t, r.sgx, "quote.bin")
 	code, out, stderr := runBounded(t, "verify", "--verifier", r.url, path)
 	if code != exitInput || !strings.Contains(stderr, "Authentication required") {

@@ -290,7 +290,7 @@ func TestAttest(t *testing.T) {
 }
 
 func TestVerifyAuth(t *testing.T) {
-	f := newFixture(t, func(c *service.Config) { c.VerifyAuth = true })
+	f := newFixture(t, func(c *service.Config) { c.VerifyAuth = service.VerifyAuthAll })
 	ctx := context.Background()
 	q := quote(t, f.sgx, nil)
 	_, err := f.anon.Attest(ctx, &api.AttestRequest{MediaType: api.MediaDCAPQuote, Evidence: q})
