@@ -345,7 +345,7 @@ func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, c
 		if ccaV == nil {
 			ccaV = defaultCCA()
 		}
-		v.CCA, v.Err = ccaV.Verify(ctx, item.CCA, arm.Options{CPAK: o.CCAKey, KeyStore: o.CCAKeyStore})
+		v.CCA, v.Err = ccaV.Verify(ctx, item.CCA, ccaKeys(o, p))
 		v.Appraisal = p.AppraiseCCA(v.CCA, v.Err, b)
 	default:
 		v.Err = fmt.Errorf("ratls: no verifier for %s evidence (%s)", item.TEE, item.Kind)
@@ -354,6 +354,23 @@ func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, c
 			Message: v.Err.Error(), Status: appraise.Contraindicated})
 	}
 	return v
+}
+
+// ccaKeys finds the platform key of a CCA token: the policy's key for the
+// token's instance ID (cca.platform_keys), else CCAKey, else CCAKeyStore.
+func ccaKeys(o *VerifyOptions, p *appraise.Policy) arm.Options {
+	if p.CCA == nil || len(p.CCA.PlatformKeys) == 0 {
+		return arm.Options{CPAK: o.CCAKey, KeyStore: o.CCAKeyStore}
+	}
+	return arm.Options{KeyStore: func(instanceID []byte) (crypto.PublicKey, error) {
+		if k, err := p.CCA.PlatformKey(instanceID); k != nil || err != nil {
+			return k, err
+		}
+		if o.CCAKey != nil || o.CCAKeyStore == nil {
+			return o.CCAKey, nil
+		}
+		return o.CCAKeyStore(instanceID)
+	}}
 }
 
 // verifySNP obtains the report's certificates and verifies it.

@@ -1,13 +1,18 @@
 package appraise
 
 import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/ratls/ratls/evidence"
+	"github.com/ratls/ratls/evidence/cca"
 	"github.com/ratls/ratls/evidence/snp"
 	"github.com/ratls/ratls/verify/amd"
 	"github.com/ratls/ratls/verify/arm"
@@ -67,6 +72,79 @@ type CCAReference struct {
 	// Lifecycle lists acceptable platform lifecycle states; empty means
 	// "secured" only.
 	Lifecycle []string `json:"lifecycle,omitempty"`
+	// PlatformKeys are the platform attestation keys (CPAKs) of the
+	// platforms this policy trusts, found by the instance ID the platform
+	// token names: Veraison's trust anchors. They come before the
+	// verifier's own key (ratls.VerifyOptions.CCAKey, --cca-cpak).
+	PlatformKeys []CCAPlatformKey `json:"platform_keys,omitempty"`
+}
+
+// CCAPlatformKey is the platform attestation key of one CCA platform: a
+// public JWK, the form Veraison's tools use, or a PEM public key, on P-256,
+// P-384 or P-521.
+type CCAPlatformKey struct {
+	// InstanceID is the platform instance ID (claim 256) in hex: 33 bytes,
+	// 0x01 first.
+	InstanceID string          `json:"instance_id"`
+	JWK        json.RawMessage `json:"jwk,omitempty"`
+	PEM        string          `json:"pem,omitempty"`
+}
+
+// publicKey parses the key; a private JWK is refused, as a policy is
+// stored and shown.
+func (k *CCAPlatformKey) publicKey() (*ecdsa.PublicKey, error) {
+	switch {
+	case len(k.JWK) > 0 && k.PEM != "":
+		return nil, errors.New("set jwk or pem, not both")
+	case len(k.JWK) > 0:
+		key, private, err := arm.ParseJWK(k.JWK)
+		if err == nil && private {
+			return nil, errors.New(`jwk: a private key ("d"): give the public key only`)
+		}
+		return key, err
+	case k.PEM != "":
+		if t := strings.TrimSpace(k.PEM); !strings.HasPrefix(t, "-----BEGIN") {
+			return nil, errors.New("pem: want a PEM public key")
+		}
+		return arm.ParsePublicKey([]byte(k.PEM))
+	}
+	return nil, errors.New("want jwk or pem")
+}
+
+// PlatformKey returns the platform key of the platform with this instance
+// ID, or nil when the policy has none for it.
+func (r *CCAReference) PlatformKey(instanceID []byte) (crypto.PublicKey, error) {
+	if r == nil {
+		return nil, nil
+	}
+	for i := range r.PlatformKeys {
+		k := &r.PlatformKeys[i]
+		if id, err := hex.DecodeString(k.InstanceID); err == nil && bytes.Equal(id, instanceID) {
+			return k.publicKey()
+		}
+	}
+	return nil, nil
+}
+
+// validateKeys checks cca.platform_keys: instance IDs of the CCA form,
+// each once, with a public key that parses.
+func (r *CCAReference) validateKeys() error {
+	seen := map[string]bool{}
+	for i := range r.PlatformKeys {
+		k := &r.PlatformKeys[i]
+		id, err := hex.DecodeString(k.InstanceID)
+		if err != nil || len(id) != cca.InstanceIDSize || id[0] != 0x01 {
+			return fmt.Errorf("policy: cca.platform_keys[%d].instance_id: %q is not %d bytes of hex starting 01", i, k.InstanceID, cca.InstanceIDSize)
+		}
+		if seen[string(id)] {
+			return fmt.Errorf("policy: cca.platform_keys[%d]: instance %s has another key already", i, k.InstanceID)
+		}
+		seen[string(id)] = true
+		if _, err := k.publicKey(); err != nil {
+			return fmt.Errorf("policy: cca.platform_keys[%d] (instance %s): %w", i, k.InstanceID, err)
+		}
+	}
+	return nil
 }
 
 // hasValues reports whether the section pins the code a guest runs: its

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"os"
 	"strings"
@@ -164,4 +165,47 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// Platform keys (CPAKs) in the policy, by platform instance ID, in
+// Veraison's JWK form or as PEM; only public keys, one per instance.
+func TestCCAPlatformKeys(t *testing.T) {
+	dir := "../verify/arm/testdata/"
+	jwk := strings.TrimSpace(string(mustRead(t, dir+"cca-veraison/go/testRMMCPAK.pub.jwk.json")))
+	pemKey := string(mustRead(t, dir+"cca-tfm/cca_platform_CPAK.pub.pem"))
+	pemJSON, _ := json.Marshal(pemKey)
+	id1, id2 := "01"+strings.Repeat("11", 32), "01"+strings.Repeat("22", 32)
+	p, err := ReadPolicy(strings.NewReader(`{"cca":{"platform_keys":[{"instance_id":"` + id1 + `","jwk":` + jwk + `},{"instance_id":"` + strings.ToUpper(id2) + `","pem":` + string(pemJSON) + `}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := arm.ParsePublicKey([]byte(pemKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{id1, id2} {
+		raw, _ := hex.DecodeString(id)
+		k, err := p.CCA.PlatformKey(raw)
+		if err != nil || k == nil || !want.Equal(k) {
+			t.Errorf("PlatformKey(%s): %v, %v", id[:6], k, err)
+		}
+	}
+	if k, err := p.CCA.PlatformKey(append([]byte{1}, make([]byte, 32)...)); k != nil || err != nil {
+		t.Errorf("unknown instance: want no key and no error, got %v, %v", k, err)
+	}
+	priv := strings.Replace(jwk, `"kty"`, `"d": "AAAA", "kty"`, 1)
+	for name, in := range map[string]string{
+		"private JWK":        `{"cca":{"platform_keys":[{"instance_id":"` + id1 + `","jwk":` + priv + `}]}}`,
+		"both forms":         `{"cca":{"platform_keys":[{"instance_id":"` + id1 + `","jwk":` + jwk + `,"pem":` + string(pemJSON) + `}]}}`,
+		"no key":             `{"cca":{"platform_keys":[{"instance_id":"` + id1 + `"}]}}`,
+		"short instance":     `{"cca":{"platform_keys":[{"instance_id":"0111","jwk":` + jwk + `}]}}`,
+		"wrong type byte":    `{"cca":{"platform_keys":[{"instance_id":"02` + strings.Repeat("11", 32) + `","jwk":` + jwk + `}]}}`,
+		"duplicate instance": `{"cca":{"platform_keys":[{"instance_id":"` + id1 + `","jwk":` + jwk + `},{"instance_id":"` + id1 + `","pem":` + string(pemJSON) + `}]}}`,
+		"RSA":                `{"cca":{"platform_keys":[{"instance_id":"` + id1 + `","jwk":{"kty":"RSA","n":"AQAB","e":"AQAB"}}]}}`,
+		"unknown member":     `{"cca":{"platform_keys":[{"instance_id":"` + id1 + `","jwk":` + jwk + `,"extra":1}]}}`,
+	} {
+		if _, err := ReadPolicy(strings.NewReader(in)); err == nil {
+			t.Errorf("%s: want an error", name)
+		}
+	}
 }

@@ -224,6 +224,9 @@ func (p *Policy) Validate() error {
 				}
 			}
 		}
+		if err := c.validateKeys(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -812,5 +813,57 @@ func TestVeraisonVerifyAuthModes(t *testing.T) {
 				t.Errorf("/v1/attest without a token: want %d, got %d", want, r.code)
 			}
 		})
+	}
+}
+
+// Platform keys of several Arm CCA platforms, provisioned through the
+// management API in Veraison's JWK form (or PEM), each found by the
+// instance ID the token names; a platform with no key is not trusted.
+func TestCCAPlatformKeysProvisioned(t *testing.T) {
+	f := newFixture(t, fixtureOptions{}) // no --cca-cpak
+	var platforms []*ccatest.Platform
+	var keys []string
+	for i := range 3 {
+		p, err := ccatest.NewPlatform()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.InstanceID[1] = byte(i) // distinct instance IDs
+		platforms = append(platforms, p)
+		pub := &p.CPAK.PublicKey
+		b64 := base64.RawURLEncoding.EncodeToString
+		jwk := fmt.Sprintf(`{"kty":"EC","crv":"P-384","x":%q,"y":%q}`, b64(pub.X.FillBytes(make([]byte, 48))), b64(pub.Y.FillBytes(make([]byte, 48))))
+		switch i {
+		case 0:
+			keys = append(keys, fmt.Sprintf(`{"instance_id":"%x","jwk":%s}`, p.InstanceID, jwk))
+		case 1:
+			der, _ := x509.MarshalPKIXPublicKey(pub)
+			pemKey, _ := json.Marshal(string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})))
+			keys = append(keys, fmt.Sprintf(`{"instance_id":"%x","pem":%s}`, p.InstanceID, pemKey))
+		}
+	}
+	body := `{"cca":{"platform_keys":[` + strings.Join(keys, ",") + `]}}`
+	if r := f.do("POST", api.PathReferences+"/default", f.admin, "application/json", []byte(body)); r.code != 201 {
+		t.Fatalf("provisioning the keys: %d %s", r.code, r.body)
+	}
+	c := &apiclient{t: t, base: f.http.URL, size: 64}
+	for i, p := range platforms {
+		uri, s := c.newSession()
+		token, err := p.Token(ccatest.NewRealm(s.Nonce))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := f.veraisonResult(c.challengeResponse(uri, evcliAccept, token))
+		plat := e.Submods[api.SubmodCCAPlatform]
+		if plat == nil {
+			t.Fatalf("platform %d: submods %v", i, e.Submods)
+		}
+		keyFailed := false
+		for _, r := range plat.Reasons {
+			keyFailed = keyFailed || r.Check == "platform.key"
+		}
+		if trusted := i < 2; trusted == keyFailed || trusted && plat.TrustVector.Hardware != 2 {
+			t.Errorf("platform %d (provisioned %v): status %s, hardware %d, reasons %+v", i, i < 2, plat.Status, plat.TrustVector.Hardware, plat.Reasons)
+		}
 	}
 }

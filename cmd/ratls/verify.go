@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -449,7 +448,7 @@ func (f *verifyFlags) addOtherTEEFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&f.amdCerts, "amd-certs", "", "SEV-SNP: directory with vcek.pem or vlek.pem, ask.pem or asvk.pem, ark.pem (optional vcek-crl.der, vlek-crl.der); default: AMD's KDS unless --offline")
 	fl.StringVar(&f.amdProduct, "amd-product", "", "SEV-SNP: product of version 2 reports (Milan, Genoa, Turin)")
 	fl.StringVar(&f.kdsURL, "kds", "", "SEV-SNP: base URL of AMD's KDS or a mirror of it (default "+kds.DefaultBaseURL+")")
-	fl.StringVar(&f.ccaCPAK, "cca-cpak", "", "Arm CCA: the platform attestation public key (PEM)")
+	fl.StringVar(&f.ccaCPAK, "cca-cpak", "", "Arm CCA: the platform attestation public key, PEM or JWK (Veraison's form); keys in the policy's cca.platform_keys come first")
 }
 
 // otherTEEOptions fills the SEV-SNP and Arm CCA options.
@@ -478,11 +477,7 @@ func (f *verifyFlags) otherTEEOptions(opt *ratls.VerifyOptions) error {
 		if err != nil {
 			return inputErr("--cca-cpak: %v", err)
 		}
-		blk, _ := pem.Decode(b)
-		if blk == nil {
-			return inputErr("--cca-cpak %s: no PEM block", f.ccaCPAK)
-		}
-		key, err := x509.ParsePKIXPublicKey(blk.Bytes)
+		key, err := arm.ParsePublicKey(b)
 		if err != nil {
 			return inputErr("--cca-cpak %s: %v", f.ccaCPAK, err)
 		}
