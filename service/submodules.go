@@ -31,7 +31,8 @@ func submodules(tee string, v *ratls.Verification, pol *appraise.Policy) map[str
 // submodules. The platform submodule has the reasons about the platform
 // and the token as a whole; the realm submodule has them all, as a realm
 // is no more trustworthy than the platform it runs on. The platform
-// claims executables only when the policy pins its software.
+// claims its executables and configuration only when the policy pins them
+// (cca.platform_sw_components, cca.platform_config).
 func ccaSubmodules(v *ratls.Verification, pol *appraise.Policy) map[string]*ear.Appraisal {
 	a := v.Appraisal
 	var platform []appraise.Reason
@@ -42,9 +43,15 @@ func ccaSubmodules(v *ratls.Verification, pol *appraise.Policy) map[string]*ear.
 	}
 	t := v.Item.CCA
 	p := ear.FromReasons(worst(platform), a.PolicyID, platform, ccaPlatformClaims(&t.Platform.Claims))
-	if pol.CCA == nil || len(pol.CCA.PlatformSWComponents) == 0 {
-		p.TrustVector.Executables = ear.NoClaim
+	// Nothing is claimed about what was not compared: the platform's
+	// software and configuration, unless the policy pins them.
+	unclaim := func(c *int8, pinned bool) {
+		if !pinned && ear.TierOf(*c) == ear.StatusAffirming {
+			*c = ear.NoClaim
+		}
 	}
+	unclaim(&p.TrustVector.Executables, pol.CCA != nil && len(pol.CCA.PlatformSWComponents) > 0)
+	unclaim(&p.TrustVector.Configuration, pol.CCA != nil && len(pol.CCA.PlatformConfig) > 0)
 	var realmClaims map[string]any
 	if t.Realm != nil {
 		realmClaims = ccaRealmClaims(&t.Realm.Claims)

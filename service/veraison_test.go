@@ -867,3 +867,50 @@ func TestCCAPlatformKeysProvisioned(t *testing.T) {
 		}
 	}
 }
+
+// The platform submodule claims its configuration and executables only
+// when the policy pins them (cca.platform_config, platform_sw_components),
+// as Veraison's reference values do; a mismatch contraindicates the
+// platform and the realm on it.
+func TestCCAPlatformReferenceValues(t *testing.T) {
+	f, p := ccaFixture(t)
+	rim := hex.EncodeToString(ccatest.NewRealm(nil).InitialMeasurement)
+	put := func(body string) {
+		t.Helper()
+		if r := f.do("POST", api.PathReferences+"/default", f.admin, "application/json", []byte(body)); r.code != 201 {
+			t.Fatalf("reference values: %d %s", r.code, r.body)
+		}
+		f.advance(2 * service.DefaultPolicyTTL)
+	}
+	attest := func() (*ear.Appraisal, *ear.Appraisal) {
+		t.Helper()
+		token, err := p.Token(ccatest.NewRealm(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := f.do("POST", api.PathAttest, "", api.MediaCCAToken, token)
+		var res struct {
+			EAR string `json:"ear"`
+		}
+		r.json(t, &res)
+		e := f.verifyEAR(res.EAR)
+		return e.Submods[api.SubmodCCAPlatform], e.Submods[api.SubmodCCARealm]
+	}
+	put(`{"cca":{"realm_initial_measurement":["` + rim + `"]}}`)
+	plat, realm := attest()
+	if plat.Status != ear.StatusAffirming || plat.TrustVector.Configuration != 0 || plat.TrustVector.Executables != 0 || realm.Status != ear.StatusAffirming || realm.TrustVector.Executables != 2 {
+		t.Errorf("realm pinned only: want both affirming, the platform claiming neither configuration nor executables; got %s %+v, %s %+v", plat.Status, plat.TrustVector, realm.Status, realm.TrustVector)
+	}
+	comps := make([]string, len(p.SWComponents))
+	for i, c := range p.SWComponents {
+		comps[i] = fmt.Sprintf(`{"measurement":"%x","type":%q,"version":%q}`, c.Measurement, c.Type, c.Version)
+	}
+	put(`{"cca":{"realm_initial_measurement":["` + rim + `"],"platform_config":["` + hex.EncodeToString(p.Config) + `"],"platform_sw_components":[` + strings.Join(comps, ",") + `]}}`)
+	if plat, _ = attest(); plat.Status != ear.StatusAffirming || plat.TrustVector.Configuration != 2 || plat.TrustVector.Executables != 2 {
+		t.Errorf("platform pinned: want configuration and executables 2, got %s %+v", plat.Status, plat.TrustVector)
+	}
+	put(`{"cca":{"realm_initial_measurement":["` + rim + `"],"platform_config":["cf02"]}}`)
+	if plat, realm = attest(); plat.Status != ear.StatusContraindicated || plat.TrustVector.Configuration != 96 || realm.Status != ear.StatusContraindicated {
+		t.Errorf("another platform configuration: want both contraindicated, platform configuration 96; got %s %+v, %s", plat.Status, plat.TrustVector, realm.Status)
+	}
+}
