@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -254,7 +253,7 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request) error {
 		return problem(http.StatusBadRequest, probBadRequest, "Invalid session request", "give nonce or nonceSize, not both")
 	case q.Has("nonce"):
 		var err error
-		if nonce, err = decodeBase64(q.Get("nonce")); err != nil {
+		if nonce, err = decodeNonceParam(q.Get("nonce")); err != nil {
 			return problem(http.StatusBadRequest, probBadRequest, "Invalid nonce", "nonce: want base64: %v", err)
 		}
 	default:
@@ -454,7 +453,7 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) error {
 		}
 		req.MediaType, req.Evidence, req.Policy = r.Header.Get("Content-Type"), body, r.URL.Query().Get("policy")
 		if n := r.URL.Query().Get("nonce"); n != "" {
-			if req.Nonce, err = decodeBase64(n); err != nil {
+			if req.Nonce, err = decodeNonceParam(n); err != nil {
 				return problem(http.StatusBadRequest, probBadRequest, "Invalid nonce", "nonce: want base64: %v", err)
 			}
 		}
@@ -496,12 +495,12 @@ func nonNil[T any](s []T) []T {
 }
 
 // decodeBase64 accepts standard or URL-safe base64, padded or not.
-func decodeBase64(s string) ([]byte, error) {
-	s = strings.TrimRight(s, "=")
-	if strings.ContainsAny(s, "-_") {
-		return base64.RawURLEncoding.DecodeString(s)
-	}
-	return base64.RawStdEncoding.DecodeString(s)
+func decodeBase64(s string) ([]byte, error) { return api.DecodeBase64(s) }
+
+// decodeNonceParam reads a nonce query parameter as decodeBase64 does; a
+// space is a '+' of standard base64 left unescaped in the query.
+func decodeNonceParam(s string) ([]byte, error) {
+	return api.DecodeBase64(strings.ReplaceAll(s, " ", "+"))
 }
 
 // ---- management API ----

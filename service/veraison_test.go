@@ -914,3 +914,38 @@ func TestCCAPlatformReferenceValues(t *testing.T) {
 		t.Errorf("another platform configuration: want both contraindicated, platform configuration 96; got %s %+v, %s", plat.Status, plat.TrustVector, realm.Status)
 	}
 }
+
+// Nonces in every form Veraison's clients, released and to come, write:
+// the query of newSession (apiclient: padded base64url; its versions
+// before ab8774e: standard base64, with '+' escaped, or not by hand; the
+// unpadded base64url of Veraison's main branch) and JSON (the /v1/attest
+// envelope). The session answers with padded standard base64, which
+// released apiclient decodes.
+func TestVeraisonNonceForms(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	nonce := []byte{0xfb, 0xff, 0xbf, 0x00, 0x01, 0x02, 0x03, 0xfe, 0xef, 0x10} // '+' and '/' in standard base64
+	for name, q := range map[string]string{
+		"padded base64url":        url.QueryEscape(base64.URLEncoding.EncodeToString(nonce)),
+		"unpadded base64url":      base64.RawURLEncoding.EncodeToString(nonce),
+		"standard, escaped":       url.QueryEscape(base64.StdEncoding.EncodeToString(nonce)),
+		"standard, '+' unescaped": base64.StdEncoding.EncodeToString(nonce),
+	} {
+		r := f.do("POST", api.PathNewSession+"?nonce="+q, "", "", nil)
+		var s veraisonSession
+		if err := json.Unmarshal(r.body, &s); err != nil || r.code != 201 || !bytes.Equal(s.Nonce, nonce) {
+			t.Errorf("%s (%s): %d %s", name, q, r.code, r.body)
+		}
+		if !bytes.Contains(r.body, []byte(`"nonce":"`+base64.StdEncoding.EncodeToString(nonce)+`"`)) {
+			t.Errorf("%s: the session's nonce is not padded standard base64: %s", name, r.body)
+		}
+	}
+	f.do("POST", api.PathNewSession+"?nonce="+base64.URLEncoding.EncodeToString(nonce)[:13]+"=", "", "", nil).problem(t, 400, "bad-request")
+	q := quote(t, f.tdx, nonce)
+	body := fmt.Appendf(nil, `{"media_type":%q,"evidence":%q,"nonce":%q}`, api.MediaDCAPQuote, base64.StdEncoding.EncodeToString(q), base64.RawURLEncoding.EncodeToString(nonce))
+	r := f.do("POST", api.PathAttest, "", "application/json", body)
+	var res api.AttestResult
+	r.json(t, &res)
+	if r.code != 200 || f.verifyEAR(res.EAR).Nonce != base64.URLEncoding.EncodeToString(nonce) {
+		t.Errorf("/v1/attest with an unpadded base64url nonce: %d %s", r.code, r.body)
+	}
+}

@@ -244,7 +244,7 @@ func makeQuotes(ctx context.Context, a *sim.Attester, n int) ([]*loadQuote, erro
 		if err != nil {
 			return nil, fmt.Errorf("simulated quote %d: %w", i, err)
 		}
-		q := url.Values{"nonce": {base64.RawURLEncoding.EncodeToString(nonce)}}.Encode()
+		q := url.Values{"nonce": {base64.URLEncoding.EncodeToString(nonce)}}.Encode()
 		out[i] = &loadQuote{quote: ev.Data, nonce: nonce, attestPath: api.PathAttest + "?" + q, sessionPath: api.PathNewSession + "?" + q}
 	}
 	return out, nil

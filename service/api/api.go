@@ -5,7 +5,10 @@
 package api
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -120,10 +123,56 @@ var SubmoduleTEE = map[string]string{
 	SubmodCCAPlatform: "cca", SubmodCCARealm: "cca", SubmodSEVSNP: "sev_snp", SubmodSGX: "sgx", SubmodTDX: "tdx",
 }
 
+// Nonce is a nonce in a JSON document. It is written as standard base64
+// with padding, which Veraison's released clients (apiclient, evcli)
+// decode into a []byte, and read in standard or URL-safe base64, padded or
+// not: Veraison's main branch writes unpadded base64url.
+type Nonce []byte
+
+// MarshalJSON writes standard base64 with padding.
+func (n Nonce) MarshalJSON() ([]byte, error) {
+	return json.Marshal(base64.StdEncoding.EncodeToString(n))
+}
+
+// UnmarshalJSON reads base64 of either alphabet, padded or not.
+func (n *Nonce) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*n = nil
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return errors.New("nonce: want a base64 string")
+	}
+	v, err := DecodeBase64(s)
+	if err != nil {
+		return fmt.Errorf("nonce: %w", err)
+	}
+	*n = v
+	return nil
+}
+
+// DecodeBase64 reads standard or URL-safe base64, with correct padding or
+// none; one string uses one alphabet.
+func DecodeBase64(s string) ([]byte, error) {
+	enc := base64.RawStdEncoding
+	if strings.ContainsAny(s, "-_") {
+		enc = base64.RawURLEncoding
+	}
+	if strings.HasSuffix(s, "=") {
+		enc = enc.WithPadding(base64.StdPadding)
+	}
+	b, err := enc.Strict().DecodeString(s)
+	if err != nil {
+		return nil, errors.New("want base64 or base64url, padded or not")
+	}
+	return b, nil
+}
+
 // Session is a challenge-response session (Veraison's
 // application/vnd.veraison.challenge-response-session+json).
 type Session struct {
-	Nonce    []byte           `json:"nonce"`
+	Nonce    Nonce            `json:"nonce"`
 	Expiry   time.Time        `json:"expiry"`
 	Accept   []string         `json:"accept"`
 	Status   string           `json:"status"`
@@ -148,7 +197,7 @@ type AttestRequest struct {
 	Evidence  []byte `json:"evidence"`
 	// Nonce, when set, must be carried by the evidence (claims buffer nonce,
 	// or report data zero-padded).
-	Nonce []byte `json:"nonce,omitempty"`
+	Nonce Nonce `json:"nonce,omitempty"`
 	// Policy names the policy to appraise with, "name" (latest version) or
 	// "name@version"; empty means the service's default.
 	Policy string `json:"policy,omitempty"`

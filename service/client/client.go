@@ -303,7 +303,7 @@ func (c *Client) NewSessionWithNonce(ctx context.Context, nonce []byte) (*Sessio
 	if len(nonce) == 0 {
 		return nil, errors.New("ratls service: new session: the nonce is empty")
 	}
-	return c.newSession(ctx, url.Values{"nonce": {base64.RawURLEncoding.EncodeToString(nonce)}})
+	return c.newSession(ctx, url.Values{"nonce": {base64.URLEncoding.EncodeToString(nonce)}})
 }
 
 func (c *Client) newSession(ctx context.Context, q url.Values) (*Session, error) {
@@ -397,7 +397,7 @@ func (c *Client) Attest(ctx context.Context, req *api.AttestRequest) (*api.Attes
 	}
 	q := url.Values{}
 	if len(req.Nonce) > 0 {
-		q.Set("nonce", base64.RawURLEncoding.EncodeToString(req.Nonce))
+		q.Set("nonce", base64.URLEncoding.EncodeToString(req.Nonce))
 	}
 	if req.Policy != "" {
 		q.Set("policy", req.Policy)

@@ -619,3 +619,37 @@ func TestErrors(t *testing.T) {
 		}
 	}
 }
+
+// The client reads a session as Veraison's verification service sends it,
+// released (padded standard base64, an absolute Location) or on its main
+// branch (unpadded base64url, Location relative to newSession), and sends
+// the Accept Veraison negotiates.
+func TestNewSessionVeraisonForms(t *testing.T) {
+	nonce := []byte{0xfb, 0xff, 0xbf, 0x00, 0x01, 0x02, 0x03, 0xfe, 0xef, 0x10}
+	const id = "6f1e7e3a-0f6a-4c59-9a54-5b9a7f6a1d2c"
+	for name, form := range map[string]struct{ nonce, loc string }{
+		"released":    {base64.StdEncoding.EncodeToString(nonce), api.PathSession + id},
+		"main branch": {base64.RawURLEncoding.EncodeToString(nonce), "session/" + id},
+	} {
+		t.Run(name, func(t *testing.T) {
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Accept") != api.SessionMedia+", "+api.ProblemMedia {
+					w.WriteHeader(http.StatusNotAcceptable)
+					return
+				}
+				w.Header().Set("Location", form.loc)
+				w.Header().Set("Content-Type", api.SessionMedia)
+				w.WriteHeader(http.StatusCreated)
+				fmt.Fprintf(w, `{"status":"waiting","nonce":%q,"expiry":"2030-01-01T00:00:00Z","accept":["application/eat-collection; profile=\"http://arm.com/CCA-SSD/1.0.0\""]}`, form.nonce)
+			}))
+			defer hs.Close()
+			s, err := (&client.Client{BaseURL: hs.URL}).NewSession(context.Background(), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(s.Nonce, nonce) || s.ID != id || s.URL != hs.URL+api.PathSession+id {
+				t.Errorf("session: nonce %x, ID %s, URL %s", s.Nonce, s.ID, s.URL)
+			}
+		})
+	}
+}
