@@ -41,6 +41,9 @@ import (
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/testing/ccatest"
 	"github.com/ratls/ratls/verify/amd"
+	"net/http/httptest"
+	"slices"
+	"sync"
 )
 
 // veraisonSessionMedia is the Accept of every apiclient session request.
@@ -947,5 +950,122 @@ func TestVeraisonNonceForms(t *testing.T) {
 	r.json(t, &res)
 	if r.code != 200 || f.verifyEAR(res.EAR).Nonce != base64.URLEncoding.EncodeToString(nonce) {
 		t.Errorf("/v1/attest with an unpadded base64url nonce: %d %s", r.code, r.body)
+	}
+}
+
+// recorded is a request as it reached the service.
+type recorded struct {
+	method, uri                 string
+	accept, ctype, auth, length string
+	body                        []byte
+}
+
+// recorder serves h and keeps every request.
+type recorder struct {
+	mu   sync.Mutex
+	reqs []recorded
+	h    http.Handler
+}
+
+func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	rc.mu.Lock()
+	rc.reqs = append(rc.reqs, recorded{r.Method, r.RequestURI, r.Header.Get("Accept"), r.Header.Get("Content-Type"),
+		r.Header.Get("Authorization"), r.Header.Get("Content-Length"), b})
+	rc.mu.Unlock()
+	rc.h.ServeHTTP(w, r)
+}
+
+// The exchanges of Veraison's clients, step by step, as the service sees
+// them on the wire: each request exactly as apiclient (and evcli through
+// it) builds it, and the answer as the client takes it.
+func TestVeraisonExchanges(t *testing.T) {
+	f, cp := ccaFixture(t)
+	rc := &recorder{h: f.srv.Handler()}
+	hs := httptest.NewServer(rc)
+	defer hs.Close()
+	relyingParty := bytes.Repeat([]byte{0xab}, 64)
+	type flow struct {
+		name        string
+		client      apiclient
+		evidence    func(nonce []byte) ([]byte, string) // the EvidenceBuilder
+		wrap        string                              // "", "cbor" or "json"
+		newSession  string                              // the request URI of newSession
+		auth        string                              // Authorization on POST and DELETE
+		wantSubmods []string
+	}
+	dcap := func(nonce []byte) ([]byte, string) { return quote(t, f.tdx, nonce), api.MediaDCAPQuote }
+	ccaToken := func(nonce []byte) ([]byte, string) {
+		tok, err := cp.Token(ccatest.NewRealm(nonce))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok, evcliAccept
+	}
+	flows := []flow{
+		{"apiclient Run, nonceSize", apiclient{size: 32}, dcap, "", api.PathNewSession + "?nonceSize=32", "", []string{"tdx"}},
+		{"apiclient Run, nonce", apiclient{nonce: []byte("0123456789abcdef")}, dcap, "",
+			api.PathNewSession + "?nonce=MDEyMzQ1Njc4OWFiY2RlZg%3D%3D", "", []string{"tdx"}},
+		{"apiclient Run, WrapCBOR", apiclient{size: 16}, dcap, "cbor", api.PathNewSession + "?nonceSize=16", "", []string{"tdx"}},
+		{"apiclient Run, WrapJSON", apiclient{size: 16}, dcap, "json", api.PathNewSession + "?nonceSize=16", "", []string{"tdx"}},
+		{"apiclient Run, OAuth2 authenticator", apiclient{size: 8, auth: "Bearer eyJ.e30.sig"}, dcap, "", api.PathNewSession + "?nonceSize=8", "Bearer eyJ.e30.sig", []string{"tdx"}},
+		{"evcli cca verify-as attester", apiclient{size: 64}, ccaToken, "", api.PathNewSession + "?nonceSize=64", "", []string{api.SubmodCCARealm, api.SubmodCCAPlatform}},
+		{"evcli cca verify-as relying-party", apiclient{nonce: relyingParty}, ccaToken, "",
+			api.PathNewSession + "?nonce=" + url.QueryEscape(base64.URLEncoding.EncodeToString(relyingParty)), "", []string{api.SubmodCCARealm, api.SubmodCCAPlatform}},
+	}
+	for _, fl := range flows {
+		t.Run(fl.name, func(t *testing.T) {
+			c := fl.client
+			c.t, c.base = t, hs.URL
+			rc.mu.Lock()
+			rc.reqs = nil
+			rc.mu.Unlock()
+
+			uri, s := c.newSession()
+			ev, mt := fl.evidence(s.Nonce)
+			if fl.wrap != "" {
+				ev, mt = cmwWrap(fl.wrap, mt, ev)
+			}
+			e := f.veraisonResult(c.challengeResponse(uri, mt, ev))
+			c.deleteSession(uri)
+			// pollForAttestationResult's GET (http.Client.Get: no header),
+			// here after the DELETE: the session is gone.
+			get, _ := http.NewRequest("GET", uri, http.NoBody)
+			poll := c.send(get)
+			if poll.code != http.StatusNotFound {
+				t.Errorf("GET after DELETE: want 404, got %d", poll.code)
+			}
+
+			path := strings.TrimPrefix(uri, hs.URL)
+			want := []recorded{
+				{method: "POST", uri: fl.newSession, accept: veraisonSessionMedia, length: "0"},
+				{method: "POST", uri: path, accept: veraisonSessionMedia, ctype: mt, auth: fl.auth, length: fmt.Sprint(len(ev)), body: ev},
+				{method: "DELETE", uri: path, auth: fl.auth},
+				{method: "GET", uri: path},
+			}
+			if len(rc.reqs) != len(want) {
+				t.Fatalf("requests: want %d, got %d: %+v", len(want), len(rc.reqs), rc.reqs)
+			}
+			for i, w := range want {
+				g := rc.reqs[i]
+				if g.method != w.method || g.uri != w.uri || g.accept != w.accept || g.ctype != w.ctype || g.auth != w.auth ||
+					(w.length != "" && g.length != w.length) || !bytes.Equal(g.body, w.body) {
+					t.Errorf("request %d:\n got %s %s Accept %q Content-Type %q Authorization %q Content-Length %q body %d bytes\nwant %s %s Accept %q Content-Type %q Authorization %q Content-Length %q body %d bytes",
+						i, g.method, g.uri, g.accept, g.ctype, g.auth, g.length, len(g.body), w.method, w.uri, w.accept, w.ctype, w.auth, w.length, len(w.body))
+				}
+			}
+			var names []string
+			for n := range e.Submods {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			if !slices.Equal(names, fl.wantSubmods) {
+				t.Errorf("submods: want %v, got %v", fl.wantSubmods, names)
+			}
+			if e.Nonce != base64.URLEncoding.EncodeToString(s.Nonce) {
+				t.Errorf("eat_nonce: %q", e.Nonce)
+			}
+		})
 	}
 }
