@@ -152,12 +152,13 @@ type Appraisal struct {
 	SessionID string // empty for the native API
 	Client    string // client address
 	MediaType string
-	TEE       string // sgx, tdx, sev_snp, cca
+	TEE       string // sgx, tdx, sev_snp, cca; empty for evidence that could not be read
 	Status    string // EAR status: affirming, warning, contraindicated, none
 	PolicyID  string // name@version(s) as in the EAR
-	// Reasons is the JSON array of appraise.Reason. Evidence that could
-	// not be appraised at all (malformed, unsupported) is not logged: its
-	// request got a problem document.
+	// Reasons is the JSON array of appraise.Reason. Every EAR issued has
+	// an entry: evidence a session could not read too (TEE empty, the
+	// reason "evidence"); evidence /v1/attest refused with a problem
+	// document has none.
 	Reasons      []byte
 	EvidenceHash []byte // SHA-256 of the evidence as received
 }
