@@ -71,8 +71,8 @@ type Appraisal struct {
 	// measurements the result is about. Numbers decode as json.Number.
 	AnnotatedEvidence map[string]any
 	// Reasons is the ratls extension claim "ratls.reasons": why the status
-	// is not affirming, as Reason objects
-	// ({"check","expected","actual","message","status"}).
+	// is not affirming, as Reason objects ({"check","category","state",
+	// "expected","actual","message","status"}).
 	Reasons []Reason
 }
 
