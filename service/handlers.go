@@ -304,23 +304,11 @@ func (s *Server) session(ctx context.Context, id string) (*store.Session, error)
 }
 
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request) error {
-	sess, err := s.session(r.Context(), r.PathValue("id"))
+	sess, err := s.currentSession(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, api.SessionMedia, sessionJSON(sess, nil))
-	return nil
-}
-
-func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
-	err := s.st.DeleteSession(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		return problem(http.StatusNotFound, probNotFound, "No such session", "session %q does not exist or was deleted", r.PathValue("id"))
-	}
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
@@ -337,12 +325,13 @@ func (s *Server) postSession(w http.ResponseWriter, r *http.Request) error {
 	if !acceptedMedia(mt) {
 		return unsupportedMedia(mt)
 	}
-	sess, err := s.st.ClaimSession(r.Context(), id, s.now())
+	now := s.now()
+	sess, err := s.st.ClaimSession(r.Context(), id, now, s.processingDeadline(now))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return problem(http.StatusNotFound, probNotFound, "No such session", "session %q does not exist or was deleted", id)
 	case errors.Is(err, store.ErrConflict):
-		cur, gerr := s.session(r.Context(), id)
+		cur, gerr := s.currentSession(r.Context(), id)
 		if gerr != nil {
 			return gerr
 		}
@@ -357,26 +346,17 @@ func (s *Server) postSession(w http.ResponseWriter, r *http.Request) error {
 	}
 	out, aerr := s.appraise(r.Context(), &submission{mediaType: mt, body: body, nonce: sess.Nonce,
 		client: clientAddr(r), session: id})
-	// The outcome is recorded even if the client has gone, hence a
-	// context detached from the request's cancellation.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
-	defer cancel()
 	if aerr != nil {
-		var pe *problemError
-		doc := api.Problem{Type: api.ProblemTypeBase + probInternal, Title: "Internal error", Status: http.StatusInternalServerError}
-		if errors.As(aerr, &pe) {
-			doc = pe.Problem
-		}
-		doc.Instance = r.URL.Path
-		pb, _ := json.Marshal(doc)
-		if err := s.st.FinishSession(ctx, id, store.SessionFailed, "", pb); err != nil {
+		if err := s.finishSession(r, id, failedOutcome(r, aerr)); err != nil {
 			return err
 		}
 		return aerr
 	}
-	if err := s.st.FinishSession(ctx, id, store.SessionComplete, out.token, nil); err != nil {
+	t := time.Now()
+	if err := s.finishSession(r, id, &store.SessionOutcome{Status: store.SessionComplete, Result: out.token, Appraisal: out.entry}); err != nil {
 		return err
 	}
+	s.metrics.stage("store", time.Since(t))
 	sess.Status, sess.Result = store.SessionComplete, out.token
 	writeJSON(w, http.StatusOK, api.SessionMedia, sessionJSON(sess, &api.SessionEvidence{Type: mt, Value: body}))
 	return nil

@@ -31,6 +31,8 @@ const (
 	probRateLimited      = "rate-limited"           // 429
 	probInternal         = "internal-error"         // 500
 	probUnavailable      = "unavailable"            // 503
+	// A session whose appraisal did not finish by its deadline.
+	probProcessingTimeout = "processing-timeout" // 503
 	// api.ProblemCollateralUnavailable
 	probCollateralUnavailable = "collateral-unavailable" // 503
 )

@@ -253,7 +253,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, sc ServeConfig) err
 	return err
 }
 
-// purgeSessions deletes expired sessions now and then.
+// purgeSessions fails sessions stuck past their processing deadline and
+// deletes expired sessions now and then.
 func (s *Server) purgeSessions(ctx context.Context) {
 	t := time.NewTicker(max(s.cfg.SessionTTL, time.Minute))
 	defer t.Stop()
@@ -262,6 +263,11 @@ func (s *Server) purgeSessions(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if n, err := s.abandonStuck(ctx); err != nil {
+				s.logger.Warn("failing sessions past their processing deadline", "err", err)
+			} else if n > 0 {
+				s.logger.Warn("failed sessions past their processing deadline", "count", n)
+			}
 			// Sessions are kept one TTL past expiry so late clients get
 			// "stale nonce", not "not found".
 			n, err := s.st.PurgeSessions(ctx, s.now().Add(-s.cfg.SessionTTL))
