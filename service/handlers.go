@@ -89,7 +89,7 @@ func (s *Server) routes() http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := s.Ready(ctx); err != nil {
-			return problem(http.StatusServiceUnavailable, probUnavailable, "Not ready", "%v", err)
+			return s.notReady(r, err)
 		}
 		writeJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ready"})
 		return nil

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/ratls/ratls/service/api"
+	"github.com/ratls/ratls/service/store"
 )
 
 // Problem types (RFC 9457), relative to api.ProblemTypeBase. Each names what
@@ -54,7 +55,9 @@ func problem(status int, typ, title, detail string, args ...any) *problemError {
 // leak their text.
 func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 	var pe *problemError
-	if !errors.As(err, &pe) {
+	if errors.Is(err, store.ErrUnavailable) {
+		pe = s.databaseUnavailable(r, err)
+	} else if !errors.As(err, &pe) {
 		s.logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		pe = problem(http.StatusInternalServerError, probInternal, "Internal error", "the service failed; the error is logged")
 	}

@@ -86,6 +86,10 @@ type Config struct {
 	// RequestTimeout bounds the handling of one request; default
 	// DefaultRequestLimit.
 	RequestTimeout time.Duration
+	// StoreTimeout bounds each database operation; default
+	// store.DefaultTimeout. A database that does not answer in time is
+	// unavailable: 503 with Retry-After.
+	StoreTimeout time.Duration
 	// VerifyAuth requires a read token for the verification endpoints too
 	// (sessions, /v1/attest); by default they are open and rate limited.
 	VerifyAuth bool
@@ -155,6 +159,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	// Every database call of the server, the appraisal log writer's too,
+	// has a deadline.
+	cfg.Store = store.Bounded(cfg.Store, cfg.StoreTimeout)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
