@@ -34,7 +34,7 @@ var roleRank = map[string]int{store.RoleRead: 1, store.RoleWrite: 2, store.RoleA
 // secret, which is shown only this once.
 func CreateToken(ctx context.Context, st store.Store, name, role, actor string, now time.Time) (*api.Token, error) {
 	if roleRank[role] == 0 {
-		return nil, problem(http.StatusBadRequest, probBadRequest, "Invalid token", "role: want read, write or admin, got %q", role)
+		return nil, problem(http.StatusBadRequest, probBadRequest, "Invalid token", "role: want read, write or admin, got %q", clip(role))
 	}
 	if err := checkName("token name", name, maxTokenName); err != nil {
 		return nil, err

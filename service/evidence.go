@@ -133,7 +133,7 @@ func (s *Server) appraise(ctx context.Context, sub *submission) (*outcome, error
 	sum := sha256.Sum256(sub.body)
 	out := &outcome{token: string(token), status: sm.Status, tee: tee, policyID: pol.ID, reasons: v.Appraisal.Reasons}
 	entry := &store.Appraisal{
-		Time: opt.Now.UTC(), SessionID: sub.session, Client: sub.client, MediaType: sub.mediaType,
+		Time: opt.Now.UTC(), SessionID: sub.session, Client: sub.client, MediaType: baseMediaType(sub.mediaType),
 		TEE: tee, Status: string(sm.Status), PolicyID: pol.ID, Reasons: reasons, EvidenceHash: sum[:],
 	}
 	s.metrics.outcome(tee, string(sm.Status))
@@ -246,7 +246,7 @@ func parseEvidence(mediaType string, body []byte) (*parsed, error) {
 
 func unsupportedMedia(mt string) error {
 	return problem(http.StatusUnsupportedMediaType, probUnsupportedMedia, "Unsupported media type",
-		"evidence of type %q is not accepted; accepted: %v", mt, api.EvidenceMedia)
+		"evidence of type %q is not accepted; accepted: %v", clip(mt), api.EvidenceMedia)
 }
 
 func parseCertificate(der []byte) (*parsed, error) {

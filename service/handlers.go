@@ -42,7 +42,7 @@ func (s *Server) routes() http.Handler {
 			// Other methods on a known path get a problem document, not
 			// the mux's plain-text 405.
 			mux.Handle(path, s.wrap(path, roleOpen, func(w http.ResponseWriter, r *http.Request) error {
-				return problem(http.StatusMethodNotAllowed, probMethod, "Method not allowed", "%s is not allowed on %s", r.Method, r.URL.Path)
+				return problem(http.StatusMethodNotAllowed, probMethod, "Method not allowed", "%s is not allowed on %s", clip(r.Method), clip(r.URL.Path))
 			}))
 		}
 	}
@@ -105,7 +105,7 @@ func (s *Server) routes() http.Handler {
 		return nil
 	})
 	mux.Handle("/", s.wrap("other", roleOpen, func(w http.ResponseWriter, r *http.Request) error {
-		return problem(http.StatusNotFound, probNotFound, "Not found", "no endpoint %s; see %s", r.URL.Path, api.PathOpenAPI)
+		return problem(http.StatusNotFound, probNotFound, "Not found", "no endpoint %s; see %s", clip(r.URL.Path), api.PathOpenAPI)
 	}))
 	return mux
 }
@@ -207,7 +207,9 @@ func readBody(r *http.Request) ([]byte, error) {
 	case errors.As(err, &mbe):
 		return nil, problem(http.StatusRequestEntityTooLarge, probTooLarge, "Request too large", "the body exceeds %d bytes", mbe.Limit)
 	case err != nil:
-		return nil, problem(http.StatusBadRequest, probBadRequest, "Unreadable body", "%v", err)
+		// The error names the connection's addresses: not for the client.
+		return nil, problem(http.StatusBadRequest, probBadRequest, "Unreadable body",
+			"the request body could not be read: it came too slowly, was cut short or is not valid chunked encoding")
 	}
 	return b, nil
 }
@@ -247,7 +249,7 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request) error {
 		if q.Has("nonceSize") {
 			var err error
 			if size, err = strconv.Atoi(q.Get("nonceSize")); err != nil {
-				return problem(http.StatusBadRequest, probBadRequest, "Invalid nonce size", "nonceSize: want an integer, got %q", q.Get("nonceSize"))
+				return problem(http.StatusBadRequest, probBadRequest, "Invalid nonce size", "nonceSize: want an integer, got %q", clip(q.Get("nonceSize")))
 			}
 		}
 		if size < minNonceSize || size > maxNonceSize {
@@ -298,7 +300,7 @@ func sessionJSON(s *store.Session, ev *api.SessionEvidence) *api.Session {
 func (s *Server) session(ctx context.Context, id string) (*store.Session, error) {
 	sess, err := s.st.Session(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, problem(http.StatusNotFound, probNotFound, "No such session", "session %q does not exist or was deleted", id)
+		return nil, problem(http.StatusNotFound, probNotFound, "No such session", "session %q does not exist or was deleted", clip(id))
 	}
 	return sess, err
 }
@@ -329,7 +331,7 @@ func (s *Server) postSession(w http.ResponseWriter, r *http.Request) error {
 	sess, err := s.st.ClaimSession(r.Context(), id, now, s.processingDeadline(now))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return problem(http.StatusNotFound, probNotFound, "No such session", "session %q does not exist or was deleted", id)
+		return problem(http.StatusNotFound, probNotFound, "No such session", "session %q does not exist or was deleted", clip(id))
 	case errors.Is(err, store.ErrConflict):
 		cur, gerr := s.currentSession(r.Context(), id)
 		if gerr != nil {
@@ -495,7 +497,7 @@ func (s *Server) getDocument(kind string, byVersion bool) handlerFunc {
 		if byVersion {
 			v, err := strconv.Atoi(r.PathValue("version"))
 			if err != nil || v < 1 {
-				return problem(http.StatusBadRequest, probBadRequest, "Invalid version", "version: want an integer from 1, got %q", r.PathValue("version"))
+				return problem(http.StatusBadRequest, probBadRequest, "Invalid version", "version: want an integer from 1, got %q", clip(r.PathValue("version")))
 			}
 			version = v
 		}
@@ -550,12 +552,12 @@ func page(r *http.Request) (before int64, limit int, err error) {
 	limit = 100
 	if v := q.Get("limit"); v != "" {
 		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 1000 {
-			return 0, 0, problem(http.StatusBadRequest, probBadRequest, "Invalid limit", "limit: want 1 to 1000, got %q", v)
+			return 0, 0, problem(http.StatusBadRequest, probBadRequest, "Invalid limit", "limit: want 1 to 1000, got %q", clip(v))
 		}
 	}
 	if v := q.Get("before"); v != "" {
 		if before, err = strconv.ParseInt(v, 10, 64); err != nil || before < 1 {
-			return 0, 0, problem(http.StatusBadRequest, probBadRequest, "Invalid cursor", "before: want a positive entry ID, got %q", v)
+			return 0, 0, problem(http.StatusBadRequest, probBadRequest, "Invalid cursor", "before: want a positive entry ID, got %q", clip(v))
 		}
 	}
 	return before, limit, nil
@@ -644,7 +646,7 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	err := s.st.DeleteToken(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		return problem(http.StatusNotFound, probNotFound, "Not found", "no token %q", id)
+		return problem(http.StatusNotFound, probNotFound, "Not found", "no token %q", clip(id))
 	}
 	if err != nil {
 		return err

@@ -97,7 +97,7 @@ func splitRef(ref string) (name string, version int, err error) {
 	if hasVersion {
 		if version, err = strconv.Atoi(v); err != nil || version < 1 {
 			return "", 0, problem(http.StatusBadRequest, probBadRequest, "Invalid policy reference",
-				"policy %q: want name or name@version with a version from 1, got version %q", ref, v)
+				"policy %q: want name or name@version with a version from 1, got version %q", clip(ref), clip(v))
 		}
 	}
 	return name, version, nil

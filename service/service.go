@@ -212,7 +212,8 @@ func (s *Server) Close() {
 // ServeConfig configures Serve.
 type ServeConfig struct {
 	// TLS, when set, serves HTTPS (for example ratls.ServerConfig, so
-	// that the service attests itself).
+	// that the service attests itself). The service speaks HTTP/1.1 only,
+	// over TLS too: "h2" is removed from NextProtos.
 	TLS *tls.Config
 	// ShutdownGrace is how long in-flight requests may take to finish
 	// once ctx is done; default 30 s.
@@ -237,8 +238,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, sc ServeConfig) err
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	if sc.TLS != nil {
-		ln = tls.NewListener(ln, sc.TLS)
+		ln = tls.NewListener(ln, problemTLSConfig(sc.TLS))
 	}
+	// Go's own answers to unreadable requests become problem documents.
+	ln = problemListener{ln}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	go s.purgeSessions(ctx)
