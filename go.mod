@@ -11,6 +11,7 @@ require (
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.9
 	github.com/veraison/go-cose v1.3.0
+	golang.org/x/time v0.16.0
 	google.golang.org/protobuf v1.33.0
 	modernc.org/sqlite v1.62.0
 )
