@@ -95,8 +95,7 @@ func (s *Server) routes() http.Handler {
 		return nil
 	})
 	handle("GET", api.PathMetrics, roleOpen, func(w http.ResponseWriter, r *http.Request) error {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		s.metrics.write(w)
+		s.metrics.handler.ServeHTTP(w, r)
 		return nil
 	})
 	handle("GET", api.PathOpenAPI, roleOpen, func(w http.ResponseWriter, r *http.Request) error {

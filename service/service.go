@@ -184,7 +184,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, st: cfg.Store, kid: kid, jwk: jwk, signer: signer,
 		policies: newPolicies(cfg.Store, cfg.Verify.Policy, cfg.PolicyTTL, cfg.Now),
-		metrics:  newMetrics(cfg.CollateralStats),
+		metrics:  newMetrics(cfg.Store, cfg.CollateralStats, cfg.Logger),
 		limiter:  newRateLimiter(cfg.Rate, cfg.Burst, cfg.Now),
 		log:      newAppraisalLog(cfg.Store),
 		logger:   cfg.Logger,
