@@ -57,6 +57,16 @@ func (c *problemConn) Write(b []byte) (int, error) {
 	return c.Conn.Write(b)
 }
 
+// CloseWrite half-closes the connection when it can, as the server does
+// after a 431 so that the client reads the answer before the connection is
+// reset.
+func (c *problemConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // serverErrorProblem returns the problem answer that replaces b when b is
 // one of Go's own error answers, nil otherwise.
 func serverErrorProblem(b []byte) []byte {
