@@ -44,6 +44,9 @@ type outcome struct {
 	tee      string
 	policyID string
 	reasons  []appraise.Reason
+	// entry is the appraisal log entry of a session's appraisal, which
+	// the session logs as it finishes; nil when already logged.
+	entry *store.Appraisal
 }
 
 // parsed is evidence read according to its media type.
@@ -67,10 +70,13 @@ func (s *Server) appraise(ctx context.Context, sub *submission) (*outcome, error
 	}
 	t1 := time.Now()
 	s.metrics.stage("parse", t1.Sub(t0))
-	// From here on an appraisal log entry follows (unless it fails): the
-	// log writer may wait for it to commit it with others.
-	s.log.begin()
-	logged := false
+	// From here on an appraisal log entry of the native API follows
+	// (unless it fails): the log writer may wait for it to commit it with
+	// others.
+	logged := sub.session != ""
+	if !logged {
+		s.log.begin()
+	}
 	defer func() {
 		if !logged {
 			s.log.end()
@@ -125,16 +131,23 @@ func (s *Server) appraise(ctx context.Context, sub *submission) (*outcome, error
 
 	reasons, _ := json.Marshal(v.Appraisal.Reasons)
 	sum := sha256.Sum256(sub.body)
-	logged = true
-	if err := s.log.add(ctx, &store.Appraisal{
-		Time: opt.Now.UTC(), SessionID: sub.session, Client: sub.client, MediaType: sub.mediaType,
+	out := &outcome{token: string(token), status: sm.Status, tee: tee, policyID: pol.ID, reasons: v.Appraisal.Reasons}
+	entry := &store.Appraisal{
+		Time: opt.Now.UTC(), SessionID: sub.session, Client: sub.client, MediaType: baseMediaType(sub.mediaType),
 		TEE: tee, Status: string(sm.Status), PolicyID: pol.ID, Reasons: reasons, EvidenceHash: sum[:],
-	}); err != nil {
+	}
+	s.metrics.outcome(tee, string(sm.Status))
+	if sub.session != "" {
+		// Logged in the transaction that completes the session.
+		out.entry = entry
+		return out, nil
+	}
+	logged = true
+	if err := s.log.add(ctx, entry); err != nil {
 		return nil, fmt.Errorf("appraisal log: %w", err)
 	}
 	s.metrics.stage("store", time.Since(t3))
-	s.metrics.outcome(tee, string(sm.Status))
-	return &outcome{token: string(token), status: sm.Status, tee: tee, policyID: pol.ID, reasons: v.Appraisal.Reasons}, nil
+	return out, nil
 }
 
 // defaultCollateralRetry is the Retry-After of a collateral-unavailable
@@ -233,7 +246,7 @@ func parseEvidence(mediaType string, body []byte) (*parsed, error) {
 
 func unsupportedMedia(mt string) error {
 	return problem(http.StatusUnsupportedMediaType, probUnsupportedMedia, "Unsupported media type",
-		"evidence of type %q is not accepted; accepted: %v", mt, api.EvidenceMedia)
+		"evidence of type %q is not accepted; accepted: %v", clip(mt), api.EvidenceMedia)
 }
 
 func parseCertificate(der []byte) (*parsed, error) {

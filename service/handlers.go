@@ -42,7 +42,7 @@ func (s *Server) routes() http.Handler {
 			// Other methods on a known path get a problem document, not
 			// the mux's plain-text 405.
 			mux.Handle(path, s.wrap(path, roleOpen, func(w http.ResponseWriter, r *http.Request) error {
-				return problem(http.StatusMethodNotAllowed, probMethod, "Method not allowed", "%s is not allowed on %s", r.Method, r.URL.Path)
+				return problem(http.StatusMethodNotAllowed, probMethod, "Method not allowed", "%s is not allowed on %s", clip(r.Method), clip(r.URL.Path))
 			}))
 		}
 	}
@@ -89,14 +89,13 @@ func (s *Server) routes() http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := s.Ready(ctx); err != nil {
-			return problem(http.StatusServiceUnavailable, probUnavailable, "Not ready", "%v", err)
+			return s.notReady(r, err)
 		}
 		writeJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ready"})
 		return nil
 	})
 	handle("GET", api.PathMetrics, roleOpen, func(w http.ResponseWriter, r *http.Request) error {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		s.metrics.write(w)
+		s.metrics.handler.ServeHTTP(w, r)
 		return nil
 	})
 	handle("GET", api.PathOpenAPI, roleOpen, func(w http.ResponseWriter, r *http.Request) error {
@@ -105,7 +104,7 @@ func (s *Server) routes() http.Handler {
 		return nil
 	})
 	mux.Handle("/", s.wrap("other", roleOpen, func(w http.ResponseWriter, r *http.Request) error {
-		return problem(http.StatusNotFound, probNotFound, "Not found", "no endpoint %s; see %s", r.URL.Path, api.PathOpenAPI)
+		return problem(http.StatusNotFound, probNotFound, "Not found", "no endpoint %s; see %s", clip(r.URL.Path), api.PathOpenAPI)
 	}))
 	return mux
 }
@@ -207,7 +206,9 @@ func readBody(r *http.Request) ([]byte, error) {
 	case errors.As(err, &mbe):
 		return nil, problem(http.StatusRequestEntityTooLarge, probTooLarge, "Request too large", "the body exceeds %d bytes", mbe.Limit)
 	case err != nil:
-		return nil, problem(http.StatusBadRequest, probBadRequest, "Unreadable body", "%v", err)
+		// The error names the connection's addresses: not for the client.
+		return nil, problem(http.StatusBadRequest, probBadRequest, "Unreadable body",
+			"the request body could not be read: it came too slowly, was cut short or is not valid chunked encoding")
 	}
 	return b, nil
 }
@@ -247,7 +248,7 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request) error {
 		if q.Has("nonceSize") {
 			var err error
 			if size, err = strconv.Atoi(q.Get("nonceSize")); err != nil {
-				return problem(http.StatusBadRequest, probBadRequest, "Invalid nonce size", "nonceSize: want an integer, got %q", q.Get("nonceSize"))
+				return problem(http.StatusBadRequest, probBadRequest, "Invalid nonce size", "nonceSize: want an integer, got %q", clip(q.Get("nonceSize")))
 			}
 		}
 		if size < minNonceSize || size > maxNonceSize {
@@ -298,29 +299,17 @@ func sessionJSON(s *store.Session, ev *api.SessionEvidence) *api.Session {
 func (s *Server) session(ctx context.Context, id string) (*store.Session, error) {
 	sess, err := s.st.Session(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, problem(http.StatusNotFound, probNotFound, "No such session", "session %q does not exist or was deleted", id)
+		return nil, problem(http.StatusNotFound, probNotFound, "No such session", "session %q does not exist or was deleted", clip(id))
 	}
 	return sess, err
 }
 
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request) error {
-	sess, err := s.session(r.Context(), r.PathValue("id"))
+	sess, err := s.currentSession(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, api.SessionMedia, sessionJSON(sess, nil))
-	return nil
-}
-
-func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
-	err := s.st.DeleteSession(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		return problem(http.StatusNotFound, probNotFound, "No such session", "session %q does not exist or was deleted", r.PathValue("id"))
-	}
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
@@ -337,12 +326,13 @@ func (s *Server) postSession(w http.ResponseWriter, r *http.Request) error {
 	if !acceptedMedia(mt) {
 		return unsupportedMedia(mt)
 	}
-	sess, err := s.st.ClaimSession(r.Context(), id, s.now())
+	now := s.now()
+	sess, err := s.st.ClaimSession(r.Context(), id, now, s.processingDeadline(now))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return problem(http.StatusNotFound, probNotFound, "No such session", "session %q does not exist or was deleted", id)
+		return problem(http.StatusNotFound, probNotFound, "No such session", "session %q does not exist or was deleted", clip(id))
 	case errors.Is(err, store.ErrConflict):
-		cur, gerr := s.session(r.Context(), id)
+		cur, gerr := s.currentSession(r.Context(), id)
 		if gerr != nil {
 			return gerr
 		}
@@ -357,26 +347,17 @@ func (s *Server) postSession(w http.ResponseWriter, r *http.Request) error {
 	}
 	out, aerr := s.appraise(r.Context(), &submission{mediaType: mt, body: body, nonce: sess.Nonce,
 		client: clientAddr(r), session: id})
-	// The outcome is recorded even if the client has gone, hence a
-	// context detached from the request's cancellation.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
-	defer cancel()
 	if aerr != nil {
-		var pe *problemError
-		doc := api.Problem{Type: api.ProblemTypeBase + probInternal, Title: "Internal error", Status: http.StatusInternalServerError}
-		if errors.As(aerr, &pe) {
-			doc = pe.Problem
-		}
-		doc.Instance = r.URL.Path
-		pb, _ := json.Marshal(doc)
-		if err := s.st.FinishSession(ctx, id, store.SessionFailed, "", pb); err != nil {
+		if err := s.finishSession(r, id, failedOutcome(r, aerr)); err != nil {
 			return err
 		}
 		return aerr
 	}
-	if err := s.st.FinishSession(ctx, id, store.SessionComplete, out.token, nil); err != nil {
+	t := time.Now()
+	if err := s.finishSession(r, id, &store.SessionOutcome{Status: store.SessionComplete, Result: out.token, Appraisal: out.entry}); err != nil {
 		return err
 	}
+	s.metrics.stage("store", time.Since(t))
 	sess.Status, sess.Result = store.SessionComplete, out.token
 	writeJSON(w, http.StatusOK, api.SessionMedia, sessionJSON(sess, &api.SessionEvidence{Type: mt, Value: body}))
 	return nil
@@ -515,7 +496,7 @@ func (s *Server) getDocument(kind string, byVersion bool) handlerFunc {
 		if byVersion {
 			v, err := strconv.Atoi(r.PathValue("version"))
 			if err != nil || v < 1 {
-				return problem(http.StatusBadRequest, probBadRequest, "Invalid version", "version: want an integer from 1, got %q", r.PathValue("version"))
+				return problem(http.StatusBadRequest, probBadRequest, "Invalid version", "version: want an integer from 1, got %q", clip(r.PathValue("version")))
 			}
 			version = v
 		}
@@ -570,12 +551,12 @@ func page(r *http.Request) (before int64, limit int, err error) {
 	limit = 100
 	if v := q.Get("limit"); v != "" {
 		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 1000 {
-			return 0, 0, problem(http.StatusBadRequest, probBadRequest, "Invalid limit", "limit: want 1 to 1000, got %q", v)
+			return 0, 0, problem(http.StatusBadRequest, probBadRequest, "Invalid limit", "limit: want 1 to 1000, got %q", clip(v))
 		}
 	}
 	if v := q.Get("before"); v != "" {
 		if before, err = strconv.ParseInt(v, 10, 64); err != nil || before < 1 {
-			return 0, 0, problem(http.StatusBadRequest, probBadRequest, "Invalid cursor", "before: want a positive entry ID, got %q", v)
+			return 0, 0, problem(http.StatusBadRequest, probBadRequest, "Invalid cursor", "before: want a positive entry ID, got %q", clip(v))
 		}
 	}
 	return before, limit, nil
@@ -664,7 +645,7 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	err := s.st.DeleteToken(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		return problem(http.StatusNotFound, probNotFound, "Not found", "no token %q", id)
+		return problem(http.StatusNotFound, probNotFound, "Not found", "no token %q", clip(id))
 	}
 	if err != nil {
 		return err

@@ -578,8 +578,8 @@ func TestObservability(t *testing.T) {
 	}
 	m := string(f.do("GET", api.PathMetrics, "", "", nil).body)
 	for _, want := range []string{
-		`ratls_appraisals_total{tee="sgx",status="warning"} 1`,
-		`ratls_http_requests_total{route="POST /v1/attest",method="POST",code="400"} 1`,
+		`ratls_appraisals_total{status="warning",tee="sgx"} 1`,
+		`ratls_http_requests_total{code="400",method="POST",route="POST /v1/attest"} 1`,
 		`ratls_appraisal_stage_duration_seconds_count{stage="verify"} 1`,
 		`ratls_appraisal_stage_duration_seconds_count{stage="sign"} 1`,
 		`ratls_appraisal_stage_duration_seconds_count{stage="store"} 1`,

@@ -82,7 +82,8 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	if f.echo == (f.upstream != "") {
 		return inputErr("give exactly one of --upstream or --echo")
 	}
-	forward, err := forwarder(f)
+	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+	forward, err := forwarder(f, log)
 	if err != nil {
 		return inputErr("%v", err)
 	}
@@ -121,7 +122,6 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	if err != nil {
 		return inputErr("%v", err)
 	}
-	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 	log.Info("serving attested TLS", "listen", ln.Addr().String(), "attester", f.name, "mode", mode(f))
 	return serveLoop(ctx, tls.NewListener(ln, cfg), forward, log)
 }
@@ -142,8 +142,9 @@ func cmdContext(cmd *cobra.Command) context.Context {
 	return context.Background()
 }
 
-// forwarder returns what to do with each accepted connection.
-func forwarder(f *serveFlags) (func(net.Conn, *slog.Logger), error) {
+// forwarder returns what to do with each accepted connection. The HTTP
+// proxy's own errors go to log too.
+func forwarder(f *serveFlags, log *slog.Logger) (func(net.Conn, *slog.Logger), error) {
 	if f.echo {
 		return func(c net.Conn, _ *slog.Logger) { io.Copy(c, c) }, nil
 	}
@@ -153,8 +154,10 @@ func forwarder(f *serveFlags) (func(net.Conn, *slog.Logger), error) {
 	}
 	switch u.Scheme {
 	case "http", "https":
+		errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 		proxy := httputil.NewSingleHostReverseProxy(u)
-		srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 30 * time.Second}
+		proxy.ErrorLog = errLog
+		srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 30 * time.Second, ErrorLog: errLog}
 		return func(c net.Conn, log *slog.Logger) {
 			l := &oneConnListener{conn: c, done: make(chan struct{})}
 			srv.Serve(l) // returns when the connection is done
