@@ -40,6 +40,10 @@ const (
 	ExtensionCMWAttestation uint16 = 0xFFFF
 	// LabelCMWAttestation is the exporter label of the attestation binder.
 	LabelCMWAttestation = "EXPORTER-cmw-attestation"
+	// RuleChannelClaims names the binding of post-handshake evidence in
+	// Verification.Binding: the claims buffer the report data commits to
+	// names the binder and the authenticator key's hash.
+	RuleChannelClaims = "expat-claims"
 	// binderExporterSize is the exporter output the binder hashes.
 	binderExporterSize = 32
 
@@ -224,6 +228,8 @@ type ChannelVerification struct {
 	// EAR, an appraisal made of the EAR's statuses and reasons. Both carry
 	// the channel binding checks.
 	Verification *Verification
+	// Attestation is the CMW the peer's cmw_attestation carried.
+	Attestation *cmw.CMW
 	// EAR is the peer's Attestation Result (passport model).
 	EAR *ear.EAR
 }
@@ -252,17 +258,18 @@ func (p *PeerVerifier) verifyAttestedAuthenticator(ctx context.Context, cs *tls.
 	}
 	cv := &ChannelVerification{Context: bytes.Clone(req.Context), Binder: binder}
 	c, err := attestationCMW(a)
-	if err != nil {
+	switch {
+	case err != nil:
 		v := &Verification{Certificate: leaf, Appraisal: appraise.NewAppraisal(p.opts.policy().Name())}
 		v.Appraisal.Add(appraise.Reason{Check: CheckCMWAttestation, Category: checks.InstanceIdentity, State: checks.NotRun,
 			Expected: "a cmw_attestation extension with Evidence or an EAR in the end-entity certificate entry", Actual: err.Error(),
 			Message: "the peer authenticated without attestation: post-handshake mode requires it", Status: appraise.Contraindicated})
 		cv.Verification = v
-	} else if strings.HasPrefix(c.MediaType, "application/eat+jwt") {
-		cv.Model = ModelPassport
+	case strings.HasPrefix(c.MediaType, "application/eat+jwt"):
+		cv.Model, cv.Attestation = ModelPassport, c
 		cv.Verification, cv.EAR = p.verifyPassport(c.Value, leaf, binder, passportKeys)
-	} else {
-		cv.Model = ModelBackgroundCheck
+	default:
+		cv.Model, cv.Attestation = ModelBackgroundCheck, c
 		cv.Verification = p.verifyChannelEvidence(ctx, cs, c, leaf, binder)
 	}
 	if p.OnVerified != nil {
@@ -334,7 +341,10 @@ func (p *PeerVerifier) verifyChannelEvidence(ctx context.Context, cs *tls.Connec
 	v := VerifyEvidence(ctx, item, &o)
 	v.Certificate = leaf
 	p.requireReferenceValues(v)
-	v.Appraisal.Notes = append(v.Appraisal.Notes, "post-handshake evidence: bound to the connection by its claims buffer (checks "+CheckChannelBinder+" and "+CheckChannelKey+")")
+	// The appraisal saw raw evidence; the binding is checked here.
+	v.Appraisal.Notes = slices.DeleteFunc(v.Appraisal.Notes, func(n string) bool { return strings.HasPrefix(n, "raw evidence:") })
+	v.Appraisal.Notes = append(v.Appraisal.Notes, "post-handshake evidence: bound to the connection and the authenticator's key by its claims buffer (checks "+CheckChannelBinder+" and "+CheckChannelKey+")")
+	v.Binding = &evidence.Binding{Status: evidence.BindingAbsent, Rule: RuleChannelClaims, Detail: "no claims buffer bound by the report data"}
 	bound := item.Claims != nil && checkClaimsBound(item)
 	if !bound {
 		v.Appraisal.Add(appraise.Reason{Check: CheckChannelBinder, Category: checks.InstanceIdentity, State: checks.NotRun,
@@ -342,7 +352,10 @@ func (p *PeerVerifier) verifyChannelEvidence(ctx context.Context, cs *tls.Connec
 			Message: "the evidence carries no claims the TEE vouches for: nothing binds it to this connection", Status: appraise.Contraindicated})
 		return v
 	}
+	v.Binding = &evidence.Binding{Status: evidence.BindingOK, Rule: RuleChannelClaims,
+		Detail: "claims buffer: nonce = binder of this connection and request, pubkey-hash = hash of the authenticator's key"}
 	if !bytes.Equal(item.Claims.Nonce, binder) {
+		v.Binding.Status = evidence.BindingMismatch
 		actual := "absent"
 		if item.Claims.Nonce != nil {
 			actual = hex.EncodeToString(item.Claims.Nonce)
@@ -355,6 +368,7 @@ func (p *PeerVerifier) verifyChannelEvidence(ctx context.Context, cs *tls.Connec
 		v.Appraisal.Reject(CheckChannelKey, checks.InstanceIdentity, alg.String()+":"+hex.EncodeToString(want),
 			item.Claims.PubKeyHashAlg.String()+":"+hex.EncodeToString(item.Claims.PubKeyHash),
 			"the evidence vouches for another key than the one that signed the authenticator")
+		v.Binding.Status = evidence.BindingMismatch
 	}
 	return v
 }

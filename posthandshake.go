@@ -206,7 +206,13 @@ func (ph *PostHandshake) Client(ctx context.Context, conn *tls.Conn) (*ChannelVe
 			err = errors.New("ratls: the server's authenticator is for another certificate than the one it presented in the handshake")
 		}
 		if err != nil {
-			return result, refuse(conn, err)
+			// Tell a server that waits for this client's authenticator;
+			// one that does not has sent DONE already and gets nothing
+			// more on this connection.
+			if theirs != nil {
+				refuse(conn, err)
+			}
+			return result, err
 		}
 	}
 	if theirs != nil {
