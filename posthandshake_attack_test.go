@@ -515,3 +515,63 @@ func TestCMWAttestationCodec(t *testing.T) {
 		}
 	}
 }
+
+// The server checks a client's attestation the same way: a client that
+// holds a leaked client key and re-signs evidence bound to another
+// connection is refused, and told why.
+func TestMutualClientForgeryRefused(t *testing.T) {
+	srv, cli := newPHPlatform(t, true), newPHPlatform(t, false)
+	leaked := leakedCertificate(t, cli)
+	spki := leaked.Leaf.RawSubjectPublicKeyInfo
+	addr, results := servePH(t, PostHandshakeServerConfig(srv.iss), (&PostHandshake{Issuer: srv.iss, Peers: cli.verifier()}).Server)
+
+	for _, tc := range []struct {
+		name, check string
+		binder      func(cs *tls.ConnectionState, req *exportedauth.Request) []byte
+	}{
+		{"binder of another context", CheckChannelBinder, func(cs *tls.ConnectionState, _ *exportedauth.Request) []byte {
+			return binderWith(t, cs, LabelCMWAttestation, []byte("another context"), spki)
+		}},
+		{"control", "", func(cs *tls.ConnectionState, req *exportedauth.Request) []byte {
+			return binderWith(t, cs, LabelCMWAttestation, req.Context, spki)
+		}},
+	} {
+		c, err := tls.Dial("tcp", addr, PostHandshakeClientConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		cs := c.ConnectionState()
+		sess, _ := exportedauth.NewSession(&cs)
+		writeFrame(c, frameRequest, nil)
+		body, err := readFrame(c, frameRequest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, err := exportedauth.ParseRequest(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := &exportedauth.Identity{Chain: leaked.Certificate, Key: leaked.PrivateKey.(crypto.Signer),
+			Extensions: []exportedauth.Extension{{Type: ExtensionCMWAttestation, Data: forgeEvidence(t, cli.tp, tc.binder(&cs, req), spki)}}}
+		auth, err := sess.Authenticate(exportedauth.Client, req, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFrame(c, frameAuthenticator, auth)
+		_, err = readFrame(c, frameDone)
+		c.Close()
+		r := <-results
+		if tc.check == "" {
+			if err != nil || r.err != nil {
+				t.Fatalf("%s: client %v, server %v", tc.name, err, r.err)
+			}
+			continue
+		}
+		var refused *PeerRefusedError
+		if !errors.As(err, &refused) || !strings.Contains(refused.Reason, tc.check) {
+			t.Errorf("%s: the client was not told why: %v", tc.name, err)
+		}
+		wantRefusal(t, tc.name+" (server)", r.err, tc.check)
+	}
+}
