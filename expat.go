@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -11,14 +12,19 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/ratls/ratls/appraise"
+	"github.com/ratls/ratls/collateral/kds"
+	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/ear"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/cmw"
 	"github.com/ratls/ratls/exportedauth"
+	"github.com/ratls/ratls/internal/bounded"
 	"github.com/ratls/ratls/verify/checks"
 )
 
@@ -144,12 +150,17 @@ func ParseCMWAttestation(data []byte) (*cmw.CMW, error) {
 type PassportFunc func(ctx context.Context, mediaType string, evidence, nonce []byte) ([]byte, error)
 
 // attestedAuthenticator answers req with an authenticator for the
-// Issuer's current certificate. When req offers cmw_attestation (an empty
-// extension), the end-entity entry carries Evidence bound to this
-// connection and request, or, with passport set, the EAR a verification
-// service issued for that Evidence.
-func (i *Issuer) attestedAuthenticator(ctx context.Context, cs *tls.ConnectionState, sess *exportedauth.Session, as exportedauth.Role, req *exportedauth.Request, passport PassportFunc) ([]byte, error) {
+// Issuer's current key: in its light certificate (light, see
+// channelCertificate) or its RA-TLS certificate, whichever the handshake
+// presented. When req offers cmw_attestation (an empty extension), the
+// end-entity entry carries Evidence bound to this connection and request,
+// or, with passport set, the EAR a verification service issued for that
+// Evidence.
+func (i *Issuer) attestedAuthenticator(ctx context.Context, cs *tls.ConnectionState, sess *exportedauth.Session, as exportedauth.Role, req *exportedauth.Request, passport PassportFunc, light bool) ([]byte, error) {
 	cert, err := i.Certificate(ctx)
+	if err == nil && light {
+		cert, err = lightCertificates.get(cert)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -312,7 +323,7 @@ func (p *PeerVerifier) checkAuthenticatorChain(chain []*x509.Certificate) error 
 				return fmt.Errorf("certificate %d is not signed by certificate %d: %w", i, i+1, err)
 			}
 		case bytes.Equal(c.RawIssuer, c.RawSubject):
-			if err := CheckSelfSignature(c); err != nil {
+			if err := selfSignatures.check(c); err != nil {
 				return err
 			}
 		}
@@ -336,7 +347,7 @@ func (p *PeerVerifier) verifyChannelEvidence(ctx context.Context, cs *tls.Connec
 		return v
 	}
 	item := items[0]
-	o := p.opts
+	o := withLeafEndorsements(p.opts, leaf, item)
 	o.Nonce = nil // the binder is checked below, with its own reasons
 	v := VerifyEvidence(ctx, item, &o)
 	v.Certificate = leaf
@@ -371,6 +382,115 @@ func (p *PeerVerifier) verifyChannelEvidence(ctx context.Context, cs *tls.Connec
 		v.Binding.Status = evidence.BindingMismatch
 	}
 	return v
+}
+
+// withLeafEndorsements returns o with the collateral that the
+// authenticator's certificate carries (an RA-TLS endorsements extension)
+// when o has none for the evidence's TEE: a ratls server's certificate
+// carries its platform's collateral, which verifies its channel evidence
+// as well. Collateral is signed by the vendor, so where it comes from does
+// not matter; if it is unusable, verification reports the missing
+// collateral.
+func withLeafEndorsements(o VerifyOptions, leaf *x509.Certificate, item *evidence.Item) VerifyOptions {
+	needIntel, needAMD := item.Quote != nil && o.Collateral == nil, item.SNP != nil && o.AMDCertificates == nil
+	if !needIntel && !needAMD {
+		return o
+	}
+	ce, err := evidence.FromCertificate(leaf)
+	if err != nil || ce.Endorsements == nil || ce.Endorsements.Empty {
+		return o
+	}
+	switch e := ce.Endorsements; {
+	case e.SNP != nil && needAMD:
+		if certs, err := snpEndorsementCertificates(e.SNP); err == nil {
+			o.AMDCertificates = kds.Static{C: certs}
+		}
+	case e.SNP == nil && needIntel:
+		if c, err := endorsementCollateral.get(e); err == nil {
+			o.Collateral = pcs.Static{C: c}
+		}
+	}
+	return o
+}
+
+// lightCertificates holds, for each RA-TLS certificate an Issuer made, a
+// certificate for the same key without evidence or collateral: the
+// identity of post-handshake mode, where the evidence comes in the
+// authenticator, bound to the connection. It keeps the handshake and the
+// authenticator small (an RA-TLS certificate with collateral is 10 to 20
+// KB) and costs one signature per certificate the Issuer makes.
+var lightCertificates = &lightCache{m: make(map[*tls.Certificate]*tls.Certificate), max: 64}
+
+type lightCache struct {
+	mu  sync.Mutex
+	m   map[*tls.Certificate]*tls.Certificate
+	max int
+}
+
+func (lc *lightCache) get(full *tls.Certificate) (*tls.Certificate, error) {
+	lc.mu.Lock()
+	light := lc.m[full]
+	lc.mu.Unlock()
+	if light != nil {
+		return light, nil
+	}
+	key, ok := full.PrivateKey.(crypto.Signer)
+	if !ok || full.Leaf == nil {
+		return nil, fmt.Errorf("ratls: the certificate key (%T) cannot sign", full.PrivateKey)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	if err != nil {
+		return nil, err
+	}
+	l := full.Leaf
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: l.Subject, NotBefore: l.NotBefore, NotAfter: l.NotAfter, DNSNames: l.DNSNames,
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return nil, fmt.Errorf("ratls: light certificate: %w", err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	light = &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: full.PrivateKey, Leaf: leaf}
+	lc.mu.Lock()
+	bounded.MakeRoom(lc.m, lc.max)
+	lc.m[full] = light
+	lc.mu.Unlock()
+	return light, nil
+}
+
+// selfSignatures remembers, by content, the certificates whose
+// self-signature verified: a server's certificate is checked once, not on
+// every connection.
+var selfSignatures = &signatureCache{ok: make(map[[32]byte]struct{}), max: 1024}
+
+type signatureCache struct {
+	mu  sync.Mutex
+	ok  map[[32]byte]struct{}
+	max int
+}
+
+func (sc *signatureCache) check(c *x509.Certificate) error {
+	key := sha256.Sum256(c.Raw)
+	sc.mu.Lock()
+	_, ok := sc.ok[key]
+	sc.mu.Unlock()
+	if ok {
+		return nil
+	}
+	if err := CheckSelfSignature(c); err != nil {
+		return err
+	}
+	sc.mu.Lock()
+	bounded.MakeRoom(sc.ok, sc.max)
+	sc.ok[key] = struct{}{}
+	sc.mu.Unlock()
+	return nil
 }
 
 // checkClaimsBound reports whether the item's report data commits to its

@@ -135,11 +135,13 @@ func attestationRequest(from exportedauth.Role) (*exportedauth.Request, error) {
 
 // answer builds this side's authenticator for the peer's request: attested
 // when there is an Issuer, an empty authenticator (a refusal) otherwise.
-func (ph *PostHandshake) answer(ctx context.Context, cs *tls.ConnectionState, sess *exportedauth.Session, as exportedauth.Role, req *exportedauth.Request) ([]byte, error) {
+// light selects the Issuer's light certificate, which
+// PostHandshakeServerConfig presents, over its RA-TLS certificate.
+func (ph *PostHandshake) answer(ctx context.Context, cs *tls.ConnectionState, sess *exportedauth.Session, as exportedauth.Role, req *exportedauth.Request, light bool) ([]byte, error) {
 	if ph.Issuer == nil {
 		return sess.Refuse(as, req)
 	}
-	return ph.Issuer.attestedAuthenticator(ctx, cs, sess, as, req, ph.Passport)
+	return ph.Issuer.attestedAuthenticator(ctx, cs, sess, as, req, ph.Passport, light)
 }
 
 // parsePeerRequest reads the peer's REQUEST frame body: empty (no
@@ -216,7 +218,7 @@ func (ph *PostHandshake) Client(ctx context.Context, conn *tls.Conn) (*ChannelVe
 		}
 	}
 	if theirs != nil {
-		auth, err := ph.answer(ctx, &cs, sess, exportedauth.Client, theirs)
+		auth, err := ph.answer(ctx, &cs, sess, exportedauth.Client, theirs, true)
 		if err != nil {
 			return result, refuse(conn, err)
 		}
@@ -267,7 +269,7 @@ func (ph *PostHandshake) Server(ctx context.Context, conn *tls.Conn) (*ChannelVe
 		return nil, err
 	}
 	if theirs != nil {
-		auth, err := ph.answer(ctx, &cs, sess, exportedauth.Server, theirs)
+		auth, err := ph.answer(ctx, &cs, sess, exportedauth.Server, theirs, true)
 		if err != nil {
 			return nil, refuse(conn, err)
 		}
@@ -311,11 +313,22 @@ func deadlineFromContext(ctx context.Context, conn net.Conn) (stop func()) {
 }
 
 // PostHandshakeServerConfig returns a TLS 1.3 server configuration for
-// post-handshake mode: it presents iss's certificate (so certificate-mode
-// clients are served too) and sends no session tickets, since the draft
-// forbids resumption on connections it covers.
+// post-handshake mode (PostHandshake.Server). It presents a light
+// certificate for the key of iss's current certificate, without evidence
+// or collateral: the evidence comes in the authenticator, bound to the
+// connection. It sends no session tickets, since the draft forbids
+// resumption on connections it covers. Certificate-mode clients cannot use
+// such a listener (they do not run the exchange either); serve them with
+// ServerConfig, which the HTTP binding uses too.
 func PostHandshakeServerConfig(iss *Issuer) *tls.Config {
 	cfg := ServerConfig(iss, nil)
+	cfg.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		c, err := iss.GetCertificate(hello)
+		if err != nil {
+			return nil, err
+		}
+		return lightCertificates.get(c)
+	}
 	cfg.SessionTicketsDisabled = true
 	return cfg
 }

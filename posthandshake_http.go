@@ -27,7 +27,9 @@ const (
 
 // Handler serves POST WellKnownAttestationPath with this side's attested
 // authenticator and passes every other request to next (which may be nil
-// when the server serves nothing else).
+// when the server serves nothing else). The authenticator is for the
+// Issuer's RA-TLS certificate: serve it with HTTPServerConfig, so that
+// certificate-mode HTTPS clients are served on the same listener.
 func (ph *PostHandshake) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != WellKnownAttestationPath {
@@ -69,7 +71,7 @@ func (ph *PostHandshake) Handler(next http.Handler) http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		auth, err := ph.answer(r.Context(), r.TLS, sess, exportedauth.Server, req)
+		auth, err := ph.answer(r.Context(), r.TLS, sess, exportedauth.Server, req, false)
 		if err != nil {
 			http.Error(w, "attestation failed: "+err.Error(), http.StatusInternalServerError)
 			return
@@ -78,6 +80,17 @@ func (ph *PostHandshake) Handler(next http.Handler) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Write(auth)
 	})
+}
+
+// HTTPServerConfig returns the TLS configuration of a server with the HTTP
+// binding: ServerConfig (iss's RA-TLS certificate, for certificate-mode
+// clients too) without session tickets, offering HTTP/1.1 only (DialHTTP
+// attests each connection before handing it to the HTTP client).
+func HTTPServerConfig(iss *Issuer) *tls.Config {
+	cfg := ServerConfig(iss, nil)
+	cfg.SessionTicketsDisabled = true
+	cfg.NextProtos = []string{"http/1.1"}
+	return cfg
 }
 
 // DialHTTP connects to addr for an HTTP/1.1 client: TLS handshake, then a

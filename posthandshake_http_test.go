@@ -15,9 +15,7 @@ import (
 // serveHTTP serves handler over TLS 1.3 with iss's certificate.
 func serveHTTP(t *testing.T, iss *Issuer, handler http.Handler) string {
 	t.Helper()
-	cfg := PostHandshakeServerConfig(iss)
-	cfg.NextProtos = []string{"http/1.1"}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", HTTPServerConfig(iss))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -248,3 +248,57 @@ func TestPostHandshakePassport(t *testing.T) {
 		t.Fatalf("mutual passport: server %+v %v, client %+v", r.v, r.err, v)
 	}
 }
+
+// A verifier without collateral uses the collateral the server's RA-TLS
+// certificate carries (its endorsements extension) when the authenticator
+// is for that certificate (HTTP binding); without either, the evidence is
+// refused for want of collateral. The light certificate of the framed
+// exchange carries none.
+func TestPostHandshakeCollateralFromCertificate(t *testing.T) {
+	srv := newPHPlatform(t, true)
+	noCollateral := *srv.opts
+	noCollateral.Collateral = nil
+	addr := serveHTTP(t, srv.iss, (&PostHandshake{Issuer: srv.iss}).Handler(nil))
+	if _, err := (&PostHandshake{Peers: NewPeerVerifier(&noCollateral)}).DialHTTP(context.Background(), "tcp", addr); err != nil {
+		t.Fatalf("collateral from the certificate: %v", err)
+	}
+	bare := NewIssuer(srv.att, &IssuerOptions{Certificate: CertificateOptions{Now: func() time.Time { return srv.tp.pki.Now }}})
+	addr = serveHTTP(t, bare, (&PostHandshake{Issuer: bare}).Handler(nil))
+	_, err := (&PostHandshake{Peers: NewPeerVerifier(&noCollateral)}).DialHTTP(context.Background(), "tcp", addr)
+	var pe *PeerError
+	if !errors.As(err, &pe) || pe.Verification.Accepted() || reasonOf(pe.Verification, "collateral.present") == nil {
+		t.Fatalf("no collateral anywhere: %v", err)
+	}
+	if _, err := (&PostHandshake{Peers: srv.verifier()}).DialHTTP(context.Background(), "tcp", addr); err != nil {
+		t.Fatalf("the verifier's own collateral: %v", err)
+	}
+	// Framed mode: the light certificate carries no collateral.
+	framed, _ := servePH(t, PostHandshakeServerConfig(srv.iss), (&PostHandshake{Issuer: srv.iss}).Server)
+	if _, err := dialPH(t, framed, NewPeerVerifier(&noCollateral)); !errors.As(err, &pe) {
+		t.Fatalf("framed without collateral: %v", err)
+	}
+}
+
+// The framed exchange presents and attests a light certificate: the
+// Issuer's key without evidence or collateral.
+func TestPostHandshakeLightCertificate(t *testing.T) {
+	srv := newPHPlatform(t, true)
+	addr, _ := servePH(t, PostHandshakeServerConfig(srv.iss), (&PostHandshake{Issuer: srv.iss}).Server)
+	conn, v, err := (&PostHandshake{Peers: srv.verifier()}).Dial(context.Background(), "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	full, err := srv.iss.Certificate(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	light := v.Verification.Certificate
+	if !bytes.Equal(light.RawSubjectPublicKeyInfo, full.Leaf.RawSubjectPublicKeyInfo) || len(light.Raw) >= len(full.Leaf.Raw)/4 {
+		t.Fatalf("light certificate: %d bytes (RA-TLS certificate %d), same key %v", len(light.Raw), len(full.Leaf.Raw),
+			bytes.Equal(light.RawSubjectPublicKeyInfo, full.Leaf.RawSubjectPublicKeyInfo))
+	}
+	if ce, err := evidence.FromCertificate(light); err == nil && ce.Preferred() != nil {
+		t.Fatal("the light certificate carries evidence")
+	}
+}

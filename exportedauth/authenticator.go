@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"slices"
 	"sync"
 
@@ -79,6 +80,9 @@ type ExportFunc func(label string, context []byte, length int) ([]byte, error)
 type Session struct {
 	hash   crypto.Hash
 	export ExportFunc
+	// known are certificates crypto/tls already parsed (the peer's
+	// handshake chain): an authenticator repeating them is not parsed again.
+	known []*x509.Certificate
 
 	mu   sync.Mutex
 	used map[string]bool
@@ -96,7 +100,9 @@ func NewSession(cs *tls.ConnectionState) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewSessionFromExporter(h, cs.ExportKeyingMaterial), nil
+	s := NewSessionFromExporter(h, cs.ExportKeyingMaterial)
+	s.known = cs.PeerCertificates
+	return s, nil
 }
 
 // NewSessionFromExporter returns a Session for a connection whose exporter
@@ -152,6 +158,38 @@ func finishedMAC(h crypto.Hash, fk []byte, transcript ...[]byte) []byte {
 	m := hmac.New(h.New, fk)
 	m.Write(transcriptHash(h, transcript...))
 	return m.Sum(nil)
+}
+
+// transcript hashes Handshake Context || request || Certificate once for
+// both the CertificateVerify and the Finished message, which extends it
+// with the CertificateVerify (the Certificate message can be large).
+type transcript struct {
+	h     crypto.Hash
+	d     hash.Hash
+	parts [][]byte
+}
+
+func newTranscript(h crypto.Hash, parts ...[]byte) *transcript {
+	d := h.New()
+	for _, p := range parts {
+		d.Write(p)
+	}
+	return &transcript{h: h, d: d, parts: parts}
+}
+
+func (t *transcript) sum() []byte { return t.d.Sum(nil) }
+
+// finished is HMAC(fk, Hash(transcript || cv)).
+func (t *transcript) finished(fk, cv []byte) []byte {
+	if c, ok := t.d.(hash.Cloner); ok {
+		if d, err := c.Clone(); err == nil {
+			d.Write(cv)
+			m := hmac.New(t.h.New, fk)
+			m.Write(d.Sum(nil))
+			return m.Sum(nil)
+		}
+	}
+	return finishedMAC(t.h, fk, append(t.parts[:len(t.parts):len(t.parts)], cv)...)
 }
 
 // Identity is what an authenticator proves possession of.
@@ -228,13 +266,14 @@ func (s *Session) authenticate(as Role, reqRaw, context []byte, schemes []tls.Si
 	if err != nil {
 		return nil, err
 	}
-	sig, err := sign(id.Key, scheme, signedContent(transcriptHash(s.hash, hc, reqRaw, cert)))
+	t := newTranscript(s.hash, hc, reqRaw, cert)
+	sig, err := sign(id.Key, scheme, signedContent(t.sum()))
 	if err != nil {
 		return nil, fmt.Errorf("exportedauth: CertificateVerify: %w", err)
 	}
 	cvBody := []byte{byte(scheme >> 8), byte(scheme)}
 	cv := handshake(typeCertificateVerify, appendVector(cvBody, 2, sig))
-	fin := handshake(typeFinished, finishedMAC(s.hash, fk, hc, reqRaw, cert, cv))
+	fin := handshake(typeFinished, t.finished(fk, cv))
 	return slices.Concat(cert, cv, fin), nil
 }
 
@@ -260,6 +299,17 @@ func (s *Session) emptyAuthenticator(as Role, reqRaw, context []byte) ([]byte, e
 		return nil, fmt.Errorf("exportedauth: %w", err)
 	}
 	return handshake(typeFinished, finishedMAC(s.hash, fk, hc, reqRaw, cert)), nil
+}
+
+// parseCertificate parses der, or returns the handshake's parsed copy of
+// the same bytes.
+func (s *Session) parseCertificate(der []byte) (*x509.Certificate, error) {
+	for _, c := range s.known {
+		if bytes.Equal(c.Raw, der) {
+			return c, nil
+		}
+	}
+	return x509.ParseCertificate(der)
 }
 
 // claim records a context as used; it reports false if it already was.
@@ -418,17 +468,17 @@ func (s *Session) verify(from Role, reqRaw, reqContext []byte, schemes []tls.Sig
 		return nil, fmt.Errorf("exportedauth: CertificateVerify: scheme %s was not offered (offered: %v)", a.Scheme, schemes)
 	}
 	for _, e := range a.Entries {
-		c, err := x509.ParseCertificate(e.Data)
+		c, err := s.parseCertificate(e.Data)
 		if err != nil {
 			return nil, fmt.Errorf("exportedauth: certificate %d: %w", len(a.Chain), err)
 		}
 		a.Chain = append(a.Chain, c)
 	}
-	content := signedContent(transcriptHash(s.hash, hc, reqRaw, a.cert))
-	if err := verifySignature(a.Chain[0].PublicKey, a.Scheme, content, a.Signature); err != nil {
+	t := newTranscript(s.hash, hc, reqRaw, a.cert)
+	if err := verifySignature(a.Chain[0].PublicKey, a.Scheme, signedContent(t.sum()), a.Signature); err != nil {
 		return nil, fmt.Errorf("exportedauth: CertificateVerify (%s): %w: the authenticator was not made for this connection, this request and this %s's exporter keys", a.Scheme, err, from)
 	}
-	if !hmac.Equal(a.Finished, finishedMAC(s.hash, fk, hc, reqRaw, a.cert, a.cv)) {
+	if !hmac.Equal(a.Finished, t.finished(fk, a.cv)) {
 		return nil, fmt.Errorf("exportedauth: Finished: the MAC does not match this connection's %s finished key", from)
 	}
 	if verifyChain == nil {

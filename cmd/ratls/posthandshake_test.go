@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -147,5 +150,32 @@ func TestServeConnectPassport(t *testing.T) {
 	// Without the service's keys the EAR is refused.
 	if code, _, stderr := runBounded(t, append(args, srv.addr)...); code != exitRejected || !strings.Contains(stderr, ratls.CheckPassport) {
 		t.Errorf("EAR without keys: exit %d, %q; want 1 naming %s", code, stderr, ratls.CheckPassport)
+	}
+}
+
+// serve --attest post-handshake with an HTTP upstream: attesting HTTPS
+// clients use the well-known endpoint on their connection, certificate-mode
+// HTTPS clients are proxied as before.
+func TestServePostHandshakeHTTP(t *testing.T) {
+	dir := newSimDir(t)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "backend "+r.URL.Path) }))
+	defer backend.Close()
+	srv := startServe(t, "--attester", "sim", "--sim-dir", dir, "--tee", "tdx", "--upstream", backend.URL, "--attest", "post-handshake")
+
+	// The verifier has no collateral: the RA-TLS certificate carries it.
+	ph := &ratls.PostHandshake{Peers: simVerifier(t, dir)}
+	attested := &http.Client{Transport: &http.Transport{DialTLSContext: ph.DialHTTP}}
+	certMode := &http.Client{Transport: &http.Transport{TLSClientConfig: ratls.ClientConfig(simVerifier(t, dir), nil)}}
+	for name, c := range map[string]*http.Client{"post-handshake": attested, "certificate": certMode} {
+		defer c.CloseIdleConnections() // serve waits for open connections when it stops
+		resp, err := c.Get("https://" + srv.addr + "/hello")
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "backend /hello" {
+			t.Errorf("%s: %q", name, b)
+		}
 	}
 }

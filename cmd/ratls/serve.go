@@ -136,7 +136,13 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 				}
 			}
 		}
-		cfg = ratls.PostHandshakeServerConfig(iss) // clients attest after the handshake
+		// Clients attest after the handshake: a light certificate for the
+		// framed exchange, the RA-TLS one for the HTTP binding (served
+		// beside ordinary HTTPS clients).
+		cfg = ratls.PostHandshakeServerConfig(iss)
+		if strings.HasPrefix(f.upstream, "http") {
+			cfg = ratls.HTTPServerConfig(iss)
+		}
 	}
 	forward, err := forwarder(f, ph)
 	if err != nil {
@@ -195,9 +201,9 @@ func forwarder(f *serveFlags, ph *ratls.PostHandshake) (func(net.Conn, *slog.Log
 	case "http", "https":
 		var handler http.Handler = httputil.NewSingleHostReverseProxy(u)
 		if ph != nil {
-			handler = ph.Handler(handler)
+			handler = withTLSState(ph.Handler(handler))
 		}
-		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second}
+		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second, ConnContext: tlsStateContext}
 		return func(c net.Conn, log *slog.Logger) {
 			l := &oneConnListener{conn: c, done: make(chan struct{})}
 			srv.Serve(l) // returns when the connection is done
@@ -299,6 +305,31 @@ func relay(a, b io.ReadWriter) {
 	go cp(b, a)
 	<-done
 	<-done
+}
+
+// The connections serve hands to its http.Server are wrapped (closeNotifyConn),
+// so net/http does not see their TLS state; the HTTP binding of
+// post-handshake attestation needs it (its exporter), so it is carried in
+// the request context.
+type tlsStateKey struct{}
+
+func tlsStateContext(ctx context.Context, c net.Conn) context.Context {
+	if cn, ok := c.(*closeNotifyConn); ok {
+		if tc, ok := cn.Conn.(*tls.Conn); ok {
+			cs := tc.ConnectionState()
+			return context.WithValue(ctx, tlsStateKey{}, &cs)
+		}
+	}
+	return ctx
+}
+
+func withTLSState(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if cs, ok := r.Context().Value(tlsStateKey{}).(*tls.ConnectionState); ok && r.TLS == nil {
+			r.TLS = cs
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // oneConnListener serves a single, already accepted connection to an
