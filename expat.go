@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/collateral/kds"
@@ -419,7 +420,11 @@ func withLeafEndorsements(o VerifyOptions, leaf *x509.Certificate, item *evidenc
 // authenticator, bound to the connection. It keeps the handshake and the
 // authenticator small (an RA-TLS certificate with collateral is 10 to 20
 // KB) and costs one signature per certificate the Issuer makes.
-var lightCertificates = &lightCache{m: make(map[*tls.Certificate]*tls.Certificate), max: 64}
+//
+// The handshake and the authenticator must present the same light
+// certificate, so entries are dropped only once their certificate has
+// expired, or past a bound no real server reaches.
+var lightCertificates = &lightCache{m: make(map[*tls.Certificate]*tls.Certificate), max: 4096}
 
 type lightCache struct {
 	mu  sync.Mutex
@@ -458,9 +463,18 @@ func (lc *lightCache) get(full *tls.Certificate) (*tls.Certificate, error) {
 	}
 	light = &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: full.PrivateKey, Leaf: leaf}
 	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if l := lc.m[full]; l != nil { // made concurrently
+		return l, nil
+	}
+	now := time.Now()
+	for f := range lc.m {
+		if f.Leaf == nil || now.After(f.Leaf.NotAfter) {
+			delete(lc.m, f)
+		}
+	}
 	bounded.MakeRoom(lc.m, lc.max)
 	lc.m[full] = light
-	lc.mu.Unlock()
 	return light, nil
 }
 
