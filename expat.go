@@ -151,8 +151,8 @@ func ParseCMWAttestation(data []byte) (*cmw.CMW, error) {
 type PassportFunc func(ctx context.Context, mediaType string, evidence, nonce []byte) ([]byte, error)
 
 // attestedAuthenticator answers req with an authenticator for the
-// Issuer's current key: in its light certificate (light, see
-// channelCertificate) or its RA-TLS certificate, whichever the handshake
+// Issuer's current key: in its light certificate (light set, see
+// lightCertificates) or in its RA-TLS certificate, whichever the handshake
 // presented. When req offers cmw_attestation (an empty extension), the
 // end-entity entry carries Evidence bound to this connection and request,
 // or, with passport set, the EAR a verification service issued for that
