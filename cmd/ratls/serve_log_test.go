@@ -41,7 +41,7 @@ func TestServeProxyLogsWithSlog(t *testing.T) {
 	}
 	down := ln.Addr().String()
 	ln.Close() // the upstream is down
-	forward, err := forwarder(&serveFlags{upstream: "http://" + down}, log)
+	forward, err := forwarder(&serveFlags{upstream: "http://" + down}, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}
