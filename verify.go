@@ -23,6 +23,7 @@ import (
 	"github.com/ratls/ratls/verify/arm"
 	"github.com/ratls/ratls/verify/checks"
 	"github.com/ratls/ratls/verify/intel"
+	"github.com/ratls/ratls/verify/measuredboot"
 )
 
 // VerifyOptions configures VerifyCertificate and VerifyEvidence. The zero
@@ -81,12 +82,18 @@ type Verification struct {
 	Intel *intel.Result
 	AMD   *amd.Result
 	CCA   *arm.Result
+	// MeasuredBoot is the event log that came with the evidence, replayed
+	// into the signed registers, and the boot facts it establishes; nil
+	// when no log came or it did not replay (see the eventlog.replay
+	// reason).
+	MeasuredBoot *measuredboot.Result
 	// Err is the verification error: nil only when every check passed.
 	Err error
 	// Appraisal is the policy's verdict, with reasons. It is never nil.
 	Appraisal *appraise.Appraisal
 
-	certErr error // why SEV-SNP certificates could not be had
+	certErr     error // why SEV-SNP certificates could not be had
+	eventLogErr error // why the event log was refused
 }
 
 // ValidUntil is the earliest expiry of what the verification depended on,
@@ -281,6 +288,7 @@ func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, c
 			Now: o.Now, Provider: coll, Update: o.Update, PCKChainPEM: o.PCKChainPEM,
 		})
 		v.Appraisal = p.AppraiseIntel(v.Intel, v.Err, b)
+		verifyEventLog(v, item)
 	case item.SNP != nil:
 		verifySNP(ctx, v, item, o)
 		v.Appraisal = p.AppraiseSNP(v.AMD, v.Err, b)

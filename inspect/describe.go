@@ -9,6 +9,7 @@ import (
 	"github.com/ratls/ratls/evidence/cca"
 	"github.com/ratls/ratls/evidence/quote"
 	"github.com/ratls/ratls/evidence/snp"
+	"github.com/ratls/ratls/verify/measuredboot"
 )
 
 // Quote describes the structure of a DCAP quote.
@@ -70,6 +71,9 @@ func describeItem(it *evidence.Item, cert *x509.Certificate) *Evidence {
 		e.Quote = describeQuote(it.Quote)
 		if it.Quote.TD != nil {
 			e.Measurements = tdMeasurements(it.Quote.TD)
+			if it.EventLog != nil {
+				e.EventLog = describeEventLog(it.EventLog, measuredboot.TDX(it.Quote.TD.RTMR))
+			}
 		} else {
 			e.Measurements = sgxMeasurements(it.Quote.SGX)
 		}

@@ -136,6 +136,7 @@ func writeEvidence(p *printer, e *inspect.Evidence, inCert bool) {
 	if e.ReportData != "" {
 		p.line(1, "report data", e.ReportData)
 	}
+	writeEventLog(p, e.EventLog)
 	if c := e.Claims; c != nil {
 		p.line(1, "claims", "")
 		p.line(2, "pubkey-hash", c.PubKeyHashAlg+":"+c.PubKeyHash)

@@ -286,6 +286,7 @@ type verificationJSON struct {
 	Checks                 checks.List           `json:"checks"`
 	SNP                    *amd.Result           `json:"sev_snp,omitempty"`
 	CCA                    *arm.Result           `json:"cca,omitempty"`
+	MeasuredBoot           *measuredBootJSON     `json:"measured_boot,omitempty"`
 	Reasons                []appraise.Reason     `json:"reasons"`
 	ReferenceValuesChecked bool                  `json:"reference_values_checked"`
 	Notes                  []string              `json:"notes,omitempty"`
@@ -313,6 +314,7 @@ func describeVerification(v *ratls.Verification) *verificationJSON {
 		out.CCA = r
 		out.Checks = append(out.Checks, r.Checks...)
 	}
+	out.MeasuredBoot = describeMeasuredBoot(v)
 	if r := v.Intel; r != nil {
 		out.Checks = append(out.Checks, r.Checks...)
 		out.FMSPC, out.TrustAnchor, out.Collateral = r.FMSPC, r.TrustAnchor, r.Collateral
@@ -367,6 +369,7 @@ func writeVerification(w io.Writer, r *verifyReport) {
 		p.line(1, "valid", v.ValidFrom+" .. "+v.ValidUntil)
 	}
 	p.line(1, "key binding", v.KeyBinding)
+	writeMeasuredBoot(p, v.MeasuredBoot)
 	p.section("Appraisal (policy " + v.PolicyID + ")")
 	for _, rs := range v.Reasons {
 		line := rs.Message

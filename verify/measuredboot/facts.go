@@ -82,10 +82,11 @@ type RuntimeEvent struct {
 	Event     int    `json:"event"`
 }
 
-// Extract reads the facts of a log that has NOT been replayed: for showing
-// a log, never for deciding on one (use Verify).
-func Extract(l *eventlog.Log, alg eventlog.Alg) *Facts {
-	f, _ := extract(l.Events, len(l.Events), Bank{Alg: alg})
+// Extract reads the facts of a log that has NOT been replayed, with the
+// bank's algorithm and register names: for showing a log, never for
+// deciding on one (use Verify).
+func Extract(l *eventlog.Log, bank Bank) *Facts {
+	f, _ := extract(l.Events, len(l.Events), bank)
 	return f
 }
 
