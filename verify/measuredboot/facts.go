@@ -144,6 +144,15 @@ func (x *extractor) proves(e *eventlog.Event, data []byte) bool {
 }
 
 func (x *extractor) boot(e *eventlog.Event) {
+	// Runtime entries appended to a CC event log (as CoCo's attestation
+	// agent and "ratls rtmr extend" do) sit in RTMR3; other RTMR3 events
+	// replay but establish nothing.
+	if !x.bank.TPM && e.Index == RuntimeIndex && e.Type == RuntimeEventType {
+		if r, err := x.entry(e); err == nil {
+			x.f.Runtime = append(x.f.Runtime, *r)
+		}
+		return
+	}
 	switch e.Type {
 	case eventlog.EvEFIPlatformFirmwareBlob2:
 		fb, err := eventlog.ParseFirmwareBlob2(e.Data)
@@ -328,17 +337,35 @@ func parseEntry(s string) (domain, operation, content string, err error) {
 	return domain, operation, content, nil
 }
 
+// runtime records an event of the runtime log, which must be a
+// well-formed entry that each of its digests covers.
 func (x *extractor) runtime(e *eventlog.Event) error {
+	r, err := x.entry(e)
+	if err != nil {
+		return fmt.Errorf("measuredboot: runtime event %d: %w", e.Seq, err)
+	}
+	x.f.Runtime = append(x.f.Runtime, *r)
+	return nil
+}
+
+func (x *extractor) entry(e *eventlog.Event) (*RuntimeEvent, error) {
 	for _, d := range e.Digests {
 		if !bytes.Equal(d.Alg.Sum(e.Data), d.Value) {
-			return fmt.Errorf("measuredboot: runtime event %d: its %v digest is not the hash of its entry", e.Seq, d.Alg)
+			return nil, fmt.Errorf("its %v digest is not the hash of its entry", d.Alg)
 		}
 	}
 	domain, op, content, err := parseEntry(string(e.Data))
 	if err != nil {
-		return fmt.Errorf("measuredboot: runtime event %d: %w", e.Seq, err)
+		return nil, err
 	}
-	x.f.Runtime = append(x.f.Runtime, RuntimeEvent{Register: x.register(e.Index), Domain: domain, Operation: op, Content: content,
-		Digest: hex.EncodeToString(e.Digest(x.bank.Alg)), Event: e.Seq})
-	return nil
+	return &RuntimeEvent{Register: x.register(e.Index), Domain: domain, Operation: op, Content: content,
+		Digest: hex.EncodeToString(e.Digest(x.bank.Alg)), Event: e.Seq}, nil
 }
+
+// RuntimeIndex is the CC measurement-register index of runtime events:
+// TDX RTMR3, which no firmware PCR maps to (UEFI 2.10 §38.4.1).
+const RuntimeIndex = 4
+
+// RuntimeEventType is the event type of runtime entries: EV_IPL, which
+// loaders (GRUB, systemd-stub) use for measured strings.
+const RuntimeEventType = eventlog.EvIPL
