@@ -21,6 +21,7 @@ import (
 	"github.com/ratls/ratls/internal/bounded"
 	"github.com/ratls/ratls/verify/amd"
 	"github.com/ratls/ratls/verify/arm"
+	azureverify "github.com/ratls/ratls/verify/azure"
 	"github.com/ratls/ratls/verify/checks"
 	"github.com/ratls/ratls/verify/intel"
 	"github.com/ratls/ratls/verify/measuredboot"
@@ -82,6 +83,9 @@ type Verification struct {
 	Intel *intel.Result
 	AMD   *amd.Result
 	CCA   *arm.Result
+	// Azure is the verification of an Azure vTPM confidential VM's
+	// evidence (its hardware report's result is in it, not in Intel/AMD).
+	Azure *azureverify.Result
 	// MeasuredBoot is the event log that came with the evidence, replayed
 	// into the signed registers, and the boot facts it establishes; nil
 	// when no log came or it did not replay (see the eventlog.replay
@@ -104,6 +108,8 @@ func (v *Verification) ValidUntil() time.Time {
 		return v.Intel.Valid.Until
 	case v.AMD != nil:
 		return v.AMD.Valid.Until
+	case v.Azure != nil:
+		return v.Azure.Valid.Until
 	}
 	return time.Time{}
 }
@@ -296,6 +302,10 @@ func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, c
 			v.Appraisal.Add(appraise.Reason{Check: CheckAMDCertificates, Category: checks.Hardware, State: checks.NotRun, Expected: "VCEK or VLEK chain", Actual: "none",
 				Message: v.certErr.Error(), Status: appraise.Contraindicated})
 		}
+	case item.Azure != nil:
+		verifyAzure(ctx, v, item, coll, o)
+		v.Appraisal = p.AppraiseAzure(v.Azure, v.Err, b)
+		verifyEventLog(v, item)
 	case item.CCA != nil:
 		ccaV := o.CCA
 		if ccaV == nil {
@@ -306,7 +316,7 @@ func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, c
 	default:
 		v.Err = fmt.Errorf("ratls: no verifier for %s evidence (%s)", item.TEE, item.Kind)
 		v.Appraisal = appraise.NewAppraisal(p.Name())
-		v.Appraisal.Add(appraise.Reason{Check: CheckVerifier, Category: checks.Hardware, State: checks.NotRun, Expected: "a DCAP quote, SEV-SNP report or Arm CCA token", Actual: fmt.Sprintf("%s %s", item.TEE, item.Kind),
+		v.Appraisal.Add(appraise.Reason{Check: CheckVerifier, Category: checks.Hardware, State: checks.NotRun, Expected: "a DCAP quote, SEV-SNP report, Arm CCA token or Azure vTPM evidence", Actual: fmt.Sprintf("%s %s", item.TEE, item.Kind),
 			Message: v.Err.Error(), Status: appraise.Contraindicated})
 	}
 	return v

@@ -97,6 +97,8 @@ func describeItem(it *evidence.Item, cert *x509.Certificate) *Evidence {
 		e.SNPReport, e.Measurements = describeSNP(it.SNP)
 	case it.CCA != nil:
 		e.CCAToken, e.Measurements = describeCCA(it.CCA)
+	case it.Azure != nil:
+		describeAzure(e, it.Azure)
 	default:
 		e.Unsupported = fmt.Sprintf("%s evidence is carried but not parsed", it.Kind)
 	}
@@ -327,6 +329,10 @@ func Measurements(it *evidence.Item) map[string]any {
 		_, fs = describeSNP(it.SNP)
 	case it.CCA != nil:
 		_, fs = describeCCA(it.CCA)
+	case it.Azure != nil:
+		var e Evidence
+		describeAzure(&e, it.Azure)
+		fs = e.Measurements
 	default:
 		return nil
 	}

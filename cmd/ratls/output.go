@@ -129,6 +129,7 @@ func writeEvidence(p *printer, e *inspect.Evidence, inCert bool) {
 	if t := e.CCAToken; t != nil {
 		p.line(1, "token form", t.Form)
 	}
+	writeAzure(p, e.Azure)
 	if len(e.Measurements) > 0 {
 		p.line(1, "measurements", "")
 		p.fields(2, e.Measurements)

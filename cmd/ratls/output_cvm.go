@@ -77,3 +77,30 @@ func writeFacts(p *printer, indent int, f *measuredboot.Facts) {
 		p.line(indent, "runtime event", fmt.Sprintf("%s %s %s (%s)", r.Domain, r.Operation, r.Content, r.Register))
 	}
 }
+
+// writeAzure prints the vTPM part of Azure CVM evidence.
+func writeAzure(p *printer, a *inspect.AzureVTPM) {
+	if a == nil {
+		return
+	}
+	p.line(1, "azure vTPM", fmt.Sprintf("Trustee evidence version %d, HCL report version %d, %s hardware report", a.Version, a.HCLVersion, a.HardwareReport))
+	if a.TDQuote != nil {
+		q := a.TDQuote
+		p.line(2, "TD quote", fmt.Sprintf("version %d, attestation key type %d, %d PCK chain certificates", q.Version, q.AttKeyType, len(q.PCKChain)))
+	}
+	bound := "NO (the report data is not its hash)"
+	if a.RuntimeDataBound {
+		bound = "yes"
+	}
+	p.line(2, "runtime data", fmt.Sprintf("%d bytes, SHA-256 %s, bound by the report data: %s", a.RuntimeDataSize, a.RuntimeDataSHA256, bound))
+	if a.AttestationError != "" {
+		p.line(2, "attestation key", "ERROR: "+a.AttestationError)
+	} else {
+		p.line(2, "attestation key", "SHA-256 "+a.AttestationKey)
+	}
+	c := a.VMConfiguration
+	p.line(2, "VM", fmt.Sprintf("id %s, secure boot %v, TPM %v, console %v", c.VMUniqueID, c.SecureBoot, c.TPMEnabled, c.ConsoleEnabled))
+	p.line(2, "tpm quote", "")
+	p.fields(3, a.TPMQuote)
+	p.line(3, "digest matches", fmt.Sprint(a.PCRDigestMatches))
+}

@@ -31,6 +31,7 @@ import (
 	"github.com/ratls/ratls/service/client"
 	"github.com/ratls/ratls/verify/amd"
 	"github.com/ratls/ratls/verify/arm"
+	azureverify "github.com/ratls/ratls/verify/azure"
 	"github.com/ratls/ratls/verify/checks"
 	"github.com/ratls/ratls/verify/intel"
 )
@@ -286,6 +287,7 @@ type verificationJSON struct {
 	Checks                 checks.List           `json:"checks"`
 	SNP                    *amd.Result           `json:"sev_snp,omitempty"`
 	CCA                    *arm.Result           `json:"cca,omitempty"`
+	Azure                  *azureverify.Result   `json:"azure_vtpm,omitempty"`
 	MeasuredBoot           *measuredBootJSON     `json:"measured_boot,omitempty"`
 	Reasons                []appraise.Reason     `json:"reasons"`
 	ReferenceValuesChecked bool                  `json:"reference_values_checked"`
@@ -314,6 +316,7 @@ func describeVerification(v *ratls.Verification) *verificationJSON {
 		out.CCA = r
 		out.Checks = append(out.Checks, r.Checks...)
 	}
+	describeAzure(v, out)
 	out.MeasuredBoot = describeMeasuredBoot(v)
 	if r := v.Intel; r != nil {
 		out.Checks = append(out.Checks, r.Checks...)

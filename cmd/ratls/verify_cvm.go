@@ -58,3 +58,26 @@ func joinRegisters(regs map[string]string) string {
 	}
 	return s
 }
+
+// describeAzure adds an Azure vTPM verification: its hardware report's
+// checks, then the vTPM chain's.
+func describeAzure(v *ratls.Verification, out *verificationJSON) {
+	r := v.Azure
+	if r == nil {
+		return
+	}
+	out.Azure = r
+	if r.SNP != nil {
+		out.SNP = r.SNP
+		out.Checks = append(out.Checks, r.SNP.Checks...)
+	}
+	if t := r.TDX; t != nil {
+		out.Checks = append(out.Checks, t.Checks...)
+		out.FMSPC, out.TrustAnchor, out.Collateral = t.FMSPC, t.TrustAnchor, t.Collateral
+		if tcb := t.TCB; tcb != nil {
+			out.TCB, out.TCBStatus, out.AdvisoryIDs = tcb, string(tcb.Status), tcb.AdvisoryIDs
+		}
+	}
+	out.Checks = append(out.Checks, r.Checks...)
+	out.ValidFrom, out.ValidUntil = fmtWindow(r.Valid.From), fmtWindow(r.Valid.Until)
+}

@@ -96,8 +96,8 @@ type Result struct {
 	// SubjectPublicKeyInfo.
 	AttestationKey  string                `json:"attestation_key_sha256,omitempty"`
 	VMConfiguration azure.VMConfiguration `json:"vm_configuration"`
-	// PCRs are the quoted PCR values by index, set only when the quote's
-	// signature and PCR digest verified.
+	// PCRs are the quoted PCR values by index, set only when every check
+	// of the chain from the hardware report's data to them passed.
 	PCRs map[int][]byte `json:"-"`
 	// Valid is the hardware report's validity window.
 	Valid checks.Window `json:"valid"`
@@ -144,15 +144,6 @@ func Verify(ctx context.Context, ev *azure.Evidence, o Options) (*Result, error)
 	} else {
 		l.Pass(CheckPCRDigest, fmt.Sprintf("the quote signs PCRs %v", ev.Quote.Selected))
 	}
-	if c, _ := l.Get(CheckQuoteSignature); c.State == checks.Passed {
-		if c, _ := l.Get(CheckPCRDigest); c.State == checks.Passed {
-			r.PCRs = map[int][]byte{}
-			for i, idx := range ev.Quote.Selected {
-				r.PCRs[idx] = ev.Quote.PCRs[i]
-			}
-		}
-	}
-
 	if ev.Version >= 2 {
 		ud, err := hex.DecodeString(ev.HCL.Runtime.UserData)
 		nonce := ev.Quote.Nonce()
@@ -160,6 +151,20 @@ func Verify(ctx context.Context, ev *azure.Evidence, o Options) (*Result, error)
 			l.Fail(CheckUserData, ErrBinding, "runtime data user-data %q does not start with the quote's nonce %x", ev.HCL.Runtime.UserData, nonce)
 		} else {
 			l.Pass(CheckUserData, "user-data starts with the quote's nonce")
+		}
+	}
+	// The PCRs are the VM's only when the chain from the hardware report
+	// to them holds: every check but the hardware report's own (whose
+	// failures the appraisal weighs; some, like a missing CRL, a policy
+	// may accept).
+	chain := true
+	for _, c := range *l {
+		chain = chain && (c.Name == CheckHardwareReport || c.State == checks.Passed)
+	}
+	if chain {
+		r.PCRs = map[int][]byte{}
+		for i, idx := range ev.Quote.Selected {
+			r.PCRs[idx] = ev.Quote.PCRs[i]
 		}
 	}
 	return r, l.Err("azure")

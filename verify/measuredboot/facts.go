@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"unicode/utf16"
 
 	"github.com/ratls/ratls/evidence/eventlog"
 )
@@ -30,11 +31,16 @@ type Facts struct {
 	Kernel      *Component  `json:"kernel,omitempty"`
 	Initrd      *Component  `json:"initrd,omitempty"`
 	// Cmdline is the kernel command line's measurement; its Text is set
-	// only when the log carries the string and its digest proves it.
-	Cmdline    *Component     `json:"cmdline,omitempty"`
-	SecureBoot *SecureBoot    `json:"secure_boot,omitempty"`
-	Variables  []Variable     `json:"uefi_variables,omitempty"`
-	EventTypes map[string]int `json:"event_types"`
+	// only when the log carries the string and its digest proves it. When
+	// both a loader (GRUB, td-shim) and the Linux EFI stub measured it,
+	// it is the one whose text is proven.
+	Cmdline *Component `json:"cmdline,omitempty"`
+	// LoadOptions is the Linux EFI stub's measurement of its command line
+	// (UTF-16; the string itself is not in the log).
+	LoadOptions *Component     `json:"load_options,omitempty"`
+	SecureBoot  *SecureBoot    `json:"secure_boot,omitempty"`
+	Variables   []Variable     `json:"uefi_variables,omitempty"`
+	EventTypes  map[string]int `json:"event_types"`
 	// Runtime are the events of the runtime (application) log, in order.
 	Runtime []RuntimeEvent `json:"runtime_events,omitempty"`
 }
@@ -137,6 +143,21 @@ func (x *extractor) component(e *eventlog.Event, source string) *Component {
 	return &Component{Source: source, Digest: hex.EncodeToString(e.Digest(x.bank.Alg)), Register: x.register(e.Index), Event: e.Seq}
 }
 
+// provesText reports whether the event's digest is the hash of an
+// encoded string, with or without its terminating NUL of nulSize bytes
+// (loaders differ).
+func (x *extractor) provesText(e *eventlog.Event, s []byte, nulSize int) bool {
+	return x.proves(e, s) || x.proves(e, append(append([]byte(nil), s...), make([]byte, nulSize)...))
+}
+
+func utf16le(s string) []byte {
+	var b []byte
+	for _, c := range utf16.Encode([]rune(s)) {
+		b = binary.LittleEndian.AppendUint16(b, c)
+	}
+	return b
+}
+
 // proves reports whether the event's digest is the hash of data.
 func (x *extractor) proves(e *eventlog.Event, data []byte) bool {
 	d := e.Digest(x.bank.Alg)
@@ -186,8 +207,23 @@ func (x *extractor) boot(e *eventlog.Event) {
 		}
 		switch te.ID {
 		case eventlog.TagLinuxLoadOptions:
+			// The string is not in the log; it is known when it is the
+			// command line a loader logged before (as UTF-16, the form the
+			// stub measures).
 			x.stubEvents++
-			x.f.Cmdline = x.component(e, "Linux EFI stub LOADED_IMAGE::LoadOptions")
+			c := x.component(e, "Linux EFI stub LOADED_IMAGE::LoadOptions")
+			x.f.LoadOptions = c
+			prev := x.f.Cmdline
+			switch {
+			case prev == nil || prev.Text == "":
+				x.f.Cmdline = c
+			case x.provesText(e, utf16le(prev.Text), 2):
+				c.Text = prev.Text
+				x.f.Cmdline = c
+			}
+			// Otherwise the loader's logged command line, whose digest
+			// proves its text, stays the cmdline fact: the loader is
+			// measured, and it logged what it passed.
 		case eventlog.TagLinuxInitrd:
 			x.stubEvents++
 			x.f.Initrd = x.component(e, "Linux EFI stub initrd")
@@ -259,7 +295,7 @@ func (x *extractor) ipl(e *eventlog.Event) {
 	for _, p := range cmdlinePrefixes {
 		if rest, ok := strings.CutPrefix(text, p); ok {
 			c := x.component(e, fmt.Sprintf("%v %s", e.Type, strings.TrimSpace(p)))
-			if x.proves(e, []byte(rest)) {
+			if x.provesText(e, []byte(rest), 1) {
 				c.Text = rest
 			}
 			x.f.Cmdline = c

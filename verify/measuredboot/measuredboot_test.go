@@ -349,3 +349,58 @@ func TestTPMBank(t *testing.T) {
 		t.Error("a PCR 0 that does not replay was accepted")
 	}
 }
+
+// A real vTPM log (Google Cloud, Ubuntu 24.04, SEV-SNP) replays to the
+// SHA-256 PCRs go-tpm-tools' tests give, and yields the applications and
+// command line they assert.
+func TestGCEUbuntuVTPMLog(t *testing.T) {
+	b, err := os.ReadFile("../../testdata/go-tpm-tools/ubuntu-2404-amd-sevsnp.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := eventlog.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[uint32]string{
+		0: "50597a27846e91d025eef597abbc89f72bff9af849094db97b0684d8bc4c515e", 1: "57344e1cc8c6619413df33013a7cd67915459f967395af41db21c1fa7ca9c307",
+		2: "3d458cfe55cc03ea1f443f1562beec8df51c75e14a9fcf9a7234a13f198e7969", 3: "3d458cfe55cc03ea1f443f1562beec8df51c75e14a9fcf9a7234a13f198e7969",
+		4: "abe8b3fa6aecb36c2fd93c6f6edde661c21b353d007410a2739d69bfa7e1b9be", 5: "0b0e1903aeb1bff649b82dba2cdcf5c4ffb75027e54f151ab00b3b989f16a300",
+		6: "3d458cfe55cc03ea1f443f1562beec8df51c75e14a9fcf9a7234a13f198e7969", 7: "33ad69850fb2c7f30b4f8b4bc10ed93fc954dc07fa726e84f50f3d192dc1c140",
+		8: "6932a3f71dc55ad3c1a6ac2196eeac26a1b7164b6bbfa106625d94088ec3ecc3", 9: "ce08798b283c7a0ddc5e9ad1d602304b945b741fc60c20e254eafa0f4782512b",
+		14: "306f9d8b94f17d93dc6e7cf8f5c79d652eb4c6c4d13de2dddc24af416e13ecaf",
+	}
+	pcrs := make([][]byte, 24)
+	for i := range pcrs {
+		pcrs[i] = make([]byte, 32)
+		if w, ok := want[uint32(i)]; ok {
+			pcrs[i] = unhex(t, w)
+		}
+	}
+	res, err := Verify(l, nil, PCRs(eventlog.SHA256, pcrs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Undescribed) != 24-len(want) {
+		t.Errorf("undescribed %v", res.Undescribed)
+	}
+	f := res.Facts
+	if len(f.Bootloaders) != 2 || f.Bootloaders[0].Digest != "724de6844dd0fe618ba5776c7bca0728be38a6544e24e44ef259b987b7abce80" ||
+		f.Bootloaders[1].Digest != "5e8cb75acdf8e09e5fc14cc2d6ce0c2288af208976d97309851c661e91ec1e03" {
+		t.Errorf("bootloaders %+v", f.Bootloaders)
+	}
+	if f.Cmdline == nil || f.Cmdline.Text != "/vmlinuz-6.8.0-1010-gcp root=PARTUUID=8270f3c9-b4e4-4345-80ee-5a62db7ebf3f ro console=ttyS0,115200 panic=-1" || f.LoadOptions == nil {
+		t.Errorf("cmdline %+v load options %+v", f.Cmdline, f.LoadOptions)
+	}
+	if f.Kernel == nil || !strings.HasSuffix(f.Kernel.Source, "/vmlinuz-6.8.0-1010-gcp") || f.Initrd != nil {
+		t.Errorf("kernel %+v initrd %+v (the VM booted without an initrd)", f.Kernel, f.Initrd)
+	}
+	if f.SecureBoot == nil || f.SecureBoot.Enabled {
+		t.Errorf("secure boot %+v, want measured and disabled", f.SecureBoot)
+	}
+	// One PCR off: refused.
+	pcrs[7] = unhex(t, want[4])
+	if _, err := Verify(l, nil, PCRs(eventlog.SHA256, pcrs)); err == nil {
+		t.Error("a log that does not replay to PCR 7 was accepted")
+	}
+}
