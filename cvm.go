@@ -3,6 +3,7 @@ package ratls
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 
 	"github.com/ratls/ratls/appraise"
@@ -36,6 +37,7 @@ func verifyEventLog(v *Verification, item *evidence.Item) {
 	case item.Azure != nil:
 		log, what = item.Azure.EventLog, "the vTPM quote's PCRs"
 		if log != nil && (v.Azure == nil || v.Azure.PCRs == nil) {
+			v.eventLogErr = errors.New("the vTPM quote's PCRs are not verified")
 			v.Appraisal.Add(appraise.Reason{Check: CheckEventLog, Category: checks.Executables, State: checks.NotRun,
 				Expected: "PCR values the vTPM quote vouches for", Actual: "none", Message: "the event log was not replayed: the quote's PCRs are not verified",
 				Status: appraise.Contraindicated})
@@ -105,4 +107,24 @@ func verifyAzure(ctx context.Context, v *Verification, item *evidence.Item, coll
 		}
 	}
 	v.Azure, v.Err = azureverify.Verify(ctx, ev, opts)
+}
+
+// appraiseCVM applies the policy's measured_boot and vtpm sections to
+// whatever the evidence established: facts of a replayed log, PCRs of a
+// verified vTPM quote. Sections whose facts are missing fail.
+func appraiseCVM(v *Verification, p *appraise.Policy) {
+	var facts *measuredboot.Facts
+	why := "no event log came with the evidence"
+	switch {
+	case v.MeasuredBoot != nil:
+		facts = v.MeasuredBoot.Facts
+	case v.eventLogErr != nil:
+		why = "the event log was refused: " + v.eventLogErr.Error()
+	}
+	p.AppraiseMeasuredBoot(v.Appraisal, facts, why)
+	var pcrs map[int][]byte
+	if v.Azure != nil {
+		pcrs = v.Azure.PCRs
+	}
+	p.AppraisePCRs(v.Appraisal, pcrs)
 }

@@ -139,3 +139,33 @@ func TestAzureVTPMChain(t *testing.T) {
 		}
 	})
 }
+
+// vtpm and measured_boot policies on an Azure CVM: PCRs and facts the chain
+// vouches for pass; another PCR value or command line does not.
+func TestAzureVTPMPolicy(t *testing.T) {
+	ap := newAzurePlatform(t)
+	opt := ap.options()
+	opt.Collateral = staticCollateral(t, ap.testPlatform)
+	log := azuretest.SampleEventLog(true)
+	pcrs, _ := azuretest.ReplayPCRs(log)
+	item := ap.evidence(t, azuretest.Options{Nonce: []byte("n"), EventLog: log})
+	pin := func(pcr7, pattern string) *appraise.Policy {
+		p := *opt.Policy
+		p.VTPM = &appraise.VTPMReference{PCRs: map[string][]string{"7": {pcr7}}}
+		p.MeasuredBoot = &appraise.MeasuredBootReference{CmdlinePattern: pattern, RequireSecureBoot: true, Kernel: []string{hex.EncodeToString(azuretest.KernelDigest[:])}}
+		return &p
+	}
+	o := *opt
+	o.Policy = pin(hex.EncodeToString(pcrs[7]), `.* console=ttyS0`)
+	if v := VerifyEvidence(context.Background(), item, &o); !v.Accepted() || v.Appraisal.Status != appraise.Affirming {
+		t.Fatalf("%+v", v.Appraisal.Reasons)
+	}
+	o.Policy = pin(hex.EncodeToString(pcrs[4]), `.* console=ttyS0`)
+	if v := VerifyEvidence(context.Background(), item, &o); v.Accepted() || reasonOf(v, "vtpm.pcrs[7]") == nil {
+		t.Errorf("another PCR 7: %+v", v.Appraisal.Reasons)
+	}
+	o.Policy = pin(hex.EncodeToString(pcrs[7]), `.* lockdown=confidentiality`)
+	if v := VerifyEvidence(context.Background(), item, &o); v.Accepted() || reasonOf(v, appraise.CheckBootCmdlinePatt) == nil {
+		t.Errorf("another command line: %+v", v.Appraisal.Reasons)
+	}
+}

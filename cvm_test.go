@@ -78,3 +78,46 @@ func TestTDXEventLog(t *testing.T) {
 		t.Errorf("without a log: accepted=%v measured boot %v", v.Accepted(), v.MeasuredBoot)
 	}
 }
+
+// Policies on boot facts: pinned values pass; another kernel, secure boot
+// off, or no log at all are refused.
+func TestTDXMeasuredBootPolicy(t *testing.T) {
+	ovmf := readTestFile(t, "testdata/trustee-cvm/CCEL_data_ovmf")
+	tp := newTestPlatform(t, true)
+	opt := tp.options()
+	opt.Collateral = staticCollateral(t, tp)
+	withLog := tdxWithLog(t, tp, ovmfRTMRs, ovmf)
+	// The kernel's digest as Trustee's reference parse gives it.
+	kernel := "a2ccae1e7d6c668ca325bb09c882d8ce44d26d714ba6f58d2e8083fe291a704646afe24a2368bca3341728d78ec80a80"
+	for _, c := range []struct {
+		name   string
+		ref    appraise.MeasuredBootReference
+		item   *evidence.Item
+		check  string
+		accept bool
+	}{
+		{"pinned kernel", appraise.MeasuredBootReference{Kernel: []string{kernel}}, withLog, "", true},
+		{"another kernel", appraise.MeasuredBootReference{Kernel: []string{strings.Repeat("ab", 48)}}, withLog, appraise.CheckBootKernel, false},
+		{"secure boot required, log says off", appraise.MeasuredBootReference{RequireSecureBoot: true}, withLog, appraise.CheckBootSecureBoot, false},
+		{"cmdline text required, log has its digest only", appraise.MeasuredBootReference{CmdlinePattern: ".*"}, withLog, appraise.CheckBootCmdlinePatt, false},
+		{"no log", appraise.MeasuredBootReference{Kernel: []string{kernel}}, tdxWithLog(t, tp, ovmfRTMRs, nil), appraise.CheckBootKernel, false},
+		{"refused log", appraise.MeasuredBootReference{Kernel: []string{kernel}}, tdxWithLog(t, tp, ovmfRTMRs, readTestFile(t, "testdata/trustee-cvm/CCEL_data_grub")), appraise.CheckBootKernel, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := *opt
+			pol := *tp.policy()
+			ref := c.ref
+			pol.MeasuredBoot = &ref
+			o.Policy = &pol
+			v := VerifyEvidence(context.Background(), c.item, &o)
+			if v.Accepted() != c.accept {
+				t.Fatalf("accepted=%v: %+v", v.Accepted(), v.Appraisal.Reasons)
+			}
+			if c.check != "" {
+				if r := reasonOf(v, c.check); r == nil || r.Status != appraise.Contraindicated {
+					t.Errorf("no %s reason: %+v", c.check, v.Appraisal.Reasons)
+				}
+			}
+		})
+	}
+}

@@ -319,6 +319,7 @@ func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, c
 		v.Appraisal.Add(appraise.Reason{Check: CheckVerifier, Category: checks.Hardware, State: checks.NotRun, Expected: "a DCAP quote, SEV-SNP report, Arm CCA token or Azure vTPM evidence", Actual: fmt.Sprintf("%s %s", item.TEE, item.Kind),
 			Message: v.Err.Error(), Status: appraise.Contraindicated})
 	}
+	appraiseCVM(v, p)
 	return v
 }
 
