@@ -116,8 +116,9 @@ func appraiseCVM(v *Verification, p *appraise.Policy) {
 	var facts *measuredboot.Facts
 	why := "no event log came with the evidence"
 	switch {
+	case p.MeasuredBoot == nil:
 	case v.MeasuredBoot != nil:
-		facts = v.MeasuredBoot.Facts
+		facts = v.MeasuredBoot.Facts()
 	case v.eventLogErr != nil:
 		why = "the event log was refused: " + v.eventLogErr.Error()
 	}

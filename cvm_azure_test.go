@@ -91,7 +91,7 @@ func TestAzureVTPMChain(t *testing.T) {
 	if !v.Accepted() || v.Azure == nil || v.MeasuredBoot == nil {
 		t.Fatalf("%v %+v", v.Err, v.Appraisal.Reasons)
 	}
-	f := v.MeasuredBoot.Facts
+	f := v.MeasuredBoot.Facts()
 	if f.Kernel == nil || f.Kernel.Digest != hex.EncodeToString(azuretest.KernelDigest[:]) || f.Cmdline == nil || f.Cmdline.Text != azuretest.SampleCmdline ||
 		f.SecureBoot == nil || !f.SecureBoot.Enabled || len(f.Bootloaders) != 2 {
 		t.Errorf("facts: kernel %+v cmdline %+v secure boot %+v bootloaders %d", f.Kernel, f.Cmdline, f.SecureBoot, len(f.Bootloaders))

@@ -55,7 +55,7 @@ func TestTDXEventLog(t *testing.T) {
 	if !v.Accepted() || v.MeasuredBoot == nil || reasonOf(v, CheckEventLog) != nil {
 		t.Fatalf("%v %+v", v.Err, v.Appraisal)
 	}
-	if f := v.MeasuredBoot.Facts; f.Kernel == nil || !strings.HasSuffix(f.Kernel.Source, "File(kernel)") {
+	if f := v.MeasuredBoot.Facts(); f.Kernel == nil || !strings.HasSuffix(f.Kernel.Source, "File(kernel)") {
 		t.Errorf("facts: kernel %+v", f.Kernel)
 	}
 

@@ -175,7 +175,7 @@ func (r *Result) pinLog(log []byte, bank measuredboot.Bank) error {
 	if err != nil {
 		return fmt.Errorf("pin: %w (refusing to pin a log that is not what the machine measured)", err)
 	}
-	f := res.Facts
+	f := res.Facts()
 	m := &appraise.MeasuredBootReference{}
 	alg := f.Algorithm
 	for _, c := range f.Firmware {

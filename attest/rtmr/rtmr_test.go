@@ -123,8 +123,8 @@ func TestExtendAndReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Facts.Runtime) != 9 || res.Facts.Runtime[8].Operation != "PullImage" || res.Facts.Runtime[0].Register != "RTMR3" {
-		t.Errorf("runtime facts %+v", res.Facts.Runtime)
+	if len(res.Facts().Runtime) != 9 || res.Facts().Runtime[8].Operation != "PullImage" || res.Facts().Runtime[0].Register != "RTMR3" {
+		t.Errorf("runtime facts %+v", res.Facts().Runtime)
 	}
 
 	// Appended to a firmware log whose RTMR0..2 the fake registers take.
@@ -149,8 +149,8 @@ func TestExtendAndReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Facts.Runtime) != 9 || res.Facts.Kernel == nil || len(cl.Events) != 20+9 {
-		t.Errorf("combined log: %d events, runtime facts %d, kernel %v", len(cl.Events), len(res.Facts.Runtime), res.Facts.Kernel)
+	if len(res.Facts().Runtime) != 9 || res.Facts().Kernel == nil || len(cl.Events) != 20+9 {
+		t.Errorf("combined log: %d events, runtime facts %d, kernel %v", len(cl.Events), len(res.Facts().Runtime), res.Facts().Kernel)
 	}
 }
 

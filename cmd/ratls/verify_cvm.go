@@ -22,7 +22,7 @@ func describeMeasuredBoot(v *ratls.Verification) *measuredBootJSON {
 	if r == nil {
 		return nil
 	}
-	out := &measuredBootJSON{Algorithm: r.Alg.String(), Registers: map[string]string{}, Undescribed: r.Undescribed, Events: len(r.Events), Facts: r.Facts}
+	out := &measuredBootJSON{Algorithm: r.Alg.String(), Registers: map[string]string{}, Undescribed: r.Undescribed, Events: len(r.Events), Facts: r.Facts()}
 	undescribed := map[string]bool{}
 	for _, n := range r.Undescribed {
 		undescribed[n] = true

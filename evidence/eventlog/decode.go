@@ -1,9 +1,11 @@
 package eventlog
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -14,8 +16,21 @@ import (
 type GUID [16]byte
 
 func (g GUID) String() string {
-	return fmt.Sprintf("%08X-%04X-%04X-%X-%X", binary.LittleEndian.Uint32(g[0:]), binary.LittleEndian.Uint16(g[4:]),
-		binary.LittleEndian.Uint16(g[6:]), g[8:10], g[10:])
+	// Without fmt: logs hold many GUIDs, and this is on the replay path.
+	var be [16]byte
+	binary.BigEndian.PutUint32(be[0:], binary.LittleEndian.Uint32(g[0:]))
+	binary.BigEndian.PutUint16(be[4:], binary.LittleEndian.Uint16(g[4:]))
+	binary.BigEndian.PutUint16(be[6:], binary.LittleEndian.Uint16(g[6:]))
+	copy(be[8:], g[8:])
+	const digits = "0123456789ABCDEF"
+	out := make([]byte, 0, 36)
+	for i, c := range be {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out = append(out, '-')
+		}
+		out = append(out, digits[c>>4], digits[c&0xF])
+	}
+	return string(out)
 }
 
 // Well-known variable namespaces.
@@ -149,22 +164,24 @@ func devicePath(b []byte) []string {
 	return out
 }
 
+// deviceNode renders one node, without fmt for the common ones: a log
+// names many images.
 func deviceNode(typ, sub byte, d []byte) string {
 	switch {
 	case typ == 1 && sub == 1 && len(d) == 2:
-		return fmt.Sprintf("Pci(%d,%d)", d[1], d[0])
+		return "Pci(" + strconv.Itoa(int(d[1])) + "," + strconv.Itoa(int(d[0])) + ")"
 	case typ == 2 && sub == 1 && len(d) == 8:
 		hid := binary.LittleEndian.Uint32(d)
 		if hid&0xFFFF == 0x41D0 {
-			return fmt.Sprintf("ACPI(PNP%04X,%d)", hid>>16, binary.LittleEndian.Uint32(d[4:]))
+			return "ACPI(PNP" + strings.ToUpper(hex.EncodeToString([]byte{byte(hid >> 24), byte(hid >> 16)})) + "," + strconv.FormatUint(uint64(binary.LittleEndian.Uint32(d[4:])), 10) + ")"
 		}
 		return fmt.Sprintf("ACPI(%08X,%d)", hid, binary.LittleEndian.Uint32(d[4:]))
 	case typ == 4 && sub == 1 && len(d) == 38:
 		var sig GUID
 		copy(sig[:], d[20:36])
 		format := map[byte]string{1: "MBR", 2: "GPT"}[d[36]]
-		return fmt.Sprintf("HD(%d,%s,%s,0x%x,0x%x)", binary.LittleEndian.Uint32(d), format, sig,
-			binary.LittleEndian.Uint64(d[4:]), binary.LittleEndian.Uint64(d[12:]))
+		return "HD(" + strconv.FormatUint(uint64(binary.LittleEndian.Uint32(d)), 10) + "," + format + "," + sig.String() +
+			",0x" + strconv.FormatUint(binary.LittleEndian.Uint64(d[4:]), 16) + ",0x" + strconv.FormatUint(binary.LittleEndian.Uint64(d[12:]), 16) + ")"
 	case typ == 4 && sub == 3 && len(d) >= 16:
 		var g GUID
 		copy(g[:], d)
@@ -245,8 +262,11 @@ func ParseTaggedEvent(b []byte) (*TaggedEvent, error) {
 // garbage after it), with invalid UTF-8 and control characters other than
 // tab and newline replaced, so it can be shown and matched safely.
 func Text(b []byte) string {
-	if i := strings.IndexByte(string(b), 0); i >= 0 {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
 		b = b[:i]
+	}
+	if printableASCII(b) {
+		return string(b)
 	}
 	return strings.Map(func(r rune) rune {
 		if r == utf8.RuneError || (r < 0x20 && r != '\t' && r != '\n') || r == 0x7F {
@@ -256,8 +276,33 @@ func Text(b []byte) string {
 	}, string(b))
 }
 
+func printableASCII(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 && c != '\t' && c != '\n' || c >= 0x7F {
+			return false
+		}
+	}
+	return true
+}
+
 // utf16String decodes little-endian UTF-16 up to the first NUL.
 func utf16String(b []byte) string {
+	// Device paths and variable names are ASCII: decode those directly.
+	ascii := make([]byte, 0, len(b)/2)
+	for i := 0; i+1 < len(b); i += 2 {
+		c := binary.LittleEndian.Uint16(b[i:])
+		if c == 0 {
+			break
+		}
+		if c >= 0x80 {
+			return utf16Slow(b)
+		}
+		ascii = append(ascii, byte(c))
+	}
+	return Text(ascii)
+}
+
+func utf16Slow(b []byte) string {
 	u := make([]uint16, 0, len(b)/2)
 	for i := 0; i+1 < len(b); i += 2 {
 		c := binary.LittleEndian.Uint16(b[i:])

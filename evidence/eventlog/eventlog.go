@@ -119,7 +119,7 @@ func Parse(b []byte) (*Log, error) {
 	if len(b) > MaxSize {
 		return nil, fmt.Errorf("%w: %d bytes exceeds the limit of %d", ErrFormat, len(b), MaxSize)
 	}
-	r := reader{b: b}
+	r := reader{b: b, what: "log header: "}
 	l := &Log{Padding: -1}
 	if err := l.parseHeader(&r); err != nil {
 		return nil, err
@@ -128,6 +128,9 @@ func Parse(b []byte) (*Log, error) {
 	for _, a := range l.SpecID.Algorithms {
 		sizes[a.Alg] = a.Size
 	}
+	// Digests of all events share one backing array: a log has thousands.
+	var pool []Digest
+	l.Events = make([]Event, 0, min(len(b)/512+8, 1<<14))
 	for r.off < len(b) {
 		if pad, ok := endMarker(b[r.off:]); ok {
 			for i, c := range b[r.off:] {
@@ -141,7 +144,7 @@ func Parse(b []byte) (*Log, error) {
 		if len(l.Events) >= maxEvents {
 			return nil, fmt.Errorf("%w: more than %d events", ErrFormat, maxEvents)
 		}
-		e, err := parseEvent(&r, sizes)
+		e, err := parseEvent(&r, sizes, &pool)
 		if err != nil {
 			return nil, err
 		}
@@ -249,9 +252,9 @@ func (l *Log) parseHeader(r *reader) error {
 	return nil
 }
 
-func parseEvent(r *reader, sizes map[Alg]int) (Event, error) {
+func parseEvent(r *reader, sizes map[Alg]int, pool *[]Digest) (Event, error) {
 	e := Event{Offset: r.off}
-	r.what = fmt.Sprintf("event at offset %d: ", r.off)
+	r.what, r.event = "", r.off
 	index, err := r.u32("register index")
 	if err != nil {
 		return e, err
@@ -266,8 +269,12 @@ func parseEvent(r *reader, sizes map[Alg]int) (Event, error) {
 		return e, err
 	}
 	if count > uint32(len(sizes)) {
-		return e, fmt.Errorf("%w: %s%d digests, but the Spec ID event declares %d algorithms", ErrFormat, r.what, count, len(sizes))
+		return e, fmt.Errorf("%w: %s%d digests, but the Spec ID event declares %d algorithms", ErrFormat, r.prefix(), count, len(sizes))
 	}
+	if cap(*pool)-len(*pool) < int(count) {
+		*pool = make([]Digest, 0, max(256, int(count)))
+	}
+	start := len(*pool)
 	for i := 0; i < int(count); i++ {
 		alg, err := r.u16("digest algorithm")
 		if err != nil {
@@ -275,16 +282,17 @@ func parseEvent(r *reader, sizes map[Alg]int) (Event, error) {
 		}
 		size, ok := sizes[Alg(alg)]
 		if !ok {
-			return e, fmt.Errorf("%w: %sdigest of %v, which the Spec ID event does not declare", ErrFormat, r.what, Alg(alg))
+			return e, fmt.Errorf("%w: %sdigest of %v, which the Spec ID event does not declare", ErrFormat, r.prefix(), Alg(alg))
 		}
 		if e.Digest(Alg(alg)) != nil {
-			return e, fmt.Errorf("%w: %stwo %v digests", ErrFormat, r.what, Alg(alg))
+			return e, fmt.Errorf("%w: %stwo %v digests", ErrFormat, r.prefix(), Alg(alg))
 		}
-		v, err := r.bytes(size, Alg(alg).String()+" digest")
+		v, err := r.bytes(size, "digest")
 		if err != nil {
 			return e, err
 		}
-		e.Digests = append(e.Digests, Digest{Alg: Alg(alg), Value: v})
+		*pool = append(*pool, Digest{Alg: Alg(alg), Value: v})
+		e.Digests = (*pool)[start:len(*pool):len(*pool)]
 	}
 	size, err := r.u32("event size")
 	if err != nil {
@@ -298,14 +306,23 @@ func parseEvent(r *reader, sizes map[Alg]int) (Event, error) {
 
 // reader reads little-endian fields, naming what is missing.
 type reader struct {
-	b    []byte
-	off  int
-	what string // prefix of error messages
+	b     []byte
+	off   int
+	what  string // prefix of error messages
+	event int    // offset of the event being read, when what is ""
+}
+
+// prefix says where an error is, formatted only when there is one.
+func (r *reader) prefix() string {
+	if r.what == "" {
+		return fmt.Sprintf("event at offset %d: ", r.event)
+	}
+	return r.what
 }
 
 func (r *reader) bytes(n int, field string) ([]byte, error) {
 	if n < 0 || n > len(r.b)-r.off {
-		return nil, fmt.Errorf("%w: %s%s needs %d bytes at offset %d, %d left", ErrTruncated, r.what, field, n, r.off, len(r.b)-r.off)
+		return nil, fmt.Errorf("%w: %s%s needs %d bytes at offset %d, %d left", ErrTruncated, r.prefix(), field, n, r.off, len(r.b)-r.off)
 	}
 	v := r.b[r.off : r.off+n : r.off+n]
 	r.off += n

@@ -39,7 +39,6 @@ type Facts struct {
 	// (UTF-16; the string itself is not in the log).
 	LoadOptions *Component     `json:"load_options,omitempty"`
 	SecureBoot  *SecureBoot    `json:"secure_boot,omitempty"`
-	Variables   []Variable     `json:"uefi_variables,omitempty"`
 	EventTypes  map[string]int `json:"event_types"`
 	// Runtime are the events of the runtime (application) log, in order.
 	Runtime []RuntimeEvent `json:"runtime_events,omitempty"`
@@ -67,16 +66,6 @@ type SecureBoot struct {
 	DBX     string `json:"dbx,omitempty"`
 }
 
-// Variable is a measured UEFI variable.
-type Variable struct {
-	Type     string `json:"type"`
-	GUID     string `json:"guid"`
-	Name     string `json:"name"`
-	Size     int    `json:"size"`
-	Digest   string `json:"digest"`
-	Register string `json:"register"`
-}
-
 // RuntimeEvent is one event of the runtime log: an entry of the CoCo
 // Attestation Agent event log (AAEL) format, "domain operation content".
 type RuntimeEvent struct {
@@ -102,9 +91,15 @@ func Extract(l *eventlog.Log, bank Bank) *Facts {
 // a policy reads its entries word for word.
 func extract(events []eventlog.Event, boot int, bank Bank) (*Facts, error) {
 	x := extractor{f: &Facts{Algorithm: bank.Alg.String(), EventTypes: map[string]int{}}, bank: bank, fileKernel: -1}
+	types := map[eventlog.EventType]int{}
+	defer func() {
+		for t, n := range types {
+			x.f.EventTypes[t.String()] = n
+		}
+	}()
 	for i := range events {
 		e := &events[i]
-		x.f.EventTypes[e.Type.String()]++
+		types[e.Type]++
 		if i >= boot {
 			if err := x.runtime(e); err != nil {
 				return nil, err
@@ -180,7 +175,7 @@ func (x *extractor) boot(e *eventlog.Event) {
 		if err != nil {
 			return
 		}
-		c := x.component(e, fmt.Sprintf("%v %s", e.Type, fb.Description))
+		c := x.component(e, e.Type.String()+" "+fb.Description)
 		if fb.Description == "td_payload" { // td-shim's kernel
 			x.f.Kernel = c
 			return
@@ -195,7 +190,7 @@ func (x *extractor) boot(e *eventlog.Event) {
 		if err != nil {
 			return
 		}
-		c := x.component(e, strings.TrimSpace(fmt.Sprintf("%v %s", e.Type, im.Path())))
+		c := x.component(e, strings.TrimSpace(e.Type.String()+" "+im.Path()))
 		if n := len(im.DevicePath); n > 0 && im.DevicePath[n-1] == "File(kernel)" { // OVMF direct boot
 			x.fileKernel = len(x.apps)
 		}
@@ -230,28 +225,24 @@ func (x *extractor) boot(e *eventlog.Event) {
 		}
 	case eventlog.EvIPL:
 		x.ipl(e)
-	case eventlog.EvEFIVariableDriverConfig, eventlog.EvEFIVariableBoot, eventlog.EvEFIVariableBoot2, eventlog.EvEFIVariableAuthority:
+	case eventlog.EvEFIVariableDriverConfig:
 		v, err := eventlog.ParseVariable(e.Data)
 		if err != nil {
 			return
 		}
-		digest := hex.EncodeToString(e.Digest(x.bank.Alg))
-		x.f.Variables = append(x.f.Variables, Variable{Type: e.Type.String(), GUID: v.GUID.String(), Name: v.Name, Size: len(v.Data), Digest: digest, Register: x.register(e.Index)})
-		if e.Type != eventlog.EvEFIVariableDriverConfig {
-			return
-		}
+		digest := func() string { return hex.EncodeToString(e.Digest(x.bank.Alg)) }
 		switch {
 		case v.GUID == eventlog.EFIGlobalVariable && v.Name == "SecureBoot":
 			x.secureBoot = append(x.secureBoot, e)
 			x.secureBootVar = v
 		case v.GUID == eventlog.EFIGlobalVariable && v.Name == "PK":
-			x.sb().PK = digest
+			x.sb().PK = digest()
 		case v.GUID == eventlog.EFIGlobalVariable && v.Name == "KEK":
-			x.sb().KEK = digest
+			x.sb().KEK = digest()
 		case v.GUID == eventlog.ImageSecurityDatabase && v.Name == "db":
-			x.sb().DB = digest
+			x.sb().DB = digest()
 		case v.GUID == eventlog.ImageSecurityDatabase && v.Name == "dbx":
-			x.sb().DBX = digest
+			x.sb().DBX = digest()
 		}
 	}
 }
@@ -283,6 +274,22 @@ func (x *extractor) tdPayloadInfo(e *eventlog.Event) {
 	x.f.Cmdline = c
 }
 
+// iplInteresting reports whether an EV_IPL event's data can be a fact:
+// a command line, GRUB's linuxefi markers, or a file path.
+func iplInteresting(b []byte) bool {
+	if len(b) > 0 && (b[0] == '/' || b[0] == '(') {
+		return true
+	}
+	for _, p := range iplPrefixes {
+		if bytes.HasPrefix(b, p) {
+			return true
+		}
+	}
+	return false
+}
+
+var iplPrefixes = [][]byte{[]byte("kernel_cmdline: "), []byte("grub_kernel_cmdline "), []byte("grub_linuxefi ")}
+
 // cmdlinePrefixes introduce the kernel command line in GRUB's EV_IPL
 // strings (upstream and the Anolis/openEuler variant); the digest covers
 // what follows the prefix.
@@ -291,10 +298,15 @@ var cmdlinePrefixes = []string{"kernel_cmdline: ", "grub_kernel_cmdline "}
 // ipl reads GRUB's EV_IPL events: the command line, and the kernel and
 // initrd, named by the files GRUB loaded or by its linuxefi markers.
 func (x *extractor) ipl(e *eventlog.Event) {
+	// Most EV_IPL events are GRUB commands; look at the bytes before
+	// making a string of them.
+	if !iplInteresting(e.Data) {
+		return
+	}
 	text := eventlog.Text(e.Data)
 	for _, p := range cmdlinePrefixes {
 		if rest, ok := strings.CutPrefix(text, p); ok {
-			c := x.component(e, fmt.Sprintf("%v %s", e.Type, strings.TrimSpace(p)))
+			c := x.component(e, e.Type.String()+" "+strings.TrimSpace(p))
 			if x.provesText(e, []byte(rest), 1) {
 				c.Text = rest
 			}

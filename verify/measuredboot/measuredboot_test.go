@@ -117,8 +117,8 @@ func TestVectorsReplay(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(res.Events) != len(l.Events) || res.Facts == nil {
-				t.Errorf("result: %d events, facts %v", len(res.Events), res.Facts)
+			if len(res.Events) != len(l.Events) || res.Facts() == nil {
+				t.Errorf("result: %d events, facts %v", len(res.Events), res.Facts())
 			}
 		})
 	}
@@ -215,7 +215,7 @@ func TestFacts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return res.Facts
+		return res.Facts()
 	}
 	t.Run("td-shim", func(t *testing.T) {
 		f := facts("trustee-ccel-td-shim")
@@ -271,7 +271,7 @@ func TestFacts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f := res.Facts
+		f := res.Facts()
 		if f.Algorithm != "SM3" || f.Kernel == nil || !strings.HasPrefix(f.Kernel.Digest, "104fdb3e261f836a") || f.Initrd == nil || !strings.HasPrefix(f.Initrd.Digest, "7d6d8b5b5692bbad") {
 			t.Errorf("kernel %+v initrd %+v", f.Kernel, f.Initrd)
 		}
@@ -304,7 +304,7 @@ func TestRuntimeLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := res.Facts
+	f := res.Facts()
 	if res.Runtime != 2 || len(f.Runtime) != 2 || f.Runtime[0].Domain != "github.com/confidential-containers" || f.Runtime[0].Operation != "PullImage" ||
 		f.Runtime[1].Content != "sha256:1234" || f.Runtime[1].Register != "RTMR3" {
 		t.Errorf("runtime events %+v", f.Runtime)
@@ -341,8 +341,8 @@ func TestTPMBank(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Undescribed) != 1 || res.Undescribed[0] != "PCR1" || len(res.Facts.Firmware) != 1 {
-		t.Errorf("undescribed %v firmware %v", res.Undescribed, res.Facts.Firmware)
+	if len(res.Undescribed) != 1 || res.Undescribed[0] != "PCR1" || len(res.Facts().Firmware) != 1 {
+		t.Errorf("undescribed %v firmware %v", res.Undescribed, res.Facts().Firmware)
 	}
 	pcrs[0] = bytes.Repeat([]byte{0}, 32)
 	if _, err := Verify(l, nil, PCRs(eventlog.SHA256, pcrs)); err == nil {
@@ -384,7 +384,7 @@ func TestGCEUbuntuVTPMLog(t *testing.T) {
 	if len(res.Undescribed) != 24-len(want) {
 		t.Errorf("undescribed %v", res.Undescribed)
 	}
-	f := res.Facts
+	f := res.Facts()
 	if len(f.Bootloaders) != 2 || f.Bootloaders[0].Digest != "724de6844dd0fe618ba5776c7bca0728be38a6544e24e44ef259b987b7abce80" ||
 		f.Bootloaders[1].Digest != "5e8cb75acdf8e09e5fc14cc2d6ce0c2288af208976d97309851c661e91ec1e03" {
 		t.Errorf("bootloaders %+v", f.Bootloaders)

@@ -11,9 +11,13 @@ package measuredboot
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"strings"
+	"sync"
 
 	"github.com/ratls/ratls/evidence/eventlog"
 )
@@ -112,12 +116,31 @@ func Replay(events []eventlog.Event, alg eventlog.Alg, tpm bool) (map[uint32][]b
 		if !ok {
 			r = make([]byte, size)
 		}
-		h.Reset()
-		h.Write(r)
-		h.Write(d)
-		regs[e.Index] = h.Sum(r[:0])
+		regs[e.Index] = extend(h, alg, r, d)
 	}
 	return regs, nil
+}
+
+// extend returns H(r || d) in r's storage; SHA-384 and SHA-256, the
+// registers of TDX and vTPMs, skip the hash object.
+func extend(h hash.Hash, alg eventlog.Alg, r, d []byte) []byte {
+	var buf [128]byte
+	switch {
+	case alg == eventlog.SHA384 && len(r) == 48 && len(d) == 48:
+		copy(buf[:], r)
+		copy(buf[48:], d)
+		sum := sha512.Sum384(buf[:96])
+		return append(r[:0], sum[:]...)
+	case alg == eventlog.SHA256 && len(r) == 32 && len(d) == 32:
+		copy(buf[:], r)
+		copy(buf[32:], d)
+		sum := sha256.Sum256(buf[:64])
+		return append(r[:0], sum[:]...)
+	}
+	h.Reset()
+	h.Write(r)
+	h.Write(d)
+	return h.Sum(r[:0])
 }
 
 // Mismatch is a register whose replay differs from its signed value.
@@ -156,7 +179,10 @@ type Result struct {
 	// Undescribed names the registers of a TPM bank that no event extends:
 	// the log says nothing about them, so no fact rests on them.
 	Undescribed []string
-	Facts       *Facts
+
+	bank  Bank
+	once  sync.Once
+	facts *Facts
 }
 
 // Verify replays the boot log, followed by the runtime log if any, into the
@@ -167,6 +193,9 @@ type Result struct {
 func Verify(boot, runtime *eventlog.Log, bank Bank) (*Result, error) {
 	var events []eventlog.Event
 	nRuntime := 0
+	if runtime == nil && boot != nil {
+		events = boot.Events // Seq is already the position
+	}
 	for _, l := range []*eventlog.Log{boot, runtime} {
 		if l == nil {
 			continue
@@ -180,6 +209,9 @@ func Verify(boot, runtime *eventlog.Log, bank Bank) (*Result, error) {
 		}
 		if l == runtime {
 			nRuntime = len(l.Events)
+		}
+		if runtime == nil {
+			continue
 		}
 		for _, e := range l.Events {
 			e.Seq = len(events)
@@ -216,9 +248,22 @@ func Verify(boot, runtime *eventlog.Log, bank Bank) (*Result, error) {
 	if len(rerr.Mismatches) > 0 {
 		return nil, rerr
 	}
-	res := &Result{Alg: bank.Alg, Registers: bank.Registers, Events: events, Runtime: nRuntime, Undescribed: undescribed}
-	if res.Facts, err = extract(events, len(events)-nRuntime, bank); err != nil {
-		return nil, err
+	// The runtime log is the application's: its entries must be
+	// well-formed and covered by their digests, or the log is refused.
+	x := extractor{bank: bank}
+	for i := len(events) - nRuntime; i < len(events); i++ {
+		if _, err := x.entry(&events[i]); err != nil {
+			return nil, fmt.Errorf("measuredboot: runtime event %d: %w", events[i].Seq, err)
+		}
 	}
-	return res, nil
+	return &Result{Alg: bank.Alg, Registers: bank.Registers, Events: events, Runtime: nRuntime, Undescribed: undescribed, bank: bank}, nil
+}
+
+// Facts returns what the log establishes, extracted on first use: a
+// verifier whose policy reads no boot fact does not pay for them.
+func (r *Result) Facts() *Facts {
+	r.once.Do(func() {
+		r.facts, _ = extract(r.Events, len(r.Events)-r.Runtime, r.bank) // runtime entries were checked by Verify
+	})
+	return r.facts
 }
