@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/ratls/ratls/evidence/quote"
-	"github.com/ratls/ratls/internal/strictjson"
 )
 
 // Evidence is one Azure vTPM CVM's evidence.
@@ -38,16 +37,18 @@ func (e *Evidence) TEE() string {
 // trusteeJSON is the evidence of Trustee's az-snp-vtpm and az-tdx-vtpm
 // attesters, versions 1 and 2 (deps/verifier/src/az_*_vtpm/compat.rs).
 type trusteeJSON struct {
-	Version  *int `json:"version"`
-	TPMQuote *struct {
-		Signature string   `json:"signature"`
-		Message   string   `json:"message"`
-		PCRs      []string `json:"pcrs"`
-	} `json:"tpm_quote"`
-	HCLReport   string `json:"hcl_report"`
-	VCEK        string `json:"vcek,omitempty"`
-	TDQuote     string `json:"td_quote,omitempty"`
-	TPMEventLog string `json:"tpm_eventlog,omitempty"`
+	Version     *int          `json:"version"`
+	TPMQuote    *tpmQuoteJSON `json:"tpm_quote"`
+	HCLReport   string        `json:"hcl_report"`
+	VCEK        string        `json:"vcek,omitempty"`
+	TDQuote     string        `json:"td_quote,omitempty"`
+	TPMEventLog string        `json:"tpm_eventlog,omitempty"`
+}
+
+type tpmQuoteJSON struct {
+	Signature string   `json:"signature"`
+	Message   string   `json:"message"`
+	PCRs      []string `json:"pcrs"`
 }
 
 // MaxSize bounds the evidence JSON.
@@ -59,8 +60,8 @@ func Parse(b []byte) (*Evidence, error) {
 	if len(b) > MaxSize {
 		return nil, malformed("%d bytes exceeds the limit of %d", len(b), MaxSize)
 	}
-	var j trusteeJSON
-	if err := strictjson.Decode(b, &j); err != nil {
+	j, err := decodeTrustee(b)
+	if err != nil {
 		return nil, malformed("%v", err)
 	}
 	if j.Version == nil {

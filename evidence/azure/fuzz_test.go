@@ -1,6 +1,11 @@
 package azure
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+
+	"github.com/google/go-tpm/tpm2"
+)
 
 // The parsers refuse what they cannot read; none panics.
 
@@ -27,6 +32,10 @@ func FuzzParseTPMQuote(f *testing.F) {
 		q, err := ParseTPMQuote(msg, nil, pcrs)
 		if err != nil {
 			return
+		}
+		// Nothing follows the TPMS_ATTEST: it re-encodes to the message.
+		if re := tpm2.Marshal(q.Attest); !bytes.Equal(re, msg) {
+			t.Fatalf("accepted %x, which re-encodes to %x", msg, re)
 		}
 		q.Nonce()
 		q.PCRDigest()

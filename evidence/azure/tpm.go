@@ -1,7 +1,6 @@
 package azure
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"fmt"
 
@@ -37,12 +36,16 @@ func ParseTPMQuote(message, signature []byte, pcrs [][]byte) (*TPMQuote, error) 
 	if a.Type != tpm2.TPMSTAttestQuote {
 		return nil, malformed("TPM quote: attestation type %#x, want TPM_ST_ATTEST_QUOTE %#x", uint16(a.Type), uint16(tpm2.TPMSTAttestQuote))
 	}
-	if re := tpm2.Marshal(a); !bytes.Equal(re, message) {
-		return nil, malformed("TPM quote: %d bytes after the TPMS_ATTEST's %d", len(message)-len(re), len(re))
-	}
 	info, err := a.Attested.Quote()
 	if err != nil {
 		return nil, malformed("TPM quote: %v", err)
+	}
+	if n := attestSize(a, info); n != len(message) {
+		return nil, malformed("TPM quote: %d bytes after the TPMS_ATTEST's %d", len(message)-n, n)
+	}
+	// The decoder reads any byte as clockInfo.safe; TPMI_YES_NO is 0 or 1.
+	if safe := message[4+2+2+len(a.QualifiedSigner.Buffer)+2+len(a.ExtraData.Buffer)+16]; safe > 1 {
+		return nil, malformed("TPM quote: clockInfo.safe is %#x, not YES or NO", safe)
 	}
 	q := &TPMQuote{Message: message, Signature: signature, PCRs: pcrs, Attest: a, Info: info}
 	sel := info.PCRSelect.PCRSelections
@@ -81,6 +84,17 @@ func unmarshalAttest(b []byte) (a *tpm2.TPMSAttest, err error) {
 		return nil, malformed("TPM quote: TPMS_ATTEST: %v", err)
 	}
 	return a, nil
+}
+
+// attestSize is the marshalled size of a quote's TPMS_ATTEST (Part 2
+// §10.12.12): what the decoder consumed, so that nothing may follow it.
+func attestSize(a *tpm2.TPMSAttest, info *tpm2.TPMSQuoteInfo) int {
+	n := 4 + 2 + 2 + len(a.QualifiedSigner.Buffer) + 2 + len(a.ExtraData.Buffer) + 17 + 8 // magic … firmwareVersion
+	n += 4                                                                                // TPML_PCR_SELECTION count
+	for _, s := range info.PCRSelect.PCRSelections {
+		n += 2 + 1 + len(s.PCRSelect)
+	}
+	return n + 2 + len(info.PCRDigest.Buffer)
 }
 
 // Nonce is the quote's extraData: the verifier's nonce.
