@@ -18,8 +18,9 @@ type trusteeTDX struct {
 	Quote      string  `json:"quote"`
 }
 
-// looksLikeTrusteeTDX reports whether b is a JSON object whose "quote" is a
-// string: a CMW collection's entries are arrays or objects.
+// looksLikeTrusteeTDX reports whether b is a JSON object of Trustee's TDX
+// evidence: a string "quote", and no key but "quote" and "cc_eventlog"
+// (a CMW collection has its own keys and array or object entries).
 func looksLikeTrusteeTDX(b []byte) bool {
 	if len(b) == 0 || b[0] != '{' {
 		return false
@@ -27,6 +28,11 @@ func looksLikeTrusteeTDX(b []byte) bool {
 	var top map[string]json.RawMessage
 	if json.Unmarshal(b, &top) != nil {
 		return false
+	}
+	for k := range top {
+		if k != "quote" && k != "cc_eventlog" {
+			return false
+		}
 	}
 	q, ok := top["quote"]
 	return ok && bytes.HasPrefix(q, []byte(`"`))

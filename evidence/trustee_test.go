@@ -47,11 +47,14 @@ func TestParseRawTrusteeJSON(t *testing.T) {
 			t.Errorf("%s: %s %s", name, it.Kind, it.TEE)
 		}
 	}
-	// Unknown keys are refused; a CMW collection labelled "quote" is still a CMW.
-	if _, err := ParseRaw([]byte(`{"quote":"AAAA","aa_eventlog":"x"}`)); err == nil {
-		t.Error("unknown key accepted")
+	// A CMW collection labelled "quote" is still a CMW, and so is one with
+	// other keys; duplicate keys are refused.
+	for _, cmw := range []string{`{"quote":["application/vnd.x","AAAA"]}`, `{"__cmwc_t":"tag:x","quote":"AAAA"}`, `{"quote":"AAAA","aa_eventlog":"x"}`} {
+		if looksLikeTrusteeTDX([]byte(cmw)) {
+			t.Errorf("%s taken for Trustee evidence", cmw)
+		}
 	}
-	if looksLikeTrusteeTDX([]byte(`{"quote":["application/vnd.x","AAAA"]}`)) {
-		t.Error("a CMW collection taken for Trustee evidence")
+	if _, err := ParseRaw([]byte(`{"quote":"AAAA","quote":"AAAA"}`)); err == nil {
+		t.Error("duplicate key accepted")
 	}
 }

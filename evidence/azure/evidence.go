@@ -135,8 +135,9 @@ func decodeBase64URL(field, s string) ([]byte, error) {
 	return b, nil
 }
 
-// LooksLike reports whether b is a JSON object with an "hcl_report" key at
-// the top: Azure vTPM evidence rather than a CMW.
+// LooksLike reports whether b is a JSON object with an "hcl_report" key
+// and only the keys of Azure vTPM evidence at the top: such evidence
+// rather than a CMW collection.
 func LooksLike(b []byte) bool {
-	return topLevelKey(b, "hcl_report")
+	return topLevelKeys(b, "hcl_report", "version", "tpm_quote", "hcl_report", "vcek", "td_quote", "tpm_eventlog")
 }

@@ -3,11 +3,12 @@ package azure
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 )
 
-// topLevelKey reports whether b is a JSON object with the given key among
-// its top-level keys. It reads tokens only as far as it must.
-func topLevelKey(b []byte, key string) bool {
+// topLevelKeys reports whether b is a JSON object with key among its
+// top-level keys and no key outside allowed.
+func topLevelKeys(b []byte, key string, allowed ...string) bool {
 	b = bytes.TrimLeft(b, " \t\r\n")
 	if len(b) == 0 || b[0] != '{' {
 		return false
@@ -16,18 +17,21 @@ func topLevelKey(b []byte, key string) bool {
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return false
 	}
+	found := false
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
 			return false
 		}
-		if k, ok := t.(string); ok && k == key {
-			return true
+		k, _ := t.(string)
+		if !slices.Contains(allowed, k) {
+			return false
 		}
+		found = found || k == key
 		var skip json.RawMessage
 		if err := dec.Decode(&skip); err != nil {
 			return false
 		}
 	}
-	return false
+	return found
 }
