@@ -205,6 +205,8 @@ func teeName(v *ratls.Verification) string {
 		return "sev_snp"
 	case v.CCA != nil:
 		return "cca"
+	case v.Azure != nil:
+		return "azure_vtpm"
 	}
 	return ""
 }
@@ -238,6 +240,10 @@ func parseEvidence(mediaType string, body []byte) (*parsed, error) {
 		return rawItem(mt, body, func(it *evidence.Item) bool { return it.CCA != nil }, "an Arm CCA token")
 	case api.MediaTSMReport:
 		return parseTSMReport(body)
+	case api.MediaTrusteeTDX:
+		return rawItem(mt, body, func(it *evidence.Item) bool { return it.Format == evidence.FormatTrustee && it.Quote != nil }, "Trustee TDX evidence JSON")
+	case api.MediaAzureVTPM:
+		return rawItem(mt, body, func(it *evidence.Item) bool { return it.Azure != nil }, "Azure vTPM evidence JSON")
 	case api.MediaTaggedEvidence, api.MediaCMWCBOR, api.MediaCMWJSON:
 		return rawItem(mt, body, func(it *evidence.Item) bool { return it.Format != evidence.FormatRaw }, "tagged RA-TLS evidence or a CMW")
 	}
@@ -272,7 +278,7 @@ func rawItem(mt string, body []byte, is func(*evidence.Item) bool, what string) 
 		}
 	}
 	for _, it := range items {
-		if it.Quote != nil || it.SNP != nil || it.CCA != nil {
+		if it.Quote != nil || it.SNP != nil || it.CCA != nil || it.Azure != nil {
 			return &parsed{item: it}, nil
 		}
 	}

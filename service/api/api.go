@@ -59,12 +59,19 @@ const (
 	MediaTaggedEvidence = "application/vnd.ratls.evidence+cbor"
 	MediaCMWCBOR        = "application/cmw+cbor"
 	MediaCMWJSON        = "application/cmw+json"
+	// Trustee's TDX evidence JSON: {"cc_eventlog","quote"}, base64; the
+	// CC event log is replayed into the quote's RTMRs (docs/cvm.md).
+	MediaTrusteeTDX = "application/vnd.ratls.trustee-tdx+json"
+	// Trustee's Azure vTPM CVM evidence JSON (az-snp-vtpm, az-tdx-vtpm,
+	// versions 1 and 2), optionally with "tpm_eventlog" (docs/cvm.md).
+	MediaAzureVTPM = "application/vnd.ratls.azure-vtpm+json"
 )
 
 // EvidenceMedia lists the accepted evidence media types.
 var EvidenceMedia = []string{
 	MediaCertificateDER, MediaCertificatePEM, MediaDCAPQuote, MediaSNPReport,
 	MediaCCAToken, MediaTSMReport, MediaTaggedEvidence, MediaCMWCBOR, MediaCMWJSON,
+	MediaTrusteeTDX, MediaAzureVTPM,
 }
 
 // Session is a challenge-response session (Veraison's
