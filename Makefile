@@ -15,12 +15,15 @@ vet:
 	$(GO) vet $(PKGS)
 
 staticcheck:
-	$(GO) tool staticcheck $(PKGS)
+	$(GO) tool -modfile=tools/go.mod staticcheck $(PKGS)
 
 # Unit tests (with the race detector) also run every fuzz target over its
 # committed seed corpus in testdata/fuzz.
 unit:
 	$(GO) test -race -count=1 $(PKGS)
+	@if [ -z "$$RATLS_TEST_POSTGRES" ]; then \
+	  echo "NOTE: the PostgreSQL tests were SKIPPED: set RATLS_TEST_POSTGRES (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run them"; \
+	fi
 
 # The examples are modules of their own (they have dependencies the library
 # does not), so ./... above does not reach them.

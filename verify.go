@@ -21,8 +21,10 @@ import (
 	"github.com/ratls/ratls/internal/bounded"
 	"github.com/ratls/ratls/verify/amd"
 	"github.com/ratls/ratls/verify/arm"
+	azureverify "github.com/ratls/ratls/verify/azure"
 	"github.com/ratls/ratls/verify/checks"
 	"github.com/ratls/ratls/verify/intel"
+	"github.com/ratls/ratls/verify/measuredboot"
 )
 
 // VerifyOptions configures VerifyCertificate and VerifyEvidence. The zero
@@ -37,8 +39,10 @@ type VerifyOptions struct {
 	// Intel verifies SGX and TDX quotes; nil means a shared verifier that
 	// trusts the Intel SGX Root CA only. Reuse one verifier: it caches.
 	Intel *intel.Verifier
-	// Collateral supplies Intel collateral when the certificate carries
-	// none (endorsements extension). Nil means none.
+	// Collateral is the verifier's own source of Intel collateral; nil
+	// means none. It wins over collateral a certificate carries in its
+	// endorsements extension, which only fills gaps and never rolls the
+	// TCB back (see intel.Options.PeerCollateral).
 	Collateral pcs.Provider
 	// Update is the Intel TCB update channel asked of Collateral.
 	Update pcs.Update
@@ -63,6 +67,9 @@ type VerifyOptions struct {
 	// platform tokens; CCAKeyStore looks one up by platform instance ID.
 	CCAKey      crypto.PublicKey
 	CCAKeyStore func(instanceID []byte) (crypto.PublicKey, error)
+
+	// peerCollateral is the Intel collateral the certificate carries.
+	peerCollateral *pcs.Collateral
 }
 
 // Verification is the outcome of verifying and appraising the evidence of
@@ -81,12 +88,21 @@ type Verification struct {
 	Intel *intel.Result
 	AMD   *amd.Result
 	CCA   *arm.Result
+	// Azure is the verification of an Azure vTPM confidential VM's
+	// evidence (its hardware report's result is in it, not in Intel/AMD).
+	Azure *azureverify.Result
+	// MeasuredBoot is the event log that came with the evidence, replayed
+	// into the signed registers, and the boot facts it establishes; nil
+	// when no log came or it did not replay (see the eventlog.replay
+	// reason).
+	MeasuredBoot *measuredboot.Result
 	// Err is the verification error: nil only when every check passed.
 	Err error
 	// Appraisal is the policy's verdict, with reasons. It is never nil.
 	Appraisal *appraise.Appraisal
 
-	certErr error // why SEV-SNP certificates could not be had
+	certErr     error // why SEV-SNP certificates could not be had
+	eventLogErr error // why the event log was refused
 }
 
 // ValidUntil is the earliest expiry of what the verification depended on,
@@ -97,6 +113,8 @@ func (v *Verification) ValidUntil() time.Time {
 		return v.Intel.Valid.Until
 	case v.AMD != nil:
 		return v.AMD.Valid.Until
+	case v.Azure != nil:
+		return v.Azure.Valid.Until
 	}
 	return time.Time{}
 }
@@ -202,7 +220,6 @@ func VerifyCertificate(ctx context.Context, cert *x509.Certificate, opt *VerifyO
 		return &Verification{Certificate: cert, Appraisal: a, Err: errors.New("ratls: no evidence in certificate")}, nil
 	}
 	b := item.CheckBinding(cert)
-	coll := o.Collateral
 	switch e := ce.Endorsements; {
 	case e == nil || e.Empty:
 	case e.SNP != nil:
@@ -217,9 +234,9 @@ func VerifyCertificate(ctx context.Context, cert *x509.Certificate, opt *VerifyO
 		if err != nil {
 			return nil, fmt.Errorf("ratls: endorsements extension: %w", err)
 		}
-		coll = pcs.Static{C: c}
+		o.peerCollateral = c
 	}
-	v := verifyItem(ctx, item, &b, coll, &o)
+	v := verifyItem(ctx, item, &b, o.Collateral, &o)
 	v.Certificate = cert
 	certificateChecks(v, cert, o.now())
 	checkNonce(v, item, item.Claims != nil && b.Status == evidence.BindingOK, o.Nonce)
@@ -330,9 +347,10 @@ func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, c
 	switch {
 	case item.Quote != nil:
 		v.Intel, v.Err = o.intelVerifier().Verify(ctx, item.Quote, intel.Options{
-			Now: o.Now, Provider: coll, Update: o.Update, PCKChainPEM: o.PCKChainPEM,
+			Now: o.Now, Provider: coll, Update: o.Update, PCKChainPEM: o.PCKChainPEM, PeerCollateral: o.peerCollateral,
 		})
 		v.Appraisal = p.AppraiseIntel(v.Intel, v.Err, b)
+		verifyEventLog(v, item)
 	case item.SNP != nil:
 		verifySNP(ctx, v, item, o)
 		v.Appraisal = p.AppraiseSNP(v.AMD, v.Err, b)
@@ -340,6 +358,10 @@ func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, c
 			v.Appraisal.Add(appraise.Reason{Check: CheckAMDCertificates, Category: checks.Hardware, State: checks.NotRun, Expected: "VCEK or VLEK chain", Actual: "none",
 				Message: v.certErr.Error(), Status: appraise.Contraindicated})
 		}
+	case item.Azure != nil:
+		verifyAzure(ctx, v, item, coll, o)
+		v.Appraisal = p.AppraiseAzure(v.Azure, v.Err, b)
+		verifyEventLog(v, item)
 	case item.CCA != nil:
 		ccaV := o.CCA
 		if ccaV == nil {
@@ -350,9 +372,10 @@ func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, c
 	default:
 		v.Err = fmt.Errorf("ratls: no verifier for %s evidence (%s)", item.TEE, item.Kind)
 		v.Appraisal = appraise.NewAppraisal(p.Name())
-		v.Appraisal.Add(appraise.Reason{Check: CheckVerifier, Category: checks.Hardware, State: checks.NotRun, Expected: "a DCAP quote, SEV-SNP report or Arm CCA token", Actual: fmt.Sprintf("%s %s", item.TEE, item.Kind),
+		v.Appraisal.Add(appraise.Reason{Check: CheckVerifier, Category: checks.Hardware, State: checks.NotRun, Expected: "a DCAP quote, SEV-SNP report, Arm CCA token or Azure vTPM evidence", Actual: fmt.Sprintf("%s %s", item.TEE, item.Kind),
 			Message: v.Err.Error(), Status: appraise.Contraindicated})
 	}
+	appraiseCVM(v, p)
 	return v
 }
 

@@ -76,6 +76,12 @@ type Policy struct {
 	// and Arm CCA realms.
 	SNP *SNPReference `json:"sev_snp,omitempty"`
 	CCA *CCAReference `json:"cca,omitempty"`
+
+	// MeasuredBoot holds reference values on the facts of the evidence's
+	// event log (kernel, command line, secure boot...), and VTPM on a
+	// vTPM's PCRs; see docs/cvm.md.
+	MeasuredBoot *MeasuredBootReference `json:"measured_boot,omitempty"`
+	VTPM         *VTPMReference         `json:"vtpm,omitempty"`
 }
 
 // SGXReference holds reference values for SGX enclaves.
@@ -218,6 +224,9 @@ func (p *Policy) Validate() error {
 		if s.MaxVMPL != nil && *s.MaxVMPL > 3 {
 			return fmt.Errorf("policy: sev_snp.max_vmpl: %d is not a VM privilege level (0-3)", *s.MaxVMPL)
 		}
+	}
+	if err := p.validateCVM(); err != nil {
+		return err
 	}
 	if c := p.CCA; c != nil {
 		sw := make([]string, 0, 2*len(c.PlatformSWComponents))

@@ -48,21 +48,32 @@ type Reason struct {
 
 // failureValue is the claim value a failed check of category c sets: the
 // category's contraindicated value, or its warning value when the policy
-// accepted the failure.
+// accepted the failure. Categories without a specific value use the
+// generic ones of their tier (96, 32).
 func failureValue(c checks.Category, contraindicated bool) int8 {
-	if !contraindicated {
+	if contraindicated {
 		switch c {
+		case checks.Hardware:
+			return UnrecognizedHardware
+		case checks.InstanceIdentity:
+			return UntrustworthyInstance
 		case checks.Executables:
-			return UnrecognizedRuntime
-		default: // 32: the warning value every category shares
-			return VulnerableConfig
+			return ContraindicatedRun
+		case checks.RuntimeOpaque:
+			return VisibleMemory
+		default:
+			return UnsupportableConfig
 		}
 	}
 	switch c {
 	case checks.Hardware:
-		return UnrecognizedHardware
-	default: // 96: the contraindicated value of every other category
-		return UnsupportableConfig
+		return VulnerableHardware
+	case checks.Executables:
+		return UnrecognizedRuntime
+	case checks.RuntimeOpaque:
+		return IsolatedMemory
+	default:
+		return VulnerableConfig
 	}
 }
 

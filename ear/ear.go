@@ -75,8 +75,8 @@ type Appraisal struct {
 	// reasons there too. Numbers decode as json.Number.
 	PolicyClaims map[string]any
 	// Reasons is the ratls extension claim "ratls.reasons": why the status
-	// is not affirming, as Reason objects
-	// ({"check","expected","actual","message","status"}).
+	// is not affirming, as Reason objects ({"check","category","state",
+	// "expected","actual","message","status"}).
 	Reasons []Reason
 }
 

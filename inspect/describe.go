@@ -9,6 +9,7 @@ import (
 	"github.com/ratls/ratls/evidence/cca"
 	"github.com/ratls/ratls/evidence/quote"
 	"github.com/ratls/ratls/evidence/snp"
+	"github.com/ratls/ratls/verify/measuredboot"
 )
 
 // Quote describes the structure of a DCAP quote.
@@ -70,6 +71,9 @@ func describeItem(it *evidence.Item, cert *x509.Certificate) *Evidence {
 		e.Quote = describeQuote(it.Quote)
 		if it.Quote.TD != nil {
 			e.Measurements = tdMeasurements(it.Quote.TD)
+			if it.EventLog != nil {
+				e.EventLog = describeEventLog(it.EventLog, measuredboot.TDX(it.Quote.TD.RTMR))
+			}
 		} else {
 			e.Measurements = sgxMeasurements(it.Quote.SGX)
 		}
@@ -93,6 +97,8 @@ func describeItem(it *evidence.Item, cert *x509.Certificate) *Evidence {
 		e.SNPReport, e.Measurements = describeSNP(it.SNP)
 	case it.CCA != nil:
 		e.CCAToken, e.Measurements = describeCCA(it.CCA)
+	case it.Azure != nil:
+		describeAzure(e, it.Azure)
 	default:
 		e.Unsupported = fmt.Sprintf("%s evidence is carried but not parsed", it.Kind)
 	}
@@ -323,6 +329,10 @@ func Measurements(it *evidence.Item) map[string]any {
 		_, fs = describeSNP(it.SNP)
 	case it.CCA != nil:
 		_, fs = describeCCA(it.CCA)
+	case it.Azure != nil:
+		var e Evidence
+		describeAzure(&e, it.Azure)
+		fs = e.Measurements
 	default:
 		return nil
 	}

@@ -98,6 +98,10 @@ type Evidence struct {
 	BindingRule   string       `json:"binding_rule,omitempty"`
 	BindingDetail string       `json:"binding_detail,omitempty"`
 	Unsupported   string       `json:"unsupported,omitempty"`
+	// Azure describes Azure vTPM CVM evidence.
+	Azure *AzureVTPM `json:"azure_vtpm,omitempty"`
+	// EventLog describes the TCG event log that came with the evidence.
+	EventLog *EventLog `json:"event_log,omitempty"`
 }
 
 // Claims describes an Interoperable RA-TLS claims buffer.

@@ -42,6 +42,9 @@ type outcome struct {
 	tee      string
 	policyID string
 	reasons  []appraise.Reason
+	// entry is the appraisal log entry of a session's appraisal, which
+	// the session logs as it finishes; nil when already logged.
+	entry *store.Appraisal
 }
 
 // parsed is evidence read according to its media type.
@@ -74,13 +77,12 @@ func (s *Server) appraise(ctx context.Context, sub *submission) (*outcome, error
 	}
 	t1 := time.Now()
 	s.metrics.stage("parse", t1.Sub(t0))
-	// From here on an appraisal log entry follows (unless it fails): the
-	// log writer may wait for it to commit it with others.
-	s.log.begin()
+	// From here on an appraisal log entry follows (unless it fails).
+	s.announce(sub)
 	issuing := false
 	defer func() {
 		if !issuing {
-			s.log.end()
+			s.withdraw(sub)
 		}
 	}()
 
@@ -142,7 +144,7 @@ func (s *Server) unreadable(ctx context.Context, sub *submission, pe *problemErr
 	if media == nil {
 		return nil, pe // not evidence of a type the service takes
 	}
-	s.log.begin()
+	s.announce(sub)
 	r := appraise.Reason{Check: ratls.CheckEvidence, Category: checks.Hardware, State: checks.Failed,
 		Expected: "evidence that can be verified as " + media.name, Actual: strings.TrimPrefix(pe.Type, api.ProblemTypeBase),
 		Message: pe.Detail, Status: appraise.Contraindicated}
@@ -154,8 +156,26 @@ func (s *Server) unreadable(ctx context.Context, sub *submission, pe *problemErr
 		submods: map[string]*ear.Appraisal{media.submodule(sub.body): a}})
 }
 
-// issue signs a verdict and logs it. The caller has announced the log
-// entry (s.log.begin); issue adds or withdraws it.
+// announce tells the log writer that the appraisal log entry of a native
+// API appraisal follows, so that it may wait for it to commit it with
+// others. A session's entry goes with the session's outcome instead
+// (outcome.entry, store.SessionOutcome), in one transaction.
+func (s *Server) announce(sub *submission) {
+	if sub.session == "" {
+		s.log.begin()
+	}
+}
+
+// withdraw withdraws an announced entry that will not be logged.
+func (s *Server) withdraw(sub *submission) {
+	if sub.session == "" {
+		s.log.end()
+	}
+}
+
+// issue signs a verdict and logs it, or for a session returns its log
+// entry in the outcome. The caller has announced the entry (s.announce);
+// issue adds or withdraws it.
 func (s *Server) issue(ctx context.Context, sub *submission, vd *verdict) (*outcome, error) {
 	t0 := time.Now()
 	e := &ear.EAR{IssuedAt: vd.at.Unix(), VerifierID: s.cfg.VerifierID, Submods: vd.submods}
@@ -165,7 +185,7 @@ func (s *Server) issue(ctx context.Context, sub *submission, vd *verdict) (*outc
 	}
 	token, err := s.signer.Sign(e)
 	if err != nil {
-		s.log.end()
+		s.withdraw(sub)
 		return nil, fmt.Errorf("signing the EAR: %w", err)
 	}
 	status := ear.StatusNone
@@ -177,19 +197,26 @@ func (s *Server) issue(ctx context.Context, sub *submission, vd *verdict) (*outc
 
 	reasons, _ := json.Marshal(vd.reasons)
 	sum := sha256.Sum256(sub.body)
-	if err := s.log.add(ctx, &store.Appraisal{
-		Time: vd.at.UTC(), SessionID: sub.session, Client: sub.client, MediaType: sub.mediaType,
-		TEE: vd.tee, Status: string(status), PolicyID: vd.policyID, Reasons: reasons, EvidenceHash: sum[:],
-	}); err != nil {
-		return nil, fmt.Errorf("appraisal log: %w", err)
-	}
-	s.metrics.stage("store", time.Since(t1))
 	tee := vd.tee
 	if tee == "" {
 		tee = "unreadable"
 	}
 	s.metrics.outcome(tee, string(status))
-	return &outcome{token: string(token), status: status, tee: vd.tee, policyID: vd.policyID, reasons: vd.reasons}, nil
+	out := &outcome{token: string(token), status: status, tee: vd.tee, policyID: vd.policyID, reasons: vd.reasons}
+	entry := &store.Appraisal{
+		Time: vd.at.UTC(), SessionID: sub.session, Client: sub.client, MediaType: baseMediaType(sub.mediaType),
+		TEE: vd.tee, Status: string(status), PolicyID: vd.policyID, Reasons: reasons, EvidenceHash: sum[:],
+	}
+	if sub.session != "" {
+		// Logged in the transaction that completes the session.
+		out.entry = entry
+		return out, nil
+	}
+	if err := s.log.add(ctx, entry); err != nil {
+		return nil, fmt.Errorf("appraisal log: %w", err)
+	}
+	s.metrics.stage("store", time.Since(t1))
+	return out, nil
 }
 
 // defaultCollateralRetry is the Retry-After of a collateral-unavailable
@@ -247,6 +274,8 @@ func teeName(v *ratls.Verification) string {
 		return "sev_snp"
 	case v.CCA != nil:
 		return "cca"
+	case v.Azure != nil:
+		return "azure_vtpm"
 	}
 	return ""
 }
@@ -274,7 +303,7 @@ func rawItem(mt string, body []byte, is func(*evidence.Item) bool, what string) 
 		}
 	}
 	for _, it := range items {
-		if it.Quote != nil || it.SNP != nil || it.CCA != nil {
+		if it.Quote != nil || it.SNP != nil || it.CCA != nil || it.Azure != nil {
 			return &parsed{item: it}, nil
 		}
 	}

@@ -17,7 +17,8 @@ import (
 )
 
 // requestKinds are the ways evidence reaches the service: a body of each
-// accepted media type, and the JSON envelope (index len(EvidenceMedia)).
+// accepted media type, and the JSON envelope (index len(EvidenceMedia),
+// which the committed corpus names: update it when media types are added).
 var requestKinds = slices.Concat(api.EvidenceMedia, []string{"application/json"})
 
 // evidenceSeeds returns one genuine sample per request kind, from the
@@ -68,6 +69,8 @@ func evidenceSeeds(tb testing.TB) [][]byte {
 		api.MediaCMWJSON:         cmwJSON,
 		api.MediaVeraisonCMWCBOR: cmwCBOR,
 		api.MediaVeraisonCMWJSON: cmwJSON,
+		api.MediaTrusteeTDX:      evidence.TrusteeTDX(tdxQuote, read("../testdata/trustee-cvm/CCEL_data_ovmf")[:2120]),
+		api.MediaAzureVTPM:       read("../testdata/trustee-cvm/az-snp-vtpm/evidence-v2.json"),
 		"application/json":       envelope,
 	}
 	seeds := make([][]byte, len(requestKinds))

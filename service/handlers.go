@@ -45,9 +45,9 @@ func (s *Server) routes() http.Handler {
 			// Veraison answers.
 			mux.Handle(path, s.wrap(path, roleOpen, func(w http.ResponseWriter, r *http.Request) error {
 				if veraisonPaths[path] {
-					return problem(http.StatusNotFound, probNotFound, "Not found", "no endpoint %s %s", r.Method, r.URL.Path)
+					return problem(http.StatusNotFound, probNotFound, "Not found", "no endpoint %s %s", clip(r.Method), clip(r.URL.Path))
 				}
-				return problem(http.StatusMethodNotAllowed, probMethod, "Method not allowed", "%s is not allowed on %s", r.Method, r.URL.Path)
+				return problem(http.StatusMethodNotAllowed, probMethod, "Method not allowed", "%s is not allowed on %s", clip(r.Method), clip(r.URL.Path))
 			}))
 		}
 	}
@@ -98,14 +98,13 @@ func (s *Server) routes() http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := s.Ready(ctx); err != nil {
-			return problem(http.StatusServiceUnavailable, probUnavailable, "Not ready", "%v", err)
+			return s.notReady(r, err)
 		}
 		writeJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ready"})
 		return nil
 	})
 	handle("GET", api.PathMetrics, roleOpen, func(w http.ResponseWriter, r *http.Request) error {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		s.metrics.write(w)
+		s.metrics.handler.ServeHTTP(w, r)
 		return nil
 	})
 	handle("GET", api.PathOpenAPI, roleOpen, func(w http.ResponseWriter, r *http.Request) error {
@@ -114,7 +113,7 @@ func (s *Server) routes() http.Handler {
 		return nil
 	})
 	mux.Handle("/", s.wrap("other", roleOpen, func(w http.ResponseWriter, r *http.Request) error {
-		return problem(http.StatusNotFound, probNotFound, "Not found", "no endpoint %s; see %s", r.URL.Path, api.PathOpenAPI)
+		return problem(http.StatusNotFound, probNotFound, "Not found", "no endpoint %s; see %s", clip(r.URL.Path), api.PathOpenAPI)
 	}))
 	return mux
 }
@@ -218,7 +217,9 @@ func readBody(r *http.Request) ([]byte, error) {
 	case errors.As(err, &mbe):
 		return nil, problem(http.StatusRequestEntityTooLarge, probTooLarge, "Request too large", "the body exceeds %d bytes", mbe.Limit)
 	case err != nil:
-		return nil, problem(http.StatusBadRequest, probBadRequest, "Unreadable body", "%v", err)
+		// The error names the connection's addresses: not for the client.
+		return nil, problem(http.StatusBadRequest, probBadRequest, "Unreadable body",
+			"the request body could not be read: it came too slowly, was cut short or is not valid chunked encoding")
 	}
 	return b, nil
 }
@@ -261,7 +262,7 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request) error {
 		if q.Has("nonceSize") {
 			var err error
 			if size, err = strconv.Atoi(q.Get("nonceSize")); err != nil {
-				return problem(http.StatusBadRequest, probBadRequest, "Invalid nonce size", "nonceSize: want an integer, got %q", q.Get("nonceSize"))
+				return problem(http.StatusBadRequest, probBadRequest, "Invalid nonce size", "nonceSize: want an integer, got %q", clip(q.Get("nonceSize")))
 			}
 		}
 		if size < minNonceSize || size > maxNonceSize {
@@ -315,7 +316,7 @@ func sessionJSON(s *store.Session) *api.Session {
 func (s *Server) session(ctx context.Context, id string) (*store.Session, error) {
 	sess, err := s.st.Session(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, problem(http.StatusNotFound, probNotFound, "No such session", "session %q does not exist or was deleted", id)
+		return nil, problem(http.StatusNotFound, probNotFound, "No such session", "session %q does not exist or was deleted", clip(id))
 	}
 	return sess, err
 }
@@ -328,7 +329,7 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sess, err := s.session(r.Context(), id)
+	sess, err := s.currentSession(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -336,20 +337,6 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) error {
 		return sessionExpired(sess)
 	}
 	writeJSON(w, http.StatusOK, api.SessionMedia, sessionJSON(sess))
-	return nil
-}
-
-// deleteSession deletes a session; deleting one that does not exist is
-// no error, as in Veraison.
-func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
-	id, err := parseSessionID(r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	if err := s.st.DeleteSession(r.Context(), id); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
@@ -376,12 +363,13 @@ func (s *Server) postSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sess, err := s.st.ClaimSession(r.Context(), id, s.now())
+	now := s.now()
+	sess, err := s.st.ClaimSession(r.Context(), id, now, s.processingDeadline(now))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return problem(http.StatusNotFound, probNotFound, "No such session", "session %q does not exist or was deleted", id)
+		return problem(http.StatusNotFound, probNotFound, "No such session", "session %q does not exist or was deleted", clip(id))
 	case errors.Is(err, store.ErrConflict):
-		cur, gerr := s.session(r.Context(), id)
+		cur, gerr := s.currentSession(r.Context(), id)
 		if gerr != nil {
 			return gerr
 		}
@@ -397,39 +385,31 @@ func (s *Server) postSession(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
-	sess.EvidenceType, sess.Evidence = mt, body
 	sub := &submission{mediaType: mt, body: body, nonce: sess.Nonce, client: clientAddr(r), session: id}
-	var out *outcome
-	aerr := s.st.SetSessionEvidence(r.Context(), id, mt, body)
-	if aerr == nil {
-		out, aerr = s.appraise(r.Context(), sub)
-	}
+	out, aerr := s.appraise(r.Context(), sub)
 	if pe := (*problemError)(nil); errors.As(aerr, &pe) && isEvidenceProblem(pe) {
 		// Evidence that cannot be read gets a result, not an error, as
 		// Veraison's clients expect.
 		out, aerr = s.unreadable(r.Context(), sub, pe)
 	}
-	// The outcome is recorded even if the client has gone, hence a
-	// context detached from the request's cancellation.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
-	defer cancel()
+	done := &store.SessionOutcome{Status: store.SessionComplete}
 	if aerr != nil {
-		var pe *problemError
-		doc := api.Problem{Type: api.ProblemTypeBase + probInternal, Title: "Internal error", Status: http.StatusInternalServerError}
-		if errors.As(aerr, &pe) {
-			doc = pe.Problem
-		}
-		doc.Instance = r.URL.Path
-		pb, _ := json.Marshal(doc)
-		if err := s.st.FinishSession(ctx, id, store.SessionFailed, "", pb); err != nil {
-			return err
-		}
-		return aerr
+		done = failedOutcome(r, aerr)
+	} else {
+		done.Result, done.Appraisal = out.token, out.entry
 	}
-	if err := s.st.FinishSession(ctx, id, store.SessionComplete, out.token, nil); err != nil {
+	// The session shows the evidence submitted, written with the outcome
+	// it is about.
+	done.EvidenceType, done.Evidence = mt, body
+	t := time.Now()
+	if err := s.finishSession(r, id, done); err != nil {
 		return err
 	}
-	sess.Status, sess.Result = store.SessionComplete, out.token
+	if aerr != nil {
+		return aerr
+	}
+	s.metrics.stage("store", time.Since(t))
+	sess.Status, sess.Result, sess.EvidenceType, sess.Evidence = store.SessionComplete, out.token, mt, body
 	writeJSON(w, http.StatusOK, api.SessionMedia, sessionJSON(sess))
 	return nil
 }
@@ -553,7 +533,7 @@ func (s *Server) getDocument(kind string, byVersion bool) handlerFunc {
 		if byVersion {
 			v, err := strconv.Atoi(r.PathValue("version"))
 			if err != nil || v < 1 {
-				return problem(http.StatusBadRequest, probBadRequest, "Invalid version", "version: want an integer from 1, got %q", r.PathValue("version"))
+				return problem(http.StatusBadRequest, probBadRequest, "Invalid version", "version: want an integer from 1, got %q", clip(r.PathValue("version")))
 			}
 			version = v
 		}
@@ -608,12 +588,12 @@ func page(r *http.Request) (before int64, limit int, err error) {
 	limit = 100
 	if v := q.Get("limit"); v != "" {
 		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 1000 {
-			return 0, 0, problem(http.StatusBadRequest, probBadRequest, "Invalid limit", "limit: want 1 to 1000, got %q", v)
+			return 0, 0, problem(http.StatusBadRequest, probBadRequest, "Invalid limit", "limit: want 1 to 1000, got %q", clip(v))
 		}
 	}
 	if v := q.Get("before"); v != "" {
 		if before, err = strconv.ParseInt(v, 10, 64); err != nil || before < 1 {
-			return 0, 0, problem(http.StatusBadRequest, probBadRequest, "Invalid cursor", "before: want a positive entry ID, got %q", v)
+			return 0, 0, problem(http.StatusBadRequest, probBadRequest, "Invalid cursor", "before: want a positive entry ID, got %q", clip(v))
 		}
 	}
 	return before, limit, nil
@@ -702,7 +682,7 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	err := s.st.DeleteToken(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		return problem(http.StatusNotFound, probNotFound, "Not found", "no token %q", id)
+		return problem(http.StatusNotFound, probNotFound, "Not found", "no token %q", clip(id))
 	}
 	if err != nil {
 		return err

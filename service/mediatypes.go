@@ -53,6 +53,11 @@ func init() {
 		{name: api.MediaCMWJSON, parse: parseCMW(api.MediaCMWJSON), submodule: cmwSubmodule},
 		{name: api.MediaVeraisonCMWCBOR, parse: parseCMW(api.MediaVeraisonCMWCBOR), submodule: cmwSubmodule},
 		{name: api.MediaVeraisonCMWJSON, parse: parseCMW(api.MediaVeraisonCMWJSON), submodule: cmwSubmodule},
+		{name: api.MediaTrusteeTDX, parse: rawOf(api.MediaTrusteeTDX, "Trustee TDX evidence JSON",
+			func(it *evidence.Item) bool { return it.Format == evidence.FormatTrustee && it.Quote != nil }),
+			submodule: fixed(api.SubmodTDX)},
+		{name: api.MediaAzureVTPM, parse: rawOf(api.MediaAzureVTPM, "Azure vTPM evidence JSON", func(it *evidence.Item) bool { return it.Azure != nil }),
+			submodule: fixed(api.SubmodAzureVTPM)},
 	})
 }
 
@@ -98,7 +103,7 @@ func parseEvidence(mediaType string, body []byte) (*parsed, error) {
 // accepted ones, as Veraison's does.
 func unsupportedMedia(mt string) error {
 	p := problem(http.StatusUnsupportedMediaType, probUnsupportedMedia, "Unsupported media type",
-		"evidence of type %q is not accepted; accepted: %v", mt, api.EvidenceMedia)
+		"evidence of type %q is not accepted; accepted: %v", clip(mt), api.EvidenceMedia)
 	p.accept = strings.Join(api.EvidenceMedia, ", ")
 	return p
 }

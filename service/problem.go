@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/ratls/ratls/service/api"
+	"github.com/ratls/ratls/service/store"
 )
 
 // Problem types (RFC 9457), relative to api.ProblemTypeBase. Each names what
@@ -24,15 +25,19 @@ const (
 	probNonceRedeemed = "nonce-redeemed"      // 409
 	probConflict      = "conflict"            // 409
 	// An expired session is gone in Veraison: 404.
-	probStaleNonce       = "stale-nonce"            // 404
-	probTooLarge         = "request-too-large"      // 413
-	probUnsupportedMedia = "unsupported-media-type" // 415
-	probUnsupported      = "unsupported-evidence"   // 422
-	probRejected         = "policy-rejection"       // 422
-	probInvalidPolicy    = "invalid-policy"         // 422
-	probRateLimited      = "rate-limited"           // 429
-	probInternal         = "internal-error"         // 500
-	probUnavailable      = "unavailable"            // 503
+	probStaleNonce = "stale-nonce"       // 404
+	probTooLarge   = "request-too-large" // 413
+	// Go's HTTP server refused the request's header fields as too large.
+	probHeadersTooLarge  = "request-header-too-large" // 431
+	probUnsupportedMedia = "unsupported-media-type"   // 415
+	probUnsupported      = "unsupported-evidence"     // 422
+	probRejected         = "policy-rejection"         // 422
+	probInvalidPolicy    = "invalid-policy"           // 422
+	probRateLimited      = "rate-limited"             // 429
+	probInternal         = "internal-error"           // 500
+	probUnavailable      = "unavailable"              // 503
+	// A session whose appraisal did not finish by its deadline.
+	probProcessingTimeout = "processing-timeout" // 503
 	// api.ProblemCollateralUnavailable
 	probCollateralUnavailable = "collateral-unavailable" // 503
 )
@@ -57,12 +62,15 @@ func problem(status int, typ, title, detail string, args ...any) *problemError {
 // leak their text.
 func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 	var pe *problemError
-	if !errors.As(err, &pe) {
+	if errors.Is(err, store.ErrUnavailable) {
+		pe = s.databaseUnavailable(r, err)
+	} else if !errors.As(err, &pe) {
 		s.logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		pe = problem(http.StatusInternalServerError, probInternal, "Internal error", "the service failed; the error is logged")
 	}
 	p := pe.Problem
 	p.Instance = r.URL.Path
+	boundEchoes(&p)
 	if p.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ratls"`)
 	}

@@ -89,6 +89,10 @@ type Config struct {
 	// RequestTimeout bounds the handling of one request; default
 	// DefaultRequestLimit.
 	RequestTimeout time.Duration
+	// StoreTimeout bounds each database operation; default
+	// store.DefaultTimeout. A database that does not answer in time is
+	// unavailable: 503 with Retry-After.
+	StoreTimeout time.Duration
 	// VerifyAuth says which verification endpoints need a bearer token:
 	// none (the default: open and rate limited, as Veraison's), the ones
 	// that take evidence (what Veraison's apiclient authenticates), or all.
@@ -171,6 +175,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	// Every database call of the server, the appraisal log writer's too,
+	// has a deadline.
+	cfg.Store = store.Bounded(cfg.Store, cfg.StoreTimeout)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -193,7 +200,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, st: cfg.Store, kid: kid, jwk: jwk, signer: signer,
 		policies: newPolicies(cfg.Store, cfg.Verify.Policy, cfg.PolicyTTL, cfg.Now),
-		metrics:  newMetrics(cfg.CollateralStats),
+		metrics:  newMetrics(cfg.Store, cfg.CollateralStats, cfg.Logger),
 		limiter:  newRateLimiter(cfg.Rate, cfg.Burst, cfg.Now),
 		log:      newAppraisalLog(cfg.Store),
 		logger:   cfg.Logger,
@@ -231,7 +238,8 @@ func (s *Server) Close() {
 // ServeConfig configures Serve.
 type ServeConfig struct {
 	// TLS, when set, serves HTTPS (for example ratls.ServerConfig, so
-	// that the service attests itself).
+	// that the service attests itself). The service speaks HTTP/1.1 only,
+	// over TLS too: "h2" is removed from NextProtos.
 	TLS *tls.Config
 	// ShutdownGrace is how long in-flight requests may take to finish
 	// once ctx is done; default 30 s.
@@ -256,8 +264,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, sc ServeConfig) err
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	if sc.TLS != nil {
-		ln = tls.NewListener(ln, sc.TLS)
+		ln = tls.NewListener(ln, problemTLSConfig(sc.TLS))
 	}
+	// Go's own answers to unreadable requests become problem documents.
+	ln = problemListener{ln}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	go s.purgeSessions(ctx)
@@ -279,7 +289,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, sc ServeConfig) err
 	return err
 }
 
-// purgeSessions deletes expired sessions now and then.
+// purgeSessions fails sessions stuck past their processing deadline and
+// deletes expired sessions now and then.
 func (s *Server) purgeSessions(ctx context.Context) {
 	t := time.NewTicker(max(s.cfg.SessionTTL, time.Minute))
 	defer t.Stop()
@@ -288,6 +299,11 @@ func (s *Server) purgeSessions(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if n, err := s.abandonStuck(ctx); err != nil {
+				s.logger.Warn("failing sessions past their processing deadline", "err", err)
+			} else if n > 0 {
+				s.logger.Warn("failed sessions past their processing deadline", "count", n)
+			}
 			// Sessions are kept one TTL past expiry so late clients get
 			// "stale nonce", not "not found".
 			n, err := s.st.PurgeSessions(ctx, s.now().Add(-s.cfg.SessionTTL))

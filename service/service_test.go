@@ -373,6 +373,8 @@ func TestBadEvidence(t *testing.T) {
 		{"tsm report unknown provider", api.MediaTSMReport, []byte(`{"provider":"x","outblob":"AA=="}`), 422, "unsupported-evidence", "ERROR"},
 		{"tsm report wrong blob", api.MediaTSMReport, fmt.Appendf(nil, `{"provider":"sev_guest","outblob":%q}`, base64.StdEncoding.EncodeToString(q)), 400, "media-type-mismatch", "SEVSNP"},
 		{"tsm report wrong CCA blob", api.MediaTSMReport, fmt.Appendf(nil, `{"provider":"arm_cca_guest\n","outblob":%q}`, base64.StdEncoding.EncodeToString(q)), 400, "media-type-mismatch", "ARM_CCA"},
+		{"quote as Trustee TDX evidence", api.MediaTrusteeTDX, q, 400, "media-type-mismatch", "tdx"},
+		{"quote as Azure vTPM evidence", api.MediaAzureVTPM, q, 400, "media-type-mismatch", "azure_vtpm"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -653,8 +655,8 @@ func TestObservability(t *testing.T) {
 	}
 	m := string(f.do("GET", api.PathMetrics, "", "", nil).body)
 	for _, want := range []string{
-		`ratls_appraisals_total{tee="sgx",status="warning"} 1`,
-		`ratls_http_requests_total{route="POST /v1/attest",method="POST",code="400"} 1`,
+		`ratls_appraisals_total{status="warning",tee="sgx"} 1`,
+		`ratls_http_requests_total{code="400",method="POST",route="POST /v1/attest"} 1`,
 		`ratls_appraisal_stage_duration_seconds_count{stage="verify"} 1`,
 		`ratls_appraisal_stage_duration_seconds_count{stage="sign"} 1`,
 		`ratls_appraisal_stage_duration_seconds_count{stage="store"} 1`,

@@ -17,10 +17,12 @@ import (
 )
 
 type connectFlags struct {
-	verify verifyFlags
-	nonce  bool
-	relay  bool
-	mutual attesterFlags
+	verify        verifyFlags
+	nonce         bool
+	attest        string
+	trustVerifier string
+	relay         bool
+	mutual        attesterFlags
 }
 
 func newConnectCommand() *cobra.Command {
@@ -34,10 +36,21 @@ prints the attestation result. The handshake fails unless the policy
 accepts the server. With --relay it then copies standard input to the
 server and the server's replies to standard output, like openssl s_client.
 
---nonce asks the server for a certificate made for this connection (the
-server must run "ratls serve --nonce"): a replayed certificate is refused.
+--attest selects how the server's attestation is bound to the connection
+(docs/binding.md):
+  certificate     the server's RA-TLS certificate (default)
+  nonce           a certificate made for this connection (the server must
+                  run "ratls serve --nonce"): a replayed certificate is
+                  refused; --nonce is the same
+  post-handshake  after the handshake, the server sends an exported
+                  authenticator whose evidence is bound to this connection
+                  (draft-fossati-seat-expat; "ratls serve --attest
+                  post-handshake"): a relayed connection is refused.
+                  --collateral supplies the collateral the evidence needs;
+                  --trust-verifier URL accepts EARs from that verification
+                  service (passport model)
 --attester makes this a mutual-attestation client presenting its own
-RA-TLS certificate.
+RA-TLS certificate (or, in post-handshake mode, its own authenticator).
 
 Collateral and trust flags are those of "ratls verify". Exit status: 0 when
 the server was accepted, 1 when it was rejected, 2 for usage or connection
@@ -59,7 +72,9 @@ errors.`,
 	fl.StringVar(&v.sni, "sni", "", "server name to send (ignored with --nonce)")
 	fl.DurationVar(&v.timeout, "timeout", defaultTimeout, "connection timeout")
 	v.addOtherTEEFlags(fl)
-	fl.BoolVar(&f.nonce, "nonce", false, "require a certificate made for this connection")
+	fl.StringVar(&f.attest, "attest", attestCertificate, "how the attestation is bound to the connection: certificate, nonce or post-handshake")
+	fl.BoolVar(&f.nonce, "nonce", false, "require a certificate made for this connection (--attest nonce)")
+	fl.StringVar(&f.trustVerifier, "trust-verifier", "", "with --attest post-handshake: accept EARs signed by this verification service (URL)")
 	fl.BoolVar(&f.relay, "relay", false, "after verification, relay standard input and output")
 	fl.StringVar(&f.mutual.name, "attester", "", "present an RA-TLS client certificate from this attester (sim, tsm, gramine, sevguest)")
 	fl.StringVar(&f.mutual.simDir, "sim-dir", "", "with --attester sim: simulated TEE state")
@@ -68,6 +83,20 @@ errors.`,
 }
 
 func runConnect(cmd *cobra.Command, addr string, f *connectFlags) error {
+	if f.nonce {
+		if f.attest != attestCertificate && f.attest != attestNonce {
+			return inputErr("--nonce and --attest %s contradict each other", f.attest)
+		}
+		f.attest = attestNonce
+	}
+	switch f.attest {
+	case attestCertificate, attestNonce, attestPostHandshake:
+	default:
+		return inputErr("--attest: want certificate, nonce or post-handshake, got %q", f.attest)
+	}
+	if f.trustVerifier != "" && f.attest != attestPostHandshake {
+		return inputErr("--trust-verifier needs --attest post-handshake")
+	}
 	opt, err := f.verify.options()
 	if err != nil {
 		return err
@@ -90,8 +119,11 @@ func runConnect(cmd *cobra.Command, addr string, f *connectFlags) error {
 		}
 		iss = ratls.NewIssuer(att, iopts)
 	}
+	if f.attest == attestPostHandshake {
+		return runConnectPostHandshake(cmd, addr, f, pv, iss)
+	}
 	var cfg *tls.Config
-	if f.nonce {
+	if f.attest == attestNonce {
 		if cfg, err = pv.FreshClientConfig(iss); err != nil {
 			return err
 		}
@@ -126,15 +158,19 @@ func runConnect(cmd *cobra.Command, addr string, f *connectFlags) error {
 	}
 	defer conn.Close()
 	if f.relay {
-		// Send standard input, then half-close; print replies until the
-		// server closes.
-		go func() {
-			io.Copy(conn, cmd.InOrStdin())
-			conn.(*tls.Conn).CloseWrite()
-		}()
-		io.Copy(cmd.OutOrStdout(), conn)
+		relayStdio(cmd, conn.(*tls.Conn))
 	}
 	return nil
+}
+
+// relayStdio sends standard input, then half-closes, and prints replies
+// until the server closes.
+func relayStdio(cmd *cobra.Command, conn *tls.Conn) {
+	go func() {
+		io.Copy(conn, cmd.InOrStdin())
+		conn.CloseWrite()
+	}()
+	io.Copy(cmd.OutOrStdout(), conn)
 }
 
 func printConnectResult(cmd *cobra.Command, addr string, v *ratls.Verification, asJSON bool) error {

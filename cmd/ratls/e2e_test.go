@@ -302,6 +302,12 @@ func TestDemo(t *testing.T) {
 				"What this proved",
 				"A client expecting different code refuses the same server:",
 				"peer attestation rejected: " + tc.wrongCheck + ": " + tc.measurement + " is not one of the reference values",
+				// The three bindings, and a relay only post-handshake mode refuses.
+				"==> Nonce mode: ",
+				"==> Post-handshake mode (" + ratls.ExpatRevision + ")",
+				"result warning; the server echoed \"bound to this connection\"",
+				"certificate mode ACCEPTS the relayed connection",
+				"post-handshake mode REFUSES it: ratls: the server's authenticator: exportedauth: CertificateVerify",
 				// The verification service appraises the same TEE.
 				"==> Verification service on http://127.0.0.1:",
 				"to the session -> status complete, an EAR of",

@@ -630,7 +630,7 @@ type loadService struct {
 }
 
 // countingStore counts the appraisal log's writes, to report the size of
-// its group commits.
+// its group commits. A session's entry is written with its completion.
 type countingStore struct {
 	store.Store
 	commits, entries atomic.Int64
@@ -640,6 +640,14 @@ func (s *countingStore) AddAppraisals(ctx context.Context, a ...*store.Appraisal
 	s.commits.Add(1)
 	s.entries.Add(int64(len(a)))
 	return s.Store.AddAppraisals(ctx, a...)
+}
+
+func (s *countingStore) FinishSession(ctx context.Context, id string, now time.Time, out *store.SessionOutcome) error {
+	if out != nil && out.Appraisal != nil {
+		s.commits.Add(1)
+		s.entries.Add(1)
+	}
+	return s.Store.FinishSession(ctx, id, now, out)
 }
 
 // startLoadService starts a service on 127.0.0.1 with the given database

@@ -129,6 +129,7 @@ func writeEvidence(p *printer, e *inspect.Evidence, inCert bool) {
 	if t := e.CCAToken; t != nil {
 		p.line(1, "token form", t.Form)
 	}
+	writeAzure(p, e.Azure)
 	if len(e.Measurements) > 0 {
 		p.line(1, "measurements", "")
 		p.fields(2, e.Measurements)
@@ -136,6 +137,7 @@ func writeEvidence(p *printer, e *inspect.Evidence, inCert bool) {
 	if e.ReportData != "" {
 		p.line(1, "report data", e.ReportData)
 	}
+	writeEventLog(p, e.EventLog)
 	if c := e.Claims; c != nil {
 		p.line(1, "claims", "")
 		p.line(2, "pubkey-hash", c.PubKeyHashAlg+":"+c.PubKeyHash)

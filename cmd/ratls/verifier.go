@@ -57,6 +57,7 @@ type verifierFlags struct {
 	logLevel        string
 	sessionTTL      time.Duration
 	discoveryMaxAge time.Duration
+	dbTimeout       time.Duration
 	rate            float64
 	burst           int
 	maxBody         int64
@@ -128,6 +129,7 @@ Create the first admin token with "ratls verifier token create".`,
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error (JSON logs on stderr)")
 	fl.DurationVar(&f.sessionTTL, "session-ttl", service.DefaultSessionTTL, "how long a session's nonce can be redeemed")
 	fl.DurationVar(&f.discoveryMaxAge, "discovery-max-age", service.DefaultDiscoveryMaxAge, "how long clients may cache the discovery document (Cache-Control max-age)")
+	fl.DurationVar(&f.dbTimeout, "db-timeout", store.DefaultTimeout, "time limit of each database operation")
 	fl.Float64Var(&f.rate, "rate", service.DefaultRate, "requests per second per client address (negative: unlimited)")
 	fl.IntVar(&f.burst, "burst", service.DefaultBurst, "request burst per client address")
 	fl.Int64Var(&f.maxBody, "max-body", service.DefaultMaxBody, "largest request body in bytes")
@@ -233,7 +235,7 @@ func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*se
 	}
 	// Verification options as for "ratls verify", but collateral fetched
 	// from the network goes through the shared store so that replicas
-	// fetch it once.
+	// fetch it once. Each database call has a deadline (store.Bounded).
 	online := !f.offline && f.collateral == ""
 	amdOnline := !f.offline && f.amdCerts == ""
 	vf := f.verifyFlags
@@ -249,7 +251,7 @@ func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*se
 		intelUp = pcs.NewClient(pcs.ClientConfig{BaseURL: f.pccs, HTTPClient: &http.Client{Timeout: f.timeout}})
 	}
 	if opt.Collateral == nil {
-		sh := shared.NewIntel(st, intelUp, shared.Config{Logger: logger})
+		sh := shared.NewIntel(store.Bounded(st, f.dbTimeout), intelUp, shared.Config{Logger: logger})
 		opt.Collateral = pcs.NewCache(sh, pcs.CacheConfig{RefreshBefore: f.refreshEarly})
 		stats = append(stats, prefixed("intel_", func() map[string]uint64 { return sh.Stats().Map() }))
 	}
@@ -258,7 +260,7 @@ func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*se
 		if amdOnline {
 			amdUp = f.kdsClient()
 		}
-		sh := shared.NewAMD(st, amdUp, shared.Config{Logger: logger})
+		sh := shared.NewAMD(store.Bounded(st, f.dbTimeout), amdUp, shared.Config{Logger: logger})
 		opt.AMDCertificates = kds.NewCache(sh, kds.CacheConfig{})
 		stats = append(stats, prefixed("amd_", func() map[string]uint64 { return sh.Stats().Map() }))
 	}
@@ -274,8 +276,8 @@ func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*se
 	}
 	srv, err := service.New(ctx, service.Config{
 		Store: st, Signer: key, Verify: *opt, DefaultPolicy: f.defaultPol, SessionTTL: f.sessionTTL,
-		MaxBody: f.maxBody, Rate: f.rate, Burst: f.burst, RequestTimeout: f.timeout, VerifyAuth: verifyAuth, OIDC: oidc,
-		Version: version, Logger: logger, DiscoveryMaxAge: f.discoveryMaxAge,
+		MaxBody: f.maxBody, Rate: f.rate, Burst: f.burst, RequestTimeout: f.timeout, StoreTimeout: f.dbTimeout,
+		VerifyAuth: verifyAuth, OIDC: oidc, Version: version, Logger: logger, DiscoveryMaxAge: f.discoveryMaxAge,
 		CollateralStats: func() map[string]uint64 {
 			out := map[string]uint64{}
 			for _, s := range stats {

@@ -33,6 +33,7 @@ import (
 	"github.com/ratls/ratls/service/client"
 	"github.com/ratls/ratls/verify/amd"
 	"github.com/ratls/ratls/verify/arm"
+	azureverify "github.com/ratls/ratls/verify/azure"
 	"github.com/ratls/ratls/verify/checks"
 	"github.com/ratls/ratls/verify/intel"
 )
@@ -299,6 +300,8 @@ type verificationJSON struct {
 	Checks                 checks.List           `json:"checks"`
 	SNP                    *amd.Result           `json:"sev_snp,omitempty"`
 	CCA                    *arm.Result           `json:"cca,omitempty"`
+	Azure                  *azureverify.Result   `json:"azure_vtpm,omitempty"`
+	MeasuredBoot           *measuredBootJSON     `json:"measured_boot,omitempty"`
 	Reasons                []appraise.Reason     `json:"reasons"`
 	ReferenceValuesChecked bool                  `json:"reference_values_checked"`
 	Notes                  []string              `json:"notes,omitempty"`
@@ -358,6 +361,8 @@ func describeVerification(v *ratls.Verification) *verificationJSON {
 		out.CCA = r
 		out.Checks = append(out.Checks, r.Checks...)
 	}
+	describeAzure(v, out)
+	out.MeasuredBoot = describeMeasuredBoot(v)
 	if r := v.Intel; r != nil {
 		out.Checks = append(out.Checks, r.Checks...)
 		out.FMSPC, out.TrustAnchor, out.Collateral = r.FMSPC, r.TrustAnchor, r.Collateral
@@ -414,6 +419,7 @@ func writeVerification(w io.Writer, r *verifyReport) {
 		p.line(1, "valid", v.ValidFrom+" .. "+v.ValidUntil)
 	}
 	p.line(1, "key binding", v.KeyBinding)
+	writeMeasuredBoot(p, v.MeasuredBoot)
 	if u := v.Unverified; u != nil {
 		p.section("Not verified")
 		p.line(1, u.Class, u.Message)

@@ -14,9 +14,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ratls/ratls/internal/retry"
+	"golang.org/x/sync/singleflight"
 )
 
 // Cache defaults and limits.
@@ -83,10 +85,12 @@ type Cache struct {
 	max           int
 	refreshBefore time.Duration
 
+	flights  singleflight.Group // fetches in progress, by Request.String
+	fetching atomic.Int32       // callers of fetch not done yet, for tests
+
 	mu       sync.Mutex
 	entries  map[Request]*cacheEntry
-	lru      *list.List // of *cacheEntry, most recently used first
-	flights  map[Request]*cacheFlight
+	lru      *list.List               // of *cacheEntry, most recently used first
 	failures *retry.Failures[Request] // outages of the source, by request
 }
 
@@ -98,13 +102,6 @@ type cacheEntry struct {
 	retryAt    time.Time // no refresh before this while still valid
 	err        error     // last refresh or write failure
 	elem       *list.Element
-}
-
-// cacheFlight is one fetch in progress; waiters block on done.
-type cacheFlight struct {
-	done chan struct{}
-	col  *Collateral
-	err  error
 }
 
 // CacheEntry describes a cache entry, for status reporting.
@@ -130,7 +127,6 @@ func NewCache(next Provider, cfg CacheConfig) *Cache {
 		refreshBefore: max(cfg.RefreshBefore, 0),
 		entries:       map[Request]*cacheEntry{},
 		lru:           list.New(),
-		flights:       map[Request]*cacheFlight{},
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -167,49 +163,66 @@ func (c *Cache) Collateral(ctx context.Context, req Request) (*Collateral, error
 		}
 		if now.Before(e.nextUpdate) {
 			// Due for refresh but still valid: refresh in the background
-			// and serve it meanwhile.
-			if c.flights[req] == nil && !now.Before(e.retryAt) {
-				c.startFlight(ctx, req)
+			// and serve it meanwhile. Until the refresh ends (and sets
+			// retryAt again), nobody starts another.
+			if !now.Before(e.retryAt) {
+				e.retryAt = now.Add(cacheRetryInterval)
+				c.fetch(ctx, req)
 			}
 			col := e.col
 			c.mu.Unlock()
 			return col, nil
 		}
 	}
-	f := c.flights[req]
-	if f == nil {
-		if fl := c.failures.Active(req, now); fl != nil {
-			c.mu.Unlock()
-			return nil, &UnavailableError{Request: req, RetryAfter: fl.Until.Sub(now), Err: fl.Err}
-		}
-		f = c.startFlight(ctx, req)
+	if fl := c.failures.Active(req, now); fl != nil {
+		c.mu.Unlock()
+		return nil, &UnavailableError{Request: req, RetryAfter: fl.Until.Sub(now), Err: fl.Err}
 	}
 	c.mu.Unlock()
 
 	select {
-	case <-f.done:
-		return f.col, f.err
+	case res := <-c.fetch(ctx, req):
+		return res.col, res.err
 	case <-ctx.Done():
 		return nil, timedOut(fmt.Errorf("pcs: cache: %s: %w", req, context.Cause(ctx)))
 	}
 }
 
-// startFlight starts fetching req; c.mu must be held.
-func (c *Cache) startFlight(ctx context.Context, req Request) *cacheFlight {
-	f := &cacheFlight{done: make(chan struct{})}
-	c.flights[req] = f
-	go c.fill(context.WithoutCancel(ctx), req, f)
-	return f
+type fetchResult struct {
+	col *Collateral
+	err error
+}
+
+// fetch starts fetching req, or joins the fetch in progress, and delivers
+// its result on the channel. The fetch runs detached from ctx, so that one
+// caller giving up does not fail the others waiting for the same
+// collateral.
+func (c *Cache) fetch(ctx context.Context, req Request) <-chan fetchResult {
+	ctx = context.WithoutCancel(ctx)
+	done := make(chan fetchResult, 1)
+	c.fetching.Add(1)
+	go func() {
+		defer c.fetching.Add(-1)
+		v, err, _ := c.flights.Do(req.String(), func() (any, error) { return c.fill(ctx, req) })
+		col, _ := v.(*Collateral)
+		done <- fetchResult{col, err}
+	}()
+	return done
 }
 
 // fill loads req from disk or from the next provider, installs the result
-// and completes f.
-func (c *Cache) fill(ctx context.Context, req Request, f *cacheFlight) {
+// and returns it.
+func (c *Cache) fill(ctx context.Context, req Request) (*Collateral, error) {
 	ctx, cancel := context.WithTimeout(ctx, cacheFetchTimeout)
 	defer cancel()
 
 	c.mu.Lock()
 	old := c.entries[req]
+	if old != nil && c.now().Before(old.refreshAt(c.refreshBefore)) {
+		// Installed by a fetch that ended after this one's caller looked.
+		c.mu.Unlock()
+		return old.col, nil
+	}
 	c.mu.Unlock()
 
 	if old == nil && c.dir != "" {
@@ -219,9 +232,8 @@ func (c *Cache) fill(ctx context.Context, req Request, f *cacheFlight) {
 				c.mu.Lock()
 				c.install(e)
 				if now.Before(e.refreshAt(c.refreshBefore)) {
-					c.finish(req, f, e.col, nil)
 					c.mu.Unlock()
-					return
+					return e.col, nil
 				}
 				c.mu.Unlock()
 				old = e
@@ -253,25 +265,22 @@ func (c *Cache) fill(ctx context.Context, req Request, f *cacheFlight) {
 		}
 		ne.err = writeErr
 		c.install(ne)
-		c.finish(req, f, ne.col, nil)
-		return
+		return ne.col, nil
 	}
 	if cur := c.entries[req]; cur != nil {
 		cur.err = err
 		cur.retryAt = now.Add(cacheRetryInterval)
 		if now.Before(cur.nextUpdate) {
-			c.finish(req, f, cur.col, nil)
-			return
+			return cur.col, nil
 		}
 		err = fmt.Errorf("cached collateral expired at %s and the refresh failed: %w", cur.nextUpdate.UTC().Format(time.RFC3339), err)
 	}
 	var backingOff *UnavailableError
 	if errors.Is(err, ErrUnavailable) && !errors.As(err, &backingOff) {
 		until := c.failures.Add(req, err, sourceRetryAfter(err), now)
-		c.finish(req, f, nil, &UnavailableError{Request: req, RetryAfter: until.Sub(now), Err: err})
-		return
+		return nil, &UnavailableError{Request: req, RetryAfter: until.Sub(now), Err: err}
 	}
-	c.finish(req, f, nil, fmt.Errorf("pcs: cache: %s: %w", req, err))
+	return nil, fmt.Errorf("pcs: cache: %s: %w", req, err)
 }
 
 // sourceRetryAfter is the Retry-After the source answered with, 0 if none.
@@ -281,13 +290,6 @@ func sourceRetryAfter(err error) time.Duration {
 		return he.RetryAfter
 	}
 	return 0
-}
-
-// finish completes a flight; c.mu must be held.
-func (c *Cache) finish(req Request, f *cacheFlight, col *Collateral, err error) {
-	f.col, f.err = col, err
-	delete(c.flights, req)
-	close(f.done)
 }
 
 // install adds or replaces the entry of e.req and drops the least recently

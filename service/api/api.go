@@ -72,6 +72,12 @@ const (
 	MediaCMWJSON         = "application/cmw+json"
 	MediaVeraisonCMWCBOR = "application/vnd.veraison.cmw+cbor"
 	MediaVeraisonCMWJSON = "application/vnd.veraison.cmw+json"
+	// Trustee's TDX evidence JSON: {"cc_eventlog","quote"}, base64; the
+	// CC event log is replayed into the quote's RTMRs (docs/cvm.md).
+	MediaTrusteeTDX = "application/vnd.ratls.trustee-tdx+json"
+	// Trustee's Azure vTPM CVM evidence JSON (az-snp-vtpm, az-tdx-vtpm,
+	// versions 1 and 2), optionally with "tpm_eventlog" (docs/cvm.md).
+	MediaAzureVTPM = "application/vnd.ratls.azure-vtpm+json"
 )
 
 // EvidenceMedia lists the accepted evidence media types, as sessions'
@@ -79,7 +85,7 @@ const (
 var EvidenceMedia = []string{
 	MediaCertificateDER, MediaCertificatePEM, MediaDCAPQuote, MediaSNPReport,
 	MediaCCAToken, MediaTSMReport, MediaTSMReportCBOR, MediaTaggedEvidence, MediaCMWCBOR, MediaCMWJSON,
-	MediaVeraisonCMWCBOR, MediaVeraisonCMWJSON,
+	MediaVeraisonCMWCBOR, MediaVeraisonCMWJSON, MediaTrusteeTDX, MediaAzureVTPM,
 }
 
 // SessionLocation is the Location of a new session as Veraison sends it:
@@ -104,13 +110,15 @@ func SessionIDFromLocation(loc string) (string, bool) {
 
 // EAR submodule names. Veraison's names where Veraison has a scheme for
 // the TEE (Arm CCA: a platform and a realm submodule; SEV-SNP); ratls's TEE
-// names for the others (SGX, TDX), which Veraison does not verify.
+// names for the others (SGX, TDX, Azure vTPM), which Veraison does not
+// verify.
 const (
 	SubmodCCAPlatform = "CCA_SSD_PLATFORM"
 	SubmodCCARealm    = "CCA_REALM"
 	SubmodSEVSNP      = "SEVSNP"
 	SubmodSGX         = "sgx"
 	SubmodTDX         = "tdx"
+	SubmodAzureVTPM   = "azure_vtpm"
 	// SubmodUnknown names the one submodule of a result about evidence
 	// whose TEE could not be told (Veraison's name for a result whose
 	// scheme is unknown).
@@ -118,9 +126,11 @@ const (
 )
 
 // SubmoduleTEE maps an EAR submodule name to the TEE (the tee member of an
-// AttestResult, "sgx", "tdx", "sev_snp" or "cca") it is about.
+// AttestResult, "sgx", "tdx", "sev_snp", "cca" or "azure_vtpm") it is
+// about.
 var SubmoduleTEE = map[string]string{
 	SubmodCCAPlatform: "cca", SubmodCCARealm: "cca", SubmodSEVSNP: "sev_snp", SubmodSGX: "sgx", SubmodTDX: "tdx",
+	SubmodAzureVTPM: "azure_vtpm",
 }
 
 // Nonce is a nonce in a JSON document. It is written as standard base64

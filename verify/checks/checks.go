@@ -124,6 +124,12 @@ func (l *List) NotRun(name string, class error, format string, args ...any) {
 	*l = append(*l, Check{Name: name, Category: mustCategory(name), State: NotRun, Detail: fmt.Sprintf(format, args...), class: class})
 }
 
+// NotRunCause is NotRun for a check that could not run because of another
+// error, which errors.Is and errors.As then also find.
+func (l *List) NotRunCause(name string, class, cause error, format string, args ...any) {
+	*l = append(*l, Check{Name: name, Category: mustCategory(name), State: NotRun, Detail: fmt.Sprintf(format, args...), class: class, cause: cause})
+}
+
 // Fail records a failed check of the given class.
 func (l *List) Fail(name string, class error, format string, args ...any) {
 	*l = append(*l, Check{Name: name, Category: mustCategory(name), State: Failed, Detail: fmt.Sprintf(format, args...), class: class})

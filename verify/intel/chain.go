@@ -27,8 +27,8 @@ type verifiedChain struct {
 
 // verifyPCKChain parses a PCK chain (leaf, PCK CA, root) and checks it the
 // way Intel's QVL does: leaf CN names an SGX PCK certificate, the CA is the
-// PCK Platform or Processor CA, the root is trusted (matched by key), and
-// each signature verifies.
+// PCK Platform or Processor CA, the root is a trusted root (a copy of it,
+// or correctly self-signed with its key), and each signature verifies.
 func (v *Verifier) verifyPCKChain(cd *quote.CertificationData) (*verifiedChain, error) {
 	ders, err := cd.PCKChainDER()
 	if err != nil {
@@ -56,7 +56,7 @@ func (v *Verifier) verifyPCKChain(cd *quote.CertificationData) (*verifiedChain, 
 	}
 	root, anchor, err := v.roots.anchor(chainRoot)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("PCK chain: %w", err)
 	}
 	if err := ca.CheckSignatureFrom(root); err != nil {
 		return nil, fmt.Errorf("PCK CA %q not signed by root %q: %w", ca.Subject.CommonName, root.Subject.CommonName, err)

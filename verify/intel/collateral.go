@@ -1,7 +1,9 @@
 package intel
 
 import (
+	"bytes"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"math/big"
 	"time"
@@ -54,11 +56,20 @@ func revokedSet(crl *x509.RevocationList) map[string]bool {
 // Missing parts are left as errors for the caller to report.
 func (v *Verifier) verifyCollateral(c *pcs.Collateral) *verifiedCollateral {
 	vc := &verifiedCollateral{src: c}
-	// The root comes from whichever issuer chain carries one.
+	// The collateral's root is the first trusted root an issuer chain ends
+	// in; every chain must end in it (checked per item by issuer), so a
+	// corrupted root fails the item whose chain carries it.
 	for _, chain := range [][]*x509.Certificate{c.TCBInfoIssuerChain, c.QEIdentityIssuerChain, c.PCKCRLIssuerChain} {
-		if len(chain) > 0 {
-			vc.anchor, _, vc.anchorErr = v.roots.anchor(chain[len(chain)-1])
+		if len(chain) == 0 {
+			continue
+		}
+		root, _, err := v.roots.anchor(chain[len(chain)-1])
+		if err == nil {
+			vc.anchor, vc.anchorErr = root, nil
 			break
+		}
+		if vc.anchorErr == nil {
+			vc.anchorErr = fmt.Errorf("%w: collateral issuer chain: %w", ErrChain, err)
 		}
 	}
 	if vc.anchor == nil && vc.anchorErr == nil {
@@ -79,7 +90,7 @@ func (v *Verifier) verifyCollateral(c *pcs.Collateral) *verifiedCollateral {
 		vc.rootRevoked = revokedSet(c.RootCACRL)
 	}
 
-	vc.tcbSigner, vc.tcbSignerErr = vc.signer(c.TCBInfoIssuerChain, "TCB Info")
+	vc.tcbSigner, vc.tcbSignerErr = v.issuer(vc, c.TCBInfoIssuerChain, "TCB Info")
 	switch {
 	case c.TCBInfo == nil:
 		vc.tcbInfoErr = fmt.Errorf("no TCB Info")
@@ -88,9 +99,12 @@ func (v *Verifier) verifyCollateral(c *pcs.Collateral) *verifiedCollateral {
 	default:
 		vc.tcbInfoErr = c.TCBInfo.CheckSignature(vc.tcbSigner)
 		vc.signers = vc.signers.Intersect(Window{From: vc.tcbSigner.NotBefore, Until: vc.tcbSigner.NotAfter})
+		if vc.tcbInfoErr == nil && !vc.revokedByRoot(vc.tcbSigner) {
+			v.raiseFloor(tcbInfoFloorKey(vc.anchor, c.TCBInfo), c.TCBInfo.TCBEvaluationDataNumber)
+		}
 	}
 
-	qeSigner, err := vc.signer(c.QEIdentityIssuerChain, "QE Identity")
+	qeSigner, err := v.issuer(vc, c.QEIdentityIssuerChain, "QE Identity")
 	switch {
 	case c.QEIdentity == nil:
 		vc.qeIDErr = fmt.Errorf("no QE Identity")
@@ -100,44 +114,64 @@ func (v *Verifier) verifyCollateral(c *pcs.Collateral) *verifiedCollateral {
 		vc.qeSigner = qeSigner
 		vc.qeIDErr = c.QEIdentity.CheckSignature(qeSigner)
 		vc.signers = vc.signers.Intersect(Window{From: qeSigner.NotBefore, Until: qeSigner.NotAfter})
+		if vc.qeIDErr == nil && !vc.revokedByRoot(qeSigner) {
+			v.raiseFloor(qeIdentityFloorKey(vc.anchor, c.QEIdentity), c.QEIdentity.TCBEvaluationDataNumber)
+		}
 	}
 
+	pckCRLIssuer, err := v.issuer(vc, c.PCKCRLIssuerChain, "PCK CRL")
 	switch {
 	case c.PCKCRL == nil:
 		vc.pckCRLErr = fmt.Errorf("no PCK CRL")
-	case len(c.PCKCRLIssuerChain) == 0:
-		vc.pckCRLErr = fmt.Errorf("no PCK CRL issuer chain")
-	case vc.anchor == nil:
-		vc.pckCRLErr = vc.anchorErr
+	case err != nil:
+		vc.pckCRLErr = err
 	default:
-		issuer := c.PCKCRLIssuerChain[0]
-		if err := issuer.CheckSignatureFrom(vc.anchor); err != nil {
-			vc.pckCRLErr = fmt.Errorf("PCK CRL issuer %q not signed by %q: %w", issuer.Subject.CommonName, vc.anchor.Subject.CommonName, err)
-		} else if err := c.PCKCRL.CheckSignatureFrom(issuer); err != nil {
-			vc.pckCRLErr = fmt.Errorf("PCK CRL not signed by %q: %w", issuer.Subject.CommonName, err)
+		if err := c.PCKCRL.CheckSignatureFrom(pckCRLIssuer); err != nil {
+			vc.pckCRLErr = fmt.Errorf("PCK CRL not signed by %q: %w", pckCRLIssuer.Subject.CommonName, err)
 		} else {
-			vc.pckCRLIssuer = issuer
+			vc.pckCRLIssuer = pckCRLIssuer
 			vc.pckRevoked = revokedSet(c.PCKCRL)
-			vc.signers = vc.signers.Intersect(Window{From: issuer.NotBefore, Until: issuer.NotAfter})
+			vc.signers = vc.signers.Intersect(Window{From: pckCRLIssuer.NotBefore, Until: pckCRLIssuer.NotAfter})
 		}
 	}
 	return vc
 }
 
-// signer returns the first certificate of an issuer chain after checking
-// that the trusted root signed it.
-func (vc *verifiedCollateral) signer(chain []*x509.Certificate, what string) (*x509.Certificate, error) {
+// issuer returns the first certificate of an issuer chain after checking
+// that the chain ends in the collateral's trusted root (see trustStore)
+// and that this root signed it.
+func (v *Verifier) issuer(vc *verifiedCollateral, chain []*x509.Certificate, what string) (*x509.Certificate, error) {
 	if len(chain) == 0 {
 		return nil, fmt.Errorf("no %s issuer chain", what)
 	}
 	if vc.anchor == nil {
 		return nil, vc.anchorErr
 	}
+	if len(chain) > 1 {
+		root, _, err := v.roots.anchor(chain[len(chain)-1])
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s issuer chain: %w", ErrChain, what, err)
+		}
+		if !bytes.Equal(root.RawSubjectPublicKeyInfo, vc.anchor.RawSubjectPublicKeyInfo) {
+			return nil, fmt.Errorf("%w: %s issuer chain ends in %q, the other collateral in %q", ErrChain, what, root.Subject.CommonName, vc.anchor.Subject.CommonName)
+		}
+	}
 	s := chain[0]
 	if err := s.CheckSignatureFrom(vc.anchor); err != nil {
-		return nil, fmt.Errorf("%s signer %q not signed by %q: %w", what, s.Subject.CommonName, vc.anchor.Subject.CommonName, err)
+		return nil, fmt.Errorf("%w: %s signer %q not signed by %q: %w", ErrChain, what, s.Subject.CommonName, vc.anchor.Subject.CommonName, err)
 	}
 	return s, nil
+}
+
+// errorClass is the check class of an error found verifying collateral.
+func errorClass(err error) error {
+	switch {
+	case errors.Is(err, pcs.ErrSignature):
+		return ErrSignature
+	case errors.Is(err, ErrChain):
+		return ErrChain
+	}
+	return ErrCollateral
 }
 
 // revokedByRoot reports whether the root CA CRL lists c.

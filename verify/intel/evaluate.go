@@ -1,7 +1,6 @@
 package intel
 
 import (
-	"bytes"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -13,11 +12,21 @@ import (
 
 // evaluate runs the collateral checks and Intel's TCB evaluation, adding
 // checks and facts to r. Every check either passes or fails with a reason;
-// a check whose inputs are missing fails.
-func (v *Verifier) evaluate(r *Result, chain *verifiedChain, vc *verifiedCollateral, now time.Time) {
-	c := vc.src
+// a check whose inputs are missing fails. Items are taken from the sources
+// by the precedence rules (see collateralSources).
+func (v *Verifier) evaluate(r *Result, chain *verifiedChain, src collateralSources, now time.Time) {
+	s := selectCollateral(src, r, chain, now)
+	if len(s.sources) == 0 {
+		// Collateral must chain to the same root as the quote: a test
+		// root's collateral never vouches for a genuine platform and vice
+		// versa.
+		r.Collateral = &CollateralInfo{Source: sourceName(s.foreign.src)}
+		r.Checks.Fail(CheckCollateral, ErrCollateral, "collateral chains to %q, the PCK chain to %q: they must share the root", s.foreign.anchor.Subject.CommonName, chain.root.Subject.CommonName)
+		return
+	}
+	c := s.used
 	r.Collateral = &CollateralInfo{
-		Source:    c.Source,
+		Source:    s.describe(),
 		PCKCRL:    crlWindow(c.PCKCRL),
 		RootCACRL: crlWindow(c.RootCACRL),
 	}
@@ -27,33 +36,42 @@ func (v *Verifier) evaluate(r *Result, chain *verifiedChain, vc *verifiedCollate
 	if c.QEIdentity != nil {
 		r.Collateral.QEIdentity = Window{From: c.QEIdentity.IssueDate, Until: c.QEIdentity.NextUpdate}
 	}
-	if vc.tcbSigner != nil {
-		r.Collateral.TCBSigner = vc.tcbSigner.Subject.CommonName
+	if s.tcb.tcbSigner != nil {
+		r.Collateral.TCBSigner = s.tcb.tcbSigner.Subject.CommonName
 	}
 	if missing := c.Missing(); len(missing) > 0 {
-		r.Checks.Fail(CheckCollateral, ErrNoCollateral, "collateral from %s lacks %v", sourceName(c), missing)
+		r.Checks.Fail(CheckCollateral, ErrNoCollateral, "collateral from %s lacks %v", r.Collateral.Source, missing)
 	} else {
-		r.Checks.Pass(CheckCollateral, "TCB Info, QE Identity, PCK CRL and root CA CRL from "+sourceName(c))
+		r.Checks.Pass(CheckCollateral, "TCB Info, QE Identity, PCK CRL and root CA CRL from "+r.Collateral.Source)
 	}
-	// Collateral must chain to the same root as the quote: a test root's
-	// collateral never vouches for a genuine platform and vice versa.
-	if vc.anchor != nil && !bytes.Equal(vc.anchor.RawSubjectPublicKeyInfo, chain.root.RawSubjectPublicKeyInfo) {
-		r.Checks.Fail(CheckCollateral, ErrCollateral, "collateral chains to %q, the PCK chain to %q: they must share the root", vc.anchor.Subject.CommonName, chain.root.Subject.CommonName)
-		return
+	for _, vc := range s.sources {
+		if vc == s.tcb || vc == s.qe || vc == s.pckCRL || vc == s.rootCRL {
+			r.Valid = r.Valid.Intersect(vc.signers)
+		}
 	}
-	r.Valid = r.Valid.Intersect(vc.signers)
 
-	v.checkCRLs(r, chain, vc, now)
-	tcbOK := checkSigned(r, CheckTCBInfoSignature, CheckTCBInfoValidity, "TCB Info", vc.tcbInfoErr, vc.tcbSigner, vc, r.Collateral.TCBInfo, now)
-	qeOK := checkSigned(r, CheckQEIDSignature, CheckQEIDValidity, "QE Identity", vc.qeIDErr, vc.qeSigner, vc, r.Collateral.QEIdentity, now)
-	if !tcbOK {
+	// Every check runs on the collateral at hand: stale collateral fails
+	// its validity check (ErrValidity, which a policy may excuse) and is
+	// still evaluated, so what it says about the platform applies. Only
+	// collateral whose signature does not verify is not used.
+	v.checkCRLs(r, chain, s, now)
+	tcbUsable := checkSigned(r, CheckTCBInfoSignature, CheckTCBInfoValidity, "TCB Info", s.tcb.tcbInfoErr, s.tcb.tcbSigner, s, r.Collateral.TCBInfo, now)
+	qeUsable := checkSigned(r, CheckQEIDSignature, CheckQEIDValidity, "QE Identity", s.qe.qeIDErr, s.qe.qeSigner, s, r.Collateral.QEIdentity, now)
+	// Collateral from the attester must not undo what the verifier knows.
+	if tcbUsable && s.fromPeer(s.tcb) {
+		v.checkFloor(r, CheckTCBInfoFloor, "TCB Info", sourceName(s.tcb.src), tcbInfoFloorKey(chain.root, c.TCBInfo), c.TCBInfo.TCBEvaluationDataNumber)
+	}
+	if qeUsable && s.fromPeer(s.qe) {
+		v.checkFloor(r, CheckQEIDFloor, "QE Identity", sourceName(s.qe.src), qeIdentityFloorKey(chain.root, c.QEIdentity), c.QEIdentity.TCBEvaluationDataNumber)
+	}
+	if !tcbUsable {
 		return
 	}
 	// Without a usable QE Identity the platform is still evaluated, so the
 	// result shows its status, but the failed checks above keep the
 	// verification from succeeding.
 	qi := c.QEIdentity
-	if !qeOK {
+	if !qeUsable {
 		qi = nil
 	}
 	evaluateTCB(r, chain, c.TCBInfo, qi)
@@ -66,72 +84,78 @@ func sourceName(c *pcs.Collateral) string {
 	return c.Source
 }
 
-// checkCRLs checks both CRLs' signatures (already verified) and validity,
-// and that neither the PCK CA nor the PCK certificate is revoked.
-func (v *Verifier) checkCRLs(r *Result, chain *verifiedChain, vc *verifiedCollateral, now time.Time) {
-	c := vc.src
-	switch w := crlWindow(c.RootCACRL); {
-	case vc.rootCRLErr != nil:
-		r.Checks.Fail(CheckRootCRL, ErrCollateral, "%v", vc.rootCRLErr)
+// checkCRLs checks the validity of the CRLs used and their signatures
+// (already verified), and that neither the PCK CA nor the PCK certificate
+// is revoked by any CRL that verified, from any source. A CRL past its next
+// update still revokes what it lists.
+func (v *Verifier) checkCRLs(r *Result, chain *verifiedChain, s *selection, now time.Time) {
+	c := s.used
+	w := crlWindow(c.RootCACRL)
+	rootCRLValid := false
+	switch err := s.rootCRL.rootCRLErr; {
+	case err != nil:
+		r.Checks.Fail(CheckRootCRL, errorClass(err), "%v", err)
 	case !w.Contains(now):
 		r.Checks.Fail(CheckRootCRL, ErrValidity, "%v", windowError("root CA CRL", w, now))
-	case vc.revokedByRoot(chain.ca):
-		r.Checks.Fail(CheckRootCRL, ErrRevoked, "PCK CA %q (serial %x) is revoked by the root CA CRL", chain.ca.Subject.CommonName, chain.ca.SerialNumber)
 	default:
+		rootCRLValid = true
 		r.Valid = r.Valid.Intersect(w)
+	}
+	switch {
+	case s.revokedByRoot(chain.ca):
+		r.Checks.Fail(CheckRootCRL, ErrRevoked, "PCK CA %q (serial %x) is revoked by the root CA CRL", chain.ca.Subject.CommonName, chain.ca.SerialNumber)
+	case rootCRLValid:
 		r.Checks.Pass(CheckRootCRL, fmt.Sprintf("signed by the root, valid until %s; PCK CA not revoked", fmtTime(w.Until)))
 	}
 
-	w := crlWindow(c.PCKCRL)
-	switch {
-	case vc.pckCRLErr != nil:
-		r.Checks.Fail(CheckPCKCRL, ErrCollateral, "%v", vc.pckCRLErr)
-		return
-	case !bytes.Equal(vc.pckCRLIssuer.RawSubjectPublicKeyInfo, chain.ca.RawSubjectPublicKeyInfo) ||
-		!bytes.Equal(c.PCKCRL.RawIssuer, chain.leaf.RawIssuer):
+	w = crlWindow(c.PCKCRL)
+	switch err := s.pckCRL.pckCRLErr; {
+	case err != nil:
+		r.Checks.Fail(CheckPCKCRL, errorClass(err), "%v", err)
+	case !s.pckCRL.pckCRLFor(chain):
 		r.Checks.Fail(CheckPCKCRL, ErrMismatch, "PCK CRL issued by %q, but the PCK certificate by %q (want the CRL of the %s CA)", c.PCKCRL.Issuer.CommonName, chain.leaf.Issuer.CommonName, chain.caType)
-		return
 	case !w.Contains(now):
 		r.Checks.Fail(CheckPCKCRL, ErrValidity, "%v", windowError("PCK CRL", w, now))
-		return
+	default:
+		r.Valid = r.Valid.Intersect(w)
+		r.Checks.Pass(CheckPCKCRL, fmt.Sprintf("issued by %s, valid until %s", chain.ca.Subject.CommonName, fmtTime(w.Until)))
 	}
-	r.Valid = r.Valid.Intersect(w)
-	r.Checks.Pass(CheckPCKCRL, fmt.Sprintf("issued by %s, valid until %s", chain.ca.Subject.CommonName, fmtTime(w.Until)))
-	if vc.pckRevoked[serialKey(chain.leaf.SerialNumber)] {
-		r.Checks.Fail(CheckRevocation, ErrRevoked, "PCK certificate serial %x is on the PCK CRL", chain.leaf.SerialNumber)
-		return
+	switch by, checked := s.pckRevokedBy(chain); {
+	case by != nil:
+		r.Checks.Fail(CheckRevocation, ErrRevoked, "PCK certificate serial %x is on the PCK CRL from %s", chain.leaf.SerialNumber, sourceName(by.src))
+	case checked:
+		r.Checks.Pass(CheckRevocation, "PCK certificate not on the PCK CRL")
 	}
-	r.Checks.Pass(CheckRevocation, "PCK certificate not on the PCK CRL")
+	// Unchecked, the failed pck_crl check above stands for it.
 }
 
 // checkSigned reports the signature and validity checks of a TCB Info or QE
-// Identity. It returns whether both passed.
-func checkSigned(r *Result, sigCheck, validityCheck, what string, sigErr error, signer *x509.Certificate, vc *verifiedCollateral, w Window, now time.Time) bool {
+// Identity. It returns whether the item may be used: its signature
+// verified and its signer is not revoked. Expiry (of the item or of its
+// signing certificate) fails a check but does not stop the item's use.
+func checkSigned(r *Result, sigCheck, validityCheck, what string, sigErr error, signer *x509.Certificate, s *selection, w Window, now time.Time) bool {
+	if sigErr == nil && signer == nil {
+		sigErr = fmt.Errorf("%s has no verified signer", what)
+	}
 	if sigErr != nil {
-		class := ErrCollateral
-		if errors.Is(sigErr, pcs.ErrSignature) {
-			class = ErrSignature
-		}
-		r.Checks.Fail(sigCheck, class, "%v", sigErr)
+		r.Checks.Fail(sigCheck, errorClass(sigErr), "%v", sigErr)
 		return false
 	}
-	if s := signer; s != nil {
-		if vc.revokedByRoot(s) {
-			r.Checks.Fail(sigCheck, ErrRevoked, "%s signer %q is revoked by the root CA CRL", what, s.Subject.CommonName)
-			return false
-		}
-		if sw := (Window{From: s.NotBefore, Until: s.NotAfter}); !sw.Contains(now) {
-			r.Checks.Fail(sigCheck, ErrValidity, "%v", windowError(what+" signing certificate", sw, now))
-			return false
-		}
+	switch sw := (Window{From: signer.NotBefore, Until: signer.NotAfter}); {
+	case s.revokedByRoot(signer):
+		r.Checks.Fail(sigCheck, ErrRevoked, "%s signer %q is revoked by the root CA CRL", what, signer.Subject.CommonName)
+		return false
+	case !sw.Contains(now):
+		r.Checks.Fail(sigCheck, ErrValidity, "%v", windowError(what+" signing certificate", sw, now))
+	default:
+		r.Checks.Pass(sigCheck, what+" signature verified")
 	}
-	r.Checks.Pass(sigCheck, what+" signature verified")
 	if !w.Contains(now) {
 		r.Checks.Fail(validityCheck, ErrValidity, "%v", windowError(what, w, now))
-		return false
+	} else {
+		r.Valid = r.Valid.Intersect(w)
+		r.Checks.Pass(validityCheck, fmt.Sprintf("issued %s, next update %s", fmtTime(w.From), fmtTime(w.Until)))
 	}
-	r.Valid = r.Valid.Intersect(w)
-	r.Checks.Pass(validityCheck, fmt.Sprintf("issued %s, next update %s", fmtTime(w.From), fmtTime(w.Until)))
 	return true
 }
 

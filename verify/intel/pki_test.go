@@ -27,6 +27,9 @@ type platformCase struct {
 	now  time.Time
 	tdx  bool
 	coll *pcs.Collateral
+	// changeCollateral, when set, changes the signed collateral before
+	// it is written and loaded.
+	changeCollateral func(t *testing.T, col *dcaptest.Collateral)
 }
 
 func newPlatformCase(t *testing.T, tdx bool) *platformCase {
@@ -50,8 +53,15 @@ func (c *platformCase) verify(t *testing.T) (*Result, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	col, err := c.pl.Collateral()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.changeCollateral != nil {
+		c.changeCollateral(t, col)
+	}
 	dir := t.TempDir()
-	if err := c.pl.WriteCollateralDir(dir); err != nil {
+	if err := col.WriteDir(dir); err != nil {
 		t.Fatal(err)
 	}
 	if c.coll, err = pcs.LoadDir(dir); err != nil {
@@ -83,6 +93,16 @@ func TestTestPKIBaseline(t *testing.T) {
 			t.Errorf("tdx=%v: genuine root accepted a test-root quote: %v", tdx, err)
 		}
 	}
+}
+
+// hasFailure reports whether a check of that name failed with that class.
+func hasFailure(r *Result, name string, class error) bool {
+	for _, f := range r.Failed() {
+		if f.Name == name && errors.Is(f.Err(), class) {
+			return true
+		}
+	}
+	return false
 }
 
 func otherKey(t *testing.T) *ecdsa.PrivateKey {

@@ -23,6 +23,9 @@ var (
 	ErrCollateral     = errors.New("collateral invalid")
 	ErrMismatch       = errors.New("evidence does not match collateral")
 	ErrTCBUnsupported = errors.New("no matching TCB level")
+	// ErrRollback marks attester-supplied collateral older than collateral
+	// this verifier has already verified for the same platform.
+	ErrRollback = errors.New("collateral older than collateral already seen")
 )
 
 // Check names, stable across releases (they appear in JSON output).
@@ -40,9 +43,11 @@ const (
 	CheckTCBInfoSignature = "tcb_info.signature"
 	CheckTCBInfoValidity  = "tcb_info.validity"
 	CheckTCBInfoMatch     = "tcb_info.match"
+	CheckTCBInfoFloor     = "tcb_info.evaluation_data_number"
 	CheckQEIDSignature    = "qe_identity.signature"
 	CheckQEIDValidity     = "qe_identity.validity"
 	CheckQEIDMatch        = "qe_identity.match"
+	CheckQEIDFloor        = "qe_identity.evaluation_data_number"
 	CheckTDXModule        = "tdx_module.identity"
 	CheckTCBLevel         = "tcb.level"
 )
@@ -52,7 +57,7 @@ const (
 func init() {
 	checks.Define(checks.Hardware, CheckQuoteFormat, CheckPCKChain, CheckPCKExtensions, CheckQEReportSig, CheckQEReportBinding,
 		CheckQuoteSignature, CheckCollateral, CheckRootCRL, CheckPCKCRL, CheckRevocation, CheckTCBInfoSignature, CheckTCBInfoValidity,
-		CheckTCBInfoMatch, CheckQEIDSignature, CheckQEIDValidity, CheckQEIDMatch, CheckTDXModule, CheckTCBLevel)
+		CheckTCBInfoMatch, CheckQEIDSignature, CheckQEIDValidity, CheckQEIDMatch, CheckTDXModule, CheckTCBLevel, CheckTCBInfoFloor, CheckQEIDFloor)
 }
 
 // Check is one verification step and its outcome.

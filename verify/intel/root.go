@@ -9,6 +9,10 @@ import (
 	"encoding/pem"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ratls/ratls/internal/bounded"
 )
 
 // intelRootPEM is the Intel SGX Root CA (CN=Intel SGX Root CA, P-256,
@@ -23,8 +27,9 @@ var intelRoot = mustParseRoot(intelRootPEM)
 
 // IntelRootSPKISHA256 is the SHA-256 of the Intel SGX Root CA's
 // SubjectPublicKeyInfo, the value this package pins. Intel re-issued the
-// root certificate with the same key, so the key, not the certificate, is
-// the trust anchor.
+// root certificate with the same key, so the key is the trust anchor; a
+// chain's root certificate must still be a copy of the embedded one or
+// correctly self-signed with that key.
 const IntelRootSPKISHA256 = "a0af031289f5d5d4132f9186068a7fc13628633ba235777472e29b6b6c67a49e"
 
 // SimulatedOrganization is the organization (O) of the certificates of a
@@ -68,13 +73,27 @@ type Anchor struct {
 	Simulated bool `json:"simulated"`
 }
 
-// trustStore holds the roots a Verifier accepts, matched by public key.
+// trustStore holds the roots a Verifier accepts. The root certificate at
+// the end of a chain is accepted when it is byte-identical to a trusted
+// root, or when it carries a trusted root's key, is self-issued (issuer =
+// subject) and its self-signature verifies: Intel re-issued its root with
+// the same key, and both certificates are genuine. A certificate with the
+// trusted key but a corrupted body or signature is refused, as Intel's QVL
+// refuses it. Accepted roots are remembered by their exact bytes, so the
+// self-signature of a distinct root is checked once, not per quote.
 type trustStore struct {
 	roots []*x509.Certificate
+
+	mu       sync.RWMutex
+	accepted map[string]*x509.Certificate // chain root DER -> trusted root
+	max      int
+	// selfSigChecks counts self-signature verifications (for tests of the
+	// cache).
+	selfSigChecks atomic.Int64
 }
 
-func newTrustStore(extra []*x509.Certificate, withoutIntel bool) *trustStore {
-	ts := &trustStore{}
+func newTrustStore(extra []*x509.Certificate, withoutIntel bool, max int) *trustStore {
+	ts := &trustStore{accepted: make(map[string]*x509.Certificate), max: max}
 	if !withoutIntel {
 		ts.roots = append(ts.roots, intelRoot)
 	}
@@ -82,15 +101,48 @@ func newTrustStore(extra []*x509.Certificate, withoutIntel bool) *trustStore {
 	return ts
 }
 
-// anchor returns the trusted root with the same public key as c.
+// anchor returns the trusted root that c (the last certificate of a chain)
+// stands for, with its description.
 func (ts *trustStore) anchor(c *x509.Certificate) (*x509.Certificate, Anchor, error) {
-	for _, r := range ts.roots {
-		if bytes.Equal(r.RawSubjectPublicKeyInfo, c.RawSubjectPublicKeyInfo) {
-			return r, Anchor{Subject: r.Subject.CommonName, SPKISHA256: spkiHash(r), Intel: r == intelRoot,
-				Simulated: slices.Contains(r.Subject.Organization, SimulatedOrganization)}, nil
+	ts.mu.RLock()
+	r := ts.accepted[string(c.Raw)]
+	ts.mu.RUnlock()
+	if r == nil {
+		var err error
+		if r, err = ts.match(c); err != nil {
+			return nil, Anchor{}, err
 		}
+		ts.mu.Lock()
+		bounded.MakeRoom(ts.accepted, ts.max)
+		ts.accepted[string(c.Raw)] = r
+		ts.mu.Unlock()
 	}
-	return nil, Anchor{}, fmt.Errorf("root %q with key SHA-256 %s is not a trusted root (want the Intel SGX Root CA %s%s)",
+	return r, Anchor{Subject: r.Subject.CommonName, SPKISHA256: spkiHash(r), Intel: r == intelRoot,
+		Simulated: slices.Contains(r.Subject.Organization, SimulatedOrganization)}, nil
+}
+
+// match finds the trusted root with c's key and checks that c is that root
+// or a correctly self-signed certificate of its key.
+func (ts *trustStore) match(c *x509.Certificate) (*x509.Certificate, error) {
+	for _, r := range ts.roots {
+		if !bytes.Equal(r.RawSubjectPublicKeyInfo, c.RawSubjectPublicKeyInfo) {
+			continue
+		}
+		if bytes.Equal(r.Raw, c.Raw) {
+			return r, nil
+		}
+		if !bytes.Equal(c.RawIssuer, c.RawSubject) {
+			return nil, fmt.Errorf("root certificate %q has the key of trusted root %q but is not self-issued (issuer %q)",
+				c.Subject.CommonName, r.Subject.CommonName, c.Issuer.CommonName)
+		}
+		ts.selfSigChecks.Add(1)
+		if err := c.CheckSignatureFrom(c); err != nil {
+			return nil, fmt.Errorf("root certificate %q has the key of trusted root %q but is not a copy of it and its self-signature does not verify (corrupted or forged): %w",
+				c.Subject.CommonName, r.Subject.CommonName, err)
+		}
+		return r, nil
+	}
+	return nil, fmt.Errorf("root %q with key SHA-256 %s is not a trusted root (want the Intel SGX Root CA %s%s)",
 		c.Subject.CommonName, spkiHash(c), IntelRootSPKISHA256, ts.extraHint())
 }
 

@@ -2,7 +2,8 @@
 // Quote Verification Library does: the quote signature by the attestation
 // key, the QE report signature by the PCK key and its binding of the
 // attestation key, the PCK certificate chain to the Intel SGX Root CA
-// (pinned by key), CRLs, the signatures and validity of the TCB Info and QE
+// (pinned by key; the chain's root must be a copy of it or correctly
+// self-signed), CRLs, the signatures and validity of the TCB Info and QE
 // Identity, and the TCB level evaluation with Intel's ordering and status
 // convergence rules.
 //
@@ -14,6 +15,49 @@
 // reports, collateral signatures) is verified once and cached by the exact
 // bytes it vouches for, so verifying another quote from a known platform
 // costs one ECDSA P-256 verification plus bookkeeping.
+//
+// # Expired collateral
+//
+// Collateral past its next update is still evaluated, as Intel's QVL
+// evaluates it and reports the expiry separately: tcb_info.validity,
+// qe_identity.validity, pck_crl or root_ca_crl fails with ErrValidity (the
+// one condition a policy may excuse), and the TCB level, the QE identity
+// match and the revocation lookups still run and apply. Collateral whose
+// signature does not verify, or whose signer is revoked, is not used.
+//
+// # Collateral precedence
+//
+// A verification draws on up to two collateral sources: the verifier's own
+// (Options.Collateral, or what Options.Provider answers) and the attester's
+// (Options.PeerCollateral, such as an RA-TLS certificate's endorsements
+// extension). The attester chooses what it sends, so its collateral may be
+// old or selective:
+//
+//   - The verifier's own collateral wins. Each item (TCB Info, QE
+//     Identity, PCK CRL, root CA CRL) is taken from the attester's
+//     collateral only when the verifier's own has no current item for this
+//     platform: no own collateral at all; a Provider error saying that it
+//     has nothing for the platform or only expired collateral (matching
+//     fs.ErrNotExist, as *pcs.MissingError does, or pcs.ErrExpired) or
+//     that it cannot be reached (an HTTP 404, 429 or 5xx answer, a network
+//     error, a timeout), while any other Provider error fails the
+//     verification; an own item that is absent or is for another platform
+//     (TCB Info of another TEE, FMSPC or PCE ID, QE Identity of another id,
+//     PCK CRL of another CA, collateral chaining to another root); or an
+//     own item that is past its next update or fails its signature check
+//     where the attester's is current and its signature verifies.
+//   - The attester's TCB Info and QE Identity must not be older than what
+//     the verifier has verified for the same platform: each Verifier keeps
+//     a floor, the highest tcbEvaluationDataNumber of signature-checked TCB
+//     Info per root, TEE and FMSPC, and of QE Identity per root and id,
+//     from either source. Below it, tcb_info.evaluation_data_number or
+//     qe_identity.evaluation_data_number fails with ErrRollback. The
+//     verifier's own collateral is not held to the floor: it is the
+//     verifier's choice (for instance of the TCB update channel).
+//   - Revocations apply from every source: a PCK certificate (or PCK CA,
+//     or collateral signer) listed by any CRL whose signature verifies is
+//     revoked, whichever CRL was used for the validity check, and whether
+//     or not that CRL is current.
 package intel
 
 import (
@@ -37,9 +81,10 @@ import (
 
 // Config configures a Verifier.
 type Config struct {
-	// ExtraRoots are trusted in addition to the Intel SGX Root CA, matched
-	// by public key: test PKIs and simulated TEEs. Results say which root
-	// a chain ended in.
+	// ExtraRoots are trusted in addition to the Intel SGX Root CA: test
+	// PKIs and simulated TEEs. Like the Intel root, each is trusted by its
+	// key: a chain's root certificate must be a copy of it or correctly
+	// self-signed with that key. Results say which root a chain ended in.
 	ExtraRoots []*x509.Certificate
 	// WithoutIntelRoot trusts only ExtraRoots.
 	WithoutIntelRoot bool
@@ -61,11 +106,25 @@ type Options struct {
 	// Collateral is the TCB Info, QE Identity and CRLs to evaluate against.
 	// When it is nil, Provider is asked for the collateral of the quote's
 	// platform (FMSPC and PCK CA from its verified PCK certificate). With
-	// neither, the signatures and the PCK chain are verified but the result
-	// fails the collateral.present check. Collateral values are cached by
-	// identity: do not modify one after passing it here.
+	// neither, and no PeerCollateral, the signatures and the PCK chain are
+	// verified but the result fails the collateral.present check.
+	// Collateral values are cached by identity: do not modify one after
+	// passing it here.
 	Collateral *pcs.Collateral
 	Provider   pcs.Provider
+	// PeerCollateral is collateral the attester supplied with its evidence,
+	// such as the endorsements extension of an RA-TLS certificate. The
+	// verifier's own collateral (Collateral or Provider) wins: an item is
+	// taken from PeerCollateral only when the own collateral has no current
+	// one for this platform, or when Provider reports that it has nothing
+	// (current) for the platform or cannot be reached (any other Provider
+	// error fails the verification). PeerCollateral values are cached by
+	// identity too. Peer TCB Info and QE Identity older than any this
+	// Verifier has verified for the platform are refused
+	// (tcb_info.evaluation_data_number, qe_identity.evaluation_data_number),
+	// and the peer's CRLs revoke too. See "Collateral precedence" in the
+	// package documentation.
+	PeerCollateral *pcs.Collateral
 	// Update is the TCB update channel asked of Provider (default standard).
 	Update pcs.Update
 }
@@ -80,6 +139,11 @@ type Verifier struct {
 	chains map[string]*verifiedChain
 	qes    map[[32]byte]*ecdsa.PublicKey
 	colls  map[*pcs.Collateral]*verifiedCollateral
+
+	// floors hold the highest tcbEvaluationDataNumber verified per
+	// platform (see collateralSources).
+	floorMu sync.Mutex
+	floors  map[floorKey]uint32
 }
 
 // NewVerifier returns a Verifier trusting the Intel SGX Root CA and any
@@ -93,11 +157,12 @@ func NewVerifier(cfg *Config) *Verifier {
 		c.CacheSize = 1024
 	}
 	return &Verifier{
-		roots:  newTrustStore(c.ExtraRoots, c.WithoutIntelRoot),
+		roots:  newTrustStore(c.ExtraRoots, c.WithoutIntelRoot, c.CacheSize),
 		max:    c.CacheSize,
 		chains: make(map[string]*verifiedChain),
 		qes:    make(map[[32]byte]*ecdsa.PublicKey),
 		colls:  make(map[*pcs.Collateral]*verifiedCollateral),
+		floors: make(map[floorKey]uint32),
 	}
 }
 
@@ -169,25 +234,47 @@ func (v *Verifier) Verify(ctx context.Context, q *quote.Quote, opt Options) (*Re
 	}
 	r.Checks.Pass(CheckQuoteSignature, "header and report body signed by the attestation key")
 
-	coll := opt.Collateral
-	if coll == nil && opt.Provider != nil {
+	src, err := v.collateralSources(ctx, q, chain, opt)
+	if err != nil {
+		// The TCB cannot be evaluated without collateral: the check did
+		// not run. The provider's error stays findable (errors.Is), e.g.
+		// to tell an unavailable source (pcs.ErrUnavailable) from a
+		// verdict.
+		r.Checks.NotRunCause(CheckCollateral, ErrNoCollateral, err, "%v", err)
+		return r, r.err()
+	}
+	v.evaluate(r, chain, src, now)
+	return r, r.err()
+}
+
+// collateralSources gathers the verifier's own collateral and the
+// attester's, verified (and cached) each on its own.
+func (v *Verifier) collateralSources(ctx context.Context, q *quote.Quote, chain *verifiedChain, opt Options) (collateralSources, error) {
+	var src collateralSources
+	own := opt.Collateral
+	if own == nil && opt.Provider != nil {
 		req := pcs.Request{TEE: pcs.TEESGX, FMSPC: chain.pck.FMSPC, CA: chain.caType, Update: opt.Update}
 		if q.IsTDX() {
 			req.TEE = pcs.TEETDX
 		}
-		if coll, err = opt.Provider.Collateral(ctx, req); err != nil {
-			// The provider's error stays findable (errors.Is), e.g. to tell
-			// an unavailable source (pcs.ErrUnavailable) from a verdict.
-			r.Checks.FailCause(CheckCollateral, ErrNoCollateral, err, "collateral for %s: %v", req, err)
-			return r, r.err()
+		var err error
+		if own, err = opt.Provider.Collateral(ctx, req); err != nil {
+			if opt.PeerCollateral == nil || !collateralGap(err) {
+				return src, fmt.Errorf("collateral for %s: %w", req, err)
+			}
+			own, src.ownMissing = nil, true
 		}
 	}
-	if coll == nil {
-		r.Checks.Fail(CheckCollateral, ErrNoCollateral, "no TCB Info, QE Identity or CRLs given: the TCB status cannot be evaluated (fetch collateral or pass it offline)")
-		return r, r.err()
+	if own == nil && opt.PeerCollateral == nil {
+		return src, fmt.Errorf("no TCB Info, QE Identity or CRLs given: the TCB status cannot be evaluated (fetch collateral or pass it offline)")
 	}
-	v.evaluate(r, chain, v.collateral(coll), now)
-	return r, r.err()
+	if own != nil {
+		src.own = v.collateral(own)
+	}
+	if opt.PeerCollateral != nil && opt.PeerCollateral != own {
+		src.peer = v.collateral(opt.PeerCollateral)
+	}
+	return src, nil
 }
 
 // verifyRS checks an ECDSA signature given as 64 bytes r||s.
