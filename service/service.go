@@ -341,7 +341,7 @@ func (s *Server) discovery(state string) *api.Discovery {
 			"keys":                        api.PathKeys,
 			"openapi":                     api.PathOpenAPI,
 		},
-		AttestationSchemes: map[string][]string{"tees": {"sgx", "tdx", "sev_snp", "cca"}},
+		AttestationSchemes: map[string][]string{"tees": {"sgx", "tdx", "sev_snp", "cca", "azure_vtpm"}},
 	}
 }
 
