@@ -52,7 +52,12 @@ func newOIDCProvider(t *testing.T) *oidcProvider {
 		defer p.mu.Unlock()
 		p.served++
 		b64 := base64.RawURLEncoding.EncodeToString
-		ecx, ecy := p.ec.PublicKey.X.FillBytes(make([]byte, 32)), p.ec.PublicKey.Y.FillBytes(make([]byte, 32))
+		pt, err := p.ec.PublicKey.Bytes() // 0x04 || x || y
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		ecx, ecy := pt[1:33], pt[33:]
 		json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{
 			{"kty": "RSA", "kid": p.kid, "use": "sig", "alg": "RS256", "n": b64(p.rsa.N.Bytes()), "e": b64(big.NewInt(int64(p.rsa.E)).Bytes())},
 			{"kty": "EC", "kid": "ec-1", "use": "sig", "crv": "P-256", "x": b64(ecx), "y": b64(ecy)},

@@ -835,7 +835,11 @@ func TestCCAPlatformKeysProvisioned(t *testing.T) {
 		platforms = append(platforms, p)
 		pub := &p.CPAK.PublicKey
 		b64 := base64.RawURLEncoding.EncodeToString
-		jwk := fmt.Sprintf(`{"kty":"EC","crv":"P-384","x":%q,"y":%q}`, b64(pub.X.FillBytes(make([]byte, 48))), b64(pub.Y.FillBytes(make([]byte, 48))))
+		pt, err := pub.Bytes() // 0x04 || x || y
+		if err != nil {
+			t.Fatal(err)
+		}
+		jwk := fmt.Sprintf(`{"kty":"EC","crv":"P-384","x":%q,"y":%q}`, b64(pt[1:49]), b64(pt[49:]))
 		switch i {
 		case 0:
 			keys = append(keys, fmt.Sprintf(`{"instance_id":"%x","jwk":%s}`, p.InstanceID, jwk))
