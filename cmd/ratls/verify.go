@@ -227,11 +227,9 @@ func (f *verifyFlags) options() (*ratls.VerifyOptions, error) {
 	}
 	switch {
 	case f.collateral != "":
-		c, err := loadCollateral(f.collateral)
-		if err != nil {
-			return nil, inputErr("--collateral: %v", err)
+		if err := f.offlineCollateral(opt, roots); err != nil {
+			return nil, err
 		}
-		opt.Collateral = pcs.Static{C: c}
 	case !f.offline:
 		p, err := onlineProvider(f, opt.Now)
 		if err != nil {
@@ -240,28 +238,6 @@ func (f *verifyFlags) options() (*ratls.VerifyOptions, error) {
 		opt.Collateral = p
 	}
 	return opt, nil
-}
-
-func loadCollateral(path string) (*pcs.Collateral, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if st.IsDir() {
-		// Partial collateral is still used: verification then names what
-		// is missing instead of refusing the input.
-		c, err := pcs.LoadDir(path)
-		var missing *pcs.MissingError
-		if errors.As(err, &missing) && c != nil {
-			return c, nil
-		}
-		return c, err
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return pcs.ParseDCAPQVLJSON(b)
 }
 
 type verifyReport struct {
