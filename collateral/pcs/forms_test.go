@@ -462,3 +462,22 @@ func TestIntelCertificates(t *testing.T) {
 		t.Errorf("root key SHA-256 %s", got)
 	}
 }
+
+// Any input gives collateral or an error, never a panic; what it gives is
+// usable for any request.
+func FuzzParseOffline(f *testing.F) {
+	addFiles(f, "dcap-qvl/tdx_quote_collateral.json", "intel-qvl-sample-testroot/sgx/tcbInfo.json",
+		"intel-qvl-sample-testroot/sgx/tcbSignChain.pem", "zkdcap/pck_platform_crl.der", "mobilecoin-sgx/example_tcb.json")
+	f.Add([]byte("HTTP/2 200\r\nTCB-Info-Issuer-Chain: -----BEGIN%20CERTIFICATE-----\r\n\r\n{}"))
+	f.Add([]byte(`{"collaterals":{"tcbinfos":[{"sgx_tcbinfo":{"tcbInfo":{}}}],"pckcacrl":{"processorCrl":"30"}}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		o, err := ParseOffline("input", b, nil)
+		if err != nil {
+			return
+		}
+		for _, req := range []Request{{TEE: TEESGX, CA: CAProcessor}, {TEE: TEETDX, CA: CAPlatform, Update: UpdateEarly}} {
+			o.Collateral(context.Background(), req)
+		}
+		o.Items()
+	})
+}
