@@ -26,15 +26,9 @@ type Quote struct {
 	CertificationDataType uint16       `json:"certification_data_type"`
 	QEReport              Fields       `json:"qe_report"`
 	QEAuthDataSize        int          `json:"qe_auth_data_size"`
-	PCKChain              []*ChainCert `json:"pck_chain,omitempty"`
-}
-
-// ChainCert names one certificate of a PCK chain embedded in a quote.
-type ChainCert struct {
-	Subject   string `json:"subject"`
-	Issuer    string `json:"issuer"`
-	NotBefore string `json:"not_before"`
-	NotAfter  string `json:"not_after"`
+	// PCKChain is the PCK certificate chain of the certification data,
+	// leaf first; the leaf's SGX extensions are decoded.
+	PCKChain []*Certificate `json:"pck_chain,omitempty"`
 }
 
 // CCAToken describes the structure of an Arm CCA attestation token.
@@ -154,15 +148,14 @@ func describeQuote(q *quote.Quote) *Quote {
 		QEAuthDataSize: len(s.QEAuthData),
 	}
 	if ders, err := s.Certification.PCKChainDER(); err == nil {
+		var certs []*x509.Certificate
 		for _, der := range ders {
-			c, err := x509.ParseCertificate(der)
-			if err != nil {
-				continue
+			if c, err := x509.ParseCertificate(der); err == nil {
+				certs = append(certs, c)
 			}
-			out.PCKChain = append(out.PCKChain, &ChainCert{
-				Subject: c.Subject.String(), Issuer: c.Issuer.String(),
-				NotBefore: c.NotBefore.UTC().Format(rfc3339), NotAfter: c.NotAfter.UTC().Format(rfc3339),
-			})
+		}
+		for i, c := range certs {
+			out.PCKChain = append(out.PCKChain, describeCertificate(c, issuerOf(certs, i)))
 		}
 	}
 	return out

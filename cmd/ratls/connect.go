@@ -17,10 +17,11 @@ import (
 )
 
 type connectFlags struct {
-	verify verifyFlags
-	nonce  bool
-	relay  bool
-	mutual attesterFlags
+	verify    verifyFlags
+	nonce     bool
+	relay     bool
+	mutual    attesterFlags
+	saveChain string
 }
 
 func newConnectCommand() *cobra.Command {
@@ -61,6 +62,7 @@ errors.`,
 	v.addOtherTEEFlags(fl)
 	fl.BoolVar(&f.nonce, "nonce", false, "require a certificate made for this connection")
 	fl.BoolVar(&f.relay, "relay", false, "after verification, relay standard input and output")
+	fl.StringVar(&f.saveChain, "save-chain", "", "write the certificate chain the server presents to this file (PEM), accepted or not")
 	fl.StringVar(&f.mutual.name, "attester", "", "present an RA-TLS client certificate from this attester (sim, tsm, gramine, sevguest)")
 	fl.StringVar(&f.mutual.simDir, "sim-dir", "", "with --attester sim: simulated TEE state")
 	fl.StringVar(&f.mutual.tee, "tee", "tdx", "with --attester sim: sgx or tdx")
@@ -99,9 +101,16 @@ func runConnect(cmd *cobra.Command, addr string, f *connectFlags) error {
 		cfg = ratls.ClientConfig(pv, iss)
 		cfg.ServerName = f.verify.sni
 	}
+	var chain chainCapture
+	chain.wrap(cfg)
 	ctx, cancel := context.WithTimeout(cmdContext(cmd), f.verify.timeout)
 	defer cancel()
 	conn, err := (&tls.Dialer{NetDialer: &net.Dialer{}, Config: cfg}).DialContext(ctx, "tcp", addr)
+	if f.saveChain != "" && chain.certs != nil {
+		if err := chain.save(f.saveChain); err != nil {
+			return &exitError{code: exitInput, err: err}
+		}
+	}
 	var pe *ratls.PeerError
 	switch {
 	case err == nil:

@@ -40,6 +40,10 @@ const (
 	pcsHint       = "https://api.trustedservices.intel.com"
 )
 
+// ErrNoCollateral: LoadOffline or ParseOffline found nothing that is
+// collateral (as opposed to collateral that is malformed).
+var ErrNoCollateral = errors.New("no TCB Info, QE Identity or CRL found")
+
 // OfflineOptions configures LoadOffline and ParseOffline.
 type OfflineOptions struct {
 	// Certificates complete issuer chains besides IntelCertificates, for
@@ -643,11 +647,10 @@ func (l *offlineLoader) build(source string) (*Offline, error) {
 		}
 	}
 	if len(o.tcbInfos)+len(o.identities)+len(o.pckCRLs)+len(o.rootCRLs) == 0 {
-		msg := "no TCB Info, QE Identity or CRL found"
 		if len(o.Ignored) > 0 {
-			msg += " (" + strings.Join(o.Ignored, "; ") + ")"
+			return nil, fmt.Errorf("%s: %w (%s)", strings.TrimPrefix(source, "offline "), ErrNoCollateral, strings.Join(o.Ignored, "; "))
 		}
-		return nil, fmt.Errorf("%s: %s", strings.TrimPrefix(source, "offline "), msg)
+		return nil, fmt.Errorf("%s: %w", strings.TrimPrefix(source, "offline "), ErrNoCollateral)
 	}
 	return o, nil
 }
@@ -950,3 +953,34 @@ func (o *Offline) Items() []string {
 }
 
 var _ Provider = (*Offline)(nil)
+
+// OfflineItem is one item of offline collateral: a TCB Info, an Enclave
+// Identity or a CRL, with the file it came from and its issuer chain as
+// completed.
+type OfflineItem struct {
+	File     string
+	TCBInfo  *TCBInfo
+	Identity *EnclaveIdentity
+	CRL      *x509.RevocationList
+	// CA is the PCK CA of a PCK CRL, "" for the root CA CRL.
+	CA    CA
+	Chain []*x509.Certificate
+}
+
+// Contents lists every item read, for tools that describe collateral.
+func (o *Offline) Contents() []OfflineItem {
+	var out []OfflineItem
+	for _, d := range o.tcbInfos {
+		out = append(out, OfflineItem{File: d.file, TCBInfo: d.tcb, Chain: d.chain})
+	}
+	for _, d := range o.identities {
+		out = append(out, OfflineItem{File: d.file, Identity: d.id, Chain: d.chain})
+	}
+	for _, d := range o.pckCRLs {
+		out = append(out, OfflineItem{File: d.file, CRL: d.crl, CA: d.ca, Chain: d.chain})
+	}
+	for _, d := range o.rootCRLs {
+		out = append(out, OfflineItem{File: d.file, CRL: d.crl})
+	}
+	return out
+}
