@@ -13,19 +13,19 @@ import (
 
 // Quote describes the structure of a DCAP quote.
 type Quote struct {
-	Version               uint16       `json:"version"`
-	AttKeyType            uint16       `json:"att_key_type"`
-	TEEType               uint32       `json:"tee_type"`
-	BodyType              uint16       `json:"body_type"`
-	QESVN                 uint16       `json:"qe_svn"`
-	PCESVN                uint16       `json:"pce_svn"`
-	QEVendorID            string       `json:"qe_vendor_id"`
-	UserData              string       `json:"user_data"`
-	Size                  int          `json:"size"`
-	TrailingBytes         int          `json:"trailing_bytes"`
-	CertificationDataType uint16       `json:"certification_data_type"`
-	QEReport              Fields       `json:"qe_report"`
-	QEAuthDataSize        int          `json:"qe_auth_data_size"`
+	Version               uint16 `json:"version"`
+	AttKeyType            uint16 `json:"att_key_type"`
+	TEEType               uint32 `json:"tee_type"`
+	BodyType              uint16 `json:"body_type"`
+	QESVN                 uint16 `json:"qe_svn"`
+	PCESVN                uint16 `json:"pce_svn"`
+	QEVendorID            string `json:"qe_vendor_id"`
+	UserData              string `json:"user_data"`
+	Size                  int    `json:"size"`
+	TrailingBytes         int    `json:"trailing_bytes"`
+	CertificationDataType uint16 `json:"certification_data_type"`
+	QEReport              Fields `json:"qe_report"`
+	QEAuthDataSize        int    `json:"qe_auth_data_size"`
 	// PCKChain is the PCK certificate chain of the certification data,
 	// leaf first; the leaf's SGX extensions are decoded.
 	PCKChain []*Certificate `json:"pck_chain,omitempty"`
