@@ -63,6 +63,9 @@ type VerifyOptions struct {
 	// platform tokens; CCAKeyStore looks one up by platform instance ID.
 	CCAKey      crypto.PublicKey
 	CCAKeyStore func(instanceID []byte) (crypto.PublicKey, error)
+	// CCAAllowPlatformOnly accepts Arm CCA platform tokens that come
+	// without a realm token (the realm checks are then not applicable).
+	CCAAllowPlatformOnly bool
 }
 
 // Verification is the outcome of verifying and appraising the evidence of
@@ -294,7 +297,7 @@ func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, c
 		if ccaV == nil {
 			ccaV = defaultCCA()
 		}
-		v.CCA, v.Err = ccaV.Verify(ctx, item.CCA, arm.Options{CPAK: o.CCAKey, KeyStore: o.CCAKeyStore})
+		v.CCA, v.Err = ccaV.Verify(ctx, item.CCA, arm.Options{CPAK: o.CCAKey, KeyStore: o.CCAKeyStore, AllowPlatformOnly: o.CCAAllowPlatformOnly})
 		v.Appraisal = p.AppraiseCCA(v.CCA, v.Err, b)
 	default:
 		v.Err = fmt.Errorf("ratls: no verifier for %s evidence (%s)", item.TEE, item.Kind)

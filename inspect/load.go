@@ -22,6 +22,7 @@ import (
 
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/snp"
+	"github.com/ratls/ratls/internal/neterr"
 )
 
 // MaxInputSize bounds files and certificate chains read by this package.
@@ -312,7 +313,7 @@ func Address(ctx context.Context, addr string, opt *Options) (*Report, error) {
 		return nil, &InputError{Input: addr, Err: errors.New("handshake completed without presenting a certificate")}
 	}
 	if !errors.Is(err, errGotCertificate) || len(captured) == 0 {
-		return nil, &InputError{Input: addr, Err: err}
+		return nil, &InputError{Input: addr, Err: neterr.Cause(err)}
 	}
 	r, err := Certificates(captured)
 	if err != nil {

@@ -224,7 +224,9 @@ func runCollateralFetch(cmd *cobra.Command, f *collateralFetchFlags, args []stri
 			if firstErr == nil {
 				firstErr = err
 			}
-			fmt.Fprintf(w, "%s: FAILED: %v\n", p.req, err)
+			if len(platforms) > 1 { // a single failure is the command's error
+				fmt.Fprintf(w, "%s: FAILED: %v\n", p.req, err)
+			}
 			continue
 		}
 		fmt.Fprintf(w, "%s: %s\n", p.req, summary)

@@ -55,6 +55,15 @@ type snpFetch struct {
 	sources []string
 }
 
+// label names the fetch in messages: the request, or the product's chain
+// when there is no report.
+func (s *snpFetch) label() string {
+	if s.req.ChipID == ([64]byte{}) {
+		return fmt.Sprintf("%s %s chain and CRL", s.req.Product, s.req.SigningKey)
+	}
+	return s.req.String()
+}
+
 // dirName names the subdirectory of one fetch among several.
 func (s *snpFetch) dirName() string {
 	name := fmt.Sprintf("%s-%s", s.req.Product, strings.ToLower(s.req.SigningKey.String()))
@@ -123,7 +132,7 @@ func runSNPFetch(cmd *cobra.Command, f *collateralFetchFlags, args []string) err
 		if len(fetches) > 1 {
 			dir = filepath.Join(f.out, s.dirName())
 		}
-		stop := startProgress(w, fmt.Sprintf("[%d/%d] fetching %s from %s", i+1, len(fetches), s.req, client.BaseURL()))
+		stop := startProgress(w, fmt.Sprintf("[%d/%d] fetching %s from %s", i+1, len(fetches), s.label(), client.BaseURL()))
 		summary, err := fetchSNPOne(ctx, client, s.req, dir, f.timeout)
 		stop()
 		if err != nil {
@@ -131,10 +140,12 @@ func runSNPFetch(cmd *cobra.Command, f *collateralFetchFlags, args []string) err
 			if firstErr == nil {
 				firstErr = err
 			}
-			fmt.Fprintf(w, "%s: FAILED: %v\n", s.req, err)
+			if len(fetches) > 1 { // a single failure is the command's error
+				fmt.Fprintf(w, "%s: FAILED: %v\n", s.label(), err)
+			}
 			continue
 		}
-		fmt.Fprintf(w, "%s: %s\n", s.req, summary)
+		fmt.Fprintf(w, "%s: %s\n", s.label(), summary)
 	}
 	switch {
 	case failed == 0:

@@ -217,7 +217,7 @@ func TestCollateralFetchProgress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	line := "\r\x1b[K[1/1] fetching Milan VCEK chip=00000000…000000 tcb=0x0000000000000000 from " + k.srv.URL + " ... 0s\r\x1b[K"
+	line := "\r\x1b[K[1/1] fetching Milan VCEK chain and CRL from " + k.srv.URL + " ... 0s\r\x1b[K"
 	if !strings.HasPrefix(stderr, line) || !strings.Contains(stderr[len(line):], "wrote ") {
 		t.Errorf("progress output %q", stderr)
 	}

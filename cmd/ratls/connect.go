@@ -14,6 +14,7 @@ import (
 
 	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/inspect"
+	"github.com/ratls/ratls/internal/neterr"
 )
 
 type connectFlags struct {
@@ -117,7 +118,7 @@ func runConnect(cmd *cobra.Command, addr string, f *connectFlags) error {
 	case errors.As(err, &pe) || verified != nil:
 		// The handshake reached verification: show why it was refused.
 	default:
-		return &exitError{code: exitInput, err: err}
+		return &exitError{code: exitInput, err: fmt.Errorf("%s: %w", addr, neterr.Cause(err))}
 	}
 	if verified == nil {
 		return &exitError{code: exitInput, err: errors.New("the server's certificate was not verified")}

@@ -137,6 +137,7 @@ Create the first admin token with "ratls verifier token create".`,
 	fl.StringVar(&f.policy, "policy", "", "built-in policy file (JSON, docs/policy.md), used while no policy named --default-policy is stored")
 	fl.StringArrayVar(&f.trustRoots, "trust-root", nil, "additional trusted root certificate (PEM); repeatable")
 	fl.BoolVar(&f.onlyRoots, "only-trust-roots", false, "trust only the --trust-root certificates, not Intel's root")
+	fl.StringVar(&f.pckChain, "pck-chain", "", "PCK certificate chain (PEM) for quotes that carry only a PPID")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "timeout of collateral fetches and of each request")
 	f.addOtherTEEFlags(fl)
 	return cmd

@@ -52,6 +52,8 @@ type verifyFlags struct {
 	amdCerts   string
 	amdProduct string
 	ccaCPAK    string
+	// ccaPlatformOnly accepts Arm CCA platform tokens alone.
+	ccaPlatformOnly bool
 	// With --verifier the evidence is appraised by a verification
 	// service instead of locally.
 	verifier      string
@@ -328,13 +330,13 @@ func writeVerification(w io.Writer, r *verifyReport) {
 		p.line(1, mark+" "+c.Name, c.Detail)
 	}
 	if v.TCBStatus != "" {
-		p.line(1, "TCB status", fmt.Sprintf("%s (level of %s, advisories %s)", v.TCBStatus, strings.TrimSuffix(v.TCBDate, "T00:00:00Z"), strings.Join(nonEmpty(v.AdvisoryIDs), ", ")))
+		p.line(1, "TCB status", tcbStatusLine(v.TCBStatus, v.TCBDate, v.AdvisoryIDs))
 	}
 	if v.TrustAnchor != nil {
-		p.line(1, "trust anchor", fmt.Sprintf("%s (key SHA-256 %s)", v.TrustAnchor.Subject, v.TrustAnchor.SPKISHA256))
+		p.line(1, "trust anchor", intelAnchorLine(v.TrustAnchor))
 	}
 	if s := v.SNP; s != nil && s.TrustAnchor != nil {
-		p.line(1, "trust anchor", fmt.Sprintf("%s (key SHA-256 %s), %s %s", s.TrustAnchor.Subject, s.TrustAnchor.SPKISHA256, s.Product, strings.ToUpper(s.SigningKey)))
+		p.line(1, "trust anchor", amdAnchorLine(s))
 	}
 	if c := v.CCA; c != nil {
 		p.line(1, "platform", fmt.Sprintf("lifecycle %s, CPAK SHA-256 %s", c.LifecycleState, c.CPAKSHA256))
@@ -345,23 +347,12 @@ func writeVerification(w io.Writer, r *verifyReport) {
 	p.line(1, "key binding", v.KeyBinding)
 	p.section("Appraisal (policy " + v.PolicyID + ")")
 	for _, rs := range v.Reasons {
-		line := rs.Message
-		if rs.Expected != "" || rs.Actual != "" {
-			line += fmt.Sprintf(" [expected %s, actual %s]", rs.Expected, rs.Actual)
-		}
-		p.line(1, string(rs.Status)+" "+rs.Check, line)
+		p.line(1, string(rs.Status)+" "+rs.Check, reasonLine(rs))
 	}
 	for _, n := range v.Notes {
 		p.line(1, "note", n)
 	}
 	fmt.Fprintf(w, "\nResult: %s\n", strings.ToUpper(string(v.Status)))
-}
-
-func nonEmpty(s []string) []string {
-	if len(s) == 0 {
-		return []string{"none"}
-	}
-	return s
 }
 
 // addOtherTEEFlags registers the SEV-SNP and Arm CCA flags shared by
@@ -370,11 +361,13 @@ func (f *verifyFlags) addOtherTEEFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&f.amdCerts, "amd-certs", "", "SEV-SNP: directory with vcek.pem or vlek.pem, ask.pem or asvk.pem, ark.pem (optional vcek-crl.der, vlek-crl.der); default: AMD's KDS unless --offline")
 	fl.StringVar(&f.amdProduct, "amd-product", "", "SEV-SNP: product of version 2 reports (Milan, Genoa, Turin)")
 	fl.StringVar(&f.ccaCPAK, "cca-cpak", "", "Arm CCA: the platform attestation public key (PEM)")
+	fl.BoolVar(&f.ccaPlatformOnly, "cca-allow-platform-only", false, "Arm CCA: accept a platform token without a realm token")
 }
 
 // otherTEEOptions fills the SEV-SNP and Arm CCA options.
 func (f *verifyFlags) otherTEEOptions(opt *ratls.VerifyOptions) error {
 	opt.AMDProduct = f.amdProduct
+	opt.CCAAllowPlatformOnly = f.ccaPlatformOnly
 	switch {
 	case f.amdCerts != "":
 		c, err := kds.LoadDir(f.amdCerts)
@@ -432,7 +425,7 @@ const envVerifierToken = "RATLS_VERIFIER_TOKEN"
 // localOnlyFlags configure local verification; with --verifier the service
 // decides them, so giving one is a mistake worth reporting.
 var localOnlyFlags = []string{"at", "collateral", "offline", "pccs", "update", "policy", "trust-root", "only-trust-roots",
-	"pck-chain", "cache-dir", "amd-certs", "amd-product", "cca-cpak"}
+	"pck-chain", "cache-dir", "amd-certs", "amd-product", "cca-cpak", "cca-allow-platform-only"}
 
 func (f *verifyFlags) checkVerifierFlags(fl *pflag.FlagSet) error {
 	if f.verifier == "" {
@@ -689,11 +682,7 @@ func writeRemote(w io.Writer, r *remoteReport) {
 	}
 	p.section("Appraisal (policy " + r.Result.PolicyID + ")")
 	for _, rs := range r.Result.Reasons {
-		line := rs.Message
-		if rs.Expected != "" || rs.Actual != "" {
-			line += fmt.Sprintf(" [expected %s, actual %s]", rs.Expected, rs.Actual)
-		}
-		p.line(1, string(rs.Status)+" "+rs.Check, line)
+		p.line(1, string(rs.Status)+" "+rs.Check, reasonLine(rs))
 	}
 	fmt.Fprintf(w, "\nResult: %s\n", strings.ToUpper(string(r.Result.Status)))
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ratls/ratls/internal/neterr"
 	"github.com/ratls/ratls/internal/retry"
 
 	"github.com/ratls/ratls/evidence/snp"
@@ -371,7 +372,7 @@ func (c *Client) getOnce(ctx context.Context, u string, limit int64) ([]byte, er
 	req.Header.Set("User-Agent", c.userAgent)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("kds: GET %s: %w", u, err)
+		return nil, fmt.Errorf("kds: GET %s: %w", u, neterr.Cause(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

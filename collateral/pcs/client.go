@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ratls/ratls/internal/neterr"
 	"github.com/ratls/ratls/internal/retry"
 )
 
@@ -544,7 +545,7 @@ func (c *Client) getOnce(ctx context.Context, u string, limit int64) ([]byte, ht
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, nil, fmt.Errorf("pcs: GET %s: %w", u, err)
+		return nil, nil, fmt.Errorf("pcs: GET %s: %w", u, neterr.Cause(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
