@@ -203,7 +203,7 @@ func runCollateralFetch(cmd *cobra.Command, f *collateralFetchFlags, args []stri
 		return inputError("nothing to fetch: give SOURCE files or --tee and --fmspc")
 	}
 
-	client := pcs.NewClient(pcs.ClientConfig{BaseURL: f.pccs, UserAgent: "ratls/" + version})
+	client := pcs.NewClient(pcs.ClientConfig{BaseURL: f.pccs, UserAgent: "ratls/" + buildVersion().Version})
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()

@@ -122,7 +122,7 @@ func runSNPFetch(cmd *cobra.Command, f *collateralFetchFlags, args []string) err
 		}
 	}
 
-	client := kds.NewClient(kds.ClientConfig{BaseURL: f.kds, UserAgent: "ratls/" + version, HTTPClient: &http.Client{Timeout: f.timeout}})
+	client := kds.NewClient(kds.ClientConfig{BaseURL: f.kds, UserAgent: "ratls/" + buildVersion().Version, HTTPClient: &http.Client{Timeout: f.timeout}})
 	ctx := contextOf(cmd)
 	w := cmd.ErrOrStderr()
 	failed := 0

@@ -123,7 +123,13 @@ func runConnect(cmd *cobra.Command, addr string, f *connectFlags) error {
 	if verified == nil {
 		return &exitError{code: exitInput, err: errors.New("the server's certificate was not verified")}
 	}
-	if err := printConnectResult(cmd, addr, verified, f.verify.asJSON); err != nil {
+	// With --relay standard output is the connection's data: the report
+	// goes to standard error.
+	report := cmd.OutOrStdout()
+	if f.relay {
+		report = cmd.ErrOrStderr()
+	}
+	if err := printConnectResult(report, addr, verified, f.verify.asJSON); err != nil {
 		return err
 	}
 	if !verified.Accepted() {
@@ -142,12 +148,12 @@ func runConnect(cmd *cobra.Command, addr string, f *connectFlags) error {
 			io.Copy(conn, cmd.InOrStdin())
 			conn.(*tls.Conn).CloseWrite()
 		}()
-		io.Copy(cmd.OutOrStdout(), conn)
+		io.Copy(cmd.Root().OutOrStdout(), conn) // the data, whatever -o and -q say
 	}
 	return nil
 }
 
-func printConnectResult(cmd *cobra.Command, addr string, v *ratls.Verification, asJSON bool) error {
+func printConnectResult(w io.Writer, addr string, v *ratls.Verification, asJSON bool) error {
 	var report *inspect.Report
 	if v.Certificate != nil {
 		r, err := inspect.Certificates([]*x509.Certificate{v.Certificate})
@@ -161,10 +167,10 @@ func printConnectResult(cmd *cobra.Command, addr string, v *ratls.Verification, 
 	report.Input = addr
 	out := &verifyReport{Report: report, Verification: describeVerification(v)}
 	if asJSON {
-		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	writeVerification(cmd.OutOrStdout(), out)
+	writeVerification(w, out)
 	return nil
 }

@@ -86,7 +86,7 @@ func runExtract(cmd *cobra.Command, r *inspect.Report, kind, source, file string
 		return &exitError{code: exitInput, err: err}
 	}
 	if file == "-" {
-		_, err := cmd.OutOrStdout().Write(b)
+		_, err := cmd.Root().OutOrStdout().Write(b) // the data, whatever -o and -q say
 		return err
 	}
 	if err := os.WriteFile(file, b, 0o644); err != nil {

@@ -154,9 +154,9 @@ func forwarder(f *serveFlags) (func(net.Conn, *slog.Logger), error) {
 	switch u.Scheme {
 	case "http", "https":
 		proxy := httputil.NewSingleHostReverseProxy(u)
-		srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 30 * time.Second}
+		srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 30 * time.Second, ConnState: closeIdleAfterEOF}
 		return func(c net.Conn, log *slog.Logger) {
-			l := &oneConnListener{conn: c, done: make(chan struct{})}
+			l := &oneConnListener{conn: newHalfClosedConn(c), done: make(chan struct{})}
 			srv.Serve(l) // returns when the connection is done
 		}, nil
 	case "tcp":
@@ -278,6 +278,9 @@ type closeNotifyConn struct {
 	once sync.Once
 	done chan struct{}
 }
+
+// NetConn returns the wrapped connection.
+func (c *closeNotifyConn) NetConn() net.Conn { return c.Conn }
 
 func (c *closeNotifyConn) Close() error {
 	c.once.Do(func() { close(c.done) })

@@ -228,7 +228,7 @@ func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*se
 	srv, err := service.New(ctx, service.Config{
 		Store: st, Signer: key, Verify: *opt, DefaultPolicy: f.defaultPol, SessionTTL: f.sessionTTL,
 		MaxBody: f.maxBody, Rate: f.rate, Burst: f.burst, RequestTimeout: f.timeout, VerifyAuth: f.verifyAuth,
-		Version: version, Logger: logger,
+		Version: buildVersion().Version, Logger: logger,
 		CollateralStats: func() map[string]uint64 {
 			out := map[string]uint64{}
 			for _, s := range stats {

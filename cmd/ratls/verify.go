@@ -59,6 +59,8 @@ type verifyFlags struct {
 	verifier      string
 	verifierToken string
 	policyName    string
+	// mediaType, with --verifier, sends SOURCE as it is with this type.
+	mediaType string
 }
 
 func newVerifyCommand() *cobra.Command {
@@ -109,6 +111,7 @@ Exit status: 0 when the policy accepts the evidence, 1 when it rejects it
 	fl.StringVar(&f.verifier, "verifier", "", "appraise with the verification service at this URL instead of locally")
 	fl.StringVar(&f.verifierToken, "verifier-token", "", "with --verifier: API token, if the service requires one (default: $"+envVerifierToken+")")
 	fl.StringVar(&f.policyName, "policy-name", "", "with --verifier: stored policy to appraise with, NAME or NAME@VERSION (default: the service's)")
+	fl.StringVar(&f.mediaType, "media-type", "", "with --verifier: send SOURCE's bytes as they are, as this evidence media type (default: detected)")
 	return cmd
 }
 
@@ -429,7 +432,7 @@ var localOnlyFlags = []string{"at", "collateral", "offline", "pccs", "update", "
 
 func (f *verifyFlags) checkVerifierFlags(fl *pflag.FlagSet) error {
 	if f.verifier == "" {
-		for _, n := range []string{"verifier-token", "policy-name"} {
+		for _, n := range []string{"verifier-token", "policy-name", "media-type"} {
 			if fl.Changed(n) {
 				return inputErr("--%s needs --verifier", n)
 			}
@@ -471,11 +474,7 @@ type remoteResult struct {
 // POST /v1/attest, verifies the EAR it answers with against the service's
 // keys and reports it.
 func runRemoteVerify(ctx context.Context, w io.Writer, source string, f *verifyFlags) error {
-	report, err := inspect.Source(ctx, source, &inspect.Options{SNI: f.sni, Timeout: f.timeout})
-	if err != nil {
-		return &exitError{code: exitInput, err: err}
-	}
-	mt, body, err := remoteEvidence(source, report)
+	report, mt, body, err := f.remoteInput(ctx, source)
 	if err != nil {
 		return err
 	}
