@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/ratls/ratls/service/api"
 )
 
 // -o json is --json; -o yaml the same document in YAML, in the same order.
@@ -163,5 +165,29 @@ func TestJSONToYAML(t *testing.T) {
 		if err != nil || string(got) != want {
 			t.Errorf("%s:\n got %q (%v)\nwant %q", in, got, err, want)
 		}
+	}
+}
+
+// --media-type sends the file's bytes as they are, with that type.
+func TestVerifyRemoteMediaType(t *testing.T) {
+	r := startRemoteService(t, nil, nil)
+	path, _ := r.quoteFile(t, r.sgx, "quote.bin")
+	code, out, stderr := runBounded(t, "verify", "--json", "--verifier", r.url, "--media-type", api.MediaDCAPQuote, path)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	if rep := decodeRemote(t, out); rep.MediaType != api.MediaDCAPQuote || rep.Result == nil || rep.Result.TEE != "sgx" {
+		t.Errorf("report %+v", rep)
+	}
+	// As a type it is not, the service refuses it, and says so.
+	if code, _, stderr := runBounded(t, "verify", "--verifier", r.url, "--media-type", api.MediaSNPReport, path); code == exitOK || !strings.Contains(stderr, "ratls: ") {
+		t.Errorf("a quote sent as an SNP report: exit %d %q", code, stderr)
+	}
+	if code, _, stderr := runBounded(t, "verify", "--verifier", r.url, "--media-type", "text/plain", path); code != exitInput ||
+		!strings.Contains(stderr, `--media-type: want one of [`) || !strings.Contains(stderr, `got "text/plain"`) {
+		t.Errorf("unknown type: exit %d %q", code, stderr)
+	}
+	if code, _, stderr := runBounded(t, "verify", "--media-type", api.MediaDCAPQuote, path); code != exitInput || !strings.Contains(stderr, "--media-type needs --verifier") {
+		t.Errorf("without --verifier: exit %d %q", code, stderr)
 	}
 }
