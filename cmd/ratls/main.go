@@ -74,6 +74,7 @@ Intel SGX SDK) and the older formats still found in the wild.`,
 		newAttestCommand(),
 		newEARCommand(),
 		newVerifierCommand(),
+		newExploreCommand(),
 		newLoadtestCommand(),
 		newVersionCommand(),
 	)

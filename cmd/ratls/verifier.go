@@ -28,6 +28,8 @@ import (
 	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/collateral/pcs"
+	"github.com/ratls/ratls/ear"
+	"github.com/ratls/ratls/explore"
 	"github.com/ratls/ratls/service"
 	"github.com/ratls/ratls/service/shared"
 	"github.com/ratls/ratls/service/store"
@@ -225,8 +227,13 @@ func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*se
 		opt.AMDCertificates = kds.NewCache(sh, kds.CacheConfig{})
 		stats = append(stats, prefixed("amd_", func() map[string]uint64 { return sh.Stats().Map() }))
 	}
+	// The evidence explorer at / checks EARs with this service's keys.
+	var self *service.Server
+	explorer := &explore.Config{Verify: *opt, Where: "ratls verifier serve",
+		Keys: func(ctx context.Context) (*ear.JWKSet, error) { return serviceKeys(ctx, self) }}
 	srv, err := service.New(ctx, service.Config{
-		Store: st, Signer: key, Verify: *opt, DefaultPolicy: f.defaultPol, SessionTTL: f.sessionTTL,
+		Explorer: explorer.Handler(),
+		Store:    st, Signer: key, Verify: *opt, DefaultPolicy: f.defaultPol, SessionTTL: f.sessionTTL,
 		MaxBody: f.maxBody, Rate: f.rate, Burst: f.burst, RequestTimeout: f.timeout, VerifyAuth: f.verifyAuth,
 		Version: buildVersion().Version, Logger: logger,
 		CollateralStats: func() map[string]uint64 {
@@ -243,6 +250,7 @@ func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*se
 		st.Close()
 		return nil, nil, err
 	}
+	self = srv
 	return srv, st, nil
 }
 
