@@ -311,4 +311,3 @@ func trustMeaning(v int8) string {
 	}
 	return "implementation specific"
 }
-
