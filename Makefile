@@ -3,7 +3,7 @@ GO ?= go
 PKGS := ./...
 FUZZTIME ?= 30s
 
-.PHONY: test fmt-check vet staticcheck unit test-examples bench fuzz build
+.PHONY: test fmt-check vet staticcheck unit test-examples test-browser bench fuzz build
 
 test: fmt-check vet staticcheck unit test-examples
 
@@ -26,6 +26,11 @@ unit:
 # does not), so ./... above does not reach them.
 test-examples:
 	cd examples/grpc && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+
+# The evidence explorer in headless Chromium (apt-get install chromium);
+# skipped when Chromium is missing, except with CI=true.
+test-browser:
+	cd tests/browser && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)

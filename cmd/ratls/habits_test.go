@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"testing"
 
+	"github.com/ratls/ratls/explore"
 	"github.com/ratls/ratls/service/api"
 )
 
@@ -190,4 +194,52 @@ func TestVerifyRemoteMediaType(t *testing.T) {
 	if code, _, stderr := runBounded(t, "verify", "--media-type", api.MediaDCAPQuote, path); code != exitInput || !strings.Contains(stderr, "--media-type needs --verifier") {
 		t.Errorf("without --verifier: exit %d %q", code, stderr)
 	}
+}
+
+// "ratls verifier serve" serves the explorer at /; its analysis checks
+// EARs with the service's own keys.
+func TestVerifierServesExplorer(t *testing.T) {
+	p := startVerifier(t, "--db", "sqlite:"+filepath.Join(t.TempDir(), "db"), "--key", filepath.Join(t.TempDir(), "key.pem"), "--offline")
+	resp, err := http.Get(p.base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "ratls evidence explorer") || resp.Header.Get("Content-Security-Policy") == "" {
+		t.Fatalf("GET /: %d %q", resp.StatusCode, page)
+	}
+	// An EAR of this service: the explorer verifies it with the service's key.
+	body, _ := json.Marshal(api.AttestRequest{MediaType: api.MediaDCAPQuote, Evidence: mustReadFile(t, vec+"dcap-qvl/tdx_quote")})
+	resp, err = http.Post(p.base+api.PathAttest, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prob struct {
+		EAR string `json:"ear"`
+	}
+	json.NewDecoder(resp.Body).Decode(&prob)
+	resp.Body.Close()
+	if prob.EAR == "" {
+		t.Fatal("the service signed no EAR")
+	}
+	req, _ := json.Marshal(explore.Request{Name: "ear", Data: []byte(prob.EAR)})
+	resp, err = http.Post(p.base+explore.PathAnalyze, "application/json", bytes.NewReader(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var a explore.Analysis
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil || a.EAR == nil || a.EAR.Signature != "verified" {
+		t.Errorf("EAR analysis: %v %+v", err, a.EAR)
+	}
+}
+
+func mustReadFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
