@@ -161,7 +161,6 @@ func describeQuote(q *quote.Quote) *Quote {
 	return out
 }
 
-const rfc3339 = "2006-01-02T15:04:05Z07:00"
 
 func sgxMeasurements(b *quote.SGXReportBody) Fields {
 	return Fields{
