@@ -45,9 +45,11 @@ async function analyze() {
   }
   $("busy").hidden = false;
   try {
+    const headers = { "Content-Type": "application/json" };
+    if ($("token").value !== "") headers["Authorization"] = "Bearer " + $("token").value;
     const resp = await fetch("/explore/analyze", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: headers,
       body: JSON.stringify({ name: name, data: toBase64(bytes) }),
     });
     let a;
@@ -55,6 +57,9 @@ async function analyze() {
       a = await resp.json();
     } catch (e) {
       a = { error: "the server answered " + resp.status + " " + resp.statusText };
+    }
+    if (resp.status === 401 || resp.status === 403) {
+      a = { name: name, error: "the service requires an API token with the read role: enter it above (" + (a.detail || a.title || resp.status) + ")" };
     }
     render(a);
   } catch (e) {
