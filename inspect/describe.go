@@ -161,7 +161,6 @@ func describeQuote(q *quote.Quote) *Quote {
 	return out
 }
 
-
 func sgxMeasurements(b *quote.SGXReportBody) Fields {
 	return Fields{
 		{"mrenclave", hexs(b.MREnclave[:])},
