@@ -44,5 +44,6 @@ fuzz:
 	  done; \
 	done
 
+# The version and revision also when Go records no VCS information.
 build:
-	$(GO) build -o bin/ratls ./cmd/ratls
+	$(GO) build -ldflags "-X main.version=$$(git describe --tags --always --dirty 2>/dev/null || echo devel) -X main.revision=$$(git rev-parse HEAD 2>/dev/null)" -o bin/ratls ./cmd/ratls

@@ -243,3 +243,16 @@ func mustReadFile(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// A build without VCS stamping still reports the revision "make build"
+// gives it.
+func TestVersionRevisionFromBuild(t *testing.T) {
+	readBuildInfo = func() (*debug.BuildInfo, bool) {
+		return &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Version: "(devel)"}}, true
+	}
+	revision, version = "0123456789abcdef0123", "v0.9.0-3-gabcdef"
+	t.Cleanup(func() { readBuildInfo, revision, version = debug.ReadBuildInfo, "", "" })
+	if _, out, _ := runCLI(t, "--version"); out != "ratls v0.9.0-3-gabcdef (revision 0123456789ab) go1.26.0\n" {
+		t.Errorf("--version: %q", out)
+	}
+}

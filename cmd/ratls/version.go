@@ -43,8 +43,16 @@ func buildVersion() versionInfo {
 	if version != "" { // set with -ldflags -X main.version
 		v.Version = version
 	}
+	if v.Revision == "" && revision != "" { // -ldflags -X main.revision, for builds without VCS stamping
+		v.Revision = revision
+	}
 	return v
 }
+
+// revision is the VCS revision given at build time ("make build" sets it)
+// when Go recorded none (builds with -buildvcs=false, or from a copy of the
+// sources).
+var revision = ""
 
 // versionLine is the one line "ratls version" and "ratls --version" print,
 // e.g. "ratls v1.2.0 (revision 3a98b36c1f2e, 2026-12-07T10:00:00Z) go1.26.0".
