@@ -3,7 +3,7 @@ GO ?= go
 PKGS := ./...
 FUZZTIME ?= 30s
 
-.PHONY: test fmt-check vet staticcheck unit test-examples bench fuzz build
+.PHONY: test fmt-check vet staticcheck unit test-examples test-browser bench fuzz build
 
 test: fmt-check vet staticcheck unit test-examples
 
@@ -30,6 +30,11 @@ unit:
 test-examples:
 	cd examples/grpc && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 
+# The evidence explorer in headless Chromium (apt-get install chromium);
+# skipped when Chromium is missing, except with CI=true.
+test-browser:
+	cd tests/browser && $(GO) vet ./... && $(GO) test -count=1 ./...
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
@@ -42,5 +47,6 @@ fuzz:
 	  done; \
 	done
 
+# The version and revision also when Go records no VCS information.
 build:
-	$(GO) build -o bin/ratls ./cmd/ratls
+	$(GO) build -ldflags "-X main.version=$$(git describe --tags --always --dirty 2>/dev/null || echo devel) -X main.revision=$$(git rev-parse HEAD 2>/dev/null)" -o bin/ratls ./cmd/ratls

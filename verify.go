@@ -70,6 +70,9 @@ type VerifyOptions struct {
 
 	// peerCollateral is the Intel collateral the certificate carries.
 	peerCollateral *pcs.Collateral
+	// CCAAllowPlatformOnly accepts Arm CCA platform tokens that come
+	// without a realm token (the realm checks are then not applicable).
+	CCAAllowPlatformOnly bool
 }
 
 // Verification is the outcome of verifying and appraising the evidence of
@@ -367,7 +370,9 @@ func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, c
 		if ccaV == nil {
 			ccaV = defaultCCA()
 		}
-		v.CCA, v.Err = ccaV.Verify(ctx, item.CCA, ccaKeys(o, p))
+		opts := ccaKeys(o, p)
+		opts.AllowPlatformOnly = o.CCAAllowPlatformOnly
+		v.CCA, v.Err = ccaV.Verify(ctx, item.CCA, opts)
 		v.Appraisal = p.AppraiseCCA(v.CCA, v.Err, b)
 	default:
 		v.Err = fmt.Errorf("ratls: no verifier for %s evidence (%s)", item.TEE, item.Kind)

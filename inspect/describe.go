@@ -14,28 +14,22 @@ import (
 
 // Quote describes the structure of a DCAP quote.
 type Quote struct {
-	Version               uint16       `json:"version"`
-	AttKeyType            uint16       `json:"att_key_type"`
-	TEEType               uint32       `json:"tee_type"`
-	BodyType              uint16       `json:"body_type"`
-	QESVN                 uint16       `json:"qe_svn"`
-	PCESVN                uint16       `json:"pce_svn"`
-	QEVendorID            string       `json:"qe_vendor_id"`
-	UserData              string       `json:"user_data"`
-	Size                  int          `json:"size"`
-	TrailingBytes         int          `json:"trailing_bytes"`
-	CertificationDataType uint16       `json:"certification_data_type"`
-	QEReport              Fields       `json:"qe_report"`
-	QEAuthDataSize        int          `json:"qe_auth_data_size"`
-	PCKChain              []*ChainCert `json:"pck_chain,omitempty"`
-}
-
-// ChainCert names one certificate of a PCK chain embedded in a quote.
-type ChainCert struct {
-	Subject   string `json:"subject"`
-	Issuer    string `json:"issuer"`
-	NotBefore string `json:"not_before"`
-	NotAfter  string `json:"not_after"`
+	Version               uint16 `json:"version"`
+	AttKeyType            uint16 `json:"att_key_type"`
+	TEEType               uint32 `json:"tee_type"`
+	BodyType              uint16 `json:"body_type"`
+	QESVN                 uint16 `json:"qe_svn"`
+	PCESVN                uint16 `json:"pce_svn"`
+	QEVendorID            string `json:"qe_vendor_id"`
+	UserData              string `json:"user_data"`
+	Size                  int    `json:"size"`
+	TrailingBytes         int    `json:"trailing_bytes"`
+	CertificationDataType uint16 `json:"certification_data_type"`
+	QEReport              Fields `json:"qe_report"`
+	QEAuthDataSize        int    `json:"qe_auth_data_size"`
+	// PCKChain is the PCK certificate chain of the certification data,
+	// leaf first; the leaf's SGX extensions are decoded.
+	PCKChain []*Certificate `json:"pck_chain,omitempty"`
 }
 
 // CCAToken describes the structure of an Arm CCA attestation token.
@@ -160,21 +154,18 @@ func describeQuote(q *quote.Quote) *Quote {
 		QEAuthDataSize: len(s.QEAuthData),
 	}
 	if ders, err := s.Certification.PCKChainDER(); err == nil {
+		var certs []*x509.Certificate
 		for _, der := range ders {
-			c, err := x509.ParseCertificate(der)
-			if err != nil {
-				continue
+			if c, err := x509.ParseCertificate(der); err == nil {
+				certs = append(certs, c)
 			}
-			out.PCKChain = append(out.PCKChain, &ChainCert{
-				Subject: c.Subject.String(), Issuer: c.Issuer.String(),
-				NotBefore: c.NotBefore.UTC().Format(rfc3339), NotAfter: c.NotAfter.UTC().Format(rfc3339),
-			})
+		}
+		for i, c := range certs {
+			out.PCKChain = append(out.PCKChain, describeCertificate(c, issuerOf(certs, i)))
 		}
 	}
 	return out
 }
-
-const rfc3339 = "2006-01-02T15:04:05Z07:00"
 
 func sgxMeasurements(b *quote.SGXReportBody) Fields {
 	return Fields{

@@ -112,6 +112,12 @@ func (s *Server) routes() http.Handler {
 		w.Write(openAPI)
 		return nil
 	})
+	if ex := s.cfg.Explorer; ex != nil {
+		serve := func(w http.ResponseWriter, r *http.Request) error { ex.ServeHTTP(w, r); return nil }
+		mux.Handle("GET /{$}", s.wrap("GET /", roleOpen, serve))
+		mux.Handle("GET /explore/", s.wrap("GET /explore/", roleOpen, serve))
+		mux.Handle("POST /explore/analyze", s.wrap("POST /explore/analyze", roleVerify, serve))
+	}
 	mux.Handle("/", s.wrap("other", roleOpen, func(w http.ResponseWriter, r *http.Request) error {
 		return problem(http.StatusNotFound, probNotFound, "Not found", "no endpoint %s; see %s", clip(r.URL.Path), api.PathOpenAPI)
 	}))

@@ -114,6 +114,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Explorer, when set, is served at "/" and under /explore/ (the
+	// evidence explorer page, package explore); its analysis endpoint is a
+	// verification endpoint, rate limited and authenticated as /v1/attest.
+	Explorer http.Handler
 }
 
 // Server is the verification service.

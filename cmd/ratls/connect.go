@@ -14,6 +14,7 @@ import (
 
 	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/inspect"
+	"github.com/ratls/ratls/internal/neterr"
 )
 
 type connectFlags struct {
@@ -23,6 +24,7 @@ type connectFlags struct {
 	trustVerifier string
 	relay         bool
 	mutual        attesterFlags
+	saveChain     string
 }
 
 func newConnectCommand() *cobra.Command {
@@ -76,6 +78,7 @@ errors.`,
 	fl.BoolVar(&f.nonce, "nonce", false, "require a certificate made for this connection (--attest nonce)")
 	fl.StringVar(&f.trustVerifier, "trust-verifier", "", "with --attest post-handshake: accept EARs signed by this verification service (URL)")
 	fl.BoolVar(&f.relay, "relay", false, "after verification, relay standard input and output")
+	fl.StringVar(&f.saveChain, "save-chain", "", "write the certificate chain the server presents to this file (PEM), accepted or not")
 	fl.StringVar(&f.mutual.name, "attester", "", "present an RA-TLS client certificate from this attester (sim, tsm, gramine, sevguest)")
 	fl.StringVar(&f.mutual.simDir, "sim-dir", "", "with --attester sim: simulated TEE state")
 	fl.StringVar(&f.mutual.tee, "tee", "tdx", "with --attester sim: sgx or tdx")
@@ -131,21 +134,34 @@ func runConnect(cmd *cobra.Command, addr string, f *connectFlags) error {
 		cfg = ratls.ClientConfig(pv, iss)
 		cfg.ServerName = f.verify.sni
 	}
+	var chain chainCapture
+	chain.wrap(cfg)
 	ctx, cancel := context.WithTimeout(cmdContext(cmd), f.verify.timeout)
 	defer cancel()
 	conn, err := (&tls.Dialer{NetDialer: &net.Dialer{}, Config: cfg}).DialContext(ctx, "tcp", addr)
+	if f.saveChain != "" && chain.certs != nil {
+		if err := chain.save(f.saveChain); err != nil {
+			return &exitError{code: exitInput, err: err}
+		}
+	}
 	var pe *ratls.PeerError
 	switch {
 	case err == nil:
 	case errors.As(err, &pe) || verified != nil:
 		// The handshake reached verification: show why it was refused.
 	default:
-		return &exitError{code: exitInput, err: err}
+		return &exitError{code: exitInput, err: fmt.Errorf("%s: %w", addr, neterr.Cause(err))}
 	}
 	if verified == nil {
 		return &exitError{code: exitInput, err: errors.New("the server's certificate was not verified")}
 	}
-	if err := printConnectResult(cmd, addr, verified, f.verify.asJSON); err != nil {
+	// With --relay standard output is the connection's data: the report
+	// goes to standard error.
+	report := cmd.OutOrStdout()
+	if f.relay {
+		report = cmd.ErrOrStderr()
+	}
+	if err := printConnectResult(report, addr, verified, f.verify.asJSON); err != nil {
 		return err
 	}
 	if err := verdictError("server rejected", verified); err != nil {
@@ -164,16 +180,17 @@ func runConnect(cmd *cobra.Command, addr string, f *connectFlags) error {
 }
 
 // relayStdio sends standard input, then half-closes, and prints replies
-// until the server closes.
+// until the server closes. The replies are the connection's data: they go
+// to standard output whatever -o and -q say.
 func relayStdio(cmd *cobra.Command, conn *tls.Conn) {
 	go func() {
 		io.Copy(conn, cmd.InOrStdin())
 		conn.CloseWrite()
 	}()
-	io.Copy(cmd.OutOrStdout(), conn)
+	io.Copy(cmd.Root().OutOrStdout(), conn)
 }
 
-func printConnectResult(cmd *cobra.Command, addr string, v *ratls.Verification, asJSON bool) error {
+func printConnectResult(w io.Writer, addr string, v *ratls.Verification, asJSON bool) error {
 	var report *inspect.Report
 	if v.Certificate != nil {
 		r, err := inspect.Certificates([]*x509.Certificate{v.Certificate})
@@ -187,10 +204,10 @@ func printConnectResult(cmd *cobra.Command, addr string, v *ratls.Verification, 
 	report.Input = addr
 	out := &verifyReport{Report: report, Verification: describeVerification(v)}
 	if asJSON {
-		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	writeVerification(cmd.OutOrStdout(), out)
+	writeVerification(w, out)
 	return nil
 }

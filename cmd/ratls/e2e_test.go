@@ -14,7 +14,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -65,18 +64,7 @@ func (s *syncBuffer) String() string {
 // runContext runs the CLI like run, but under ctx so that long-running
 // commands (serve) can be stopped.
 func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRootCommand(stdout, stderr)
-	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return exitOK
-	}
-	fmt.Fprintln(stderr, "ratls:", err)
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	return exitInput
+	return runWith(ctx, args, nil, stdout, stderr)
 }
 
 // runBounded runs the CLI with a deadline, so that a command that should

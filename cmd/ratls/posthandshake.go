@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -101,7 +102,13 @@ func runConnectPostHandshake(cmd *cobra.Command, addr string, f *connectFlags, p
 	defer conn.Close()
 	v, err := ph.Client(ctx, conn)
 	if v != nil && v.Verification != nil {
-		if perr := printChannelResult(cmd, addr, v, f.verify.asJSON); perr != nil {
+		// With --relay standard output is the connection's data: the
+		// report goes to standard error.
+		w := cmd.OutOrStdout()
+		if f.relay {
+			w = cmd.ErrOrStderr()
+		}
+		if perr := printChannelResult(w, addr, v, f.verify.asJSON); perr != nil {
 			return perr
 		}
 	}
@@ -138,7 +145,7 @@ type channelJSON struct {
 	Accepted bool     `json:"accepted"`
 }
 
-func printChannelResult(cmd *cobra.Command, addr string, v *ratls.ChannelVerification, asJSON bool) error {
+func printChannelResult(w io.Writer, addr string, v *ratls.ChannelVerification, asJSON bool) error {
 	report := &inspect.Report{Source: inspect.SourceCertificate, Evidence: []*inspect.Evidence{}}
 	if v.Model == ratls.ModelBackgroundCheck {
 		if r, err := inspect.Bytes(v.Attestation.Value); err == nil {
@@ -155,11 +162,10 @@ func printChannelResult(cmd *cobra.Command, addr string, v *ratls.ChannelVerific
 			Context: hex.EncodeToString(v.Context), Binder: hex.EncodeToString(v.Binder), EAR: v.EAR, Accepted: v.Accepted()},
 	}
 	if asJSON {
-		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	w := cmd.OutOrStdout()
 	p := &printer{w: w}
 	p.line(0, "Mode", "post-handshake attestation ("+ratls.ExpatRevision+")")
 	p.line(0, "Model", v.Model)

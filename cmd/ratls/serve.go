@@ -207,9 +207,9 @@ func forwarder(f *serveFlags, ph *ratls.PostHandshake, log *slog.Logger) (func(n
 		if ph != nil {
 			handler = withTLSState(ph.Handler(handler))
 		}
-		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second, ConnContext: tlsStateContext, ErrorLog: errLog}
+		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second, ConnContext: tlsStateContext, ErrorLog: errLog, ConnState: closeIdleAfterEOF}
 		return func(c net.Conn, log *slog.Logger) {
-			l := &oneConnListener{conn: c, done: make(chan struct{})}
+			l := &oneConnListener{conn: newHalfClosedConn(c), done: make(chan struct{})}
 			srv.Serve(l) // returns when the connection is done
 		}, nil
 	case "tcp":
@@ -318,13 +318,19 @@ func relay(a, b io.ReadWriter) {
 type tlsStateKey struct{}
 
 func tlsStateContext(ctx context.Context, c net.Conn) context.Context {
-	if cn, ok := c.(*closeNotifyConn); ok {
-		if tc, ok := cn.Conn.(*tls.Conn); ok {
-			cs := tc.ConnectionState()
+	for {
+		switch x := c.(type) {
+		case *tls.Conn:
+			cs := x.ConnectionState()
 			return context.WithValue(ctx, tlsStateKey{}, &cs)
+		case *halfClosedConn:
+			c = x.Conn
+		case *closeNotifyConn:
+			c = x.Conn
+		default:
+			return ctx
 		}
 	}
-	return ctx
 }
 
 func withTLSState(h http.Handler) http.Handler {
@@ -361,6 +367,9 @@ type closeNotifyConn struct {
 	once sync.Once
 	done chan struct{}
 }
+
+// NetConn returns the wrapped connection.
+func (c *closeNotifyConn) NetConn() net.Conn { return c.Conn }
 
 func (c *closeNotifyConn) Close() error {
 	c.once.Do(func() { close(c.done) })

@@ -28,6 +28,8 @@ import (
 	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/collateral/pcs"
+	"github.com/ratls/ratls/ear"
+	"github.com/ratls/ratls/explore"
 	"github.com/ratls/ratls/service"
 	"github.com/ratls/ratls/service/shared"
 	"github.com/ratls/ratls/service/store"
@@ -150,6 +152,7 @@ Create the first admin token with "ratls verifier token create".`,
 	fl.StringVar(&f.policy, "policy", "", "built-in policy file (JSON, docs/policy.md), used while no policy named --default-policy is stored")
 	fl.StringArrayVar(&f.trustRoots, "trust-root", nil, "additional trusted root certificate (PEM); repeatable")
 	fl.BoolVar(&f.onlyRoots, "only-trust-roots", false, "trust only the --trust-root certificates, not Intel's root")
+	fl.StringVar(&f.pckChain, "pck-chain", "", "PCK certificate chain (PEM) for quotes that carry only a PPID")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "timeout of collateral fetches and of each request")
 	f.addOtherTEEFlags(fl)
 	return cmd
@@ -274,10 +277,15 @@ func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*se
 		st.Close()
 		return nil, nil, err
 	}
+	// The evidence explorer at / checks EARs with this service's keys.
+	var self *service.Server
+	explorer := &explore.Config{Verify: *opt, Where: "ratls verifier serve",
+		Keys: func(ctx context.Context) (*ear.JWKSet, error) { return ownServiceKeys(ctx, self) }}
 	srv, err := service.New(ctx, service.Config{
-		Store: st, Signer: key, Verify: *opt, DefaultPolicy: f.defaultPol, SessionTTL: f.sessionTTL,
+		Explorer: explorer.Handler(),
+		Store:    st, Signer: key, Verify: *opt, DefaultPolicy: f.defaultPol, SessionTTL: f.sessionTTL,
 		MaxBody: f.maxBody, Rate: f.rate, Burst: f.burst, RequestTimeout: f.timeout, StoreTimeout: f.dbTimeout,
-		VerifyAuth: verifyAuth, OIDC: oidc, Version: version, Logger: logger, DiscoveryMaxAge: f.discoveryMaxAge,
+		VerifyAuth: verifyAuth, OIDC: oidc, Version: buildVersion().Version, Logger: logger, DiscoveryMaxAge: f.discoveryMaxAge,
 		CollateralStats: func() map[string]uint64 {
 			out := map[string]uint64{}
 			for _, s := range stats {
@@ -292,6 +300,7 @@ func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*se
 		st.Close()
 		return nil, nil, err
 	}
+	self = srv
 	return srv, st, nil
 }
 

@@ -253,7 +253,7 @@ func TestVerifyRemoteBadInput(t *testing.T) {
 		want string
 	}{
 		{[]string{"--verifier", r.url, "/does/not/exist"}, "does/not/exist"},
-		{[]string{"--verifier", r.url, r.writeEvidence(t, "garbage.bin", bytes.Repeat([]byte{0x01}, 100))}, "unrecognised"},
+		{[]string{"--verifier", r.url, r.writeEvidence(t, "garbage.bin", bytes.Repeat([]byte{0x01}, 100))}, "not a certificate, quote, report, token, CMW or collateral document"},
 		{[]string{"--verifier", r.url, r.writeEvidence(t, "report.bin", make([]byte, 432))}, "cannot be sent to a verification service"},
 		{[]string{"--verifier", r.url, "--policy-name", "nosuch", path}, "Unknown policy"},
 		{[]string{"--verifier", r.url, "--policy-name", "bad/name", path}, "Invalid name"},

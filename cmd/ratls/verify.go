@@ -56,11 +56,15 @@ type verifyFlags struct {
 	amdProduct string
 	kdsURL     string
 	ccaCPAK    string
+	// ccaPlatformOnly accepts Arm CCA platform tokens alone.
+	ccaPlatformOnly bool
 	// With --verifier the evidence is appraised by a verification
 	// service instead of locally.
 	verifier      string
 	verifierToken string
 	policyName    string
+	// mediaType, with --verifier, sends SOURCE as it is with this type.
+	mediaType string
 }
 
 func newVerifyCommand() *cobra.Command {
@@ -111,6 +115,7 @@ Exit status: 0 when the policy accepts the evidence, 1 when it rejects it
 	fl.StringVar(&f.verifier, "verifier", "", "appraise with the verification service at this URL instead of locally")
 	fl.StringVar(&f.verifierToken, "verifier-token", "", "with --verifier: API token, if the service requires one (default: $"+envVerifierToken+")")
 	fl.StringVar(&f.policyName, "policy-name", "", "with --verifier: stored policy to appraise with, NAME or NAME@VERSION (default: the service's)")
+	fl.StringVar(&f.mediaType, "media-type", "", "with --verifier: send SOURCE's bytes as they are, as this evidence media type (default: detected)")
 	return cmd
 }
 
@@ -241,11 +246,9 @@ func (f *verifyFlags) options() (*ratls.VerifyOptions, error) {
 	}
 	switch {
 	case f.collateral != "":
-		c, err := loadCollateral(f.collateral)
-		if err != nil {
-			return nil, inputErr("--collateral: %v", err)
+		if err := f.offlineCollateral(opt, roots); err != nil {
+			return nil, err
 		}
-		opt.Collateral = pcs.Static{C: c}
 	case !f.offline:
 		p, err := onlineProvider(f, opt.Now)
 		if err != nil {
@@ -254,28 +257,6 @@ func (f *verifyFlags) options() (*ratls.VerifyOptions, error) {
 		opt.Collateral = p
 	}
 	return opt, nil
-}
-
-func loadCollateral(path string) (*pcs.Collateral, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if st.IsDir() {
-		// Partial collateral is still used: verification then names what
-		// is missing instead of refusing the input.
-		c, err := pcs.LoadDir(path)
-		var missing *pcs.MissingError
-		if errors.As(err, &missing) && c != nil {
-			return c, nil
-		}
-		return c, err
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return pcs.ParseDCAPQVLJSON(b)
 }
 
 type verifyReport struct {
@@ -404,13 +385,13 @@ func writeVerification(w io.Writer, r *verifyReport) {
 		p.line(1, mark+" "+c.Name, c.Detail)
 	}
 	if v.TCBStatus != "" {
-		p.line(1, "TCB status", fmt.Sprintf("%s (level of %s, advisories %s)", v.TCBStatus, strings.TrimSuffix(v.TCBDate, "T00:00:00Z"), strings.Join(nonEmpty(v.AdvisoryIDs), ", ")))
+		p.line(1, "TCB status", tcbStatusLine(v.TCBStatus, v.TCBDate, v.AdvisoryIDs))
 	}
 	if v.TrustAnchor != nil {
-		p.line(1, "trust anchor", fmt.Sprintf("%s (key SHA-256 %s)", v.TrustAnchor.Subject, v.TrustAnchor.SPKISHA256))
+		p.line(1, "trust anchor", intelAnchorLine(v.TrustAnchor))
 	}
 	if s := v.SNP; s != nil && s.TrustAnchor != nil {
-		p.line(1, "trust anchor", fmt.Sprintf("%s (key SHA-256 %s), %s %s", s.TrustAnchor.Subject, s.TrustAnchor.SPKISHA256, s.Product, strings.ToUpper(s.SigningKey)))
+		p.line(1, "trust anchor", amdAnchorLine(s))
 	}
 	if c := v.CCA; c != nil {
 		p.line(1, "platform", fmt.Sprintf("lifecycle %s, CPAK SHA-256 %s", c.LifecycleState, c.CPAKSHA256))
@@ -429,23 +410,12 @@ func writeVerification(w io.Writer, r *verifyReport) {
 	}
 	p.section("Appraisal (policy " + v.PolicyID + ")")
 	for _, rs := range v.Reasons {
-		line := rs.Message
-		if rs.Expected != "" || rs.Actual != "" {
-			line += fmt.Sprintf(" [expected %s, actual %s]", rs.Expected, rs.Actual)
-		}
-		p.line(1, string(rs.Status)+" "+rs.Check, line)
+		p.line(1, string(rs.Status)+" "+rs.Check, reasonLine(rs))
 	}
 	for _, n := range v.Notes {
 		p.line(1, "note", n)
 	}
 	fmt.Fprintf(w, "\nResult: %s\n", strings.ToUpper(string(v.Status)))
-}
-
-func nonEmpty(s []string) []string {
-	if len(s) == 0 {
-		return []string{"none"}
-	}
-	return s
 }
 
 // addOtherTEEFlags registers the SEV-SNP and Arm CCA flags shared by
@@ -455,11 +425,13 @@ func (f *verifyFlags) addOtherTEEFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&f.amdProduct, "amd-product", "", "SEV-SNP: product of version 2 reports (Milan, Genoa, Turin)")
 	fl.StringVar(&f.kdsURL, "kds", "", "SEV-SNP: base URL of AMD's KDS or a mirror of it (default "+kds.DefaultBaseURL+")")
 	fl.StringVar(&f.ccaCPAK, "cca-cpak", "", "Arm CCA: the platform attestation public key, PEM or JWK (Veraison's form); keys in the policy's cca.platform_keys come first")
+	fl.BoolVar(&f.ccaPlatformOnly, "cca-allow-platform-only", false, "Arm CCA: accept a platform token without a realm token")
 }
 
 // otherTEEOptions fills the SEV-SNP and Arm CCA options.
 func (f *verifyFlags) otherTEEOptions(opt *ratls.VerifyOptions) error {
 	opt.AMDProduct = f.amdProduct
+	opt.CCAAllowPlatformOnly = f.ccaPlatformOnly
 	switch {
 	case f.amdCerts != "":
 		c, err := kds.LoadDir(f.amdCerts)
@@ -518,11 +490,11 @@ const envVerifierToken = "RATLS_VERIFIER_TOKEN"
 // localOnlyFlags configure local verification; with --verifier the service
 // decides them, so giving one is a mistake worth reporting.
 var localOnlyFlags = []string{"at", "collateral", "offline", "pccs", "update", "policy", "trust-root", "only-trust-roots",
-	"pck-chain", "cache-dir", "amd-certs", "amd-product", "kds", "cca-cpak"}
+	"pck-chain", "cache-dir", "amd-certs", "amd-product", "kds", "cca-cpak", "cca-allow-platform-only"}
 
 func (f *verifyFlags) checkVerifierFlags(fl *pflag.FlagSet) error {
 	if f.verifier == "" {
-		for _, n := range []string{"verifier-token", "policy-name"} {
+		for _, n := range []string{"verifier-token", "policy-name", "media-type"} {
 			if fl.Changed(n) {
 				return inputErr("--%s needs --verifier", n)
 			}
@@ -568,11 +540,7 @@ type remoteResult struct {
 // POST /v1/attest, verifies the EAR it answers with against the service's
 // keys and reports it.
 func runRemoteVerify(ctx context.Context, w io.Writer, source string, f *verifyFlags) error {
-	report, err := inspect.Source(ctx, source, &inspect.Options{SNI: f.sni, Timeout: f.timeout})
-	if err != nil {
-		return &exitError{code: exitInput, err: err}
-	}
-	mt, body, err := remoteEvidence(source, report)
+	report, mt, body, err := f.remoteInput(ctx, source)
 	if err != nil {
 		return err
 	}
@@ -813,11 +781,7 @@ func writeRemote(w io.Writer, r *remoteReport) {
 	}
 	p.section("Appraisal (policy " + r.Result.PolicyID + ")")
 	for _, rs := range r.Result.Reasons {
-		line := rs.Message
-		if rs.Expected != "" || rs.Actual != "" {
-			line += fmt.Sprintf(" [expected %s, actual %s]", rs.Expected, rs.Actual)
-		}
-		p.line(1, string(rs.Status)+" "+rs.Check, line)
+		p.line(1, string(rs.Status)+" "+rs.Check, reasonLine(rs))
 	}
 	fmt.Fprintf(w, "\nResult: %s\n", strings.ToUpper(string(r.Result.Status)))
 }

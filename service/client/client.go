@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/ratls/ratls/ear"
+	"github.com/ratls/ratls/internal/neterr"
 	"github.com/ratls/ratls/service/api"
 )
 
@@ -176,7 +177,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, cont
 	}
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("ratls service: %s %s: %w", method, path, err)
+		return nil, fmt.Errorf("ratls service %s: %s %s: %w", c.BaseURL, method, path, neterr.Cause(err))
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseSize+1))
