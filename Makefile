@@ -3,7 +3,7 @@ GO ?= go
 PKGS := ./...
 FUZZTIME ?= 30s
 
-.PHONY: test fmt-check vet staticcheck unit test-examples bench fuzz build
+.PHONY: test fmt-check vet staticcheck unit test-examples test-browser bench fuzz build
 
 test: fmt-check vet staticcheck unit test-examples
 
@@ -15,17 +15,25 @@ vet:
 	$(GO) vet $(PKGS)
 
 staticcheck:
-	$(GO) tool staticcheck $(PKGS)
+	$(GO) tool -modfile=tools/go.mod staticcheck $(PKGS)
 
 # Unit tests (with the race detector) also run every fuzz target over its
 # committed seed corpus in testdata/fuzz.
 unit:
 	$(GO) test -race -count=1 $(PKGS)
+	@if [ -z "$$RATLS_TEST_POSTGRES" ]; then \
+	  echo "NOTE: the PostgreSQL tests were SKIPPED: set RATLS_TEST_POSTGRES (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run them"; \
+	fi
 
 # The examples are modules of their own (they have dependencies the library
 # does not), so ./... above does not reach them.
 test-examples:
 	cd examples/grpc && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+
+# The evidence explorer in headless Chromium (apt-get install chromium);
+# skipped when Chromium is missing, except with CI=true.
+test-browser:
+	cd tests/browser && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
@@ -39,5 +47,6 @@ fuzz:
 	  done; \
 	done
 
+# The version and revision also when Go records no VCS information.
 build:
-	$(GO) build -o bin/ratls ./cmd/ratls
+	$(GO) build -ldflags "-X main.version=$$(git describe --tags --always --dirty 2>/dev/null || echo devel) -X main.revision=$$(git rev-parse HEAD 2>/dev/null)" -o bin/ratls ./cmd/ratls

@@ -34,25 +34,35 @@ func handshake(b *testing.B, server, client *tls.Config) {
 	c2.Close()
 }
 
+// plainConfigs is the baseline: a TLS 1.3 server with an ECDSA P-256
+// certificate from a CA, and a client verifying it against that CA.
+func plainConfigs(b *testing.B) (server, client *tls.Config) {
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench CA"}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	ca, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "server"}, DNSNames: []string{"server"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	server = &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	client = &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pool, ServerName: "server"}
+	return server, client
+}
+
 // BenchmarkHandshake compares a TLS 1.3 handshake with a plain ECDSA P-256
 // certificate (verified against a CA, as any client does) with RA-TLS
 // handshakes: "ratls-cached" presents an already verified RA-TLS
 // certificate (the common case), "ratls-first" verifies the quote each time.
 func BenchmarkHandshake(b *testing.B) {
 	b.Run("plain-p256", func(b *testing.B) {
-		caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench CA"}, IsCA: true, BasicConstraintsValid: true,
-			KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-		caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
-		ca, _ := x509.ParseCertificate(caDER)
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "server"}, DNSNames: []string{"server"},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-		der, _ := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
-		pool := x509.NewCertPool()
-		pool.AddCert(ca)
-		server := &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
-		client := &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pool, ServerName: "server", ClientSessionCache: nil}
+		server, client := plainConfigs(b)
 		b.ReportAllocs()
 		for b.Loop() {
 			handshake(b, server, client)

@@ -20,7 +20,7 @@ import (
 // ClientHello's server name, the server issues a certificate whose claims
 // buffer carries that nonce in the standard "nonce" claim (so the quote
 // covers it), and the client accepts only a certificate with its own nonce.
-// See docs/freshness.md for the threat model and the design choice.
+// See docs/binding.md for the threat model and the design choice.
 
 // NonceSize is the size of the nonces ratls generates.
 const NonceSize = 32

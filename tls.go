@@ -68,8 +68,13 @@ func (e *PeerError) Error() string {
 			continue
 		}
 		s := r.Check + ": " + r.Message
-		if r.Expected != "" || r.Actual != "" {
+		switch {
+		case r.Expected != "" && r.Actual != "":
 			s += fmt.Sprintf(" (expected %s, actual %s)", r.Expected, r.Actual)
+		case r.Expected != "":
+			s += " (expected " + r.Expected + ")"
+		case r.Actual != "":
+			s += " (actual " + r.Actual + ")"
 		}
 		reasons = append(reasons, s)
 	}

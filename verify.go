@@ -21,8 +21,10 @@ import (
 	"github.com/ratls/ratls/internal/bounded"
 	"github.com/ratls/ratls/verify/amd"
 	"github.com/ratls/ratls/verify/arm"
+	azureverify "github.com/ratls/ratls/verify/azure"
 	"github.com/ratls/ratls/verify/checks"
 	"github.com/ratls/ratls/verify/intel"
+	"github.com/ratls/ratls/verify/measuredboot"
 )
 
 // VerifyOptions configures VerifyCertificate and VerifyEvidence. The zero
@@ -68,6 +70,9 @@ type VerifyOptions struct {
 
 	// peerCollateral is the Intel collateral the certificate carries.
 	peerCollateral *pcs.Collateral
+	// CCAAllowPlatformOnly accepts Arm CCA platform tokens that come
+	// without a realm token (the realm checks are then not applicable).
+	CCAAllowPlatformOnly bool
 }
 
 // Verification is the outcome of verifying and appraising the evidence of
@@ -86,12 +91,21 @@ type Verification struct {
 	Intel *intel.Result
 	AMD   *amd.Result
 	CCA   *arm.Result
+	// Azure is the verification of an Azure vTPM confidential VM's
+	// evidence (its hardware report's result is in it, not in Intel/AMD).
+	Azure *azureverify.Result
+	// MeasuredBoot is the event log that came with the evidence, replayed
+	// into the signed registers, and the boot facts it establishes; nil
+	// when no log came or it did not replay (see the eventlog.replay
+	// reason).
+	MeasuredBoot *measuredboot.Result
 	// Err is the verification error: nil only when every check passed.
 	Err error
 	// Appraisal is the policy's verdict, with reasons. It is never nil.
 	Appraisal *appraise.Appraisal
 
-	certErr error // why SEV-SNP certificates could not be had
+	certErr     error // why SEV-SNP certificates could not be had
+	eventLogErr error // why the event log was refused
 }
 
 // ValidUntil is the earliest expiry of what the verification depended on,
@@ -102,6 +116,8 @@ func (v *Verification) ValidUntil() time.Time {
 		return v.Intel.Valid.Until
 	case v.AMD != nil:
 		return v.AMD.Valid.Until
+	case v.Azure != nil:
+		return v.Azure.Valid.Until
 	}
 	return time.Time{}
 }
@@ -337,6 +353,7 @@ func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, c
 			Now: o.Now, Provider: coll, Update: o.Update, PCKChainPEM: o.PCKChainPEM, PeerCollateral: o.peerCollateral,
 		})
 		v.Appraisal = p.AppraiseIntel(v.Intel, v.Err, b)
+		verifyEventLog(v, item)
 	case item.SNP != nil:
 		verifySNP(ctx, v, item, o)
 		v.Appraisal = p.AppraiseSNP(v.AMD, v.Err, b)
@@ -344,20 +361,44 @@ func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, c
 			v.Appraisal.Add(appraise.Reason{Check: CheckAMDCertificates, Category: checks.Hardware, State: checks.NotRun, Expected: "VCEK or VLEK chain", Actual: "none",
 				Message: v.certErr.Error(), Status: appraise.Contraindicated})
 		}
+	case item.Azure != nil:
+		verifyAzure(ctx, v, item, coll, o)
+		v.Appraisal = p.AppraiseAzure(v.Azure, v.Err, b)
+		verifyEventLog(v, item)
 	case item.CCA != nil:
 		ccaV := o.CCA
 		if ccaV == nil {
 			ccaV = defaultCCA()
 		}
-		v.CCA, v.Err = ccaV.Verify(ctx, item.CCA, arm.Options{CPAK: o.CCAKey, KeyStore: o.CCAKeyStore})
+		opts := ccaKeys(o, p)
+		opts.AllowPlatformOnly = o.CCAAllowPlatformOnly
+		v.CCA, v.Err = ccaV.Verify(ctx, item.CCA, opts)
 		v.Appraisal = p.AppraiseCCA(v.CCA, v.Err, b)
 	default:
 		v.Err = fmt.Errorf("ratls: no verifier for %s evidence (%s)", item.TEE, item.Kind)
 		v.Appraisal = appraise.NewAppraisal(p.Name())
-		v.Appraisal.Add(appraise.Reason{Check: CheckVerifier, Category: checks.Hardware, State: checks.NotRun, Expected: "a DCAP quote, SEV-SNP report or Arm CCA token", Actual: fmt.Sprintf("%s %s", item.TEE, item.Kind),
+		v.Appraisal.Add(appraise.Reason{Check: CheckVerifier, Category: checks.Hardware, State: checks.NotRun, Expected: "a DCAP quote, SEV-SNP report, Arm CCA token or Azure vTPM evidence", Actual: fmt.Sprintf("%s %s", item.TEE, item.Kind),
 			Message: v.Err.Error(), Status: appraise.Contraindicated})
 	}
+	appraiseCVM(v, p)
 	return v
+}
+
+// ccaKeys finds the platform key of a CCA token: the policy's key for the
+// token's instance ID (cca.platform_keys), else CCAKey, else CCAKeyStore.
+func ccaKeys(o *VerifyOptions, p *appraise.Policy) arm.Options {
+	if p.CCA == nil || len(p.CCA.PlatformKeys) == 0 {
+		return arm.Options{CPAK: o.CCAKey, KeyStore: o.CCAKeyStore}
+	}
+	return arm.Options{KeyStore: func(instanceID []byte) (crypto.PublicKey, error) {
+		if k, err := p.CCA.PlatformKey(instanceID); k != nil || err != nil {
+			return k, err
+		}
+		if o.CCAKey != nil || o.CCAKeyStore == nil {
+			return o.CCAKey, nil
+		}
+		return o.CCAKeyStore(instanceID)
+	}}
 }
 
 // verifySNP obtains the report's certificates and verifies it.

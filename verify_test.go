@@ -132,20 +132,8 @@ func TestVerifyCertificateRejections(t *testing.T) {
 		t.Errorf("no collateral: %+v", v.Appraisal)
 	}
 	// With a provider instead of endorsements it is accepted.
-	c, err := tp.pl.Collateral()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := c.WriteDir(dir); err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := pcs.LoadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	opt := tp.options()
-	opt.Collateral = pcs.Static{C: loaded}
+	opt.Collateral = staticCollateral(t, tp)
 	if v, _ = VerifyCertificate(ctx, tp.certificate(t, nil), opt); !v.Accepted() {
 		t.Errorf("collateral from a provider: %+v", v.Appraisal)
 	}

@@ -303,12 +303,17 @@ func (p *Policy) referenceValues(a *Appraisal, section string, hasValues, hasSec
 }
 
 func checkHex(a *Appraisal, name string, want []string, actual []byte) {
+	checkHexAs(a, name, checks.Executables, want, actual)
+}
+
+// checkHexAs is checkHex for a value that speaks for category c.
+func checkHexAs(a *Appraisal, name string, c checks.Category, want []string, actual []byte) {
 	if len(want) == 0 {
 		return
 	}
 	got := hex.EncodeToString(actual)
 	if !matchHex(want, got) {
-		a.Reject(name, checks.Executables, strings.Join(want, "|"), got, name+" is not one of the reference values")
+		a.Reject(name, c, strings.Join(want, "|"), got, name+" is not one of the reference values")
 	}
 }
 

@@ -1,14 +1,20 @@
 package appraise
 
 import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/ratls/ratls/evidence"
+	"github.com/ratls/ratls/evidence/cca"
 	"github.com/ratls/ratls/evidence/snp"
+	"github.com/ratls/ratls/internal/strictjson"
 	"github.com/ratls/ratls/verify/amd"
 	"github.com/ratls/ratls/verify/arm"
 	"github.com/ratls/ratls/verify/checks"
@@ -61,12 +67,140 @@ type CCAReference struct {
 	REM1                      []string `json:"rem1,omitempty"`
 	REM2                      []string `json:"rem2,omitempty"`
 	REM3                      []string `json:"rem3,omitempty"`
-	// PlatformSWComponents lists acceptable platform software component
-	// measurements: every component the token reports must be listed.
-	PlatformSWComponents []string `json:"platform_sw_components,omitempty"`
+	// PlatformSWComponents lists acceptable platform software components:
+	// every component the token reports must have a listed measurement
+	// and, when the entry gives them, its type and version (Veraison's
+	// CCA reference values). An entry is a measurement in hex or an object.
+	PlatformSWComponents []CCASWComponent `json:"platform_sw_components,omitempty"`
+	// PlatformConfig lists acceptable platform configurations (claim 2401,
+	// cca-platform-config), in hex, as Veraison's reference values give
+	// them.
+	PlatformConfig []string `json:"platform_config,omitempty"`
+	// PlatformImplementationID lists acceptable platform implementations
+	// (claim 2396, 32 bytes of hex), by which Veraison finds a platform's
+	// trust anchor and reference values.
+	PlatformImplementationID []string `json:"platform_implementation_id,omitempty"`
 	// Lifecycle lists acceptable platform lifecycle states; empty means
 	// "secured" only.
 	Lifecycle []string `json:"lifecycle,omitempty"`
+	// PlatformKeys are the platform attestation keys (CPAKs) of the
+	// platforms this policy trusts, found by the instance ID the platform
+	// token names: Veraison's trust anchors. They come before the
+	// verifier's own key (ratls.VerifyOptions.CCAKey, --cca-cpak).
+	PlatformKeys []CCAPlatformKey `json:"platform_keys,omitempty"`
+}
+
+// CCASWComponent is an acceptable platform software component. In JSON it
+// is the measurement in hex, or
+// {"measurement", "type", "version", "signer_id"} where only the
+// measurement is required.
+type CCASWComponent struct {
+	Measurement string `json:"measurement"`
+	Type        string `json:"type,omitempty"`    // measurement type, e.g. "BL"
+	Version     string `json:"version,omitempty"` // e.g. "1.0.0"
+	SignerID    string `json:"signer_id,omitempty"`
+}
+
+// UnmarshalJSON reads a measurement or an object, strictly.
+func (c *CCASWComponent) UnmarshalJSON(b []byte) error {
+	var m string
+	if json.Unmarshal(b, &m) == nil {
+		*c = CCASWComponent{Measurement: m}
+		return nil
+	}
+	type plain CCASWComponent
+	var p plain
+	if err := strictjson.Decode(b, &p); err != nil {
+		return fmt.Errorf("want a measurement in hex or an object {measurement, type, version, signer_id}: %w", err)
+	}
+	*c = CCASWComponent(p)
+	return nil
+}
+
+// matches reports whether a component of the token is this one: the same
+// measurement and, when set, type, version and signer ID.
+func (c *CCASWComponent) matches(sw *cca.SWComponent) bool {
+	return strings.EqualFold(c.Measurement, hex.EncodeToString(sw.MeasurementValue)) &&
+		(c.Type == "" || c.Type == sw.MeasurementType) && (c.Version == "" || c.Version == sw.Version) &&
+		(c.SignerID == "" || strings.EqualFold(c.SignerID, hex.EncodeToString(sw.SignerID)))
+}
+
+func (c *CCASWComponent) String() string {
+	s := c.Measurement
+	for _, f := range []struct{ k, v string }{{"type", c.Type}, {"version", c.Version}, {"signer_id", c.SignerID}} {
+		if f.v != "" {
+			s += " " + f.k + " " + f.v
+		}
+	}
+	return s
+}
+
+// CCAPlatformKey is the platform attestation key of one CCA platform: a
+// public JWK, the form Veraison's tools use, or a PEM public key, on P-256,
+// P-384 or P-521.
+type CCAPlatformKey struct {
+	// InstanceID is the platform instance ID (claim 256) in hex: 33 bytes,
+	// 0x01 first.
+	InstanceID string          `json:"instance_id"`
+	JWK        json.RawMessage `json:"jwk,omitempty"`
+	PEM        string          `json:"pem,omitempty"`
+}
+
+// publicKey parses the key; a private JWK is refused, as a policy is
+// stored and shown.
+func (k *CCAPlatformKey) publicKey() (*ecdsa.PublicKey, error) {
+	switch {
+	case len(k.JWK) > 0 && k.PEM != "":
+		return nil, errors.New("set jwk or pem, not both")
+	case len(k.JWK) > 0:
+		key, private, err := arm.ParseJWK(k.JWK)
+		if err == nil && private {
+			return nil, errors.New(`jwk: a private key ("d"): give the public key only`)
+		}
+		return key, err
+	case k.PEM != "":
+		if t := strings.TrimSpace(k.PEM); !strings.HasPrefix(t, "-----BEGIN") {
+			return nil, errors.New("pem: want a PEM public key")
+		}
+		return arm.ParsePublicKey([]byte(k.PEM))
+	}
+	return nil, errors.New("want jwk or pem")
+}
+
+// PlatformKey returns the platform key of the platform with this instance
+// ID, or nil when the policy has none for it.
+func (r *CCAReference) PlatformKey(instanceID []byte) (crypto.PublicKey, error) {
+	if r == nil {
+		return nil, nil
+	}
+	for i := range r.PlatformKeys {
+		k := &r.PlatformKeys[i]
+		if id, err := hex.DecodeString(k.InstanceID); err == nil && bytes.Equal(id, instanceID) {
+			return k.publicKey()
+		}
+	}
+	return nil, nil
+}
+
+// validateKeys checks cca.platform_keys: instance IDs of the CCA form,
+// each once, with a public key that parses.
+func (r *CCAReference) validateKeys() error {
+	seen := map[string]bool{}
+	for i := range r.PlatformKeys {
+		k := &r.PlatformKeys[i]
+		id, err := hex.DecodeString(k.InstanceID)
+		if err != nil || len(id) != cca.InstanceIDSize || id[0] != 0x01 {
+			return fmt.Errorf("policy: cca.platform_keys[%d].instance_id: %q is not %d bytes of hex starting 01", i, k.InstanceID, cca.InstanceIDSize)
+		}
+		if seen[string(id)] {
+			return fmt.Errorf("policy: cca.platform_keys[%d]: instance %s has another key already", i, k.InstanceID)
+		}
+		seen[string(id)] = true
+		if _, err := k.publicKey(); err != nil {
+			return fmt.Errorf("policy: cca.platform_keys[%d] (instance %s): %w", i, k.InstanceID, err)
+		}
+	}
+	return nil
 }
 
 // hasValues reports whether the section pins the code a guest runs: its
@@ -214,14 +348,32 @@ func (p *Policy) AppraiseCCA(res *arm.Result, verr error, binding *evidence.Bind
 		a.Add(Reason{Check: "cca.realm_initial_measurement", Category: checks.Executables, State: checks.NotRun, Expected: "a realm token", Actual: "platform token only",
 			Message: "the policy pins the realm, but the evidence carries no realm token", Status: Contraindicated})
 	}
+	p.appraiseCCAPlatform(a, res.Platform)
+	return a
+}
+
+// appraiseCCAPlatform compares the platform claims Veraison's CCA reference
+// values give with cca.platform_sw_components, platform_config and
+// platform_implementation_id.
+func (p *Policy) appraiseCCAPlatform(a *Appraisal, pc *cca.PlatformClaims) {
+	ref := p.CCA
+	if pc == nil {
+		return
+	}
 	if len(ref.PlatformSWComponents) > 0 {
-		for _, c := range res.Platform.SWComponents {
-			got := hex.EncodeToString(c.MeasurementValue)
-			if !matchHex(ref.PlatformSWComponents, got) {
-				a.Reject("cca.platform_sw_components", checks.Executables, strings.Join(ref.PlatformSWComponents, "|"), got,
-					fmt.Sprintf("platform software component %q has a measurement not in cca.platform_sw_components", c.MeasurementType))
+		want := make([]string, len(ref.PlatformSWComponents))
+		for i := range ref.PlatformSWComponents {
+			want[i] = ref.PlatformSWComponents[i].String()
+		}
+		for i := range pc.SWComponents {
+			sw := &pc.SWComponents[i]
+			if !slices.ContainsFunc(ref.PlatformSWComponents, func(c CCASWComponent) bool { return c.matches(sw) }) {
+				got := fmt.Sprintf("%x type %s version %s signer_id %x", sw.MeasurementValue, sw.MeasurementType, sw.Version, sw.SignerID)
+				a.Reject("cca.platform_sw_components", checks.Executables, strings.Join(want, "|"), got,
+					fmt.Sprintf("platform software component %q is not in cca.platform_sw_components (measurement, and type and version where listed)", sw.MeasurementType))
 			}
 		}
 	}
-	return a
+	checkHexAs(a, "cca.platform_config", checks.Configuration, ref.PlatformConfig, pc.Config)
+	checkHexAs(a, "cca.platform_implementation_id", checks.Hardware, ref.PlatformImplementationID, pc.ImplementationID)
 }

@@ -5,7 +5,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/ratls/ratls/evidence/cca"
 	"github.com/ratls/ratls/evidence/snp"
+	"github.com/ratls/ratls/testing/ccatest"
 	"github.com/ratls/ratls/verify/amd"
 	"github.com/ratls/ratls/verify/arm"
 	"github.com/ratls/ratls/verify/checks"
@@ -164,4 +167,120 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// Platform keys (CPAKs) in the policy, by platform instance ID, in
+// Veraison's JWK form or as PEM; only public keys, one per instance.
+func TestCCAPlatformKeys(t *testing.T) {
+	dir := "../verify/arm/testdata/"
+	jwk := strings.TrimSpace(string(mustRead(t, dir+"cca-veraison/go/testRMMCPAK.pub.jwk.json")))
+	pemKey := string(mustRead(t, dir+"cca-tfm/cca_platform_CPAK.pub.pem"))
+	pemJSON, _ := json.Marshal(pemKey)
+	id1, id2 := "01"+strings.Repeat("11", 32), "01"+strings.Repeat("22", 32)
+	p, err := ReadPolicy(strings.NewReader(`{"cca":{"platform_keys":[{"instance_id":"` + id1 + `","jwk":` + jwk + `},{"instance_id":"` + strings.ToUpper(id2) + `","pem":` + string(pemJSON) + `}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := arm.ParsePublicKey([]byte(pemKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{id1, id2} {
+		raw, _ := hex.DecodeString(id)
+		k, err := p.CCA.PlatformKey(raw)
+		if err != nil || k == nil || !want.Equal(k) {
+			t.Errorf("PlatformKey(%s): %v, %v", id[:6], k, err)
+		}
+	}
+	if k, err := p.CCA.PlatformKey(append([]byte{1}, make([]byte, 32)...)); k != nil || err != nil {
+		t.Errorf("unknown instance: want no key and no error, got %v, %v", k, err)
+	}
+	priv := strings.Replace(jwk, `"kty"`, `"d": "AAAA", "kty"`, 1)
+	for name, in := range map[string]string{
+		"private JWK":        `{"cca":{"platform_keys":[{"instance_id":"` + id1 + `","jwk":` + priv + `}]}}`,
+		"both forms":         `{"cca":{"platform_keys":[{"instance_id":"` + id1 + `","jwk":` + jwk + `,"pem":` + string(pemJSON) + `}]}}`,
+		"no key":             `{"cca":{"platform_keys":[{"instance_id":"` + id1 + `"}]}}`,
+		"short instance":     `{"cca":{"platform_keys":[{"instance_id":"0111","jwk":` + jwk + `}]}}`,
+		"wrong type byte":    `{"cca":{"platform_keys":[{"instance_id":"02` + strings.Repeat("11", 32) + `","jwk":` + jwk + `}]}}`,
+		"duplicate instance": `{"cca":{"platform_keys":[{"instance_id":"` + id1 + `","jwk":` + jwk + `},{"instance_id":"` + id1 + `","pem":` + string(pemJSON) + `}]}}`,
+		"RSA":                `{"cca":{"platform_keys":[{"instance_id":"` + id1 + `","jwk":{"kty":"RSA","n":"AQAB","e":"AQAB"}}]}}`,
+		"unknown member":     `{"cca":{"platform_keys":[{"instance_id":"` + id1 + `","jwk":` + jwk + `,"extra":1}]}}`,
+	} {
+		if _, err := ReadPolicy(strings.NewReader(in)); err == nil {
+			t.Errorf("%s: want an error", name)
+		}
+	}
+}
+
+// The CCA platform claims Veraison appraises: the platform configuration
+// (cca-platform-config), the implementation ID its trust anchors and
+// reference values are found by, and each software component's
+// measurement with its type and version.
+func TestCCAPlatformClaims(t *testing.T) {
+	pl, err := ccatest.NewPlatform()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := pl.Token(ccatest.NewRealm(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := cca.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, verr := arm.NewVerifier(nil).Verify(context.Background(), tok, arm.Options{CPAK: pl.Public()})
+	if verr != nil {
+		t.Fatal(verr)
+	}
+	h := hex.EncodeToString
+	bl, rmm := pl.SWComponents[0], pl.SWComponents[1]
+	comp := func(c ccatest.SWComponent, typ, version string) string {
+		return fmt.Sprintf(`{"measurement":%q,"type":%q,"version":%q}`, h(c.Measurement), typ, version)
+	}
+	for _, tc := range []struct {
+		name, cca string
+		check     string // the reason wanted; "" for none of these checks
+		cat       checks.Category
+	}{
+		{"config matches", `{"platform_config":["` + h(pl.Config) + `"]}`, "", ""},
+		{"config differs", `{"platform_config":["cf02"]}`, "cca.platform_config", checks.Configuration},
+		{"implementation matches", `{"platform_implementation_id":["` + h(pl.ImplementationID) + `"]}`, "", ""},
+		{"implementation differs", `{"platform_implementation_id":["` + strings.Repeat("ab", 32) + `"]}`, "cca.platform_implementation_id", checks.Hardware},
+		{"components by measurement", `{"platform_sw_components":["` + h(bl.Measurement) + `","` + h(rmm.Measurement) + `"]}`, "", ""},
+		{"components with type and version", `{"platform_sw_components":[` + comp(bl, "BL", "1.0.0") + `,` + comp(rmm, "RMM", "2.0.0") + `]}`, "", ""},
+		{"a component's version differs", `{"platform_sw_components":[` + comp(bl, "BL", "1.0.1") + `,"` + h(rmm.Measurement) + `"]}`, "cca.platform_sw_components", checks.Executables},
+		{"a component's type differs", `{"platform_sw_components":[` + comp(bl, "BL", "") + `,` + comp(rmm, "BL", "") + `]}`, "cca.platform_sw_components", checks.Executables},
+		{"a component unlisted", `{"platform_sw_components":["` + h(bl.Measurement) + `"]}`, "cca.platform_sw_components", checks.Executables},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := ReadPolicy(strings.NewReader(`{"cca":` + tc.cca + `}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := p.AppraiseCCA(res, verr, nil)
+			for _, name := range []string{"cca.platform_config", "cca.platform_implementation_id", "cca.platform_sw_components"} {
+				r := reasonFor(a, name)
+				switch {
+				case name == tc.check && (r == nil || r.Status != Contraindicated || r.Category != tc.cat):
+					t.Errorf("want %s contraindicated (%s), got %+v", name, tc.cat, r)
+				case name != tc.check && r != nil:
+					t.Errorf("unexpected reason %+v", r)
+				}
+			}
+		})
+	}
+	for name, in := range map[string]string{
+		"config not hex":         `{"cca":{"platform_config":["xy"]}}`,
+		"empty config":           `{"cca":{"platform_config":[""]}}`,
+		"short implementation":   `{"cca":{"platform_implementation_id":["abcd"]}}`,
+		"component without hash": `{"cca":{"platform_sw_components":[{"type":"BL"}]}}`,
+		"component short hash":   `{"cca":{"platform_sw_components":[{"measurement":"abcd"}]}}`,
+		"component unknown key":  `{"cca":{"platform_sw_components":[{"measurement":"` + strings.Repeat("00", 32) + `","kind":"BL"}]}}`,
+		"component number":       `{"cca":{"platform_sw_components":[1]}}`,
+	} {
+		if _, err := ReadPolicy(strings.NewReader(in)); err == nil {
+			t.Errorf("%s: want an error", name)
+		}
+	}
 }

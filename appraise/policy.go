@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/ratls/ratls/collateral/pcs"
+	"github.com/ratls/ratls/evidence/cca"
 	"github.com/ratls/ratls/internal/strictjson"
 )
 
@@ -75,6 +76,12 @@ type Policy struct {
 	// and Arm CCA realms.
 	SNP *SNPReference `json:"sev_snp,omitempty"`
 	CCA *CCAReference `json:"cca,omitempty"`
+
+	// MeasuredBoot holds reference values on the facts of the evidence's
+	// event log (kernel, command line, secure boot...), and VTPM on a
+	// vTPM's PCRs; see docs/cvm.md.
+	MeasuredBoot *MeasuredBootReference `json:"measured_boot,omitempty"`
+	VTPM         *VTPMReference         `json:"vtpm,omitempty"`
 }
 
 // SGXReference holds reference values for SGX enclaves.
@@ -104,6 +111,9 @@ type TDXReference struct {
 	MRConfigID   []string `json:"mr_config_id,omitempty"`
 	MROwner      []string `json:"mr_owner,omitempty"`
 }
+
+// maxPlatformConfig bounds a cca.platform_config value, in bytes.
+const maxPlatformConfig = 4096
 
 // DefaultPolicyID names the built-in strict policy.
 const DefaultPolicyID = "ratls-default"
@@ -215,14 +225,35 @@ func (p *Policy) Validate() error {
 			return fmt.Errorf("policy: sev_snp.max_vmpl: %d is not a VM privilege level (0-3)", *s.MaxVMPL)
 		}
 	}
+	if err := p.validateCVM(); err != nil {
+		return err
+	}
 	if c := p.CCA; c != nil {
+		sw := make([]string, 0, 2*len(c.PlatformSWComponents))
+		for _, comp := range c.PlatformSWComponents {
+			sw = append(sw, comp.Measurement)
+			if comp.SignerID != "" {
+				sw = append(sw, comp.SignerID)
+			}
+		}
 		for name, vals := range map[string][]string{"realm_initial_measurement": c.RealmInitialMeasurement, "realm_personalization_value": c.RealmPersonalizationValue,
-			"rem0": c.REM0, "rem1": c.REM1, "rem2": c.REM2, "rem3": c.REM3, "platform_sw_components": c.PlatformSWComponents} {
+			"rem0": c.REM0, "rem1": c.REM1, "rem2": c.REM2, "rem3": c.REM3, "platform_sw_components": sw} {
 			for _, v := range vals {
 				if b, err := hex.DecodeString(v); err != nil || (len(b) != 32 && len(b) != 48 && len(b) != 64) {
 					return fmt.Errorf("policy: cca.%s: %q is not 32, 48 or 64 bytes of hex", name, v)
 				}
 			}
+		}
+		for _, v := range c.PlatformConfig {
+			if b, err := hex.DecodeString(v); err != nil || len(b) == 0 || len(b) > maxPlatformConfig {
+				return fmt.Errorf("policy: cca.platform_config: %q is not 1 to %d bytes of hex", v, maxPlatformConfig)
+			}
+		}
+		if err := check("cca.platform_implementation_id", c.PlatformImplementationID, cca.ImplementationIDSize); err != nil {
+			return err
+		}
+		if err := c.validateKeys(); err != nil {
+			return err
 		}
 	}
 	return nil

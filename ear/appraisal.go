@@ -48,21 +48,32 @@ type Reason struct {
 
 // failureValue is the claim value a failed check of category c sets: the
 // category's contraindicated value, or its warning value when the policy
-// accepted the failure.
+// accepted the failure. Categories without a specific value use the
+// generic ones of their tier (96, 32).
 func failureValue(c checks.Category, contraindicated bool) int8 {
-	if !contraindicated {
+	if contraindicated {
 		switch c {
+		case checks.Hardware:
+			return UnrecognizedHardware
+		case checks.InstanceIdentity:
+			return UntrustworthyInstance
 		case checks.Executables:
-			return UnrecognizedRuntime
-		default: // 32: the warning value every category shares
-			return VulnerableConfig
+			return ContraindicatedRun
+		case checks.RuntimeOpaque:
+			return VisibleMemory
+		default:
+			return UnsupportableConfig
 		}
 	}
 	switch c {
 	case checks.Hardware:
-		return UnrecognizedHardware
-	default: // 96: the contraindicated value of every other category
-		return UnsupportableConfig
+		return VulnerableHardware
+	case checks.Executables:
+		return UnrecognizedRuntime
+	case checks.RuntimeOpaque:
+		return IsolatedMemory
+	default:
+		return VulnerableConfig
 	}
 }
 
@@ -93,6 +104,11 @@ func (tv *TrustVector) claim(c checks.Category) *int8 {
 // A claim only ever gets worse. The status is the given one, and never
 // better than the vector's worst claim, as the draft requires; an unknown
 // status is contraindicated.
+//
+// The reasons are also put in ear.veraison.policy-claims, where Veraison's
+// tools (arc, its integration checks) look: "reasons" lists them, one line
+// each, and "problem" says why a contraindicated result is, as Veraison's
+// verifier does.
 func FromReasons(status Status, policyID string, reasons []Reason, measurements map[string]any) *Appraisal {
 	tv := &TrustVector{}
 	genuine := true
@@ -130,13 +146,45 @@ func FromReasons(status Status, policyID string, reasons []Reason, measurements 
 	default:
 		status = StatusContraindicated
 	}
+	status = status.Worse(tv.Status())
 	return &Appraisal{
-		Status:            status.Worse(tv.Status()),
+		Status:            status,
 		TrustVector:       tv,
 		PolicyID:          policyID,
 		AnnotatedEvidence: measurements,
+		PolicyClaims:      policyClaims(status, reasons),
 		Reasons:           slices.Clone(reasons),
 	}
+}
+
+// policyClaims lists the reasons for ear.veraison.policy-claims; nil when
+// there are none.
+func policyClaims(status Status, reasons []Reason) map[string]any {
+	if len(reasons) == 0 {
+		return nil
+	}
+	lines := make([]any, len(reasons))
+	for i, r := range reasons {
+		lines[i] = string(r.Status) + " " + r.line()
+	}
+	claims := map[string]any{"reasons": lines}
+	if status == StatusContraindicated {
+		i := slices.IndexFunc(reasons, func(r Reason) bool { return r.Status == StatusContraindicated })
+		if i < 0 {
+			i = 0 // contraindicated by the trust vector alone
+		}
+		claims["problem"] = reasons[i].line()
+	}
+	return claims
+}
+
+// line is "check: message (expected E, actual A)".
+func (r Reason) line() string {
+	s := r.Check + ": " + r.Message
+	if r.Expected != "" || r.Actual != "" {
+		s += " (expected " + r.Expected + ", actual " + r.Actual + ")"
+	}
+	return s
 }
 
 // lower sets *claim to v if v is in a worse tier (or the same tier with a

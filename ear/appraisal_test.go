@@ -1,6 +1,9 @@
 package ear
 
 import (
+	"encoding/json"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/ratls/ratls/verify/checks"
@@ -73,5 +76,54 @@ func TestFromReasons(t *testing.T) {
 				t.Errorf("result does not validate: %v", err)
 			}
 		})
+	}
+}
+
+// The reasons are also in ear.veraison.policy-claims, where Veraison's
+// tools show them: "problem" says why a contraindicated result is, as
+// Veraison's verifier writes it, and "reasons" lists every reason.
+func TestFromReasonsPolicyClaims(t *testing.T) {
+	rs := []Reason{
+		{Check: "tcb_status", Category: checks.Configuration, State: checks.Failed, Expected: "UpToDate", Actual: "OutOfDate", Message: "TCB out of date accepted", Status: StatusWarning},
+		{Check: "nonce", Category: checks.InstanceIdentity, State: checks.Failed, Expected: "0102", Actual: "0304", Message: "replayed", Status: StatusContraindicated},
+	}
+	a := FromReasons(StatusContraindicated, "pol", rs, nil)
+	want := map[string]any{
+		"problem": "nonce: replayed (expected 0102, actual 0304)",
+		"reasons": []any{
+			"warning tcb_status: TCB out of date accepted (expected UpToDate, actual OutOfDate)",
+			"contraindicated nonce: replayed (expected 0102, actual 0304)",
+		},
+	}
+	if !reflect.DeepEqual(a.PolicyClaims, want) {
+		t.Errorf("policy claims:\n got %#v\nwant %#v", a.PolicyClaims, want)
+	}
+	// A warning has reasons but no problem; an affirmation neither.
+	if w := FromReasons(StatusWarning, "pol", rs[:1], nil); w.PolicyClaims["problem"] != nil || len(w.PolicyClaims["reasons"].([]any)) != 1 {
+		t.Errorf("warning: policy claims %#v", w.PolicyClaims)
+	}
+	if ok := FromReasons(StatusAffirming, "pol", nil, nil); ok.PolicyClaims != nil {
+		t.Errorf("affirming: policy claims %#v, want none", ok.PolicyClaims)
+	}
+
+	// They are signed and read back under Veraison's claim name.
+	e := &EAR{IssuedAt: 1, VerifierID: VerifierID{Build: "b", Developer: "d"}, Submods: map[string]*Appraisal{"tdx": a}}
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"ear.veraison.policy-claims":{"problem":"nonce: replayed (expected 0102, actual 0304)","reasons":[`) {
+		t.Errorf("JSON: %s", b)
+	}
+	var back EAR
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Submods["tdx"].PolicyClaims, want) {
+		t.Errorf("read back: %#v", back.Submods["tdx"].PolicyClaims)
+	}
+	b = []byte(strings.Replace(string(b), `"ear.veraison.policy-claims":{`, `"ear.veraison.policy-claims":["x"],"x":{`, 1))
+	if err := json.Unmarshal(b, &back); err == nil {
+		t.Error("policy-claims that are not an object: want an error")
 	}
 }

@@ -70,9 +70,13 @@ type Appraisal struct {
 	// AnnotatedEvidence is ear.veraison.annotated-evidence: the verified
 	// measurements the result is about. Numbers decode as json.Number.
 	AnnotatedEvidence map[string]any
+	// PolicyClaims is ear.veraison.policy-claims: claims the appraisal
+	// policy adds, where Veraison's tools show them. FromReasons puts the
+	// reasons there too. Numbers decode as json.Number.
+	PolicyClaims map[string]any
 	// Reasons is the ratls extension claim "ratls.reasons": why the status
-	// is not affirming, as Reason objects
-	// ({"check","expected","actual","message","status"}).
+	// is not affirming, as Reason objects ({"check","category","state",
+	// "expected","actual","message","status"}).
 	Reasons []Reason
 }
 
@@ -94,6 +98,7 @@ type appraisalJSON struct {
 	TrustVector       *TrustVector   `json:"ear.trustworthiness-vector,omitempty"`
 	PolicyID          string         `json:"ear.appraisal-policy-id,omitempty"`
 	AnnotatedEvidence map[string]any `json:"ear.veraison.annotated-evidence,omitempty"`
+	PolicyClaims      map[string]any `json:"ear.veraison.policy-claims,omitempty"`
 	Reasons           []Reason       `json:"ratls.reasons,omitempty"`
 }
 
@@ -125,7 +130,7 @@ func (e *EAR) MarshalJSON() ([]byte, error) {
 		if policy == "" && len(a.PolicyIDs) > 0 {
 			policy = a.PolicyIDs[0]
 		}
-		out.Submods[name] = appraisalJSON{a.Status, a.TrustVector, policy, a.AnnotatedEvidence, a.Reasons}
+		out.Submods[name] = appraisalJSON{a.Status, a.TrustVector, policy, a.AnnotatedEvidence, a.PolicyClaims, a.Reasons}
 	}
 	return json.Marshal(out)
 }
@@ -373,14 +378,22 @@ func parseAppraisal(b json.RawMessage) (*Appraisal, error) {
 		}
 		a.PolicyID = a.PolicyIDs[0]
 	}
-	if raw, name, err = pick(m, "ear.veraison.annotated-evidence", "ear_veraison_annotated_evidence"); err != nil {
-		return nil, err
-	}
-	if raw != nil {
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber() // keep integers exact
-		if err := dec.Decode(&a.AnnotatedEvidence); err != nil || a.AnnotatedEvidence == nil {
-			return nil, claimErr("%s: want a JSON object, got %.40s", name, raw)
+	for _, c := range []struct {
+		dotted, underscore string
+		dst                *map[string]any
+	}{
+		{"ear.veraison.annotated-evidence", "ear_veraison_annotated_evidence", &a.AnnotatedEvidence},
+		{"ear.veraison.policy-claims", "ear_veraison_policy_claims", &a.PolicyClaims},
+	} {
+		if raw, name, err = pick(m, c.dotted, c.underscore); err != nil {
+			return nil, err
+		}
+		if raw != nil {
+			dec := json.NewDecoder(bytes.NewReader(raw))
+			dec.UseNumber() // keep integers exact
+			if err := dec.Decode(c.dst); err != nil || *c.dst == nil {
+				return nil, claimErr("%s: want a JSON object, got %.40s", name, raw)
+			}
 		}
 	}
 	if raw, ok := m["ratls.reasons"]; ok {

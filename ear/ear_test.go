@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// draftExample is the dotted-name example of FORMATS.md 4.2 (from the
+// draftExample is the dotted-name example of docs/formats.md, "EAR claims" (from the
 // Veraison EAR test data), written out by hand.
 const draftExample = `{
   "eat_profile": "tag:github.com,2023:veraison/ear",
@@ -267,7 +267,7 @@ func TestStatusJSON(t *testing.T) {
 }
 
 func TestTierBoundaries(t *testing.T) {
-	// AR4SI tiers (FORMATS.md 4.3).
+	// AR4SI tiers (docs/formats.md, "AR4SI trustworthiness claims").
 	for v, want := range map[int8]Status{
 		0: StatusNone, 1: StatusNone, -1: StatusNone,
 		2: StatusAffirming, 31: StatusAffirming, -2: StatusAffirming, -32: StatusAffirming,

@@ -8,7 +8,7 @@ import (
 )
 
 // Byte-exact claims buffer as Gramine and the Intel SGX SDK emit it
-// (FORMATS.md §1.4): a1 6b "pubkey-hash" 58 24 82 01 58 20 <SHA-256(SPKI)>.
+// (docs/formats.md, "Claims buffer"): a1 6b "pubkey-hash" 58 24 82 01 58 20 <SHA-256(SPKI)>.
 func TestNewClaimsLayout(t *testing.T) {
 	spki := []byte("any spki bytes")
 	got, err := NewClaims(spki, SHA256, nil)

@@ -4,6 +4,7 @@ import (
 	"encoding/asn1"
 	"fmt"
 
+	"github.com/ratls/ratls/evidence/azure"
 	"github.com/ratls/ratls/evidence/cca"
 	"github.com/ratls/ratls/evidence/quote"
 	"github.com/ratls/ratls/evidence/snp"
@@ -21,6 +22,7 @@ const (
 	FormatRatsTLSLegacy  Format = "rats-tls-legacy"  // rats-tls private tags 0x1a7501-0x1a7503 (before 2023)
 	FormatCMW            Format = "cmw"              // IETF CMW (id-pe-cmw, or a CMW inside the DICE extension)
 	FormatRaw            Format = "raw"              // evidence without a container
+	FormatTrustee        Format = "trustee-json"     // Trustee's evidence JSON (TDX quote and CC event log, Azure vTPM)
 )
 
 // Item is one piece of TEE evidence found in a certificate extension or a
@@ -59,6 +61,12 @@ type Item struct {
 	Report2   *quote.Report2
 	SNP       *snp.Report
 	CCA       *cca.Token
+	// Azure is the evidence of an Azure vTPM confidential VM.
+	Azure *azure.Evidence
+
+	// EventLog is the TCG event log that came with the evidence (a TDX
+	// guest's CC event log), not yet replayed; nil when none came.
+	EventLog []byte
 }
 
 // parsePayload parses data as evidence of the given kind and records the
@@ -92,6 +100,10 @@ func (it *Item) parsePayload(kind Kind, data []byte) error {
 			it.Kind = KindCCAPlatform
 		}
 		it.TEE = TEECCA
+	case KindAzureVTPM:
+		if it.Azure, err = azure.Parse(data); err == nil {
+			it.TEE = TEE(it.Azure.TEE())
+		}
 	case KindSEVReport:
 		it.TEE = TEESEV
 	case KindCSVReport:
@@ -121,6 +133,10 @@ func (it *Item) ReportData() []byte {
 		return it.SNP.ReportData[:]
 	case it.CCA != nil && it.CCA.Realm != nil:
 		return it.CCA.Realm.Claims.Challenge
+	case it.Azure != nil:
+		// The vTPM quote's extraData: the attester's nonce, which the
+		// attestation key signed and the hardware report vouches for.
+		return it.Azure.Quote.Nonce()
 	}
 	return nil
 }
@@ -137,6 +153,10 @@ func (it *Item) Debug() (debug, known bool) {
 		return it.Report2.TD.Debug(), true
 	case it.SNP != nil:
 		return it.SNP.Debug(), true
+	case it.Azure != nil && it.Azure.HCL.SNP != nil:
+		return it.Azure.HCL.SNP.Debug(), true
+	case it.Azure != nil && it.Azure.HCL.TDReport != nil:
+		return it.Azure.HCL.TDReport.TD.Debug(), true
 	}
 	return false, false
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/ratls/ratls/evidence/azure"
 	"github.com/ratls/ratls/evidence/snp"
 )
 
@@ -19,7 +20,8 @@ const MaxRawSize = 1 << 20
 
 // ParseRaw recognises and parses evidence that arrives without a
 // certificate: a DCAP quote, an SGX report, a TDREPORT, a SEV-SNP report, an
-// Arm CCA token, tagged-CBOR RA-TLS evidence or a CMW. The input is binary;
+// Arm CCA token, tagged-CBOR RA-TLS evidence, a CMW, or Trustee's evidence
+// JSON (a TDX quote with its CC event log, Azure vTPM evidence). The input is binary;
 // callers decode hex or base64 text first.
 func ParseRaw(b []byte) ([]*Item, error) {
 	return parseRaw(b, 0)
@@ -53,6 +55,14 @@ func parseRaw(b []byte, depth int) ([]*Item, error) {
 			return []*Item{it}, nil
 		}
 		return parseCMWDepth(b, depth)
+	case azure.LooksLike(b):
+		it := &Item{Format: FormatTrustee}
+		if err := it.parsePayload(KindAzureVTPM, bytes.Clone(b)); err != nil {
+			return nil, err
+		}
+		return []*Item{it}, nil
+	case looksLikeTrusteeTDX(b):
+		return parseTrusteeTDX(b)
 	case looksLikeCMW(b):
 		return parseCMWDepth(b, depth)
 	case len(b) == snp.ReportSize && binary.LittleEndian.Uint16(b[2:]) == 0:

@@ -28,6 +28,7 @@ const (
 	KindCSVReport   Kind = "csv-report"   // Hygon CSV report, carried but not parsed
 	KindCCAToken    Kind = "cca-token"    // Arm CCA attestation token
 	KindCCAPlatform Kind = "cca-platform" // Arm CCA platform token alone
+	KindAzureVTPM   Kind = "azure-vtpm"   // Azure CVM vTPM evidence: HCL report, TPM quote, VCEK or TD quote
 	KindUnsupported Kind = "unsupported"  // recognised container, payload not understood
 )
 

@@ -9,32 +9,27 @@ import (
 	"github.com/ratls/ratls/evidence/cca"
 	"github.com/ratls/ratls/evidence/quote"
 	"github.com/ratls/ratls/evidence/snp"
+	"github.com/ratls/ratls/verify/measuredboot"
 )
 
 // Quote describes the structure of a DCAP quote.
 type Quote struct {
-	Version               uint16       `json:"version"`
-	AttKeyType            uint16       `json:"att_key_type"`
-	TEEType               uint32       `json:"tee_type"`
-	BodyType              uint16       `json:"body_type"`
-	QESVN                 uint16       `json:"qe_svn"`
-	PCESVN                uint16       `json:"pce_svn"`
-	QEVendorID            string       `json:"qe_vendor_id"`
-	UserData              string       `json:"user_data"`
-	Size                  int          `json:"size"`
-	TrailingBytes         int          `json:"trailing_bytes"`
-	CertificationDataType uint16       `json:"certification_data_type"`
-	QEReport              Fields       `json:"qe_report"`
-	QEAuthDataSize        int          `json:"qe_auth_data_size"`
-	PCKChain              []*ChainCert `json:"pck_chain,omitempty"`
-}
-
-// ChainCert names one certificate of a PCK chain embedded in a quote.
-type ChainCert struct {
-	Subject   string `json:"subject"`
-	Issuer    string `json:"issuer"`
-	NotBefore string `json:"not_before"`
-	NotAfter  string `json:"not_after"`
+	Version               uint16 `json:"version"`
+	AttKeyType            uint16 `json:"att_key_type"`
+	TEEType               uint32 `json:"tee_type"`
+	BodyType              uint16 `json:"body_type"`
+	QESVN                 uint16 `json:"qe_svn"`
+	PCESVN                uint16 `json:"pce_svn"`
+	QEVendorID            string `json:"qe_vendor_id"`
+	UserData              string `json:"user_data"`
+	Size                  int    `json:"size"`
+	TrailingBytes         int    `json:"trailing_bytes"`
+	CertificationDataType uint16 `json:"certification_data_type"`
+	QEReport              Fields `json:"qe_report"`
+	QEAuthDataSize        int    `json:"qe_auth_data_size"`
+	// PCKChain is the PCK certificate chain of the certification data,
+	// leaf first; the leaf's SGX extensions are decoded.
+	PCKChain []*Certificate `json:"pck_chain,omitempty"`
 }
 
 // CCAToken describes the structure of an Arm CCA attestation token.
@@ -70,6 +65,9 @@ func describeItem(it *evidence.Item, cert *x509.Certificate) *Evidence {
 		e.Quote = describeQuote(it.Quote)
 		if it.Quote.TD != nil {
 			e.Measurements = tdMeasurements(it.Quote.TD)
+			if it.EventLog != nil {
+				e.EventLog = describeEventLog(it.EventLog, measuredboot.TDX(it.Quote.TD.RTMR))
+			}
 		} else {
 			e.Measurements = sgxMeasurements(it.Quote.SGX)
 		}
@@ -93,6 +91,8 @@ func describeItem(it *evidence.Item, cert *x509.Certificate) *Evidence {
 		e.SNPReport, e.Measurements = describeSNP(it.SNP)
 	case it.CCA != nil:
 		e.CCAToken, e.Measurements = describeCCA(it.CCA)
+	case it.Azure != nil:
+		describeAzure(e, it.Azure)
 	default:
 		e.Unsupported = fmt.Sprintf("%s evidence is carried but not parsed", it.Kind)
 	}
@@ -154,21 +154,18 @@ func describeQuote(q *quote.Quote) *Quote {
 		QEAuthDataSize: len(s.QEAuthData),
 	}
 	if ders, err := s.Certification.PCKChainDER(); err == nil {
+		var certs []*x509.Certificate
 		for _, der := range ders {
-			c, err := x509.ParseCertificate(der)
-			if err != nil {
-				continue
+			if c, err := x509.ParseCertificate(der); err == nil {
+				certs = append(certs, c)
 			}
-			out.PCKChain = append(out.PCKChain, &ChainCert{
-				Subject: c.Subject.String(), Issuer: c.Issuer.String(),
-				NotBefore: c.NotBefore.UTC().Format(rfc3339), NotAfter: c.NotAfter.UTC().Format(rfc3339),
-			})
+		}
+		for i, c := range certs {
+			out.PCKChain = append(out.PCKChain, describeCertificate(c, issuerOf(certs, i)))
 		}
 	}
 	return out
 }
-
-const rfc3339 = "2006-01-02T15:04:05Z07:00"
 
 func sgxMeasurements(b *quote.SGXReportBody) Fields {
 	return Fields{
@@ -323,6 +320,10 @@ func Measurements(it *evidence.Item) map[string]any {
 		_, fs = describeSNP(it.SNP)
 	case it.CCA != nil:
 		_, fs = describeCCA(it.CCA)
+	case it.Azure != nil:
+		var e Evidence
+		describeAzure(&e, it.Azure)
+		fs = e.Measurements
 	default:
 		return nil
 	}

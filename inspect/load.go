@@ -6,7 +6,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -16,7 +18,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fxamacker/cbor/v2"
+
 	"github.com/ratls/ratls/evidence"
+	"github.com/ratls/ratls/evidence/snp"
+	"github.com/ratls/ratls/internal/neterr"
 )
 
 // MaxInputSize bounds files and certificate chains read by this package.
@@ -49,6 +55,9 @@ func Source(ctx context.Context, source string, opt *Options) (*Report, error) {
 // File inspects a certificate (PEM or DER, a chain leaf first) or raw
 // evidence (binary, hex or base64) stored in a file.
 func File(path string) (*Report, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return Dir(path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, &InputError{Input: path, Err: err}
@@ -76,6 +85,12 @@ func Bytes(b []byte) (*Report, error) {
 		return nil, errors.New("empty input")
 	}
 	text := isText(b)
+	if t := bytes.TrimSpace(b); text && len(t) > 0 && t[0] == '{' {
+		// JSON collateral may hold PEM chains: not a certificate file.
+		if r, ok, err := collateralBytes(b, nil); ok {
+			return r, err
+		}
+	}
 	if text && bytes.Contains(b, []byte("-----BEGIN CERTIFICATE-----")) {
 		certs, err := parsePEMCertificates(b)
 		if err != nil {
@@ -88,10 +103,40 @@ func Bytes(b []byte) (*Report, error) {
 			return Certificates(certs)
 		}
 	}
+	if r, ok, err := collateralBytes(b, nil); ok {
+		return r, err
+	}
 	if text {
 		b = decodeText(b)
+		if r, ok, err := collateralBytes(b, nil); ok {
+			return r, err // a hex-encoded CRL
+		}
 	}
-	return EvidenceBytes(b)
+	r, err := EvidenceBytes(b)
+	if err != nil && !plausibleEvidence(b) {
+		return nil, unrecognisedError(b)
+	}
+	return r, err
+}
+
+// plausibleEvidence reports whether b looks enough like some evidence that
+// the parser's error says more than "unrecognised": well-formed CBOR or
+// JSON, a quote header, or the exact size of a report.
+func plausibleEvidence(b []byte) bool {
+	switch {
+	case len(b) == 0:
+		return false
+	case b[0] == '{' || b[0] == '[':
+		return json.Valid(b)
+	case b[0] >= 0x80 && b[0] <= 0xdf:
+		return cbor.Wellformed(b) == nil
+	case len(b) >= 4:
+		version, keyType := binary.LittleEndian.Uint16(b), binary.LittleEndian.Uint16(b[2:])
+		if (version == 3 || version == 4 || version == 5) && (keyType == 2 || keyType == 3) {
+			return true
+		}
+	}
+	return len(b) == snp.ReportSize || len(b) == 432 || len(b) == 1024
 }
 
 // isText reports whether b is printable ASCII text (PEM, hex or base64)
@@ -268,7 +313,7 @@ func Address(ctx context.Context, addr string, opt *Options) (*Report, error) {
 		return nil, &InputError{Input: addr, Err: errors.New("handshake completed without presenting a certificate")}
 	}
 	if !errors.Is(err, errGotCertificate) || len(captured) == 0 {
-		return nil, &InputError{Input: addr, Err: err}
+		return nil, &InputError{Input: addr, Err: neterr.Cause(err)}
 	}
 	r, err := Certificates(captured)
 	if err != nil {

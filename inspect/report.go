@@ -28,7 +28,7 @@ const (
 
 // Report describes one input.
 type Report struct {
-	// Source is "certificate" or "evidence".
+	// Source is "certificate", "evidence" or "collateral".
 	Source string `json:"source"`
 	// Input names where the bytes came from (a file or host:port).
 	Input string `json:"input,omitempty"`
@@ -40,6 +40,8 @@ type Report struct {
 	Evidence []*Evidence `json:"evidence"`
 	// Endorsements describes the endorsements extension, when present.
 	Endorsements *Endorsements `json:"endorsements,omitempty"`
+	// Collateral describes verification collateral (Source "collateral").
+	Collateral *Collateral `json:"collateral,omitempty"`
 
 	// Certs are the parsed certificates (leaf first) and Items the parsed
 	// evidence, in the order of Evidence, for callers that go on to verify.
@@ -64,6 +66,23 @@ type Certificate struct {
 	SelfSigned     bool         `json:"self_signed"`
 	SignatureValid bool         `json:"signature_valid"`
 	Extensions     []*Extension `json:"extensions"`
+
+	// The remaining fields complete what openssl x509 -text shows.
+	Version                int               `json:"version"`
+	PublicKeyHex           string            `json:"public_key_hex,omitempty"`
+	AltNames               *AltNames         `json:"subject_alt_names,omitempty"`
+	KeyUsage               []string          `json:"key_usage,omitempty"`
+	ExtKeyUsage            []string          `json:"extended_key_usage,omitempty"`
+	BasicConstraints       *BasicConstraints `json:"basic_constraints,omitempty"`
+	SubjectKeyID           string            `json:"subject_key_id,omitempty"`
+	AuthorityKeyID         string            `json:"authority_key_id,omitempty"`
+	CRLDistributionPoints  []string          `json:"crl_distribution_points,omitempty"`
+	OCSPServers            []string          `json:"ocsp_servers,omitempty"`
+	IssuingCertificateURLs []string          `json:"issuing_certificate_urls,omitempty"`
+	Policies               []string          `json:"policies,omitempty"`
+	// SGX holds the SGX extensions of an Intel PCK certificate.
+	SGX            *SGXExtensions `json:"sgx_extensions,omitempty"`
+	SignatureValue string         `json:"signature_value"`
 }
 
 // Extension is one certificate extension.
@@ -72,6 +91,8 @@ type Extension struct {
 	Name     string `json:"name,omitempty"`
 	Critical bool   `json:"critical"`
 	Length   int    `json:"length"`
+	// Value describes the value of extensions ratls decodes.
+	Value string `json:"value,omitempty"`
 }
 
 // Evidence describes one evidence item.
@@ -98,6 +119,10 @@ type Evidence struct {
 	BindingRule   string       `json:"binding_rule,omitempty"`
 	BindingDetail string       `json:"binding_detail,omitempty"`
 	Unsupported   string       `json:"unsupported,omitempty"`
+	// Azure describes Azure vTPM CVM evidence.
+	Azure *AzureVTPM `json:"azure_vtpm,omitempty"`
+	// EventLog describes the TCG event log that came with the evidence.
+	EventLog *EventLog `json:"event_log,omitempty"`
 }
 
 // Claims describes an Interoperable RA-TLS claims buffer.
@@ -147,6 +172,7 @@ func describeCertificate(c *x509.Certificate, issuer *x509.Certificate) *Certifi
 	for _, e := range c.Extensions {
 		out.Extensions = append(out.Extensions, &Extension{OID: e.Id.String(), Name: extensionName(e.Id.String()), Critical: e.Critical, Length: len(e.Value)})
 	}
+	describeX509(out, c)
 	return out
 }
 
@@ -170,6 +196,8 @@ var extensionNames = map[string]string{
 	"2.5.29.31":                         "CRL distribution points",
 	"2.5.29.35":                         "authority key identifier",
 	"2.5.29.37":                         "extended key usage",
+	"2.5.29.32":                         "certificate policies",
+	"1.3.6.1.5.5.7.1.1":                 "authority information access",
 	evidence.OIDTaggedEvidence.String(): "tcg-dice-conceptual-message-wrapper (RA-TLS evidence)",
 	evidence.OIDEndorsements.String():   "tcg-dice-endorsement-manifest (RA-TLS endorsements)",
 	evidence.OIDCMW.String():            "id-pe-cmw",

@@ -34,7 +34,7 @@ var roleRank = map[string]int{store.RoleRead: 1, store.RoleWrite: 2, store.RoleA
 // secret, which is shown only this once.
 func CreateToken(ctx context.Context, st store.Store, name, role, actor string, now time.Time) (*api.Token, error) {
 	if roleRank[role] == 0 {
-		return nil, problem(http.StatusBadRequest, probBadRequest, "Invalid token", "role: want read, write or admin, got %q", role)
+		return nil, problem(http.StatusBadRequest, probBadRequest, "Invalid token", "role: want read, write or admin, got %q", clip(role))
 	}
 	if err := checkName("token name", name, maxTokenName); err != nil {
 		return nil, err
@@ -66,9 +66,9 @@ var dummyHash = sha256.Sum256([]byte("ratls: no such token"))
 // authenticate returns the token presented in the Authorization header if
 // it exists, its secret matches and its role is at least role.
 func (s *Server) authenticate(r *http.Request, role string) (*store.Token, error) {
-	h := r.Header.Get("Authorization")
-	raw, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok {
+	// The scheme is case-insensitive (RFC 9110, section 11.1).
+	scheme, raw, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
 		return nil, problem(http.StatusUnauthorized, probUnauthorized, "Authentication required",
 			"this endpoint needs an API token with role %s or higher: Authorization: Bearer ratls_...", role)
 	}

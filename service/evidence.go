@@ -1,18 +1,16 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"math"
-	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/ratls/ratls"
@@ -21,9 +19,9 @@ import (
 	"github.com/ratls/ratls/ear"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/snp"
-	"github.com/ratls/ratls/inspect"
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/store"
+	"github.com/ratls/ratls/verify/checks"
 	"github.com/ratls/ratls/verify/intel"
 )
 
@@ -44,6 +42,9 @@ type outcome struct {
 	tee      string
 	policyID string
 	reasons  []appraise.Reason
+	// entry is the appraisal log entry of a session's appraisal, which
+	// the session logs as it finishes; nil when already logged.
+	entry *store.Appraisal
 }
 
 // parsed is evidence read according to its media type.
@@ -51,6 +52,15 @@ type parsed struct {
 	cert     *x509.Certificate
 	item     *evidence.Item
 	amdCerts *kds.Certificates // from a configfs-tsm auxblob
+}
+
+// verdict is an appraisal's conclusion, to be signed.
+type verdict struct {
+	tee      string // "" for evidence that could not be read
+	policyID string
+	reasons  []appraise.Reason
+	submods  map[string]*ear.Appraisal
+	at       time.Time
 }
 
 // appraise runs the pipeline: parse, verify and appraise, sign, log. A
@@ -67,13 +77,12 @@ func (s *Server) appraise(ctx context.Context, sub *submission) (*outcome, error
 	}
 	t1 := time.Now()
 	s.metrics.stage("parse", t1.Sub(t0))
-	// From here on an appraisal log entry follows (unless it fails): the
-	// log writer may wait for it to commit it with others.
-	s.log.begin()
-	logged := false
+	// From here on an appraisal log entry follows (unless it fails).
+	s.announce(sub)
+	issuing := false
 	defer func() {
-		if !logged {
-			s.log.end()
+		if !issuing {
+			s.withdraw(sub)
 		}
 	}()
 
@@ -104,37 +113,110 @@ func (s *Server) appraise(ctx context.Context, sub *submission) (*outcome, error
 		return nil, s.collateralUnavailable(ctx, sub, tee, err)
 	}
 	s.hideSources(ctx, sub, v.Appraisal.Reasons)
-	t2 := time.Now()
-	s.metrics.stage("verify", t2.Sub(t1))
+	s.metrics.stage("verify", time.Since(t1))
+	issuing = true
+	return s.issue(ctx, sub, &verdict{tee: tee, policyID: pol.ID, reasons: v.Appraisal.Reasons, at: opt.Now,
+		submods: submodules(tee, v, pol)})
+}
 
-	e := &ear.EAR{
-		IssuedAt:   opt.Now.Unix(),
-		VerifierID: s.cfg.VerifierID,
-		Submods:    map[string]*ear.Appraisal{tee: v.Appraisal.Submodule(inspect.Measurements(v.Item))},
+// isEvidenceProblem reports whether a problem is about the evidence itself
+// (it does not parse, is not what its media type says, or cannot be
+// verified), as opposed to the request.
+func isEvidenceProblem(p *problemError) bool {
+	switch p.Type {
+	case api.ProblemTypeBase + probMalformed, api.ProblemTypeBase + probMediaMismatch, api.ProblemTypeBase + probUnsupported:
+		return true
 	}
+	return false
+}
+
+// unreadable signs the verdict on evidence that could not be read or
+// verified (pe says why), as Veraison's verifier gives it: a contraindicated
+// result with every claim 99 (cryptographic validation failed), the
+// problem in ear.veraison.policy-claims, in a submodule named after the
+// scheme the media type implies.
+func (s *Server) unreadable(ctx context.Context, sub *submission, pe *problemError) (*outcome, error) {
+	pol, err := s.policies.resolve(ctx, sub.policy, s.cfg.DefaultPolicy)
+	if err != nil {
+		return nil, err
+	}
+	media := lookupMedia(sub.mediaType)
+	if media == nil {
+		return nil, pe // not evidence of a type the service takes
+	}
+	s.announce(sub)
+	r := appraise.Reason{Check: ratls.CheckEvidence, Category: checks.Hardware, State: checks.Failed,
+		Expected: "evidence that can be verified as " + media.name, Actual: strings.TrimPrefix(pe.Type, api.ProblemTypeBase),
+		Message: pe.Detail, Status: appraise.Contraindicated}
+	a := ear.FromReasons(appraise.Contraindicated, pol.ID, []appraise.Reason{r}, nil)
+	a.TrustVector = &ear.TrustVector{InstanceIdentity: ear.CryptoFailed, Configuration: ear.CryptoFailed,
+		Executables: ear.CryptoFailed, FileSystem: ear.CryptoFailed, Hardware: ear.CryptoFailed,
+		RuntimeOpaque: ear.CryptoFailed, StorageOpaque: ear.CryptoFailed, SourcedData: ear.CryptoFailed}
+	return s.issue(ctx, sub, &verdict{policyID: pol.ID, reasons: a.Reasons, at: s.now(),
+		submods: map[string]*ear.Appraisal{media.submodule(sub.body): a}})
+}
+
+// announce tells the log writer that the appraisal log entry of a native
+// API appraisal follows, so that it may wait for it to commit it with
+// others. A session's entry goes with the session's outcome instead
+// (outcome.entry, store.SessionOutcome), in one transaction.
+func (s *Server) announce(sub *submission) {
+	if sub.session == "" {
+		s.log.begin()
+	}
+}
+
+// withdraw withdraws an announced entry that will not be logged.
+func (s *Server) withdraw(sub *submission) {
+	if sub.session == "" {
+		s.log.end()
+	}
+}
+
+// issue signs a verdict and logs it, or for a session returns its log
+// entry in the outcome. The caller has announced the entry (s.announce);
+// issue adds or withdraws it.
+func (s *Server) issue(ctx context.Context, sub *submission, vd *verdict) (*outcome, error) {
+	t0 := time.Now()
+	e := &ear.EAR{IssuedAt: vd.at.Unix(), VerifierID: s.cfg.VerifierID, Submods: vd.submods}
 	if sub.nonce != nil {
-		e.Nonce = base64.RawURLEncoding.EncodeToString(sub.nonce)
+		// Padded, as Veraison encodes eat_nonce (vts/appraisal).
+		e.Nonce = base64.URLEncoding.EncodeToString(sub.nonce)
 	}
 	token, err := s.signer.Sign(e)
 	if err != nil {
+		s.withdraw(sub)
 		return nil, fmt.Errorf("signing the EAR: %w", err)
 	}
-	sm := e.Submods[tee]
-	t3 := time.Now()
-	s.metrics.stage("sign", t3.Sub(t2))
+	status := ear.StatusNone
+	for _, a := range vd.submods {
+		status = status.Worse(a.Status)
+	}
+	t1 := time.Now()
+	s.metrics.stage("sign", t1.Sub(t0))
 
-	reasons, _ := json.Marshal(v.Appraisal.Reasons)
+	reasons, _ := json.Marshal(vd.reasons)
 	sum := sha256.Sum256(sub.body)
-	logged = true
-	if err := s.log.add(ctx, &store.Appraisal{
-		Time: opt.Now.UTC(), SessionID: sub.session, Client: sub.client, MediaType: sub.mediaType,
-		TEE: tee, Status: string(sm.Status), PolicyID: pol.ID, Reasons: reasons, EvidenceHash: sum[:],
-	}); err != nil {
+	tee := vd.tee
+	if tee == "" {
+		tee = "unreadable"
+	}
+	s.metrics.outcome(tee, string(status))
+	out := &outcome{token: string(token), status: status, tee: vd.tee, policyID: vd.policyID, reasons: vd.reasons}
+	entry := &store.Appraisal{
+		Time: vd.at.UTC(), SessionID: sub.session, Client: sub.client, MediaType: baseMediaType(sub.mediaType),
+		TEE: vd.tee, Status: string(status), PolicyID: vd.policyID, Reasons: reasons, EvidenceHash: sum[:],
+	}
+	if sub.session != "" {
+		// Logged in the transaction that completes the session.
+		out.entry = entry
+		return out, nil
+	}
+	if err := s.log.add(ctx, entry); err != nil {
 		return nil, fmt.Errorf("appraisal log: %w", err)
 	}
-	s.metrics.stage("store", time.Since(t3))
-	s.metrics.outcome(tee, string(sm.Status))
-	return &outcome{token: string(token), status: sm.Status, tee: tee, policyID: pol.ID, reasons: v.Appraisal.Reasons}, nil
+	s.metrics.stage("store", time.Since(t1))
+	return out, nil
 }
 
 // defaultCollateralRetry is the Retry-After of a collateral-unavailable
@@ -192,48 +274,10 @@ func teeName(v *ratls.Verification) string {
 		return "sev_snp"
 	case v.CCA != nil:
 		return "cca"
+	case v.Azure != nil:
+		return "azure_vtpm"
 	}
 	return ""
-}
-
-// parseEvidence reads body as mediaType says.
-func parseEvidence(mediaType string, body []byte) (*parsed, error) {
-	mt, params, err := mime.ParseMediaType(mediaType)
-	if err != nil {
-		return nil, unsupportedMedia(mediaType)
-	}
-	if len(body) == 0 {
-		return nil, problem(http.StatusBadRequest, probMalformed, "Malformed evidence", "the request body is empty")
-	}
-	switch mt {
-	case api.MediaCertificateDER:
-		return parseCertificate(body)
-	case api.MediaCertificatePEM:
-		blk, _ := pem.Decode(body)
-		if blk == nil || blk.Type != "CERTIFICATE" {
-			return nil, problem(http.StatusBadRequest, probMalformed, "Malformed evidence", "want a PEM CERTIFICATE block")
-		}
-		return parseCertificate(blk.Bytes)
-	case api.MediaDCAPQuote:
-		return rawItem(mt, body, func(it *evidence.Item) bool { return it.Quote != nil }, "an Intel DCAP quote")
-	case api.MediaSNPReport:
-		return rawItem(mt, body, func(it *evidence.Item) bool { return it.SNP != nil }, "an AMD SEV-SNP report")
-	case "application/eat-collection":
-		if params["profile"] != "http://arm.com/CCA-SSD/1.0.0" {
-			return nil, unsupportedMedia(mediaType)
-		}
-		return rawItem(mt, body, func(it *evidence.Item) bool { return it.CCA != nil }, "an Arm CCA token")
-	case api.MediaTSMReport:
-		return parseTSMReport(body)
-	case api.MediaTaggedEvidence, api.MediaCMWCBOR, api.MediaCMWJSON:
-		return rawItem(mt, body, func(it *evidence.Item) bool { return it.Format != evidence.FormatRaw }, "tagged RA-TLS evidence or a CMW")
-	}
-	return nil, unsupportedMedia(mediaType)
-}
-
-func unsupportedMedia(mt string) error {
-	return problem(http.StatusUnsupportedMediaType, probUnsupportedMedia, "Unsupported media type",
-		"evidence of type %q is not accepted; accepted: %v", mt, api.EvidenceMedia)
 }
 
 func parseCertificate(der []byte) (*parsed, error) {
@@ -259,53 +303,13 @@ func rawItem(mt string, body []byte, is func(*evidence.Item) bool, what string) 
 		}
 	}
 	for _, it := range items {
-		if it.Quote != nil || it.SNP != nil || it.CCA != nil {
+		if it.Quote != nil || it.SNP != nil || it.CCA != nil || it.Azure != nil {
 			return &parsed{item: it}, nil
 		}
 	}
 	it := items[0]
 	return nil, problem(http.StatusUnprocessableEntity, probUnsupported, "Unsupported evidence",
 		"%s %s evidence is recognized but cannot be verified: %s", it.Format, it.Kind, it.Note)
-}
-
-// tsmReport is a configfs-tsm report as JSON (Veraison's tsm-report+json).
-type tsmReport struct {
-	Provider     string `json:"provider"`
-	OutBlob      []byte `json:"outblob"`
-	AuxBlob      []byte `json:"auxblob,omitempty"`
-	ManifestBlob []byte `json:"manifestblob,omitempty"`
-	Generation   uint64 `json:"generation,omitempty"`
-}
-
-func parseTSMReport(body []byte) (*parsed, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	var r tsmReport
-	if err := dec.Decode(&r); err != nil {
-		return nil, problem(http.StatusBadRequest, probMalformed, "Malformed evidence", "configfs-tsm report: %v", err)
-	}
-	var want func(*evidence.Item) bool
-	switch r.Provider {
-	case "tdx_guest":
-		want = func(it *evidence.Item) bool { return it.Quote != nil && it.Quote.TD != nil }
-	case "sev_guest":
-		want = func(it *evidence.Item) bool { return it.SNP != nil }
-	case "arm_cca_guest":
-		want = func(it *evidence.Item) bool { return it.CCA != nil }
-	default:
-		return nil, problem(http.StatusUnprocessableEntity, probUnsupported, "Unsupported evidence",
-			"configfs-tsm provider: want tdx_guest, sev_guest or arm_cca_guest, got %q", r.Provider)
-	}
-	p, err := rawItem(api.MediaTSMReport, r.OutBlob, want, "outblob of provider "+r.Provider)
-	if err != nil {
-		return nil, err
-	}
-	if len(r.AuxBlob) > 0 && r.Provider == "sev_guest" {
-		if p.amdCerts, err = snpCertificates(r.AuxBlob); err != nil {
-			return nil, problem(http.StatusBadRequest, probMalformed, "Malformed evidence", "configfs-tsm auxblob: %v", err)
-		}
-	}
-	return p, nil
 }
 
 // snpCertificates reads the VCEK (or VLEK) chain of a SEV-SNP certificate

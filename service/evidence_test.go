@@ -44,8 +44,9 @@ func TestEvidenceCertificateWithoutRATLSEvidence(t *testing.T) {
 			if !strings.Contains(p.Detail, "no RA-TLS evidence") {
 				t.Errorf("detail: want it to say the certificate carries no RA-TLS evidence, got %q", p.Detail)
 			}
-			loc, _ := f.newSession("")
-			f.do("POST", loc, "", c.mt, c.body).problem(t, 400, "malformed-evidence")
+			// In a session, a contraindicated result.
+			loc, s := f.newSession("")
+			f.checkUnreadable(t, f.do("POST", loc, "", c.mt, c.body), s.Nonce, "ERROR", "malformed-evidence")
 		})
 	}
 }

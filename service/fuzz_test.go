@@ -10,13 +10,15 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/cmw"
 	"github.com/ratls/ratls/service/api"
 )
 
 // requestKinds are the ways evidence reaches the service: a body of each
-// accepted media type, and the JSON envelope (index len(EvidenceMedia)).
+// accepted media type, and the JSON envelope (index len(EvidenceMedia),
+// which the committed corpus names: update it when media types are added).
 var requestKinds = slices.Concat(api.EvidenceMedia, []string{"application/json"})
 
 // evidenceSeeds returns one genuine sample per request kind, from the
@@ -52,18 +54,24 @@ func evidenceSeeds(tb testing.TB) [][]byte {
 		tb.Fatal(err)
 	}
 	tsm, _ := json.Marshal(map[string]any{"provider": "tdx_guest", "outblob": tdxQuote})
+	tsmCBOR, _ := cbor.Marshal(map[string]any{"provider": "tdx_guest", "outblob": tdxQuote})
 	envelope, _ := json.Marshal(api.AttestRequest{MediaType: api.MediaDCAPQuote, Evidence: sgxQuote})
 	samples := map[string][]byte{
-		api.MediaCertificateDER: blk.Bytes,
-		api.MediaCertificatePEM: read("../testdata/ratls-certs/rats-tls_legacy-sample.pem"),
-		api.MediaDCAPQuote:      tdxQuote,
-		api.MediaSNPReport:      read("../verify/amd/testdata/snp-go-sev-guest/attestation.bin"),
-		api.MediaCCAToken:       read("../verify/arm/testdata/cca-tfm/cca_token.cbor"),
-		api.MediaTSMReport:      tsm,
-		api.MediaTaggedEvidence: tagged,
-		api.MediaCMWCBOR:        cmwCBOR,
-		api.MediaCMWJSON:        cmwJSON,
-		"application/json":      envelope,
+		api.MediaCertificateDER:  blk.Bytes,
+		api.MediaCertificatePEM:  read("../testdata/ratls-certs/rats-tls_legacy-sample.pem"),
+		api.MediaDCAPQuote:       tdxQuote,
+		api.MediaSNPReport:       read("../verify/amd/testdata/snp-go-sev-guest/attestation.bin"),
+		api.MediaCCAToken:        read("../verify/arm/testdata/cca-tfm/cca_token.cbor"),
+		api.MediaTSMReport:       tsm,
+		api.MediaTSMReportCBOR:   tsmCBOR,
+		api.MediaTaggedEvidence:  tagged,
+		api.MediaCMWCBOR:         cmwCBOR,
+		api.MediaCMWJSON:         cmwJSON,
+		api.MediaVeraisonCMWCBOR: cmwCBOR,
+		api.MediaVeraisonCMWJSON: cmwJSON,
+		api.MediaTrusteeTDX:      evidence.TrusteeTDX(tdxQuote, read("../testdata/trustee-cvm/CCEL_data_ovmf")[:2120]),
+		api.MediaAzureVTPM:       read("../testdata/trustee-cvm/az-snp-vtpm/evidence-v2.json"),
+		"application/json":       envelope,
 	}
 	seeds := make([][]byte, len(requestKinds))
 	for i, k := range requestKinds {

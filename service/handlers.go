@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -23,11 +22,13 @@ import (
 	"github.com/ratls/ratls/service/store"
 )
 
-// roleOpen marks endpoints that need no token; roleVerify those that need
-// one only with Config.VerifyAuth.
+// roleOpen marks endpoints that need no token; roleVerify those that take
+// evidence, and roleSession those that start or read a session, which
+// need one as Config.VerifyAuth says.
 const (
-	roleOpen   = ""
-	roleVerify = "verify"
+	roleOpen    = ""
+	roleVerify  = "verify"
+	roleSession = "session"
 )
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -40,22 +41,30 @@ func (s *Server) routes() http.Handler {
 		if !paths[path] {
 			paths[path] = true
 			// Other methods on a known path get a problem document, not
-			// the mux's plain-text 405.
+			// the mux's plain-text 405; on Veraison's paths a 404, as
+			// Veraison answers.
 			mux.Handle(path, s.wrap(path, roleOpen, func(w http.ResponseWriter, r *http.Request) error {
-				return problem(http.StatusMethodNotAllowed, probMethod, "Method not allowed", "%s is not allowed on %s", r.Method, r.URL.Path)
+				if veraisonPaths[path] {
+					return problem(http.StatusNotFound, probNotFound, "Not found", "no endpoint %s %s", clip(r.Method), clip(r.URL.Path))
+				}
+				return problem(http.StatusMethodNotAllowed, probMethod, "Method not allowed", "%s is not allowed on %s", clip(r.Method), clip(r.URL.Path))
 			}))
 		}
 	}
 	sessionPath := api.PathSession + "{id}"
-	handle("POST", api.PathNewSession, roleVerify, s.newSession)
-	handle("GET", sessionPath, roleVerify, s.getSession)
+	handle("POST", api.PathNewSession, roleSession, s.newSession)
+	handle("GET", sessionPath, roleSession, s.getSession)
 	handle("POST", sessionPath, roleVerify, s.postSession)
 	handle("DELETE", sessionPath, roleVerify, s.deleteSession)
 	handle("GET", api.PathDiscovery, roleOpen, func(w http.ResponseWriter, r *http.Request) error {
+		if !acceptable(r, api.DiscoveryMedia, "application/json") {
+			return notAcceptable(api.DiscoveryMedia)
+		}
 		state := "READY"
 		if s.Ready(r.Context()) != nil {
 			state = "DOWN"
 		}
+		s.discoveryCache(w)
 		writeJSON(w, http.StatusOK, api.DiscoveryMedia, s.discovery(state))
 		return nil
 	})
@@ -89,14 +98,13 @@ func (s *Server) routes() http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := s.Ready(ctx); err != nil {
-			return problem(http.StatusServiceUnavailable, probUnavailable, "Not ready", "%v", err)
+			return s.notReady(r, err)
 		}
 		writeJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ready"})
 		return nil
 	})
 	handle("GET", api.PathMetrics, roleOpen, func(w http.ResponseWriter, r *http.Request) error {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		s.metrics.write(w)
+		s.metrics.handler.ServeHTTP(w, r)
 		return nil
 	})
 	handle("GET", api.PathOpenAPI, roleOpen, func(w http.ResponseWriter, r *http.Request) error {
@@ -104,8 +112,14 @@ func (s *Server) routes() http.Handler {
 		w.Write(openAPI)
 		return nil
 	})
+	if ex := s.cfg.Explorer; ex != nil {
+		serve := func(w http.ResponseWriter, r *http.Request) error { ex.ServeHTTP(w, r); return nil }
+		mux.Handle("GET /{$}", s.wrap("GET /", roleOpen, serve))
+		mux.Handle("GET /explore/", s.wrap("GET /explore/", roleOpen, serve))
+		mux.Handle("POST /explore/analyze", s.wrap("POST /explore/analyze", roleVerify, serve))
+	}
 	mux.Handle("/", s.wrap("other", roleOpen, func(w http.ResponseWriter, r *http.Request) error {
-		return problem(http.StatusNotFound, probNotFound, "Not found", "no endpoint %s; see %s", r.URL.Path, api.PathOpenAPI)
+		return problem(http.StatusNotFound, probNotFound, "Not found", "no endpoint %s; see %s", clip(r.URL.Path), api.PathOpenAPI)
 	}))
 	return mux
 }
@@ -162,9 +176,11 @@ func (s *Server) wrap(route, role string, h handlerFunc) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
 		var err error
 		switch {
-		case role == roleOpen, role == roleVerify && !s.cfg.VerifyAuth:
-		case role == roleVerify:
-			_, err = s.authenticate(r, store.RoleRead)
+		case role == roleOpen:
+		case role == roleVerify, role == roleSession:
+			if s.cfg.VerifyAuth.covers(role) {
+				err = s.authenticateVerify(r)
+			}
 		default:
 			var t *store.Token
 			if t, err = s.authenticate(r, role); err == nil {
@@ -207,7 +223,9 @@ func readBody(r *http.Request) ([]byte, error) {
 	case errors.As(err, &mbe):
 		return nil, problem(http.StatusRequestEntityTooLarge, probTooLarge, "Request too large", "the body exceeds %d bytes", mbe.Limit)
 	case err != nil:
-		return nil, problem(http.StatusBadRequest, probBadRequest, "Unreadable body", "%v", err)
+		// The error names the connection's addresses: not for the client.
+		return nil, problem(http.StatusBadRequest, probBadRequest, "Unreadable body",
+			"the request body could not be read: it came too slowly, was cut short or is not valid chunked encoding")
 	}
 	return b, nil
 }
@@ -232,6 +250,9 @@ func strictJSON(b []byte, v any) error { return strictjson.Decode(b, v) }
 // ---- challenge-response sessions ----
 
 func (s *Server) newSession(w http.ResponseWriter, r *http.Request) error {
+	if !acceptable(r, api.SessionMedia) {
+		return notAcceptable(api.SessionMedia)
+	}
 	q := r.URL.Query()
 	var nonce []byte
 	switch {
@@ -239,7 +260,7 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request) error {
 		return problem(http.StatusBadRequest, probBadRequest, "Invalid session request", "give nonce or nonceSize, not both")
 	case q.Has("nonce"):
 		var err error
-		if nonce, err = decodeBase64(q.Get("nonce")); err != nil {
+		if nonce, err = decodeNonceParam(q.Get("nonce")); err != nil {
 			return problem(http.StatusBadRequest, probBadRequest, "Invalid nonce", "nonce: want base64: %v", err)
 		}
 	default:
@@ -247,7 +268,7 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request) error {
 		if q.Has("nonceSize") {
 			var err error
 			if size, err = strconv.Atoi(q.Get("nonceSize")); err != nil {
-				return problem(http.StatusBadRequest, probBadRequest, "Invalid nonce size", "nonceSize: want an integer, got %q", q.Get("nonceSize"))
+				return problem(http.StatusBadRequest, probBadRequest, "Invalid nonce size", "nonceSize: want an integer, got %q", clip(q.Get("nonceSize")))
 			}
 		}
 		if size < minNonceSize || size > maxNonceSize {
@@ -265,8 +286,8 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request) error {
 	if err := s.st.CreateSession(r.Context(), sess); err != nil {
 		return err
 	}
-	w.Header().Set("Location", api.PathSession+sess.ID)
-	writeJSON(w, http.StatusCreated, api.SessionMedia, sessionJSON(sess, nil))
+	w.Header().Set("Location", api.SessionLocation(sess.ID))
+	writeJSON(w, http.StatusCreated, api.SessionMedia, sessionJSON(sess))
 	return nil
 }
 
@@ -280,8 +301,11 @@ func newSessionID() string {
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
-func sessionJSON(s *store.Session, ev *api.SessionEvidence) *api.Session {
-	out := &api.Session{Nonce: s.Nonce, Expiry: s.Expires, Accept: s.Accept, Status: s.Status, Evidence: ev}
+func sessionJSON(s *store.Session) *api.Session {
+	out := &api.Session{Nonce: s.Nonce, Expiry: s.Expires, Accept: s.Accept, Status: s.Status}
+	if s.EvidenceType != "" {
+		out.Evidence = &api.SessionEvidence{Type: s.EvidenceType, Value: s.Evidence}
+	}
 	if s.Result != "" {
 		res := s.Result
 		out.Result = &res
@@ -298,29 +322,27 @@ func sessionJSON(s *store.Session, ev *api.SessionEvidence) *api.Session {
 func (s *Server) session(ctx context.Context, id string) (*store.Session, error) {
 	sess, err := s.st.Session(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, problem(http.StatusNotFound, probNotFound, "No such session", "session %q does not exist or was deleted", id)
+		return nil, problem(http.StatusNotFound, probNotFound, "No such session", "session %q does not exist or was deleted", clip(id))
 	}
 	return sess, err
 }
 
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request) error {
-	sess, err := s.session(r.Context(), r.PathValue("id"))
+	if !acceptable(r, api.SessionMedia) {
+		return notAcceptable(api.SessionMedia)
+	}
+	id, err := parseSessionID(r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, api.SessionMedia, sessionJSON(sess, nil))
-	return nil
-}
-
-func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
-	err := s.st.DeleteSession(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		return problem(http.StatusNotFound, probNotFound, "No such session", "session %q does not exist or was deleted", r.PathValue("id"))
-	}
+	sess, err := s.currentSession(r.Context(), id)
 	if err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
+	if sess.Status == store.SessionWaiting && !s.now().Before(sess.Expires) {
+		return sessionExpired(sess)
+	}
+	writeJSON(w, http.StatusOK, api.SessionMedia, sessionJSON(sess))
 	return nil
 }
 
@@ -328,72 +350,74 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
 // claimed atomically first, so its nonce is redeemed at most once, whichever
 // replica the attempts reach.
 func (s *Server) postSession(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
+	// Protocol errors first, in Veraison's order; none uses the session.
+	if !acceptable(r, api.SessionMedia) {
+		return notAcceptable(api.SessionMedia)
+	}
 	mt := r.Header.Get("Content-Type")
 	body, err := readBody(r)
 	if err != nil {
 		return err
 	}
-	if !acceptedMedia(mt) {
+	if len(body) == 0 {
+		return problem(http.StatusBadRequest, probBadRequest, "Empty body", "the request body is empty: send the evidence")
+	}
+	if lookupMedia(mt) == nil {
 		return unsupportedMedia(mt)
 	}
-	sess, err := s.st.ClaimSession(r.Context(), id, s.now())
+	id, err := parseSessionID(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	sess, err := s.st.ClaimSession(r.Context(), id, now, s.processingDeadline(now))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return problem(http.StatusNotFound, probNotFound, "No such session", "session %q does not exist or was deleted", id)
+		return problem(http.StatusNotFound, probNotFound, "No such session", "session %q does not exist or was deleted", clip(id))
 	case errors.Is(err, store.ErrConflict):
-		cur, gerr := s.session(r.Context(), id)
+		cur, gerr := s.currentSession(r.Context(), id)
 		if gerr != nil {
 			return gerr
 		}
-		if cur.Status == store.SessionWaiting {
-			return problem(http.StatusGone, probStaleNonce, "Stale nonce", "session %s expired at %s; start a new session",
-				id, cur.Expires.UTC().Format(time.RFC3339))
+		switch {
+		case cur.Status == store.SessionWaiting:
+			return sessionExpired(cur)
+		case resubmitted(cur, mt, body):
+			writeJSON(w, http.StatusOK, api.SessionMedia, sessionJSON(cur))
+			return nil
 		}
 		return problem(http.StatusConflict, probNonceRedeemed, "Nonce already redeemed",
 			"session %s is %s: its nonce can be used once", id, cur.Status)
 	case err != nil:
 		return err
 	}
-	out, aerr := s.appraise(r.Context(), &submission{mediaType: mt, body: body, nonce: sess.Nonce,
-		client: clientAddr(r), session: id})
-	// The outcome is recorded even if the client has gone, hence a
-	// context detached from the request's cancellation.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
-	defer cancel()
-	if aerr != nil {
-		var pe *problemError
-		doc := api.Problem{Type: api.ProblemTypeBase + probInternal, Title: "Internal error", Status: http.StatusInternalServerError}
-		if errors.As(aerr, &pe) {
-			doc = pe.Problem
-		}
-		doc.Instance = r.URL.Path
-		pb, _ := json.Marshal(doc)
-		if err := s.st.FinishSession(ctx, id, store.SessionFailed, "", pb); err != nil {
-			return err
-		}
-		return aerr
+	sub := &submission{mediaType: mt, body: body, nonce: sess.Nonce, client: clientAddr(r), session: id}
+	out, aerr := s.appraise(r.Context(), sub)
+	if pe := (*problemError)(nil); errors.As(aerr, &pe) && isEvidenceProblem(pe) {
+		// Evidence that cannot be read gets a result, not an error, as
+		// Veraison's clients expect.
+		out, aerr = s.unreadable(r.Context(), sub, pe)
 	}
-	if err := s.st.FinishSession(ctx, id, store.SessionComplete, out.token, nil); err != nil {
+	done := &store.SessionOutcome{Status: store.SessionComplete}
+	if aerr != nil {
+		done = failedOutcome(r, aerr)
+	} else {
+		done.Result, done.Appraisal = out.token, out.entry
+	}
+	// The session shows the evidence submitted, written with the outcome
+	// it is about.
+	done.EvidenceType, done.Evidence = mt, body
+	t := time.Now()
+	if err := s.finishSession(r, id, done); err != nil {
 		return err
 	}
-	sess.Status, sess.Result = store.SessionComplete, out.token
-	writeJSON(w, http.StatusOK, api.SessionMedia, sessionJSON(sess, &api.SessionEvidence{Type: mt, Value: body}))
+	if aerr != nil {
+		return aerr
+	}
+	s.metrics.stage("store", time.Since(t))
+	sess.Status, sess.Result, sess.EvidenceType, sess.Evidence = store.SessionComplete, out.token, mt, body
+	writeJSON(w, http.StatusOK, api.SessionMedia, sessionJSON(sess))
 	return nil
-}
-
-func acceptedMedia(mt string) bool {
-	base, params, err := mime.ParseMediaType(mt)
-	if err != nil {
-		return false
-	}
-	for _, a := range api.EvidenceMedia {
-		ab, ap, _ := mime.ParseMediaType(a)
-		if ab == base && (len(ap) == 0 || ap["profile"] == params["profile"]) {
-			return true
-		}
-	}
-	return false
 }
 
 // ---- native API ----
@@ -415,7 +439,7 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) error {
 		}
 		req.MediaType, req.Evidence, req.Policy = r.Header.Get("Content-Type"), body, r.URL.Query().Get("policy")
 		if n := r.URL.Query().Get("nonce"); n != "" {
-			if req.Nonce, err = decodeBase64(n); err != nil {
+			if req.Nonce, err = decodeNonceParam(n); err != nil {
 				return problem(http.StatusBadRequest, probBadRequest, "Invalid nonce", "nonce: want base64: %v", err)
 			}
 		}
@@ -457,12 +481,12 @@ func nonNil[T any](s []T) []T {
 }
 
 // decodeBase64 accepts standard or URL-safe base64, padded or not.
-func decodeBase64(s string) ([]byte, error) {
-	s = strings.TrimRight(s, "=")
-	if strings.ContainsAny(s, "-_") {
-		return base64.RawURLEncoding.DecodeString(s)
-	}
-	return base64.RawStdEncoding.DecodeString(s)
+func decodeBase64(s string) ([]byte, error) { return api.DecodeBase64(s) }
+
+// decodeNonceParam reads a nonce query parameter as decodeBase64 does; a
+// space is a '+' of standard base64 left unescaped in the query.
+func decodeNonceParam(s string) ([]byte, error) {
+	return api.DecodeBase64(strings.ReplaceAll(s, " ", "+"))
 }
 
 // ---- management API ----
@@ -515,7 +539,7 @@ func (s *Server) getDocument(kind string, byVersion bool) handlerFunc {
 		if byVersion {
 			v, err := strconv.Atoi(r.PathValue("version"))
 			if err != nil || v < 1 {
-				return problem(http.StatusBadRequest, probBadRequest, "Invalid version", "version: want an integer from 1, got %q", r.PathValue("version"))
+				return problem(http.StatusBadRequest, probBadRequest, "Invalid version", "version: want an integer from 1, got %q", clip(r.PathValue("version")))
 			}
 			version = v
 		}
@@ -570,12 +594,12 @@ func page(r *http.Request) (before int64, limit int, err error) {
 	limit = 100
 	if v := q.Get("limit"); v != "" {
 		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 1000 {
-			return 0, 0, problem(http.StatusBadRequest, probBadRequest, "Invalid limit", "limit: want 1 to 1000, got %q", v)
+			return 0, 0, problem(http.StatusBadRequest, probBadRequest, "Invalid limit", "limit: want 1 to 1000, got %q", clip(v))
 		}
 	}
 	if v := q.Get("before"); v != "" {
 		if before, err = strconv.ParseInt(v, 10, 64); err != nil || before < 1 {
-			return 0, 0, problem(http.StatusBadRequest, probBadRequest, "Invalid cursor", "before: want a positive entry ID, got %q", v)
+			return 0, 0, problem(http.StatusBadRequest, probBadRequest, "Invalid cursor", "before: want a positive entry ID, got %q", clip(v))
 		}
 	}
 	return before, limit, nil
@@ -664,7 +688,7 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	err := s.st.DeleteToken(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		return problem(http.StatusNotFound, probNotFound, "Not found", "no token %q", id)
+		return problem(http.StatusNotFound, probNotFound, "Not found", "no token %q", clip(id))
 	}
 	if err != nil {
 		return err

@@ -1,155 +1,166 @@
 package service
 
 import (
+	"context"
 	"fmt"
-	"io"
-	"maps"
-	"slices"
-	"strings"
-	"sync"
-	"sync/atomic"
+	"log/slog"
+	"net/http"
 	"time"
 
-	"github.com/ratls/ratls/internal/lru"
-)
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-// metrics is a small Prometheus registry (text exposition format 0.0.4):
-// counters and histograms with fixed label sets, enough for this service
-// without a client library.
-type metrics struct {
-	mu       sync.Mutex
-	requests map[[3]string]uint64  // route, method, code
-	latency  map[string]*histogram // route
-	outcomes map[[2]string]uint64  // tee, status
-	stages   map[string]*histogram // parse, verify, sign, store
-	inflight atomic.Int64
-	extra    func() map[string]uint64 // collateral cache counters
-	caches   func() map[string]lru.Stats
-}
+	"github.com/ratls/ratls/internal/lru"
+	"github.com/ratls/ratls/service/store"
+)
 
 // Latency buckets in seconds: from a cached verification to a PCS fetch.
 var buckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
-type histogram struct {
-	counts []uint64 // per bucket, not cumulative
-	sum    float64
-	n      uint64
+// collateralScrapeTimeout bounds the store lookup of the collateral expiry
+// gauge during a scrape.
+const collateralScrapeTimeout = 2 * time.Second
+
+// metrics is the server's Prometheus registry: its own metrics, the Go
+// runtime's and the process's. Each Server has its own registry, so that
+// servers in one process (tests) do not share counters.
+type metrics struct {
+	requests *prometheus.CounterVec // route, method, code
+	inflight prometheus.Gauge
+	latency  *prometheus.HistogramVec // route
+	outcomes *prometheus.CounterVec   // tee, status
+	stages   *prometheus.HistogramVec // parse, verify, sign, store
+	handler  http.Handler             // GET /metrics
 }
 
-func (h *histogram) observe(d time.Duration) {
-	v := d.Seconds()
-	i, _ := slices.BinarySearch(buckets, v)
-	if i < len(buckets) {
-		h.counts[i]++
+func newMetrics(st store.Store, collateralStats func() map[string]uint64, cacheStats func() map[string]lru.Stats, logger *slog.Logger) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ratls_http_requests_total", Help: "HTTP requests by route, method and status code.",
+		}, []string{"route", "method", "code"}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ratls_http_in_flight_requests", Help: "Requests being served.",
+		}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ratls_http_request_duration_seconds", Help: "HTTP request latency by route.", Buckets: buckets,
+		}, []string{"route"}),
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ratls_appraisals_total", Help: "Appraisals by TEE and EAR status.",
+		}, []string{"tee", "status"}),
+		stages: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ratls_appraisal_stage_duration_seconds", Help: "Time spent in each stage of an appraisal (parse, verify, sign, store).",
+			Buckets: buckets,
+		}, []string{"stage"}),
 	}
-	h.sum += v
-	h.n++
-}
-
-func newMetrics(extra func() map[string]uint64, caches func() map[string]lru.Stats) *metrics {
-	return &metrics{
-		requests: map[[3]string]uint64{}, latency: map[string]*histogram{},
-		outcomes: map[[2]string]uint64{}, stages: map[string]*histogram{}, extra: extra, caches: caches,
-	}
-}
-
-func hist(m map[string]*histogram, k string) *histogram {
-	h := m[k]
-	if h == nil {
-		h = &histogram{counts: make([]uint64, len(buckets))}
-		m[k] = h
-	}
-	return h
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m.requests, m.inflight, m.latency, m.outcomes, m.stages,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&collateralCollector{st: st, stats: collateralStats, logger: logger},
+		cacheCollector(cacheStats))
+	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError,
+	})
+	return m
 }
 
 func (m *metrics) request(route, method string, code int, d time.Duration) {
-	m.mu.Lock()
-	m.requests[[3]string{route, method, fmt.Sprint(code)}]++
-	hist(m.latency, route).observe(d)
-	m.mu.Unlock()
+	m.requests.WithLabelValues(route, method, fmt.Sprint(code)).Inc()
+	m.latency.WithLabelValues(route).Observe(d.Seconds())
 }
 
-func (m *metrics) outcome(tee, status string) {
-	m.mu.Lock()
-	m.outcomes[[2]string{tee, status}]++
-	m.mu.Unlock()
-}
+func (m *metrics) outcome(tee, status string) { m.outcomes.WithLabelValues(tee, status).Inc() }
 
 func (m *metrics) stage(name string, d time.Duration) {
-	m.mu.Lock()
-	hist(m.stages, name).observe(d)
-	m.mu.Unlock()
+	m.stages.WithLabelValues(name).Observe(d.Seconds())
 }
 
-// write renders all metrics.
-func (m *metrics) write(w io.Writer) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	fmt.Fprintln(w, "# HELP ratls_http_requests_total HTTP requests by route, method and status code.")
-	fmt.Fprintln(w, "# TYPE ratls_http_requests_total counter")
-	for _, k := range sortedKeys(m.requests, func(k [3]string) string { return strings.Join(k[:], "\x00") }) {
-		fmt.Fprintf(w, "ratls_http_requests_total{route=%q,method=%q,code=%q} %d\n", k[0], k[1], k[2], m.requests[k])
-	}
-	fmt.Fprintln(w, "# HELP ratls_http_in_flight_requests Requests being served.")
-	fmt.Fprintln(w, "# TYPE ratls_http_in_flight_requests gauge")
-	fmt.Fprintf(w, "ratls_http_in_flight_requests %d\n", m.inflight.Load())
-	writeHists(w, "ratls_http_request_duration_seconds", "HTTP request latency by route.", "route", m.latency)
-	fmt.Fprintln(w, "# HELP ratls_appraisals_total Appraisals by TEE and EAR status.")
-	fmt.Fprintln(w, "# TYPE ratls_appraisals_total counter")
-	for _, k := range sortedKeys(m.outcomes, func(k [2]string) string { return k[0] + "\x00" + k[1] }) {
-		fmt.Fprintf(w, "ratls_appraisals_total{tee=%q,status=%q} %d\n", k[0], k[1], m.outcomes[k])
-	}
-	writeHists(w, "ratls_appraisal_stage_duration_seconds", "Time spent in each stage of an appraisal (parse, verify, sign, store).", "stage", m.stages)
-	if m.extra != nil {
-		c := m.extra()
-		fmt.Fprintln(w, "# HELP ratls_collateral_total Collateral lookups by outcome (memory and store hits, upstream fetches, errors).")
-		fmt.Fprintln(w, "# TYPE ratls_collateral_total counter")
-		for _, k := range slices.Sorted(maps.Keys(c)) {
-			fmt.Fprintf(w, "ratls_collateral_total{outcome=%q} %d\n", k, c[k])
+// collateralCollector reports, at each scrape, the collateral cache
+// counters and when each entry of the shared collateral store expires.
+type collateralCollector struct {
+	st     store.Store
+	stats  func() map[string]uint64
+	logger *slog.Logger
+}
+
+var (
+	collateralTotalDesc = prometheus.NewDesc("ratls_collateral_total",
+		"Collateral lookups by outcome (memory and store hits, upstream fetches, errors).", []string{"outcome"}, nil)
+	collateralExpiryDesc = prometheus.NewDesc("ratls_collateral_expiry_timestamp_seconds",
+		"When each entry of the shared collateral store stops being served (its earliest nextUpdate), as a Unix time.",
+		[]string{"key"}, nil)
+)
+
+func (c *collateralCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- collateralTotalDesc
+	ch <- collateralExpiryDesc
+}
+
+func (c *collateralCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.stats != nil {
+		for outcome, n := range c.stats() {
+			ch <- prometheus.MustNewConstMetric(collateralTotalDesc, prometheus.CounterValue, float64(n), outcome)
 		}
 	}
-	if m.caches != nil {
-		writeCaches(w, m.caches())
+	ctx, cancel := context.WithTimeout(context.Background(), collateralScrapeTimeout)
+	defer cancel()
+	entries, err := c.st.CollateralEntries(ctx)
+	if err != nil {
+		// The scrape goes on without the gauge: a database outage shows
+		// in /readyz and in the requests' 503s.
+		c.logger.Warn("metrics: listing collateral entries", "err", err)
+		return
+	}
+	for _, e := range entries {
+		ch <- prometheus.MustNewConstMetric(collateralExpiryDesc, prometheus.GaugeValue,
+			float64(e.NextUpdate.UnixMilli())/1000, e.Key)
 	}
 }
 
-// writeCaches renders the counters and sizes of the caches, by cache name.
-func writeCaches(w io.Writer, caches map[string]lru.Stats) {
-	names := slices.Sorted(maps.Keys(caches))
-	for _, f := range []struct {
-		name, kind, help string
-		value            func(lru.Stats) int64
-	}{
-		{"ratls_cache_hits_total", "counter", "Cache lookups answered from memory, by cache.", func(s lru.Stats) int64 { return int64(s.Hits) }},
-		{"ratls_cache_misses_total", "counter", "Cache lookups that had to verify or fetch, by cache.", func(s lru.Stats) int64 { return int64(s.Misses) }},
-		{"ratls_cache_evictions_total", "counter", "Entries dropped to keep a cache within its bound, by cache.", func(s lru.Stats) int64 { return int64(s.Evictions) }},
-		{"ratls_cache_entries", "gauge", "Entries held, by cache.", func(s lru.Stats) int64 { return int64(s.Entries) }},
-		{"ratls_cache_bytes", "gauge", "Estimated memory held, by cache.", func(s lru.Stats) int64 { return s.Bytes }},
-		{"ratls_cache_max_bytes", "gauge", "Memory bound, by cache.", func(s lru.Stats) int64 { return s.MaxBytes }},
-	} {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", f.name, f.help, f.name, f.kind)
-		for _, n := range names {
-			fmt.Fprintf(w, "%s{cache=%q} %d\n", f.name, n, f.value(caches[n]))
+// cacheCollector reports, at each scrape, the counters and sizes of the
+// verifiers' and collateral caches, labelled by cache name.
+type cacheCollector func() map[string]lru.Stats
+
+// cacheMetrics are the metrics of cacheCollector and how to read each from
+// a cache's Stats.
+var cacheMetrics = []struct {
+	desc  *prometheus.Desc
+	kind  prometheus.ValueType
+	value func(lru.Stats) float64
+}{
+	{cacheDesc("ratls_cache_hits_total", "Cache lookups answered from memory, by cache."),
+		prometheus.CounterValue, func(s lru.Stats) float64 { return float64(s.Hits) }},
+	{cacheDesc("ratls_cache_misses_total", "Cache lookups that had to verify or fetch, by cache."),
+		prometheus.CounterValue, func(s lru.Stats) float64 { return float64(s.Misses) }},
+	{cacheDesc("ratls_cache_evictions_total", "Entries dropped to keep a cache within its bound, by cache."),
+		prometheus.CounterValue, func(s lru.Stats) float64 { return float64(s.Evictions) }},
+	{cacheDesc("ratls_cache_entries", "Entries held, by cache."),
+		prometheus.GaugeValue, func(s lru.Stats) float64 { return float64(s.Entries) }},
+	{cacheDesc("ratls_cache_bytes", "Estimated memory held, by cache."),
+		prometheus.GaugeValue, func(s lru.Stats) float64 { return float64(s.Bytes) }},
+	{cacheDesc("ratls_cache_max_bytes", "Memory bound, by cache."),
+		prometheus.GaugeValue, func(s lru.Stats) float64 { return float64(s.MaxBytes) }},
+}
+
+func cacheDesc(name, help string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, []string{"cache"}, nil)
+}
+
+func (c cacheCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range cacheMetrics {
+		ch <- m.desc
+	}
+}
+
+func (c cacheCollector) Collect(ch chan<- prometheus.Metric) {
+	if c == nil {
+		return
+	}
+	for name, s := range c() {
+		for _, m := range cacheMetrics {
+			ch <- prometheus.MustNewConstMetric(m.desc, m.kind, m.value(s), name)
 		}
 	}
-}
-
-func writeHists(w io.Writer, name, help, label string, hs map[string]*histogram) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name)
-	for _, k := range slices.Sorted(maps.Keys(hs)) {
-		h := hs[k]
-		var cum uint64
-		for i, b := range buckets {
-			cum += h.counts[i]
-			fmt.Fprintf(w, "%s_bucket{%s=%q,le=\"%g\"} %d\n", name, label, k, b, cum)
-		}
-		fmt.Fprintf(w, "%s_bucket{%s=%q,le=\"+Inf\"} %d\n", name, label, k, h.n)
-		fmt.Fprintf(w, "%s_sum{%s=%q} %g\n%s_count{%s=%q} %d\n", name, label, k, h.sum, name, label, k, h.n)
-	}
-}
-
-func sortedKeys[K comparable, V any](m map[K]V, key func(K) string) []K {
-	ks := slices.Collect(maps.Keys(m))
-	slices.SortFunc(ks, func(a, b K) int { return strings.Compare(key(a), key(b)) })
-	return ks
 }

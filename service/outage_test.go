@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -162,7 +163,8 @@ func TestSessionCollateralOutage(t *testing.T) {
 	pcsDown := newOutage(t, "120")
 	f := intelOutageFixture(t, pcsDown.url)
 	loc, s := f.newSession("")
-	checkUnavailable(t, f.do("POST", loc, "", api.MediaDCAPQuote, quote(t, f.tdx, s.Nonce)), pcsDown.url, 120)
+	q := quote(t, f.tdx, s.Nonce)
+	checkUnavailable(t, f.do("POST", loc, "", api.MediaDCAPQuote, q), pcsDown.url, 120)
 
 	var got api.Session
 	r := f.do("GET", loc, "", "", nil)
@@ -170,6 +172,10 @@ func TestSessionCollateralOutage(t *testing.T) {
 	if got.Status != store.SessionFailed || got.Result != nil || got.Problem == nil ||
 		got.Problem.Type != api.ProblemTypeBase+"collateral-unavailable" || got.Problem.EAR != "" {
 		t.Fatalf("session after the outage: %s", r.body)
+	}
+	// The failed session shows the evidence it failed on, as Veraison's do.
+	if got.Evidence == nil || got.Evidence.Type != api.MediaDCAPQuote || !bytes.Equal(got.Evidence.Value, q) {
+		t.Errorf("session after the outage: evidence %+v, want the quote posted", got.Evidence)
 	}
 	if strings.Contains(string(r.body), pcsDown.url[len("http://"):]) {
 		t.Errorf("session leaks the PCS address: %s", r.body)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/internal/bounded"
@@ -34,6 +35,12 @@ type referenceValues struct {
 // parseDocument reads and validates a policy or reference value set as the
 // policy it amounts to.
 func parseDocument(kind string, body []byte) (*appraise.Policy, error) {
+	// JSON decoders replace invalid UTF-8 with U+FFFD, so such a body
+	// would be accepted as something other than it says, and served back
+	// as invalid JSON.
+	if !utf8.Valid(body) {
+		return nil, fmt.Errorf("%s: not valid UTF-8 (from byte %d)", kind, firstInvalidUTF8(body))
+	}
 	if kind == store.KindPolicy {
 		p, err := appraise.ReadPolicy(bytes.NewReader(body))
 		if err != nil {
@@ -53,6 +60,19 @@ func parseDocument(kind string, body []byte) (*appraise.Policy, error) {
 		return nil, fmt.Errorf("reference values: %w", err)
 	}
 	return p, nil
+}
+
+// firstInvalidUTF8 is the offset of the first byte of b that is not part
+// of valid UTF-8.
+func firstInvalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
 }
 
 // policies resolves policy references to policies, merging the reference
@@ -97,7 +117,7 @@ func splitRef(ref string) (name string, version int, err error) {
 	if hasVersion {
 		if version, err = strconv.Atoi(v); err != nil || version < 1 {
 			return "", 0, problem(http.StatusBadRequest, probBadRequest, "Invalid policy reference",
-				"policy %q: want name or name@version with a version from 1, got version %q", ref, v)
+				"policy %q: want name or name@version with a version from 1, got version %q", clip(ref), clip(v))
 		}
 	}
 	return name, version, nil

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ratls/ratls/internal/bounded"
+	"golang.org/x/time/rate"
 )
 
 // maxLimitedClients bounds the clients the rate limiter remembers; a
@@ -14,26 +15,22 @@ import (
 // towards serving.
 const maxLimitedClients = 65536
 
-// rateLimiter is a token bucket per client address, per replica.
+// rateLimiter is a token bucket (golang.org/x/time/rate) per client
+// address, per replica.
 type rateLimiter struct {
-	rate  float64 // tokens per second
-	burst float64
+	rate  rate.Limit
+	burst int
 	now   func() time.Time
 
 	mu      sync.Mutex
-	buckets map[string]*bucket
+	clients map[string]*rate.Limiter
 }
 
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-func newRateLimiter(rate float64, burst int, now func() time.Time) *rateLimiter {
-	if rate <= 0 {
+func newRateLimiter(r float64, burst int, now func() time.Time) *rateLimiter {
+	if r <= 0 {
 		return nil
 	}
-	return &rateLimiter{rate: rate, burst: float64(max(burst, 1)), now: now, buckets: map[string]*bucket{}}
+	return &rateLimiter{rate: rate.Limit(r), burst: max(burst, 1), now: now, clients: map[string]*rate.Limiter{}}
 }
 
 // allow takes a token from client's bucket. When the bucket is empty it
@@ -44,19 +41,18 @@ func (l *rateLimiter) allow(client string) (bool, time.Duration) {
 	}
 	now := l.now()
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.buckets[client]
-	if b == nil {
-		bounded.MakeRoom(l.buckets, maxLimitedClients)
-		b = &bucket{tokens: l.burst, last: now}
-		l.buckets[client] = b
+	lim := l.clients[client]
+	if lim == nil {
+		bounded.MakeRoom(l.clients, maxLimitedClients)
+		lim = rate.NewLimiter(l.rate, l.burst)
+		l.clients[client] = lim
 	}
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
-	if b.tokens < 1 {
-		return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+	l.mu.Unlock()
+	res := lim.ReserveN(now, 1)
+	if wait := res.DelayFrom(now); wait > 0 {
+		res.CancelAt(now) // the request is refused, not queued
+		return false, wait
 	}
-	b.tokens--
 	return true, 0
 }
 

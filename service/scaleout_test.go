@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,7 +69,13 @@ func TestScaleOutNonceRedeemedOnce(t *testing.T) {
 		a, b := replicas(t, dsn(t))
 		for round := range 5 {
 			loc, s := a.newSession("")
-			q := quote(t, a.sgx, s.Nonce)
+			// Each attempt with its own evidence (report data after the
+			// nonce differs): the same evidence again is answered with the
+			// stored result (TestVeraisonSecondPOST).
+			quotes := make([][]byte, 16)
+			for i := range quotes {
+				quotes[i] = quote(t, a.sgx, append(slices.Clone(s.Nonce), byte(i)))
+			}
 			var ok, redeemed, other atomic.Int32
 			var wg sync.WaitGroup
 			for i := range 16 {
@@ -79,7 +86,7 @@ func TestScaleOutNonceRedeemedOnce(t *testing.T) {
 					if i%2 == 1 {
 						f = b
 					}
-					r := do(t, f.http.URL, "POST", loc, "", api.MediaDCAPQuote, q)
+					r := do(t, f.http.URL, "POST", loc, "", api.MediaDCAPQuote, quotes[i])
 					switch r.code {
 					case http.StatusOK:
 						ok.Add(1)

@@ -52,8 +52,11 @@ const (
 	DefaultBurst        = 100
 	DefaultRequestLimit = 30 * time.Second
 	DefaultPolicyName   = "default"
-	minNonceSize        = 8
-	maxNonceSize        = 64
+	// DefaultDiscoveryMaxAge is how long clients may cache the discovery
+	// document, Veraison's default.
+	DefaultDiscoveryMaxAge = 60 * time.Second
+	minNonceSize           = 8
+	maxNonceSize           = 64
 )
 
 // Config configures a Server. Store and Signer are required.
@@ -87,9 +90,18 @@ type Config struct {
 	// RequestTimeout bounds the handling of one request; default
 	// DefaultRequestLimit.
 	RequestTimeout time.Duration
-	// VerifyAuth requires a read token for the verification endpoints too
-	// (sessions, /v1/attest); by default they are open and rate limited.
-	VerifyAuth bool
+	// StoreTimeout bounds each database operation; default
+	// store.DefaultTimeout. A database that does not answer in time is
+	// unavailable: 503 with Retry-After.
+	StoreTimeout time.Duration
+	// VerifyAuth says which verification endpoints need a bearer token:
+	// none (the default: open and rate limited, as Veraison's), the ones
+	// that take evidence (what Veraison's apiclient authenticates), or all.
+	VerifyAuth VerifyAuth
+	// OIDC, when set, accepts access tokens of an OpenID Connect provider
+	// (Keycloak, as Veraison deployments use) on the verification
+	// endpoints, besides API tokens of role read or higher.
+	OIDC *OIDCConfig
 	// CollateralStats reports collateral cache counters for /metrics and
 	// /v1/collateral; optional.
 	CollateralStats func() map[string]uint64
@@ -99,10 +111,18 @@ type Config struct {
 	CacheStats func() map[string]lru.Stats
 	// Version is reported by discovery.
 	Version string
+	// DiscoveryMaxAge is how long clients may cache the discovery document
+	// (Cache-Control max-age and Expires, as Veraison sends them); default
+	// DefaultDiscoveryMaxAge.
+	DiscoveryMaxAge time.Duration
 	// Logger receives structured logs; default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Explorer, when set, is served at "/" and under /explore/ (the
+	// evidence explorer page, package explore); its analysis endpoint is a
+	// verification endpoint, rate limited and authenticated as /v1/attest.
+	Explorer http.Handler
 }
 
 // Server is the verification service.
@@ -116,6 +136,7 @@ type Server struct {
 	metrics  *metrics
 	limiter  *rateLimiter
 	log      *appraisalLog
+	oidc     *oidcVerifier // nil without Config.OIDC
 	logger   *slog.Logger
 	handler  http.Handler
 	draining atomic.Bool // shutting down: not ready for new work
@@ -157,9 +178,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestLimit
 	}
+	if cfg.DiscoveryMaxAge <= 0 {
+		cfg.DiscoveryMaxAge = DefaultDiscoveryMaxAge
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	// Every database call of the server, the appraisal log writer's too,
+	// has a deadline.
+	cfg.Store = store.Bounded(cfg.Store, cfg.StoreTimeout)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -182,10 +209,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, st: cfg.Store, kid: kid, jwk: jwk, signer: signer,
 		policies: newPolicies(cfg.Store, cfg.Verify.Policy, cfg.PolicyTTL, cfg.Now),
-		metrics:  newMetrics(cfg.CollateralStats, cfg.CacheStats),
+		metrics:  newMetrics(cfg.Store, cfg.CollateralStats, cfg.CacheStats, cfg.Logger),
 		limiter:  newRateLimiter(cfg.Rate, cfg.Burst, cfg.Now),
 		log:      newAppraisalLog(cfg.Store),
 		logger:   cfg.Logger,
+	}
+	switch cfg.VerifyAuth {
+	case VerifyAuthNone, VerifyAuthEvidence, VerifyAuthAll:
+	default:
+		return nil, fmt.Errorf("service: Config.VerifyAuth: want none, evidence or all, got %q", cfg.VerifyAuth)
+	}
+	if cfg.OIDC != nil {
+		if s.oidc, err = newOIDCVerifier(*cfg.OIDC, cfg.Now); err != nil {
+			return nil, err
+		}
 	}
 	s.handler = s.routes()
 	return s, nil
@@ -210,7 +247,8 @@ func (s *Server) Close() {
 // ServeConfig configures Serve.
 type ServeConfig struct {
 	// TLS, when set, serves HTTPS (for example ratls.ServerConfig, so
-	// that the service attests itself).
+	// that the service attests itself). The service speaks HTTP/1.1 only,
+	// over TLS too: "h2" is removed from NextProtos.
 	TLS *tls.Config
 	// ShutdownGrace is how long in-flight requests may take to finish
 	// once ctx is done; default 30 s.
@@ -235,8 +273,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, sc ServeConfig) err
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	if sc.TLS != nil {
-		ln = tls.NewListener(ln, sc.TLS)
+		ln = tls.NewListener(ln, problemTLSConfig(sc.TLS))
 	}
+	// Go's own answers to unreadable requests become problem documents.
+	ln = problemListener{ln}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	go s.purgeSessions(ctx)
@@ -258,7 +298,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, sc ServeConfig) err
 	return err
 }
 
-// purgeSessions deletes expired sessions now and then.
+// purgeSessions fails sessions stuck past their processing deadline and
+// deletes expired sessions now and then.
 func (s *Server) purgeSessions(ctx context.Context) {
 	t := time.NewTicker(max(s.cfg.SessionTTL, time.Minute))
 	defer t.Stop()
@@ -267,6 +308,11 @@ func (s *Server) purgeSessions(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if n, err := s.abandonStuck(ctx); err != nil {
+				s.logger.Warn("failing sessions past their processing deadline", "err", err)
+			} else if n > 0 {
+				s.logger.Warn("failed sessions past their processing deadline", "count", n)
+			}
 			// Sessions are kept one TTL past expiry so late clients get
 			// "stale nonce", not "not found".
 			n, err := s.st.PurgeSessions(ctx, s.now().Add(-s.cfg.SessionTTL))
@@ -304,7 +350,7 @@ func (s *Server) discovery(state string) *api.Discovery {
 			"keys":                        api.PathKeys,
 			"openapi":                     api.PathOpenAPI,
 		},
-		AttestationSchemes: map[string][]string{"tees": {"sgx", "tdx", "sev_snp", "cca"}},
+		AttestationSchemes: map[string][]string{"tees": {"sgx", "tdx", "sev_snp", "cca", "azure_vtpm"}},
 	}
 }
 

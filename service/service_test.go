@@ -207,13 +207,13 @@ func (f *fixture) newSession(query string) (string, *api.Session) {
 	if r.code != http.StatusCreated {
 		f.t.Fatalf("newSession: want 201, got %d: %s", r.code, r.body)
 	}
-	loc := r.hdr.Get("Location")
-	if !strings.HasPrefix(loc, api.PathSession) {
-		f.t.Fatalf("Location: want %s..., got %q", api.PathSession, loc)
+	id, ok := api.SessionIDFromLocation(r.hdr.Get("Location"))
+	if !ok {
+		f.t.Fatalf("Location: want session/<id>, got %q", r.hdr.Get("Location"))
 	}
 	var s api.Session
 	r.json(f.t, &s)
-	return loc, &s
+	return api.PathSession + id, &s
 }
 
 // verifyEAR checks an EAR against the service's published keys.
@@ -262,7 +262,7 @@ func TestChallengeResponse(t *testing.T) {
 	if sub.Status != ear.StatusWarning {
 		t.Errorf("EAR status: want warning (simulated root), got %s: %+v", sub.Status, sub.Reasons)
 	}
-	if e.Nonce != base64.RawURLEncoding.EncodeToString(s.Nonce) {
+	if e.Nonce != base64.URLEncoding.EncodeToString(s.Nonce) {
 		t.Errorf("eat_nonce: want the session nonce, got %q", e.Nonce)
 	}
 	if sub.PolicyID != "ratls-default" {
@@ -280,7 +280,7 @@ func TestChallengeResponse(t *testing.T) {
 	if r.code != 200 || got.Status != store.SessionComplete || got.Result == nil || *got.Result != *done.Result {
 		t.Fatalf("GET session: %d %s", r.code, r.body)
 	}
-	p := f.do("POST", loc, "", api.MediaDCAPQuote, q).problem(t, http.StatusConflict, "nonce-redeemed")
+	p := f.do("POST", loc, "", api.MediaDCAPQuote, quote(t, f.tdx, s.Nonce)).problem(t, http.StatusConflict, "nonce-redeemed")
 	if !strings.Contains(p.Detail, "complete") {
 		t.Errorf("nonce-redeemed detail: %q", p.Detail)
 	}
@@ -290,7 +290,9 @@ func TestChallengeResponse(t *testing.T) {
 		t.Fatalf("DELETE: want 204, got %d", r.code)
 	}
 	f.do("GET", loc, "", "", nil).problem(t, http.StatusNotFound, "not-found")
-	f.do("DELETE", loc, "", "", nil).problem(t, http.StatusNotFound, "not-found")
+	if r := f.do("DELETE", loc, "", "", nil); r.code != http.StatusNoContent {
+		t.Errorf("DELETE of a deleted session: want 204, as Veraison, got %d", r.code)
+	}
 	f.do("POST", loc, "", api.MediaDCAPQuote, q).problem(t, http.StatusNotFound, "not-found")
 }
 
@@ -330,14 +332,14 @@ func TestSessionParameters(t *testing.T) {
 	for _, q := range []string{"?nonceSize=7", "?nonceSize=65", "?nonceSize=x", "?nonce=@@@", "?nonce=AAAA", "?nonce=AAAAAAAAAAAA&nonceSize=8"} {
 		f.do("POST", api.PathNewSession+q, "", "", nil).problem(t, http.StatusBadRequest, "bad-request")
 	}
-	f.do("GET", api.PathNewSession, "", "", nil).problem(t, http.StatusMethodNotAllowed, "method-not-allowed")
+	f.do("GET", api.PathNewSession, "", "", nil).problem(t, http.StatusNotFound, "not-found")
 }
 
 func TestSessionExpiry(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	loc, s := f.newSession("")
 	f.advance(service.DefaultSessionTTL + time.Second)
-	p := f.do("POST", loc, "", api.MediaDCAPQuote, quote(t, f.sgx, s.Nonce)).problem(t, http.StatusGone, "stale-nonce")
+	p := f.do("POST", loc, "", api.MediaDCAPQuote, quote(t, f.sgx, s.Nonce)).problem(t, http.StatusNotFound, "stale-nonce")
 	if !strings.Contains(p.Detail, "expired") {
 		t.Errorf("detail: %q", p.Detail)
 	}
@@ -348,34 +350,61 @@ func TestBadEvidence(t *testing.T) {
 	q := quote(t, f.sgx, nil)
 	flipped := bytes.Clone(q)
 	flipped[100] ^= 1 // inside the report body: the signature no longer matches
+	// submod is the EAR submodule a session's contraindicated result
+	// names, "" for a protocol error that leaves the session waiting.
 	cases := []struct {
 		name, mt string
 		body     []byte
 		code     int
 		typ      string
+		submod   string
 	}{
-		{"unknown media type", "application/x-unknown", q, 415, "unsupported-media-type"},
-		{"no media type", "", q, 415, "unsupported-media-type"},
-		{"CCA without profile", "application/eat-collection", q, 415, "unsupported-media-type"},
-		{"empty", api.MediaDCAPQuote, nil, 400, "malformed-evidence"},
-		{"truncated quote", api.MediaDCAPQuote, q[:100], 400, "malformed-evidence"},
-		{"garbage", api.MediaDCAPQuote, bytes.Repeat([]byte{0xA5}, 2000), 400, "malformed-evidence"},
-		{"quote as SNP report", api.MediaSNPReport, q, 400, "media-type-mismatch"},
-		{"quote as CCA token", api.MediaCCAToken, q, 400, "media-type-mismatch"},
-		{"bad DER certificate", api.MediaCertificateDER, []byte{0x30, 0x03, 1, 2, 3}, 400, "malformed-evidence"},
-		{"PEM without certificate", api.MediaCertificatePEM, []byte("hello"), 400, "malformed-evidence"},
-		{"tsm report not JSON", api.MediaTSMReport, []byte("{"), 400, "malformed-evidence"},
-		{"tsm report unknown provider", api.MediaTSMReport, []byte(`{"provider":"x","outblob":"AA=="}`), 422, "unsupported-evidence"},
-		{"tsm report wrong blob", api.MediaTSMReport, fmt.Appendf(nil, `{"provider":"sev_guest","outblob":%q}`, base64.StdEncoding.EncodeToString(q)), 400, "media-type-mismatch"},
-		{"too large", api.MediaDCAPQuote, make([]byte, service.DefaultMaxBody+1), 413, "request-too-large"},
+		{"unknown media type", "application/x-unknown", q, 415, "unsupported-media-type", ""},
+		{"no media type", "", q, 415, "unsupported-media-type", ""},
+		{"CCA without profile", "application/eat-collection", q, 415, "unsupported-media-type", ""},
+		{"too large", api.MediaDCAPQuote, make([]byte, service.DefaultMaxBody+1), 413, "request-too-large", ""},
+		{"truncated quote", api.MediaDCAPQuote, q[:100], 400, "malformed-evidence", "ERROR"},
+		{"garbage", api.MediaDCAPQuote, bytes.Repeat([]byte{0xA5}, 2000), 400, "malformed-evidence", "ERROR"},
+		{"quote as SNP report", api.MediaSNPReport, q, 400, "media-type-mismatch", "SEVSNP"},
+		{"quote as CCA token", api.MediaCCAToken, q, 400, "media-type-mismatch", "ARM_CCA"},
+		{"bad DER certificate", api.MediaCertificateDER, []byte{0x30, 0x03, 1, 2, 3}, 400, "malformed-evidence", "ERROR"},
+		{"PEM without certificate", api.MediaCertificatePEM, []byte("hello"), 400, "malformed-evidence", "ERROR"},
+		{"tsm report not JSON", api.MediaTSMReport, []byte("{"), 400, "malformed-evidence", "ERROR"},
+		{"tsm report unknown provider", api.MediaTSMReport, []byte(`{"provider":"x","outblob":"AA=="}`), 422, "unsupported-evidence", "ERROR"},
+		{"tsm report wrong blob", api.MediaTSMReport, fmt.Appendf(nil, `{"provider":"sev_guest","outblob":%q}`, base64.StdEncoding.EncodeToString(q)), 400, "media-type-mismatch", "SEVSNP"},
+		{"tsm report wrong CCA blob", api.MediaTSMReport, fmt.Appendf(nil, `{"provider":"arm_cca_guest\n","outblob":%q}`, base64.StdEncoding.EncodeToString(q)), 400, "media-type-mismatch", "ARM_CCA"},
+		{"quote as Trustee TDX evidence", api.MediaTrusteeTDX, q, 400, "media-type-mismatch", "tdx"},
+		{"quote as Azure vTPM evidence", api.MediaAzureVTPM, q, 400, "media-type-mismatch", "azure_vtpm"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			// The native API answers with the problem.
 			f.do("POST", api.PathAttest, "", c.mt, c.body).problem(t, c.code, c.typ)
-			loc, _ := f.newSession("")
-			f.do("POST", loc, "", c.mt, c.body).problem(t, c.code, c.typ)
+			loc, s := f.newSession("")
+			r := f.do("POST", loc, "", c.mt, c.body)
+			if c.submod == "" {
+				// A protocol error: the session is untouched.
+				r.problem(t, c.code, c.typ)
+				var got api.Session
+				f.do("GET", loc, "", "", nil).json(t, &got)
+				if got.Status != store.SessionWaiting {
+					t.Errorf("session after a protocol error: want waiting, got %s", got.Status)
+				}
+				return
+			}
+			f.checkUnreadable(t, r, s.Nonce, c.submod, c.typ)
+			// The nonce was redeemed: the session is done.
+			f.do("POST", loc, "", api.MediaDCAPQuote, q).problem(t, http.StatusConflict, "nonce-redeemed")
 		})
 	}
+	// An empty body is a protocol error: the session stays usable.
+	loc, s := f.newSession("")
+	f.do("POST", loc, "", api.MediaDCAPQuote, nil).problem(t, 400, "bad-request")
+	if r := f.do("POST", loc, "", api.MediaDCAPQuote, quote(t, f.sgx, s.Nonce)); r.code != 200 {
+		t.Errorf("evidence after an empty body: want 200, got %d %s", r.code, r.body)
+	}
+	f.do("POST", api.PathAttest, "", api.MediaDCAPQuote, nil).problem(t, 400, "malformed-evidence")
+
 	// A quote with a flipped byte parses but fails its signature: a
 	// rejection with the reason, not a malformed request.
 	p := f.do("POST", api.PathAttest, "", api.MediaDCAPQuote, flipped).problem(t, 422, "policy-rejection")
@@ -385,13 +414,61 @@ func TestBadEvidence(t *testing.T) {
 	if s := f.verifyEAR(p.EAR).Submods["sgx"]; s.Status != ear.StatusContraindicated || s.TrustVector.InstanceIdentity != 97 || s.TrustVector.Hardware != 97 {
 		t.Errorf("flipped quote EAR: want contraindicated with instance-identity and hardware 97, got %s %+v", s.Status, s.TrustVector)
 	}
-	// A failed session records its problem.
-	loc, _ := f.newSession("")
-	f.do("POST", loc, "", api.MediaDCAPQuote, q[:100]).problem(t, 400, "malformed-evidence")
-	var s api.Session
-	f.do("GET", loc, "", "", nil).json(t, &s)
-	if s.Status != store.SessionFailed || s.Problem == nil || s.Problem.Status != 400 {
-		t.Fatalf("failed session: %+v", s)
+	// In a session, the same: complete, contraindicated.
+	loc, _ = f.newSession("")
+	var done api.Session
+	r := f.do("POST", loc, "", api.MediaDCAPQuote, flipped)
+	r.json(t, &done)
+	if r.code != 200 || done.Status != store.SessionComplete || done.Result == nil ||
+		f.verifyEAR(*done.Result).Submods["sgx"].Status != ear.StatusContraindicated {
+		t.Fatalf("flipped quote in a session: want 200 complete contraindicated, got %d %s", r.code, r.body)
+	}
+	// Every EAR issued is in the appraisal log, unreadable evidence too.
+	var apps struct{ Appraisals []api.Appraisal }
+	f.do("GET", api.PathAppraisals+"?limit=1000", f.admin, "", nil).json(t, &apps)
+	unreadable := 0
+	for _, a := range apps.Appraisals {
+		if a.Session != "" && a.TEE == "" && a.Status == "contraindicated" {
+			unreadable++
+		}
+	}
+	if want := len(cases) - 4; unreadable != want {
+		t.Errorf("appraisal log: want %d entries of unreadable session evidence, got %d", want, unreadable)
+	}
+}
+
+// checkUnreadable checks the answer to evidence that cannot be read: it
+// completes the session with a contraindicated EAR, as Veraison answers:
+// every claim 99 (cryptographic validation failed), the reason in
+// ear.veraison.policy-claims' "problem" and in ratls.reasons.
+func (f *fixture) checkUnreadable(t *testing.T, r *response, nonce []byte, submod, typ string) {
+	t.Helper()
+	var done api.Session
+	r.json(t, &done)
+	if r.code != 200 || done.Status != store.SessionComplete || done.Result == nil || done.Problem != nil {
+		t.Fatalf("want 200 and a complete session with a result, got %d %s", r.code, r.body)
+	}
+	e := f.verifyEAR(*done.Result)
+	sub := e.Submods[submod]
+	if len(e.Submods) != 1 || sub == nil {
+		t.Fatalf("submods: want only %s, got %v", submod, e.Submods)
+	}
+	if e.Nonce != base64.URLEncoding.EncodeToString(nonce) {
+		t.Errorf("eat_nonce: want the session's nonce, got %q", e.Nonce)
+	}
+	tv := sub.TrustVector
+	if sub.Status != ear.StatusContraindicated || tv == nil || *tv != (ear.TrustVector{InstanceIdentity: 99, Configuration: 99,
+		Executables: 99, FileSystem: 99, Hardware: 99, RuntimeOpaque: 99, StorageOpaque: 99, SourcedData: 99}) {
+		t.Errorf("want contraindicated with every claim 99, got %s %+v", sub.Status, tv)
+	}
+	if len(sub.Reasons) != 1 || sub.Reasons[0].Check != "evidence" || sub.Reasons[0].Actual != typ || sub.Reasons[0].Status != ear.StatusContraindicated {
+		t.Fatalf("reasons: want one evidence reason naming %s, got %+v", typ, sub.Reasons)
+	}
+	if p, _ := sub.PolicyClaims["problem"].(string); !strings.Contains(p, sub.Reasons[0].Message) {
+		t.Errorf("policy-claims problem: want it to say %q, got %v", sub.Reasons[0].Message, sub.PolicyClaims)
+	}
+	if sub.PolicyID != "ratls-default" {
+		t.Errorf("policy: want ratls-default, got %q", sub.PolicyID)
 	}
 }
 
@@ -405,7 +482,7 @@ func TestAttest(t *testing.T) {
 	if r.code != 200 || res.Status != "warning" || res.TEE != "tdx" || res.PolicyID != "ratls-default" {
 		t.Fatalf("raw attest: %d %s", r.code, r.body)
 	}
-	if e := f.verifyEAR(res.EAR); e.Nonce != base64.RawURLEncoding.EncodeToString(nonce) || e.Submods["tdx"].Status != ear.StatusWarning {
+	if e := f.verifyEAR(res.EAR); e.Nonce != base64.URLEncoding.EncodeToString(nonce) || e.Submods["tdx"].Status != ear.StatusWarning {
 		t.Errorf("EAR: %+v", e)
 	}
 	// JSON envelope, same result.
@@ -578,8 +655,8 @@ func TestObservability(t *testing.T) {
 	}
 	m := string(f.do("GET", api.PathMetrics, "", "", nil).body)
 	for _, want := range []string{
-		`ratls_appraisals_total{tee="sgx",status="warning"} 1`,
-		`ratls_http_requests_total{route="POST /v1/attest",method="POST",code="400"} 1`,
+		`ratls_appraisals_total{status="warning",tee="sgx"} 1`,
+		`ratls_http_requests_total{code="400",method="POST",route="POST /v1/attest"} 1`,
 		`ratls_appraisal_stage_duration_seconds_count{stage="verify"} 1`,
 		`ratls_appraisal_stage_duration_seconds_count{stage="sign"} 1`,
 		`ratls_appraisal_stage_duration_seconds_count{stage="store"} 1`,
@@ -613,7 +690,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestVerifyAuth(t *testing.T) {
-	f := newFixture(t, fixtureOptions{mutate: func(c *service.Config) { c.VerifyAuth = true }})
+	f := newFixture(t, fixtureOptions{mutate: func(c *service.Config) { c.VerifyAuth = service.VerifyAuthAll }})
 	f.do("POST", api.PathNewSession, "", "", nil).problem(t, 401, "unauthorized")
 	f.do("POST", api.PathAttest, "", api.MediaDCAPQuote, quote(t, f.sgx, nil)).problem(t, 401, "unauthorized")
 	if r := f.do("POST", api.PathAttest, f.admin, api.MediaDCAPQuote, quote(t, f.sgx, nil)); r.code != 200 {
@@ -676,7 +753,8 @@ func TestCacheMetrics(t *testing.T) {
 		`ratls_cache_misses_total{cache="intel_platforms"} 1`,
 		`ratls_cache_evictions_total{cache="intel_platforms"} 0`,
 		`ratls_cache_entries{cache="intel_platforms"} 1`,
-		fmt.Sprintf(`ratls_cache_max_bytes{cache="intel_platforms"} %d`, intel.DefaultCacheBytes),
+		// intel.DefaultCacheBytes, 64 MiB, as Prometheus writes floats.
+		`ratls_cache_max_bytes{cache="intel_platforms"} 6.7108864e+07`,
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %q", want)

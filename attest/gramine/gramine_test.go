@@ -17,8 +17,8 @@ import (
 // its EXPECTED.json ("Hello, world!" zero-padded).
 const sgxQuoteReportData = "48656c6c6f2c20776f726c6421"
 
-// reportDataOffset is where report_data sits in a v3 SGX quote (FORMATS.md
-// section 7.2: body at 48, report_data at body offset 320).
+// reportDataOffset is where report_data sits in a v3 SGX quote (docs/formats.md,
+// "SGX report body": body at 48, report_data at body offset 320).
 const reportDataOffset = 368
 
 func readVector(t testing.TB, name string) []byte {

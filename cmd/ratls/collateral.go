@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/inspect"
@@ -23,10 +24,11 @@ import (
 func newCollateralCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "collateral",
-		Short: "Fetch Intel SGX/TDX verification collateral for offline use",
-		Long: `Collateral manages the Intel collateral that DCAP quote verification needs:
-TCB Info, QE Identity, the PCK CRL, the Intel SGX Root CA CRL and their
-issuer chains.`,
+		Short: "Fetch verification collateral (Intel SGX/TDX, AMD SEV-SNP) for offline use",
+		Long: `Collateral manages what offline verification needs: for Intel SGX and TDX
+quotes the TCB Info, QE Identity, the PCK CRL, the Intel SGX Root CA CRL and
+their issuer chains; for AMD SEV-SNP reports the VCEK, the ASK (or ASVK) and
+ARK, and AMD's CRL.`,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -37,20 +39,23 @@ issuer chains.`,
 
 // collateralFetchFlags are the flags of "collateral fetch".
 type collateralFetchFlags struct {
-	tee     string
-	fmspcs  []string
-	ca      string
-	update  string
-	pccs    string
-	out     string
-	timeout time.Duration
+	tee        string
+	kds        string
+	amdProduct string
+	signingKey string
+	fmspcs     []string
+	ca         string
+	update     string
+	pccs       string
+	out        string
+	timeout    time.Duration
 }
 
 func newCollateralFetchCommand() *cobra.Command {
 	var f collateralFetchFlags
 	cmd := &cobra.Command{
-		Use:   "fetch --out DIR [--pccs URL] [--update standard|early] {SOURCE... | --tee sgx|tdx --fmspc HEX...}",
-		Short: "Download the collateral of SGX/TDX platforms into a directory",
+		Use:   "fetch --out DIR [--pccs URL] [--update standard|early] {SOURCE... | --tee sgx|tdx --fmspc HEX... | --tee sev-snp --amd-product P}",
+		Short: "Download the collateral of SGX/TDX platforms or SEV-SNP chips into a directory",
 		Long: `Fetch downloads, for each platform, the TCB Info, the QE Identity, the PCK
 CRL and the root CA CRL with their issuer chains from Intel's Provisioning
 Certification Service (or the PCCS given with --pccs), checks that they
@@ -73,12 +78,28 @@ With one platform the files go straight into --out; with several, into
 Fetching retries rate limiting (429, honouring Retry-After) and server
 errors (5xx) a few times with backoff.
 
+SEV-SNP: for each report (a raw or hex SEV-SNP report, or an RA-TLS
+certificate carrying one) fetch downloads from AMD's Key Distribution
+Service (or --kds URL) the VCEK for the report's chip and REPORTED_TCB,
+the certificate chain (ASK and ARK) and the VCEK CRL, and writes them as
+"ratls verify --amd-certs DIR" reads them: vcek.pem, ask.pem, ark.pem,
+vcek-crl.der. For a VLEK-signed report it writes asvk.pem, ark.pem and
+vlek-crl.der: KDS does not serve VLEKs, which the evidence carries. Reports
+of version 2 do not name their product: say --amd-product. With --tee
+sev-snp --amd-product P and no SOURCE, only the chain and CRL of product P
+are fetched (--signing-key vlek for the VLEK chain). With several reports
+each gets --out/<product>-<key>-<chip ID prefix>-<TCB>/.
+
+On a terminal a progress line shows what is being fetched and for how long
+(KDS rate-limits; retries wait as it asks).
+
 Exit status: 0 when every platform was fetched and written, 2 when an input
 is unusable or any platform could not be fetched (network failure, HTTP
 error, unknown FMSPC, malformed collateral) or written. The other
 platforms are still written.`,
 		Example: `  ratls collateral fetch --out coll/ quote.bin
   ratls collateral fetch --out coll/ --tee tdx --fmspc B0C06F000000
+  ratls collateral fetch --out amd/ --amd-product Milan snp-report.bin
   ratls collateral fetch --out coll/ --pccs https://pccs.internal:8081 --update early cert.pem`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -87,7 +108,10 @@ platforms are still written.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.tee, "tee", "", `TEE of the --fmspc platforms and PCK certificate sources: "sgx" or "tdx"`)
+	fl.StringVar(&f.tee, "tee", "", `TEE of the --fmspc platforms and PCK certificate sources: "sgx" or "tdx"; "sev-snp" for AMD`)
+	fl.StringVar(&f.kds, "kds", "", "SEV-SNP: AMD KDS base URL (default "+kds.DefaultBaseURL+")")
+	fl.StringVar(&f.amdProduct, "amd-product", "", "SEV-SNP: product of version 2 reports, or of --tee sev-snp without SOURCE: Milan, Genoa or Turin")
+	fl.StringVar(&f.signingKey, "signing-key", "vcek", `SEV-SNP: with --tee sev-snp and no SOURCE, the chain to fetch: "vcek" or "vlek"`)
 	fl.StringSliceVar(&f.fmspcs, "fmspc", nil, "FMSPC of a platform, 12 hex digits (repeatable)")
 	fl.StringVar(&f.ca, "ca", string(pcs.CAPlatform), `PCK CA of the --fmspc platforms: "processor" or "platform"`)
 	fl.StringVar(&f.update, "update", string(pcs.UpdateStandard), `TCB update channel: "standard" or "early"`)
@@ -109,8 +133,20 @@ func inputError(format string, args ...any) error {
 }
 
 func runCollateralFetch(cmd *cobra.Command, f *collateralFetchFlags, args []string) error {
-	if f.tee != "" && f.tee != string(pcs.TEESGX) && f.tee != string(pcs.TEETDX) {
-		return inputError(`--tee: want "sgx" or "tdx", got %q`, f.tee)
+	if f.tee != "" && f.tee != string(pcs.TEESGX) && f.tee != string(pcs.TEETDX) && f.tee != teeSNP {
+		return inputError(`--tee: want "sgx", "tdx" or "sev-snp", got %q`, f.tee)
+	}
+	snpRun, err := isSNPFetch(f, args)
+	if err != nil {
+		return err
+	}
+	if snpRun {
+		return runSNPFetch(cmd, f, args)
+	}
+	for _, n := range []string{"kds", "amd-product", "signing-key"} {
+		if cmd.Flags().Changed(n) {
+			return inputError("--%s applies to SEV-SNP (--tee sev-snp or SEV-SNP report sources), not to Intel collateral", n)
+		}
 	}
 	if f.ca != string(pcs.CAProcessor) && f.ca != string(pcs.CAPlatform) {
 		return inputError(`--ca: want "processor" or "platform", got %q`, f.ca)
@@ -167,13 +203,12 @@ func runCollateralFetch(cmd *cobra.Command, f *collateralFetchFlags, args []stri
 		return inputError("nothing to fetch: give SOURCE files or --tee and --fmspc")
 	}
 
-	client := pcs.NewClient(pcs.ClientConfig{BaseURL: f.pccs, UserAgent: "ratls/" + version})
+	client := pcs.NewClient(pcs.ClientConfig{BaseURL: f.pccs, UserAgent: "ratls/" + buildVersion().Version})
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	w := cmd.ErrOrStderr()
-	progress := isTerminal(w)
 	failed := 0
 	var firstErr error
 	for i, p := range platforms {
@@ -181,19 +216,17 @@ func runCollateralFetch(cmd *cobra.Command, f *collateralFetchFlags, args []stri
 		if len(platforms) > 1 {
 			dir = filepath.Join(f.out, fmt.Sprintf("%s-%x-%s", p.req.TEE, p.req.FMSPC[:], p.req.CA))
 		}
-		if progress {
-			fmt.Fprintf(w, "\r\033[K[%d/%d] fetching %s from %s ...", i+1, len(platforms), p.req, client.BaseURL())
-		}
+		stop := startProgress(w, fmt.Sprintf("[%d/%d] fetching %s from %s", i+1, len(platforms), p.req, client.BaseURL()))
 		summary, err := fetchOne(ctx, client, p.req, dir, f.timeout)
-		if progress {
-			fmt.Fprint(w, "\r\033[K")
-		}
+		stop()
 		if err != nil {
 			failed++
 			if firstErr == nil {
 				firstErr = err
 			}
-			fmt.Fprintf(w, "%s: FAILED: %v\n", p.req, err)
+			if len(platforms) > 1 { // a single failure is the command's error
+				fmt.Fprintf(w, "%s: FAILED: %v\n", p.req, err)
+			}
 			continue
 		}
 		fmt.Fprintf(w, "%s: %s\n", p.req, summary)

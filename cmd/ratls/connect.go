@@ -14,13 +14,17 @@ import (
 
 	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/inspect"
+	"github.com/ratls/ratls/internal/neterr"
 )
 
 type connectFlags struct {
-	verify verifyFlags
-	nonce  bool
-	relay  bool
-	mutual attesterFlags
+	verify        verifyFlags
+	nonce         bool
+	attest        string
+	trustVerifier string
+	relay         bool
+	mutual        attesterFlags
+	saveChain     string
 }
 
 func newConnectCommand() *cobra.Command {
@@ -34,10 +38,21 @@ prints the attestation result. The handshake fails unless the policy
 accepts the server. With --relay it then copies standard input to the
 server and the server's replies to standard output, like openssl s_client.
 
---nonce asks the server for a certificate made for this connection (the
-server must run "ratls serve --nonce"): a replayed certificate is refused.
+--attest selects how the server's attestation is bound to the connection
+(docs/binding.md):
+  certificate     the server's RA-TLS certificate (default)
+  nonce           a certificate made for this connection (the server must
+                  run "ratls serve --nonce"): a replayed certificate is
+                  refused; --nonce is the same
+  post-handshake  after the handshake, the server sends an exported
+                  authenticator whose evidence is bound to this connection
+                  (draft-fossati-seat-expat; "ratls serve --attest
+                  post-handshake"): a relayed connection is refused.
+                  --collateral supplies the collateral the evidence needs;
+                  --trust-verifier URL accepts EARs from that verification
+                  service (passport model)
 --attester makes this a mutual-attestation client presenting its own
-RA-TLS certificate.
+RA-TLS certificate (or, in post-handshake mode, its own authenticator).
 
 Collateral and trust flags are those of "ratls verify". Exit status: 0 when
 the server was accepted, 1 when it was rejected, 2 for usage or connection
@@ -59,8 +74,11 @@ errors.`,
 	fl.StringVar(&v.sni, "sni", "", "server name to send (ignored with --nonce)")
 	fl.DurationVar(&v.timeout, "timeout", defaultTimeout, "connection timeout")
 	v.addOtherTEEFlags(fl)
-	fl.BoolVar(&f.nonce, "nonce", false, "require a certificate made for this connection")
+	fl.StringVar(&f.attest, "attest", attestCertificate, "how the attestation is bound to the connection: certificate, nonce or post-handshake")
+	fl.BoolVar(&f.nonce, "nonce", false, "require a certificate made for this connection (--attest nonce)")
+	fl.StringVar(&f.trustVerifier, "trust-verifier", "", "with --attest post-handshake: accept EARs signed by this verification service (URL)")
 	fl.BoolVar(&f.relay, "relay", false, "after verification, relay standard input and output")
+	fl.StringVar(&f.saveChain, "save-chain", "", "write the certificate chain the server presents to this file (PEM), accepted or not")
 	fl.StringVar(&f.mutual.name, "attester", "", "present an RA-TLS client certificate from this attester (sim, tsm, gramine, sevguest)")
 	fl.StringVar(&f.mutual.simDir, "sim-dir", "", "with --attester sim: simulated TEE state")
 	fl.StringVar(&f.mutual.tee, "tee", "tdx", "with --attester sim: sgx or tdx")
@@ -68,6 +86,20 @@ errors.`,
 }
 
 func runConnect(cmd *cobra.Command, addr string, f *connectFlags) error {
+	if f.nonce {
+		if f.attest != attestCertificate && f.attest != attestNonce {
+			return inputErr("--nonce and --attest %s contradict each other", f.attest)
+		}
+		f.attest = attestNonce
+	}
+	switch f.attest {
+	case attestCertificate, attestNonce, attestPostHandshake:
+	default:
+		return inputErr("--attest: want certificate, nonce or post-handshake, got %q", f.attest)
+	}
+	if f.trustVerifier != "" && f.attest != attestPostHandshake {
+		return inputErr("--trust-verifier needs --attest post-handshake")
+	}
 	opt, err := f.verify.options()
 	if err != nil {
 		return err
@@ -90,8 +122,11 @@ func runConnect(cmd *cobra.Command, addr string, f *connectFlags) error {
 		}
 		iss = ratls.NewIssuer(att, iopts)
 	}
+	if f.attest == attestPostHandshake {
+		return runConnectPostHandshake(cmd, addr, f, pv, iss)
+	}
 	var cfg *tls.Config
-	if f.nonce {
+	if f.attest == attestNonce {
 		if cfg, err = pv.FreshClientConfig(iss); err != nil {
 			return err
 		}
@@ -99,21 +134,34 @@ func runConnect(cmd *cobra.Command, addr string, f *connectFlags) error {
 		cfg = ratls.ClientConfig(pv, iss)
 		cfg.ServerName = f.verify.sni
 	}
+	var chain chainCapture
+	chain.wrap(cfg)
 	ctx, cancel := context.WithTimeout(cmdContext(cmd), f.verify.timeout)
 	defer cancel()
 	conn, err := (&tls.Dialer{NetDialer: &net.Dialer{}, Config: cfg}).DialContext(ctx, "tcp", addr)
+	if f.saveChain != "" && chain.certs != nil {
+		if err := chain.save(f.saveChain); err != nil {
+			return &exitError{code: exitInput, err: err}
+		}
+	}
 	var pe *ratls.PeerError
 	switch {
 	case err == nil:
 	case errors.As(err, &pe) || verified != nil:
 		// The handshake reached verification: show why it was refused.
 	default:
-		return &exitError{code: exitInput, err: err}
+		return &exitError{code: exitInput, err: fmt.Errorf("%s: %w", addr, neterr.Cause(err))}
 	}
 	if verified == nil {
 		return &exitError{code: exitInput, err: errors.New("the server's certificate was not verified")}
 	}
-	if err := printConnectResult(cmd, addr, verified, f.verify.asJSON); err != nil {
+	// With --relay standard output is the connection's data: the report
+	// goes to standard error.
+	report := cmd.OutOrStdout()
+	if f.relay {
+		report = cmd.ErrOrStderr()
+	}
+	if err := printConnectResult(report, addr, verified, f.verify.asJSON); err != nil {
 		return err
 	}
 	if err := verdictError("server rejected", verified); err != nil {
@@ -126,18 +174,23 @@ func runConnect(cmd *cobra.Command, addr string, f *connectFlags) error {
 	}
 	defer conn.Close()
 	if f.relay {
-		// Send standard input, then half-close; print replies until the
-		// server closes.
-		go func() {
-			io.Copy(conn, cmd.InOrStdin())
-			conn.(*tls.Conn).CloseWrite()
-		}()
-		io.Copy(cmd.OutOrStdout(), conn)
+		relayStdio(cmd, conn.(*tls.Conn))
 	}
 	return nil
 }
 
-func printConnectResult(cmd *cobra.Command, addr string, v *ratls.Verification, asJSON bool) error {
+// relayStdio sends standard input, then half-closes, and prints replies
+// until the server closes. The replies are the connection's data: they go
+// to standard output whatever -o and -q say.
+func relayStdio(cmd *cobra.Command, conn *tls.Conn) {
+	go func() {
+		io.Copy(conn, cmd.InOrStdin())
+		conn.CloseWrite()
+	}()
+	io.Copy(cmd.Root().OutOrStdout(), conn)
+}
+
+func printConnectResult(w io.Writer, addr string, v *ratls.Verification, asJSON bool) error {
 	var report *inspect.Report
 	if v.Certificate != nil {
 		r, err := inspect.Certificates([]*x509.Certificate{v.Certificate})
@@ -151,10 +204,10 @@ func printConnectResult(cmd *cobra.Command, addr string, v *ratls.Verification, 
 	report.Input = addr
 	out := &verifyReport{Report: report, Verification: describeVerification(v)}
 	if asJSON {
-		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	writeVerification(cmd.OutOrStdout(), out)
+	writeVerification(w, out)
 	return nil
 }

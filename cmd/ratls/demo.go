@@ -61,7 +61,7 @@ func runDemo(cmd *cobra.Command, tee string) error {
 	if err != nil {
 		return err
 	}
-	iss := ratls.NewIssuer(att, &ratls.IssuerOptions{Certificate: ratls.CertificateOptions{
+	iss := ratls.NewIssuer(att, &ratls.IssuerOptions{AllowNonce: true, Certificate: ratls.CertificateOptions{
 		Subject: pkixName("ratls demo server"), Endorsements: end,
 	}})
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", ratls.ServerConfig(iss, nil))
@@ -127,6 +127,11 @@ func runDemo(cmd *cobra.Command, tee string) error {
 	step("A client expecting different code refuses the same server:")
 	fmt.Fprintf(w, "  %v\n", err)
 
+	fmt.Fprintln(w)
+	step("Binding the attestation to the connection (docs/binding.md): certificate mode is what ran above")
+	if err := demoBinding(cmd, s, iss, ln.Addr().String(), verifier, policy, step); err != nil {
+		return err
+	}
 	fmt.Fprintln(w)
 	return demoService(cmd, s, att, verifier, step)
 }

@@ -54,7 +54,7 @@ func demoService(cmd *cobra.Command, s *sim.Sim, att *sim.Attester, verifier *in
 		return err
 	}
 	srv, err := service.New(ctx, service.Config{
-		Store: st, Signer: key, Version: version,
+		Store: st, Signer: key, Version: buildVersion().Version,
 		// The built-in policy has the simulated TEE's reference values, so
 		// the only reservation is the simulated root.
 		Verify: ratls.VerifyOptions{Intel: verifier, Collateral: pcs.Static{C: col}, Policy: referencePolicy(att)},

@@ -14,7 +14,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -65,18 +64,7 @@ func (s *syncBuffer) String() string {
 // runContext runs the CLI like run, but under ctx so that long-running
 // commands (serve) can be stopped.
 func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRootCommand(stdout, stderr)
-	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return exitOK
-	}
-	fmt.Fprintln(stderr, "ratls:", err)
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	return exitInput
+	return runWith(ctx, args, nil, stdout, stderr)
 }
 
 // runBounded runs the CLI with a deadline, so that a command that should
@@ -302,6 +290,12 @@ func TestDemo(t *testing.T) {
 				"What this proved",
 				"A client expecting different code refuses the same server:",
 				"peer attestation rejected: " + tc.wrongCheck + ": " + tc.measurement + " is not one of the reference values",
+				// The three bindings, and a relay only post-handshake mode refuses.
+				"==> Nonce mode: ",
+				"==> Post-handshake mode (" + ratls.ExpatRevision + ")",
+				"result warning; the server echoed \"bound to this connection\"",
+				"certificate mode ACCEPTS the relayed connection",
+				"post-handshake mode REFUSES it: ratls: the server's authenticator: exportedauth: CertificateVerify",
 				// The verification service appraises the same TEE.
 				"==> Verification service on http://127.0.0.1:",
 				"to the session -> status complete, an EAR of",

@@ -5,7 +5,7 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -14,8 +14,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "devel"
+// version is set at build time with -ldflags "-X main.version=..."; by
+// default it is the module version Go recorded (see buildVersion).
+var version = ""
 
 // defaultTimeout bounds network operations unless a flag says otherwise.
 const defaultTimeout = 10 * time.Second
@@ -42,18 +43,7 @@ func main() {
 
 // run executes the CLI and returns the process exit code.
 func run(args []string, stdout, stderr io.Writer) int {
-	root := newRootCommand(stdout, stderr)
-	root.SetArgs(args)
-	err := root.Execute()
-	if err == nil {
-		return exitOK
-	}
-	fmt.Fprintln(stderr, "ratls:", err)
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	return exitInput // flag and argument errors
+	return runWith(context.Background(), args, nil, stdout, stderr)
 }
 
 func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -66,12 +56,13 @@ An RA-TLS certificate carries evidence from a trusted execution environment
 (Intel SGX or TDX, AMD SEV-SNP, Arm CCA) that binds the certificate's key.
 ratls understands the Interoperable RA-TLS format (Gramine, rats-tls, the
 Intel SGX SDK) and the older formats still found in the wild.`,
-		Version:       version,
+		Version:       versionLine(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(
 		newDemoCommand(),
 		newInspectCommand(),
@@ -81,8 +72,11 @@ Intel SGX SDK) and the older formats still found in the wild.`,
 		newCollateralCommand(),
 		newSimCommand(),
 		newAttestCommand(),
+		newRTMRCommand(),
+		newPolicyCommand(),
 		newEARCommand(),
 		newVerifierCommand(),
+		newExploreCommand(),
 		newLoadtestCommand(),
 		newVersionCommand(),
 	)
@@ -90,13 +84,22 @@ Intel SGX SDK) and the older formats still found in the wild.`,
 }
 
 func newVersionCommand() *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "version",
-		Short: "Print the ratls version",
-		Args:  cobra.NoArgs,
+		Short: "Print the ratls version: module version, VCS revision, Go version",
+		Long: `Version prints what "ratls --version" prints: the module version, the VCS
+revision the binary was built from (with "modified" when the work tree had
+changes) and the Go version.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintln(cmd.OutOrStdout(), "ratls", version)
+			if asJSON {
+				return writeJSONReport(cmd.OutOrStdout(), buildVersion())
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), versionLine())
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the version as JSON")
+	return cmd
 }

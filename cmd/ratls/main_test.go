@@ -235,14 +235,3 @@ func TestInspectAddress(t *testing.T) {
 		t.Errorf("closed port: exit %d", code)
 	}
 }
-
-func TestVersion(t *testing.T) {
-	code, out, _ := runCLI(t, "--version")
-	if code != 0 || !strings.Contains(out, "ratls") {
-		t.Errorf("--version: %d %q", code, out)
-	}
-	code, out, _ = runCLI(t, "version")
-	if code != 0 || !strings.HasPrefix(out, "ratls ") {
-		t.Errorf("version: %d %q", code, out)
-	}
-}

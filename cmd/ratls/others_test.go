@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/hex"
 	"encoding/pem"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/ratls/ratls/evidence/cca"
 )
 
 // amdCertDir lays out the go-sev-guest vector's VCEK chain as --amd-certs
@@ -70,6 +73,16 @@ func TestVerifyCCA(t *testing.T) {
 	if r.Verification.Status != "affirming" {
 		t.Errorf("accept_any_measurement: status %s", r.Verification.Status)
 	}
+	// The same key in Veraison's JWK form (ccatoken's testRMMCPAK).
+	jwk := "../../verify/arm/testdata/cca-veraison/go/testRMMCPAK.pub.jwk.json"
+	if r = runVerifyJSON(t, 0, "--policy", any, "--offline", "--cca-cpak", jwk, dir+"cca_example_token.cbor"); r.Verification.Status != "affirming" {
+		t.Errorf("JWK CPAK: status %s", r.Verification.Status)
+	}
+	// Keys in the policy, by instance ID, come first: the token's own
+	// instance with another key is refused whatever --cca-cpak says.
+	other := `{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}`
+	pinned := writePolicy(t, `{"accept_any_measurement":true,"cca":{"platform_keys":[{"instance_id":"`+ccaInstanceID(t, dir+"cca_example_token.cbor")+`","jwk":`+other+`}]}}`)
+	runVerifyJSON(t, 1, "--policy", pinned, "--offline", "--cca-cpak", jwk, dir+"cca_example_token.cbor")
 	// Without the platform key: rejected.
 	runVerifyJSON(t, 1, "--offline", dir+"cca_example_token.cbor")
 	// A token whose realm key is not bound to the platform (rust bug 33): rejected.
@@ -79,4 +92,18 @@ func TestVerifyCCA(t *testing.T) {
 			t.Errorf("bug-33 token: exit %d, want 1", code)
 		}
 	}
+}
+
+// ccaInstanceID reads the platform instance ID of a token, in hex.
+func ccaInstanceID(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := cca.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(tok.Platform.Claims.InstanceID)
 }

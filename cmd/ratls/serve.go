@@ -29,6 +29,8 @@ type serveFlags struct {
 	upstream string
 	echo     bool
 	nonce    bool
+	attest   string
+	passport string
 	mutual   bool
 	validity time.Duration
 	legacy   bool
@@ -55,7 +57,15 @@ one; clients must trust its root explicitly).
 The certificate is issued on the first connection, reused, and renewed
 before it expires. --nonce also serves per-connection certificates to
 clients that ask with a nonce ("ratls connect --nonce"). --mutual requires
-clients to present an RA-TLS certificate that passes --policy.`,
+clients to present an RA-TLS certificate that passes --policy.
+
+--attest post-handshake adds attestation bound to each connection
+(draft-fossati-seat-expat, docs/binding.md): right after the handshake
+the client asks for an exported authenticator whose evidence names the
+connection ("ratls connect --attest post-handshake"); with an HTTP
+upstream the same is served at /.well-known/ratls/attestation instead.
+--passport URL sends an EAR from that verification service instead of the
+evidence (passport model). With --mutual, clients attest the same way.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd, &f) },
 	}
@@ -67,6 +77,8 @@ clients to present an RA-TLS certificate that passes --policy.`,
 	fl.StringVar(&f.upstream, "upstream", "", "forward to http://HOST:PORT (reverse proxy) or tcp://HOST:PORT")
 	fl.BoolVar(&f.echo, "echo", false, "echo each connection's data back")
 	fl.BoolVar(&f.nonce, "nonce", false, "issue per-connection certificates for clients that send a nonce")
+	fl.StringVar(&f.attest, "attest", attestCertificate, "how attestation is bound to connections: certificate or post-handshake")
+	fl.StringVar(&f.passport, "passport", "", "with --attest post-handshake: send EARs from this verification service (URL) instead of evidence")
 	fl.BoolVar(&f.mutual, "mutual", false, "require and verify an RA-TLS client certificate")
 	fl.BoolVar(&f.legacy, "legacy-gramine", false, "also add Gramine's legacy quote extension (SGX quotes only)")
 	fl.DurationVar(&f.validity, "validity", ratls.DefaultValidity, "certificate lifetime")
@@ -82,9 +94,15 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	if f.echo == (f.upstream != "") {
 		return inputErr("give exactly one of --upstream or --echo")
 	}
-	forward, err := forwarder(f)
-	if err != nil {
-		return inputErr("%v", err)
+	switch {
+	case f.attest != attestCertificate && f.attest != attestPostHandshake:
+		return inputErr("--attest: want certificate or post-handshake, got %q", f.attest)
+	case f.attest == attestPostHandshake && f.nonce:
+		return inputErr("--nonce is a certificate-mode option; --attest post-handshake binds every connection already")
+	case f.attest == attestPostHandshake && f.mutual && strings.HasPrefix(f.upstream, "http"):
+		return inputErr("--mutual with --attest post-handshake needs --echo or a tcp:// upstream: the HTTP binding attests the server only")
+	case f.passport != "" && f.attest != attestPostHandshake:
+		return inputErr("--passport needs --attest post-handshake")
 	}
 	att, s, err := f.openAttester()
 	if err != nil {
@@ -106,7 +124,35 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		}
 		clients = ratls.NewPeerVerifier(vo)
 	}
+	var ph *ratls.PostHandshake
 	cfg := ratls.ServerConfig(iss, clients)
+	if f.attest == attestPostHandshake {
+		ph = &ratls.PostHandshake{Issuer: iss, Peers: clients}
+		if f.passport != "" {
+			ph.Passport = servicePassport(f.passport)
+			if clients != nil {
+				if ph.PassportKeys, err = serviceKeys(cmdContext(cmd), f.passport); err != nil {
+					return inputErr("%v", err)
+				}
+			}
+		}
+		// Clients attest after the handshake: a light certificate for the
+		// framed exchange, the RA-TLS one for the HTTP binding (served
+		// beside ordinary HTTPS clients).
+		cfg = ratls.PostHandshakeServerConfig(iss)
+		if strings.HasPrefix(f.upstream, "http") {
+			cfg = ratls.HTTPServerConfig(iss)
+		}
+	}
+	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+	forward, err := forwarder(f, ph, log)
+	if err != nil {
+		return inputErr("%v", err)
+	}
+	var after func(context.Context, *tls.Conn, *slog.Logger) error
+	if ph != nil && !strings.HasPrefix(f.upstream, "http") {
+		after = postHandshakeServe(ph)
+	}
 	if strings.HasPrefix(f.upstream, "http") {
 		// The reverse proxy serves each connection as HTTP/1.1.
 		cfg.NextProtos = []string{"http/1.1"}
@@ -121,9 +167,8 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	if err != nil {
 		return inputErr("%v", err)
 	}
-	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-	log.Info("serving attested TLS", "listen", ln.Addr().String(), "attester", f.name, "mode", mode(f))
-	return serveLoop(ctx, tls.NewListener(ln, cfg), forward, log)
+	log.Info("serving attested TLS", "listen", ln.Addr().String(), "attester", f.name, "mode", mode(f), "attest", f.attest)
+	return serveLoop(ctx, tls.NewListener(ln, cfg), forward, after, log)
 }
 
 func mode(f *serveFlags) string {
@@ -142,8 +187,10 @@ func cmdContext(cmd *cobra.Command) context.Context {
 	return context.Background()
 }
 
-// forwarder returns what to do with each accepted connection.
-func forwarder(f *serveFlags) (func(net.Conn, *slog.Logger), error) {
+// forwarder returns what to do with each accepted connection. With ph, an
+// HTTP upstream also serves post-handshake attestation (HTTP binding). The
+// HTTP proxy's own errors go to log too.
+func forwarder(f *serveFlags, ph *ratls.PostHandshake, log *slog.Logger) (func(net.Conn, *slog.Logger), error) {
 	if f.echo {
 		return func(c net.Conn, _ *slog.Logger) { io.Copy(c, c) }, nil
 	}
@@ -153,10 +200,16 @@ func forwarder(f *serveFlags) (func(net.Conn, *slog.Logger), error) {
 	}
 	switch u.Scheme {
 	case "http", "https":
+		errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 		proxy := httputil.NewSingleHostReverseProxy(u)
-		srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 30 * time.Second}
+		proxy.ErrorLog = errLog
+		var handler http.Handler = proxy
+		if ph != nil {
+			handler = withTLSState(ph.Handler(handler))
+		}
+		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second, ConnContext: tlsStateContext, ErrorLog: errLog, ConnState: closeIdleAfterEOF}
 		return func(c net.Conn, log *slog.Logger) {
-			l := &oneConnListener{conn: c, done: make(chan struct{})}
+			l := &oneConnListener{conn: newHalfClosedConn(c), done: make(chan struct{})}
 			srv.Serve(l) // returns when the connection is done
 		}, nil
 	case "tcp":
@@ -176,7 +229,9 @@ func forwarder(f *serveFlags) (func(net.Conn, *slog.Logger), error) {
 // shutdownGrace is how long open connections may finish after a signal.
 const shutdownGrace = 10 * time.Second
 
-func serveLoop(ctx context.Context, ln net.Listener, forward func(net.Conn, *slog.Logger), log *slog.Logger) error {
+// serveLoop accepts connections; after, when set, runs on each one after
+// the handshake and before forward (post-handshake attestation).
+func serveLoop(ctx context.Context, ln net.Listener, forward func(net.Conn, *slog.Logger), after func(context.Context, *tls.Conn, *slog.Logger) error, log *slog.Logger) error {
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
@@ -225,6 +280,9 @@ func serveLoop(ctx context.Context, ln net.Listener, forward func(net.Conn, *slo
 			tc := c.(*tls.Conn)
 			hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			err := tc.HandshakeContext(hctx)
+			if err == nil && after != nil {
+				err = after(hctx, tc, log)
+			}
 			cancel()
 			if err != nil {
 				log.Warn("handshake", "remote", c.RemoteAddr().String(), "err", err)
@@ -253,6 +311,37 @@ func relay(a, b io.ReadWriter) {
 	<-done
 }
 
+// The connections serve hands to its http.Server are wrapped (closeNotifyConn),
+// so net/http does not see their TLS state; the HTTP binding of
+// post-handshake attestation needs it (its exporter), so it is carried in
+// the request context.
+type tlsStateKey struct{}
+
+func tlsStateContext(ctx context.Context, c net.Conn) context.Context {
+	for {
+		switch x := c.(type) {
+		case *tls.Conn:
+			cs := x.ConnectionState()
+			return context.WithValue(ctx, tlsStateKey{}, &cs)
+		case *halfClosedConn:
+			c = x.Conn
+		case *closeNotifyConn:
+			c = x.Conn
+		default:
+			return ctx
+		}
+	}
+}
+
+func withTLSState(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if cs, ok := r.Context().Value(tlsStateKey{}).(*tls.ConnectionState); ok && r.TLS == nil {
+			r.TLS = cs
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // oneConnListener serves a single, already accepted connection to an
 // http.Server.
 type oneConnListener struct {
@@ -278,6 +367,9 @@ type closeNotifyConn struct {
 	once sync.Once
 	done chan struct{}
 }
+
+// NetConn returns the wrapped connection.
+func (c *closeNotifyConn) NetConn() net.Conn { return c.Conn }
 
 func (c *closeNotifyConn) Close() error {
 	c.once.Do(func() { close(c.done) })

@@ -28,6 +28,8 @@ import (
 	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/collateral/pcs"
+	"github.com/ratls/ratls/ear"
+	"github.com/ratls/ratls/explore"
 	"github.com/ratls/ratls/internal/lru"
 	"github.com/ratls/ratls/service"
 	"github.com/ratls/ratls/service/shared"
@@ -50,24 +52,30 @@ func newVerifierCommand() *cobra.Command {
 type verifierFlags struct {
 	verifyFlags
 	attesterFlags
-	config       string
-	db           string
-	key          string
-	listen       string
-	tlsCert      string
-	tlsKey       string
-	raTLS        bool
-	plaintext    bool
-	logLevel     string
-	sessionTTL   time.Duration
-	rate         float64
-	burst        int
-	maxBody      int64
-	verifyAuth   bool
-	grace        time.Duration
-	defaultPol   string
-	refreshEarly time.Duration
-	cacheMiB     int64
+	config          string
+	db              string
+	key             string
+	listen          string
+	tlsCert         string
+	tlsKey          string
+	raTLS           bool
+	plaintext       bool
+	logLevel        string
+	sessionTTL      time.Duration
+	discoveryMaxAge time.Duration
+	dbTimeout       time.Duration
+	rate            float64
+	burst           int
+	maxBody         int64
+	verifyAuth      string
+	oidcIssuer      string
+	oidcAudience    string
+	oidcRole        string
+	oidcCACert      string
+	grace           time.Duration
+	defaultPol      string
+	refreshEarly    time.Duration
+	cacheMiB        int64
 }
 
 func defaultDataDir() string {
@@ -127,10 +135,17 @@ Create the first admin token with "ratls verifier token create".`,
 	fl.BoolVar(&f.plaintext, "insecure-plaintext", false, "allow plain HTTP on a non-loopback address")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error (JSON logs on stderr)")
 	fl.DurationVar(&f.sessionTTL, "session-ttl", service.DefaultSessionTTL, "how long a session's nonce can be redeemed")
+	fl.DurationVar(&f.discoveryMaxAge, "discovery-max-age", service.DefaultDiscoveryMaxAge, "how long clients may cache the discovery document (Cache-Control max-age)")
+	fl.DurationVar(&f.dbTimeout, "db-timeout", store.DefaultTimeout, "time limit of each database operation")
 	fl.Float64Var(&f.rate, "rate", service.DefaultRate, "requests per second per client address (negative: unlimited)")
 	fl.IntVar(&f.burst, "burst", service.DefaultBurst, "request burst per client address")
 	fl.Int64Var(&f.maxBody, "max-body", service.DefaultMaxBody, "largest request body in bytes")
-	fl.BoolVar(&f.verifyAuth, "verify-auth", false, "require a read token for the verification endpoints too")
+	fl.StringVar(&f.verifyAuth, "verify-auth", "none", "verification endpoints that need a token: none, evidence (posting evidence and DELETE: what Veraison's apiclient authenticates) or all; alone, all")
+	fl.Lookup("verify-auth").NoOptDefVal = "all"
+	fl.StringVar(&f.oidcIssuer, "oidc-issuer", "", "also accept access tokens of this OpenID Connect issuer (e.g. a Keycloak realm URL) on the verification endpoints")
+	fl.StringVar(&f.oidcAudience, "oidc-audience", "", "with --oidc-issuer: the client the tokens must be for (aud or azp)")
+	fl.StringVar(&f.oidcRole, "oidc-role", "", "with --oidc-issuer: the role the tokens must have (Keycloak realm role, roles or scope)")
+	fl.StringVar(&f.oidcCACert, "oidc-ca-cert", "", "with --oidc-issuer: CA certificate (PEM) of the issuer's HTTPS, besides the system's")
 	fl.DurationVar(&f.grace, "shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	fl.StringVar(&f.defaultPol, "default-policy", service.DefaultPolicyName, "stored policy used when a request names none")
 	fl.DurationVar(&f.refreshEarly, "collateral-refresh", 24*time.Hour, "refetch Intel collateral this long before its nextUpdate")
@@ -143,6 +158,7 @@ Create the first admin token with "ratls verifier token create".`,
 	fl.StringVar(&f.policy, "policy", "", "built-in policy file (JSON, docs/policy.md), used while no policy named --default-policy is stored")
 	fl.StringArrayVar(&f.trustRoots, "trust-root", nil, "additional trusted root certificate (PEM); repeatable")
 	fl.BoolVar(&f.onlyRoots, "only-trust-roots", false, "trust only the --trust-root certificates, not Intel's root")
+	fl.StringVar(&f.pckChain, "pck-chain", "", "PCK certificate chain (PEM) for quotes that carry only a PPID")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "timeout of collateral fetches and of each request")
 	f.addOtherTEEFlags(fl)
 	return cmd
@@ -189,6 +205,33 @@ func contextOf(cmd *cobra.Command) context.Context {
 	return context.Background()
 }
 
+// oidcConfig reads the --oidc-* flags; nil without --oidc-issuer.
+func (f *verifierFlags) oidcConfig() (*service.OIDCConfig, error) {
+	if f.oidcIssuer == "" {
+		if f.oidcAudience != "" || f.oidcRole != "" || f.oidcCACert != "" {
+			return nil, inputErr("--oidc-audience, --oidc-role and --oidc-ca-cert need --oidc-issuer")
+		}
+		return nil, nil
+	}
+	c := &service.OIDCConfig{Issuer: f.oidcIssuer, Audience: f.oidcAudience, Role: f.oidcRole}
+	if f.oidcCACert != "" {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		b, err := os.ReadFile(f.oidcCACert)
+		if err != nil {
+			return nil, inputErr("--oidc-ca-cert: %v", err)
+		}
+		if !pool.AppendCertsFromPEM(b) {
+			return nil, inputErr("--oidc-ca-cert %s: no PEM certificate", f.oidcCACert)
+		}
+		c.HTTPClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	}
+	return c, nil
+}
+
 // newServer opens the store and builds the service from the flags.
 func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*service.Server, store.Store, error) {
 	key, err := loadOrCreateKey(f.key)
@@ -201,7 +244,7 @@ func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*se
 	}
 	// Verification options as for "ratls verify", but collateral fetched
 	// from the network goes through the shared store so that replicas
-	// fetch it once.
+	// fetch it once. Each database call has a deadline (store.Bounded).
 	online := !f.offline && f.collateral == ""
 	amdOnline := !f.offline && f.amdCerts == ""
 	if f.cacheMiB < 1 {
@@ -238,7 +281,7 @@ func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*se
 		intelUp = pcs.NewClient(pcs.ClientConfig{BaseURL: f.pccs, HTTPClient: &http.Client{Timeout: f.timeout}})
 	}
 	if opt.Collateral == nil {
-		sh := shared.NewIntel(st, intelUp, shared.Config{Logger: logger})
+		sh := shared.NewIntel(store.Bounded(st, f.dbTimeout), intelUp, shared.Config{Logger: logger})
 		c := pcs.NewCache(sh, pcs.CacheConfig{RefreshBefore: f.refreshEarly, MaxBytes: cacheBytes})
 		opt.Collateral = c
 		stats = append(stats, prefixed("intel_", func() map[string]uint64 { return sh.Stats().Map() }))
@@ -249,16 +292,31 @@ func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*se
 		if amdOnline {
 			amdUp = f.kdsClient()
 		}
-		sh := shared.NewAMD(st, amdUp, shared.Config{Logger: logger})
+		sh := shared.NewAMD(store.Bounded(st, f.dbTimeout), amdUp, shared.Config{Logger: logger})
 		c := kds.NewCache(sh, kds.CacheConfig{MaxBytes: cacheBytes})
 		opt.AMDCertificates = c
 		stats = append(stats, prefixed("amd_", func() map[string]uint64 { return sh.Stats().Map() }))
 		caches["kds_"] = func() map[string]lru.Stats { return map[string]lru.Stats{"certificates": c.Stats()} }
 	}
+	verifyAuth, err := service.ParseVerifyAuth(f.verifyAuth)
+	if err != nil {
+		st.Close()
+		return nil, nil, inputErr("--verify-auth: %v", err)
+	}
+	oidc, err := f.oidcConfig()
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	// The evidence explorer at / checks EARs with this service's keys.
+	var self *service.Server
+	explorer := &explore.Config{Verify: *opt, Where: "ratls verifier serve",
+		Keys: func(ctx context.Context) (*ear.JWKSet, error) { return ownServiceKeys(ctx, self) }}
 	srv, err := service.New(ctx, service.Config{
-		Store: st, Signer: key, Verify: *opt, DefaultPolicy: f.defaultPol, SessionTTL: f.sessionTTL,
-		MaxBody: f.maxBody, Rate: f.rate, Burst: f.burst, RequestTimeout: f.timeout, VerifyAuth: f.verifyAuth,
-		Version: version, Logger: logger,
+		Explorer: explorer.Handler(),
+		Store:    st, Signer: key, Verify: *opt, DefaultPolicy: f.defaultPol, SessionTTL: f.sessionTTL,
+		MaxBody: f.maxBody, Rate: f.rate, Burst: f.burst, RequestTimeout: f.timeout, StoreTimeout: f.dbTimeout,
+		VerifyAuth: verifyAuth, OIDC: oidc, Version: buildVersion().Version, Logger: logger, DiscoveryMaxAge: f.discoveryMaxAge,
 		CacheStats: func() map[string]lru.Stats {
 			out := map[string]lru.Stats{}
 			for prefix, stats := range caches {
@@ -282,6 +340,7 @@ func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*se
 		st.Close()
 		return nil, nil, err
 	}
+	self = srv
 	return srv, st, nil
 }
 

@@ -33,6 +33,7 @@ import (
 	"github.com/ratls/ratls/service/client"
 	"github.com/ratls/ratls/service/store"
 	"github.com/ratls/ratls/service/store/storetest"
+	"github.com/ratls/ratls/testing/ccatest"
 	"github.com/ratls/ratls/verify/intel"
 )
 
@@ -225,7 +226,7 @@ func TestVerifyRemoteRejected(t *testing.T) {
 }
 
 func TestVerifyRemoteAuth(t *testing.T) {
-	r := startRemoteService(t, func(c *service.Config) { c.VerifyAuth = true }, nil)
+	r := startRemoteService(t, func(c *service.Config) { c.VerifyAuth = service.VerifyAuthAll }, nil)
 	path, _ := r.quoteFile(t, r.sgx, "quote.bin")
 	code, out, stderr := runBounded(t, "verify", "--verifier", r.url, path)
 	if code != exitInput || !strings.Contains(stderr, "Authentication required") {
@@ -252,7 +253,7 @@ func TestVerifyRemoteBadInput(t *testing.T) {
 		want string
 	}{
 		{[]string{"--verifier", r.url, "/does/not/exist"}, "does/not/exist"},
-		{[]string{"--verifier", r.url, r.writeEvidence(t, "garbage.bin", bytes.Repeat([]byte{0x01}, 100))}, "unrecognised"},
+		{[]string{"--verifier", r.url, r.writeEvidence(t, "garbage.bin", bytes.Repeat([]byte{0x01}, 100))}, "not a certificate, quote, report, token, CMW or collateral document"},
 		{[]string{"--verifier", r.url, r.writeEvidence(t, "report.bin", make([]byte, 432))}, "cannot be sent to a verification service"},
 		{[]string{"--verifier", r.url, "--policy-name", "nosuch", path}, "Unknown policy"},
 		{[]string{"--verifier", r.url, "--policy-name", "bad/name", path}, "Invalid name"},
@@ -338,5 +339,40 @@ func TestVerifyRemoteUntrusted(t *testing.T) {
 				t.Errorf("want exit %d and %q, got exit %d\n%s\nstderr: %s", tc.code, tc.want, code, out, stderr)
 			}
 		})
+	}
+}
+
+// An Arm CCA token's EAR has Veraison's two submodules; the report reads
+// them as one CCA result, the worse of the two.
+func TestVerifyRemoteCCA(t *testing.T) {
+	p, err := ccatest.NewPlatform()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startRemoteService(t, func(c *service.Config) { c.Verify.CCAKey = p.Public() }, nil)
+	token, err := p.Token(ccatest.NewRealm(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := r.writeEvidence(t, "cca.cbor", token)
+	code, out, stderr := runBounded(t, "verify", "--json", "--verifier", r.url, path)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	rep := decodeRemote(t, out)
+	if rep.Result == nil || rep.Result.TEE != "cca" || rep.Result.Status != ear.StatusWarning || rep.MediaType != api.MediaCCAToken ||
+		rep.EAR.Submods[api.SubmodCCAPlatform] == nil || rep.EAR.Submods[api.SubmodCCARealm] == nil {
+		t.Fatalf("report: %s", out)
+	}
+	checks := map[string]int{}
+	for _, rs := range rep.Result.Reasons {
+		checks[rs.Check]++
+	}
+	if checks["reference_values"] != 1 {
+		t.Errorf("reasons: want reference_values once, got %+v", rep.Result.Reasons)
+	}
+	code, out, _ = runBounded(t, "verify", "--verifier", r.url, path)
+	if code != exitOK || !strings.Contains(out, "TEE:") || !strings.Contains(out, "CCA_REALM") || !strings.Contains(out, "Result: WARNING") {
+		t.Errorf("exit %d:\n%s", code, out)
 	}
 }

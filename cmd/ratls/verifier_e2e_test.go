@@ -157,10 +157,11 @@ func TestVerifierKillRestart(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			loc := resp.Header.Get("Location")
-			if resp.StatusCode != 201 || loc == "" {
-				t.Fatalf("new session: %d %q", resp.StatusCode, loc)
+			id, ok := api.SessionIDFromLocation(resp.Header.Get("Location"))
+			if resp.StatusCode != 201 || !ok {
+				t.Fatalf("new session: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 			}
+			loc := api.PathSession + id
 			var done api.Session
 			if c := p.request(t, "POST", loc, "", api.MediaDCAPQuote, simQuote(t, simDir, nonce), &done); c != 200 || done.Result == nil {
 				t.Fatalf("submit: %d %+v", c, done)
@@ -173,7 +174,7 @@ func TestVerifierKillRestart(t *testing.T) {
 			}
 			metrics, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			for _, want := range []string{`ratls_cache_misses_total{cache="intel_platforms"} 1`, `ratls_cache_max_bytes{cache="intel_platforms"} 33554432`,
+			for _, want := range []string{`ratls_cache_misses_total{cache="intel_platforms"} 1`, `ratls_cache_max_bytes{cache="intel_platforms"} 3.3554432e+07`,
 				`ratls_cache_entries{cache="amd_chips"} 0`} {
 				if !bytes.Contains(metrics, []byte(want)) {
 					t.Errorf("metrics lack %q", want)

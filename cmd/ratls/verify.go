@@ -7,14 +7,15 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +33,7 @@ import (
 	"github.com/ratls/ratls/service/client"
 	"github.com/ratls/ratls/verify/amd"
 	"github.com/ratls/ratls/verify/arm"
+	azureverify "github.com/ratls/ratls/verify/azure"
 	"github.com/ratls/ratls/verify/checks"
 	"github.com/ratls/ratls/verify/intel"
 )
@@ -56,11 +58,15 @@ type verifyFlags struct {
 	ccaCPAK    string
 	// cacheBytes bounds each cache of the verifiers (0: their defaults).
 	cacheBytes int64
+	// ccaPlatformOnly accepts Arm CCA platform tokens alone.
+	ccaPlatformOnly bool
 	// With --verifier the evidence is appraised by a verification
 	// service instead of locally.
 	verifier      string
 	verifierToken string
 	policyName    string
+	// mediaType, with --verifier, sends SOURCE as it is with this type.
+	mediaType string
 }
 
 func newVerifyCommand() *cobra.Command {
@@ -111,6 +117,7 @@ Exit status: 0 when the policy accepts the evidence, 1 when it rejects it
 	fl.StringVar(&f.verifier, "verifier", "", "appraise with the verification service at this URL instead of locally")
 	fl.StringVar(&f.verifierToken, "verifier-token", "", "with --verifier: API token, if the service requires one (default: $"+envVerifierToken+")")
 	fl.StringVar(&f.policyName, "policy-name", "", "with --verifier: stored policy to appraise with, NAME or NAME@VERSION (default: the service's)")
+	fl.StringVar(&f.mediaType, "media-type", "", "with --verifier: send SOURCE's bytes as they are, as this evidence media type (default: detected)")
 	return cmd
 }
 
@@ -241,11 +248,9 @@ func (f *verifyFlags) options() (*ratls.VerifyOptions, error) {
 	}
 	switch {
 	case f.collateral != "":
-		c, err := loadCollateral(f.collateral)
-		if err != nil {
-			return nil, inputErr("--collateral: %v", err)
+		if err := f.offlineCollateral(opt, roots); err != nil {
+			return nil, err
 		}
-		opt.Collateral = pcs.Static{C: c}
 	case !f.offline:
 		p, err := onlineProvider(f, opt.Now)
 		if err != nil {
@@ -254,28 +259,6 @@ func (f *verifyFlags) options() (*ratls.VerifyOptions, error) {
 		opt.Collateral = p
 	}
 	return opt, nil
-}
-
-func loadCollateral(path string) (*pcs.Collateral, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if st.IsDir() {
-		// Partial collateral is still used: verification then names what
-		// is missing instead of refusing the input.
-		c, err := pcs.LoadDir(path)
-		var missing *pcs.MissingError
-		if errors.As(err, &missing) && c != nil {
-			return c, nil
-		}
-		return c, err
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return pcs.ParseDCAPQVLJSON(b)
 }
 
 type verifyReport struct {
@@ -300,6 +283,8 @@ type verificationJSON struct {
 	Checks                 checks.List           `json:"checks"`
 	SNP                    *amd.Result           `json:"sev_snp,omitempty"`
 	CCA                    *arm.Result           `json:"cca,omitempty"`
+	Azure                  *azureverify.Result   `json:"azure_vtpm,omitempty"`
+	MeasuredBoot           *measuredBootJSON     `json:"measured_boot,omitempty"`
 	Reasons                []appraise.Reason     `json:"reasons"`
 	ReferenceValuesChecked bool                  `json:"reference_values_checked"`
 	Notes                  []string              `json:"notes,omitempty"`
@@ -359,6 +344,8 @@ func describeVerification(v *ratls.Verification) *verificationJSON {
 		out.CCA = r
 		out.Checks = append(out.Checks, r.Checks...)
 	}
+	describeAzure(v, out)
+	out.MeasuredBoot = describeMeasuredBoot(v)
 	if r := v.Intel; r != nil {
 		out.Checks = append(out.Checks, r.Checks...)
 		out.FMSPC, out.TrustAnchor, out.Collateral = r.FMSPC, r.TrustAnchor, r.Collateral
@@ -400,13 +387,13 @@ func writeVerification(w io.Writer, r *verifyReport) {
 		p.line(1, mark+" "+c.Name, c.Detail)
 	}
 	if v.TCBStatus != "" {
-		p.line(1, "TCB status", fmt.Sprintf("%s (level of %s, advisories %s)", v.TCBStatus, strings.TrimSuffix(v.TCBDate, "T00:00:00Z"), strings.Join(nonEmpty(v.AdvisoryIDs), ", ")))
+		p.line(1, "TCB status", tcbStatusLine(v.TCBStatus, v.TCBDate, v.AdvisoryIDs))
 	}
 	if v.TrustAnchor != nil {
-		p.line(1, "trust anchor", fmt.Sprintf("%s (key SHA-256 %s)", v.TrustAnchor.Subject, v.TrustAnchor.SPKISHA256))
+		p.line(1, "trust anchor", intelAnchorLine(v.TrustAnchor))
 	}
 	if s := v.SNP; s != nil && s.TrustAnchor != nil {
-		p.line(1, "trust anchor", fmt.Sprintf("%s (key SHA-256 %s), %s %s", s.TrustAnchor.Subject, s.TrustAnchor.SPKISHA256, s.Product, strings.ToUpper(s.SigningKey)))
+		p.line(1, "trust anchor", amdAnchorLine(s))
 	}
 	if c := v.CCA; c != nil {
 		p.line(1, "platform", fmt.Sprintf("lifecycle %s, CPAK SHA-256 %s", c.LifecycleState, c.CPAKSHA256))
@@ -415,6 +402,7 @@ func writeVerification(w io.Writer, r *verifyReport) {
 		p.line(1, "valid", v.ValidFrom+" .. "+v.ValidUntil)
 	}
 	p.line(1, "key binding", v.KeyBinding)
+	writeMeasuredBoot(p, v.MeasuredBoot)
 	if u := v.Unverified; u != nil {
 		p.section("Not verified")
 		p.line(1, u.Class, u.Message)
@@ -424,23 +412,12 @@ func writeVerification(w io.Writer, r *verifyReport) {
 	}
 	p.section("Appraisal (policy " + v.PolicyID + ")")
 	for _, rs := range v.Reasons {
-		line := rs.Message
-		if rs.Expected != "" || rs.Actual != "" {
-			line += fmt.Sprintf(" [expected %s, actual %s]", rs.Expected, rs.Actual)
-		}
-		p.line(1, string(rs.Status)+" "+rs.Check, line)
+		p.line(1, string(rs.Status)+" "+rs.Check, reasonLine(rs))
 	}
 	for _, n := range v.Notes {
 		p.line(1, "note", n)
 	}
 	fmt.Fprintf(w, "\nResult: %s\n", strings.ToUpper(string(v.Status)))
-}
-
-func nonEmpty(s []string) []string {
-	if len(s) == 0 {
-		return []string{"none"}
-	}
-	return s
 }
 
 // addOtherTEEFlags registers the SEV-SNP and Arm CCA flags shared by
@@ -449,12 +426,14 @@ func (f *verifyFlags) addOtherTEEFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&f.amdCerts, "amd-certs", "", "SEV-SNP: directory with vcek.pem or vlek.pem, ask.pem or asvk.pem, ark.pem (optional vcek-crl.der, vlek-crl.der); default: AMD's KDS unless --offline")
 	fl.StringVar(&f.amdProduct, "amd-product", "", "SEV-SNP: product of version 2 reports (Milan, Genoa, Turin)")
 	fl.StringVar(&f.kdsURL, "kds", "", "SEV-SNP: base URL of AMD's KDS or a mirror of it (default "+kds.DefaultBaseURL+")")
-	fl.StringVar(&f.ccaCPAK, "cca-cpak", "", "Arm CCA: the platform attestation public key (PEM)")
+	fl.StringVar(&f.ccaCPAK, "cca-cpak", "", "Arm CCA: the platform attestation public key, PEM or JWK (Veraison's form); keys in the policy's cca.platform_keys come first")
+	fl.BoolVar(&f.ccaPlatformOnly, "cca-allow-platform-only", false, "Arm CCA: accept a platform token without a realm token")
 }
 
 // otherTEEOptions fills the SEV-SNP and Arm CCA options.
 func (f *verifyFlags) otherTEEOptions(opt *ratls.VerifyOptions) error {
 	opt.AMDProduct = f.amdProduct
+	opt.CCAAllowPlatformOnly = f.ccaPlatformOnly
 	switch {
 	case f.amdCerts != "":
 		c, err := kds.LoadDir(f.amdCerts)
@@ -478,11 +457,7 @@ func (f *verifyFlags) otherTEEOptions(opt *ratls.VerifyOptions) error {
 		if err != nil {
 			return inputErr("--cca-cpak: %v", err)
 		}
-		blk, _ := pem.Decode(b)
-		if blk == nil {
-			return inputErr("--cca-cpak %s: no PEM block", f.ccaCPAK)
-		}
-		key, err := x509.ParsePKIXPublicKey(blk.Bytes)
+		key, err := arm.ParsePublicKey(b)
 		if err != nil {
 			return inputErr("--cca-cpak %s: %v", f.ccaCPAK, err)
 		}
@@ -517,11 +492,11 @@ const envVerifierToken = "RATLS_VERIFIER_TOKEN"
 // localOnlyFlags configure local verification; with --verifier the service
 // decides them, so giving one is a mistake worth reporting.
 var localOnlyFlags = []string{"at", "collateral", "offline", "pccs", "update", "policy", "trust-root", "only-trust-roots",
-	"pck-chain", "cache-dir", "amd-certs", "amd-product", "kds", "cca-cpak"}
+	"pck-chain", "cache-dir", "amd-certs", "amd-product", "kds", "cca-cpak", "cca-allow-platform-only"}
 
 func (f *verifyFlags) checkVerifierFlags(fl *pflag.FlagSet) error {
 	if f.verifier == "" {
-		for _, n := range []string{"verifier-token", "policy-name"} {
+		for _, n := range []string{"verifier-token", "policy-name", "media-type"} {
 			if fl.Changed(n) {
 				return inputErr("--%s needs --verifier", n)
 			}
@@ -567,11 +542,7 @@ type remoteResult struct {
 // POST /v1/attest, verifies the EAR it answers with against the service's
 // keys and reports it.
 func runRemoteVerify(ctx context.Context, w io.Writer, source string, f *verifyFlags) error {
-	report, err := inspect.Source(ctx, source, &inspect.Options{SNI: f.sni, Timeout: f.timeout})
-	if err != nil {
-		return &exitError{code: exitInput, err: err}
-	}
-	mt, body, err := remoteEvidence(source, report)
+	report, mt, body, err := f.remoteInput(ctx, source)
 	if err != nil {
 		return err
 	}
@@ -654,19 +625,33 @@ func writeJSONReport(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// resultOf reads the one appraisal of a service's EAR.
+// resultOf reads the appraisal of a service's EAR: one submodule, or the
+// submodules of one TEE (Arm CCA's platform and realm), as one result: the
+// worst status, and each reason once.
 func resultOf(e *ear.EAR) (*remoteResult, error) {
-	if len(e.Submods) != 1 {
-		return nil, fmt.Errorf("want one submodule in the EAR, got %d", len(e.Submods))
+	if len(e.Submods) == 0 {
+		return nil, errors.New("the EAR has no submodule")
 	}
-	for tee, a := range e.Submods {
-		reasons := a.Reasons
-		if reasons == nil {
-			reasons = []appraise.Reason{}
+	out := &remoteResult{Status: ear.StatusNone, Reasons: []appraise.Reason{}}
+	seen := map[string]bool{}
+	for _, name := range slices.Sorted(maps.Keys(e.Submods)) {
+		a := e.Submods[name]
+		tee, ok := api.SubmoduleTEE[name]
+		if !ok {
+			tee = name
 		}
-		return &remoteResult{Status: a.Status, TEE: tee, PolicyID: a.PolicyID, Reasons: reasons}, nil
+		if out.TEE != "" && (tee != out.TEE || a.PolicyID != out.PolicyID) {
+			return nil, fmt.Errorf("the EAR's submodules are about different TEEs or policies: %v", slices.Sorted(maps.Keys(e.Submods)))
+		}
+		out.TEE, out.PolicyID, out.Status = tee, a.PolicyID, out.Status.Worse(a.Status)
+		for _, r := range a.Reasons {
+			if k := string(r.Status) + " " + r.Check + ": " + r.Message; !seen[k] {
+				seen[k] = true
+				out.Reasons = append(out.Reasons, r)
+			}
+		}
 	}
-	return nil, nil // not reached
+	return out, nil
 }
 
 // earKeyID reads the kid of a JWT's header, for display; "" if unreadable.
@@ -786,17 +771,19 @@ func writeRemote(w io.Writer, r *remoteReport) {
 	p.line(1, "verifier", strings.TrimSpace(r.EAR.VerifierID.Build)+" ("+r.EAR.VerifierID.Developer+")")
 	p.line(1, "issued at", time.Unix(r.EAR.IssuedAt, 0).UTC().Format(time.RFC3339))
 	p.line(1, "TEE", r.Result.TEE)
-	if tv := r.EAR.Submods[r.Result.TEE].TrustVector; tv != nil {
-		p.line(1, "trust vector", fmt.Sprintf("instance-identity %d, configuration %d, executables %d, hardware %d, runtime-opaque %d",
-			tv.InstanceIdentity, tv.Configuration, tv.Executables, tv.Hardware, tv.RuntimeOpaque))
+	for _, name := range slices.Sorted(maps.Keys(r.EAR.Submods)) {
+		label := "trust vector"
+		if len(r.EAR.Submods) > 1 {
+			label += " " + name
+		}
+		if tv := r.EAR.Submods[name].TrustVector; tv != nil {
+			p.line(1, label, fmt.Sprintf("instance-identity %d, configuration %d, executables %d, hardware %d, runtime-opaque %d",
+				tv.InstanceIdentity, tv.Configuration, tv.Executables, tv.Hardware, tv.RuntimeOpaque))
+		}
 	}
 	p.section("Appraisal (policy " + r.Result.PolicyID + ")")
 	for _, rs := range r.Result.Reasons {
-		line := rs.Message
-		if rs.Expected != "" || rs.Actual != "" {
-			line += fmt.Sprintf(" [expected %s, actual %s]", rs.Expected, rs.Actual)
-		}
-		p.line(1, string(rs.Status)+" "+rs.Check, line)
+		p.line(1, string(rs.Status)+" "+rs.Check, reasonLine(rs))
 	}
 	fmt.Fprintf(w, "\nResult: %s\n", strings.ToUpper(string(r.Result.Status)))
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/ratls/ratls/evidence/snp"
 	"github.com/ratls/ratls/internal/lru"
 	"github.com/ratls/ratls/internal/retry"
+	"golang.org/x/sync/singleflight"
 )
 
 // Cache defaults.
@@ -102,10 +103,11 @@ type Cache struct {
 	dir     string
 	now     func() time.Time
 
+	flights singleflight.Group // fetches in progress, by item key
+
 	mu       sync.Mutex
 	entries  *lru.Cache[string, *cacheEntry] // in order of use; c.mu held for changes
-	flights  map[string]*cacheFlight
-	failures *retry.Failures[string] // outages of the source, by key
+	failures *retry.Failures[string]         // outages of the source, by key
 
 	hits, misses atomic.Uint64
 }
@@ -136,13 +138,6 @@ type cacheEntry struct {
 
 type chainVal struct{ ask, ark *x509.Certificate }
 
-// cacheFlight is one fetch in progress; waiters block on done.
-type cacheFlight struct {
-	done chan struct{}
-	val  any
-	err  error
-}
-
 // cacheItem describes how to fetch, check, compare and store one kind of item.
 type cacheItem struct {
 	key   string
@@ -164,7 +159,6 @@ func NewCache(next Provider, cfg CacheConfig) *Cache {
 		next:     next,
 		dir:      cfg.Dir,
 		now:      cfg.Now,
-		flights:  map[string]*cacheFlight{},
 		failures: retry.NewFailures[string](maxCacheFailures),
 	}
 	c.fetcher, _ = next.(Fetcher)
@@ -427,65 +421,65 @@ func (c *Cache) get(ctx context.Context, it cacheItem) (any, error) {
 		return v, nil
 	}
 	c.misses.Add(1)
-	f := c.flights[it.key]
-	if f == nil {
-		now := c.now()
-		if fl := c.failures.Active(it.key, now); fl != nil {
-			c.mu.Unlock()
-			return nil, &UnavailableError{What: it.what, RetryAfter: fl.Until.Sub(now), Err: fl.Err}
-		}
-		f = &cacheFlight{done: make(chan struct{})}
-		c.flights[it.key] = f
-		go c.fill(context.WithoutCancel(ctx), it, f)
+	now := c.now()
+	if fl := c.failures.Active(it.key, now); fl != nil {
+		c.mu.Unlock()
+		return nil, &UnavailableError{What: it.what, RetryAfter: fl.Until.Sub(now), Err: fl.Err}
 	}
 	c.mu.Unlock()
 
+	// One fetch for all concurrent callers, detached from their contexts.
+	detached := context.WithoutCancel(ctx)
+	done := c.flights.DoChan(it.key, func() (any, error) { return c.fill(detached, it) })
 	select {
-	case <-f.done:
-		return f.val, f.err
+	case res := <-done:
+		return res.Val, res.Err
 	case <-ctx.Done():
 		return nil, timedOut(fmt.Errorf("kds: cache: %s: %w", it.what, context.Cause(ctx)))
 	}
 }
 
 // fill loads it from disk or from the next provider, installs the result and
-// completes f.
-func (c *Cache) fill(ctx context.Context, it cacheItem, f *cacheFlight) {
+// returns it.
+func (c *Cache) fill(ctx context.Context, it cacheItem) (any, error) {
 	ctx, cancel := context.WithTimeout(ctx, cacheFetchTimeout)
 	defer cancel()
 
 	c.mu.Lock()
 	old, _ := c.entries.Peek(it.key)
+	if old != nil && c.now().Before(old.expires) {
+		// Installed by a fetch that ended after this one's caller looked.
+		c.mu.Unlock()
+		return old.val, nil
+	}
 	c.mu.Unlock()
 
 	if old == nil && it.path != "" {
 		if v := c.load(it); v != nil {
-			c.finish(it, f, v, nil, nil)
-			return
+			return c.finish(it, v, nil, nil)
 		}
 	}
 
 	v, err := it.fetch(ctx)
 	if err != nil {
-		c.finish(it, f, nil, nil, err)
-		return
+		return c.finish(it, nil, nil, err)
 	}
 	now := c.now()
 	if exp := it.expiry(v); !now.Before(exp) {
-		c.finish(it, f, nil, nil, fmt.Errorf("kds: cache: %s from the source: %w at %s (valid until %s)",
+		return c.finish(it, nil, nil, fmt.Errorf("kds: cache: %s from the source: %w at %s (valid until %s)",
 			it.what, ErrExpired, now.UTC().Format(time.RFC3339), exp.UTC().Format(time.RFC3339)))
-		return
 	}
 	if old != nil && sameValue(old.val, v) {
 		v = old.val // unchanged: keep the pointer verifiers know
 	} else if it.path != "" {
 		_ = c.store(it.path, it.encode(v)) // a disk failure only costs a refetch after restart
 	}
-	c.finish(it, f, v, old, nil)
+	return c.finish(it, v, old, nil)
 }
 
-// finish installs v, or remembers an outage of the source, and completes f.
-func (c *Cache) finish(it cacheItem, f *cacheFlight, v any, old *cacheEntry, err error) {
+// finish installs v, or remembers an outage of the source, and returns the
+// result of the fetch.
+func (c *Cache) finish(it cacheItem, v any, old *cacheEntry, err error) (any, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var backingOff *UnavailableError
@@ -502,9 +496,7 @@ func (c *Cache) finish(it cacheItem, f *cacheFlight, v any, old *cacheEntry, err
 		until := c.failures.Add(it.key, err, sourceRetryAfter(err), now)
 		err = &UnavailableError{What: it.what, RetryAfter: until.Sub(now), Err: err}
 	}
-	f.val, f.err = v, err
-	delete(c.flights, it.key)
-	close(f.done)
+	return v, err
 }
 
 // sourceRetryAfter is the Retry-After the source answered with, 0 if none.

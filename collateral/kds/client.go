@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ratls/ratls/internal/neterr"
 	"github.com/ratls/ratls/internal/retry"
 
 	"github.com/ratls/ratls/evidence/snp"
@@ -381,7 +382,7 @@ func (c *Client) getOnce(ctx context.Context, u string, limit int64) ([]byte, er
 	req.Header.Set("User-Agent", c.userAgent)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, retry.Mark(fmt.Errorf("kds: GET %s: %w", u, err), ErrUnavailable)
+		return nil, retry.Mark(fmt.Errorf("kds: GET %s: %w", u, neterr.Cause(err)), ErrUnavailable)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -2,6 +2,7 @@ package kds
 
 import (
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ratls/ratls/evidence/snp"
 )
 
 // LoadDir reads certificates from a directory:
@@ -24,6 +27,10 @@ import (
 //     In a VCEK directory crl.der (the name of earlier releases) is the
 //     VCEK CRL; in a VLEK directory it is an error, since it would not say
 //     which list it is.
+//
+// The leaf may be missing when the intermediate is there (KDS serves no
+// VLEK, and no VCEK for a masked chip ID): Certificates.Leaf is then nil
+// and the certificate carried with the evidence fills the gap (WithPeer).
 //
 // Every file may hold PEM or DER and may be named .pem or .der. A
 // directory holding both a VCEK and a VLEK, or two files for one role, is
@@ -71,6 +78,18 @@ func LoadDir(dir string) (*Certificates, error) {
 	}
 
 	leafName, err := pick("leaf (VCEK or VLEK)", "vcek", "vlek")
+	if errors.Is(err, ErrNotFound) {
+		// Without a leaf, the intermediate says which key the directory
+		// is for: KDS serves no VLEK (and no VCEK for a masked chip ID),
+		// so "ratls collateral fetch" writes the rest, and the evidence
+		// carries the leaf.
+		switch name, ierr := pick("intermediate", "ask", "asvk"); {
+		case ierr == nil:
+			leafName, err = map[string]string{"ask": "vcek", "asvk": "vlek"}[strings.TrimSuffix(strings.TrimSuffix(name, ".pem"), ".der")], nil
+		case !errors.Is(ierr, ErrNotFound):
+			err = ierr
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +125,9 @@ func LoadDir(dir string) (*Certificates, error) {
 		{interName, &certs.Intermediate},
 		{rootName, &certs.Root},
 	} {
+		if f.name == "vcek" || f.name == "vlek" {
+			continue // no leaf file
+		}
 		b, err := readFile(filepath.Join(dir, f.name), MaxCertSize)
 		if err != nil {
 			return nil, err
@@ -188,4 +210,41 @@ func readFile(name string, limit int64) ([]byte, error) {
 		return nil, formatError(name, "larger than the limit of %d bytes", limit)
 	}
 	return b, nil
+}
+
+// WriteDir writes certs to dir (created if needed) in the layout LoadDir
+// reads: vcek.pem or vlek.pem (when there is a leaf), ask.pem or asvk.pem,
+// ark.pem, and each CRL of a known kind as vcek-crl.der or vlek-crl.der.
+// key says which kind of leaf the certificates are for.
+func WriteDir(dir string, certs *Certificates, key snp.SigningKey) error {
+	if certs == nil || certs.Intermediate == nil || certs.Root == nil {
+		return errors.New("kds: WriteDir: want at least the intermediate and the root certificate")
+	}
+	leaf, inter := "vcek.pem", "ask.pem"
+	if key == snp.SigningKeyVLEK {
+		leaf, inter = "vlek.pem", "asvk.pem"
+	}
+	files := map[string][]byte{inter: encodeCertPEM(certs.Intermediate), "ark.pem": encodeCertPEM(certs.Root)}
+	if certs.Leaf != nil {
+		files[leaf] = encodeCertPEM(certs.Leaf)
+	}
+	for _, c := range certs.CRLs {
+		if c.Kind == CRLUnknown {
+			return fmt.Errorf("kds: WriteDir: a CRL of unstated kind from %s", c.Source)
+		}
+		files[c.Kind.path()+"-crl.der"] = c.List.Raw
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("kds: WriteDir: %w", err)
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return fmt.Errorf("kds: WriteDir: %w", err)
+		}
+	}
+	return nil
+}
+
+func encodeCertPEM(c *x509.Certificate) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 }

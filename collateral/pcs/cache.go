@@ -19,6 +19,7 @@ import (
 
 	"github.com/ratls/ratls/internal/lru"
 	"github.com/ratls/ratls/internal/retry"
+	"golang.org/x/sync/singleflight"
 )
 
 // Cache defaults and limits.
@@ -117,11 +118,13 @@ type Cache struct {
 	inUse         time.Duration
 	maxBytes      int64
 
+	flights  singleflight.Group // fetches in progress, by Request.String
+	fetching atomic.Int32       // callers of fetch not done yet, for tests
+
 	mu       sync.Mutex
 	entries  *lru.Cache[Request, *cacheEntry] // in order of use; c.mu held for changes
 	parts    parts                            // collateral parts the entries share
-	flights  map[Request]*cacheFlight
-	failures *retry.Failures[Request] // outages of the source, by request
+	failures *retry.Failures[Request]         // outages of the source, by request
 
 	hits, misses atomic.Uint64
 }
@@ -135,13 +138,6 @@ type cacheEntry struct {
 	err        error               // last refresh or write failure
 	usedAt     time.Time           // last asked for
 	parts      [][sha256.Size]byte // the shared parts it refers to
-}
-
-// cacheFlight is one fetch in progress; waiters block on done.
-type cacheFlight struct {
-	done chan struct{}
-	col  *Collateral
-	err  error
 }
 
 // CacheEntry describes a cache entry, for status reporting.
@@ -165,7 +161,6 @@ func NewCache(next Provider, cfg CacheConfig) *Cache {
 		now:           cfg.Now,
 		refreshBefore: max(cfg.RefreshBefore, 0),
 		inUse:         cfg.InUse,
-		flights:       map[Request]*cacheFlight{},
 		failures:      retry.NewFailures[Request](maxCacheFailures),
 	}
 	if c.now == nil {
@@ -237,9 +232,11 @@ func (c *Cache) Collateral(ctx context.Context, req Request) (*Collateral, error
 		}
 		if now.Before(e.nextUpdate) {
 			// Due for refresh but still valid: refresh in the background
-			// and serve it meanwhile.
-			if c.flights[req] == nil && !now.Before(e.retryAt) {
-				c.startFlight(ctx, req)
+			// and serve it meanwhile. Until the refresh ends (and sets
+			// retryAt again), nobody starts another.
+			if !now.Before(e.retryAt) {
+				e.retryAt = now.Add(cacheRetryInterval)
+				c.fetch(ctx, req)
 			}
 			col := e.col
 			c.mu.Unlock()
@@ -248,40 +245,55 @@ func (c *Cache) Collateral(ctx context.Context, req Request) (*Collateral, error
 		}
 	}
 	c.misses.Add(1)
-	f := c.flights[req]
-	if f == nil {
-		if fl := c.failures.Active(req, now); fl != nil {
-			c.mu.Unlock()
-			return nil, &UnavailableError{Request: req, RetryAfter: fl.Until.Sub(now), Err: fl.Err}
-		}
-		f = c.startFlight(ctx, req)
+	if fl := c.failures.Active(req, now); fl != nil {
+		c.mu.Unlock()
+		return nil, &UnavailableError{Request: req, RetryAfter: fl.Until.Sub(now), Err: fl.Err}
 	}
 	c.mu.Unlock()
 
 	select {
-	case <-f.done:
-		return f.col, f.err
+	case res := <-c.fetch(ctx, req):
+		return res.col, res.err
 	case <-ctx.Done():
 		return nil, timedOut(fmt.Errorf("pcs: cache: %s: %w", req, context.Cause(ctx)))
 	}
 }
 
-// startFlight starts fetching req; c.mu must be held.
-func (c *Cache) startFlight(ctx context.Context, req Request) *cacheFlight {
-	f := &cacheFlight{done: make(chan struct{})}
-	c.flights[req] = f
-	go c.fill(context.WithoutCancel(ctx), req, f)
-	return f
+type fetchResult struct {
+	col *Collateral
+	err error
+}
+
+// fetch starts fetching req, or joins the fetch in progress, and delivers
+// its result on the channel. The fetch runs detached from ctx, so that one
+// caller giving up does not fail the others waiting for the same
+// collateral.
+func (c *Cache) fetch(ctx context.Context, req Request) <-chan fetchResult {
+	ctx = context.WithoutCancel(ctx)
+	done := make(chan fetchResult, 1)
+	c.fetching.Add(1)
+	go func() {
+		defer c.fetching.Add(-1)
+		v, err, _ := c.flights.Do(req.String(), func() (any, error) { return c.fill(ctx, req) })
+		col, _ := v.(*Collateral)
+		done <- fetchResult{col, err}
+	}()
+	return done
 }
 
 // fill loads req from disk or from the next provider, installs the result
-// and completes f.
-func (c *Cache) fill(ctx context.Context, req Request, f *cacheFlight) {
+// and returns it.
+func (c *Cache) fill(ctx context.Context, req Request) (*Collateral, error) {
 	ctx, cancel := context.WithTimeout(ctx, cacheFetchTimeout)
 	defer cancel()
 
 	c.mu.Lock()
 	old, _ := c.entries.Peek(req)
+	if old != nil && c.now().Before(old.refreshAt(c.refreshBefore)) {
+		// Installed by a fetch that ended after this one's caller looked.
+		c.mu.Unlock()
+		return old.col, nil
+	}
 	c.mu.Unlock()
 
 	if old == nil && c.dir != "" {
@@ -291,9 +303,8 @@ func (c *Cache) fill(ctx context.Context, req Request, f *cacheFlight) {
 				c.mu.Lock()
 				c.install(e)
 				if now.Before(e.refreshAt(c.refreshBefore)) {
-					c.finish(req, f, e.col, nil)
 					c.mu.Unlock()
-					return
+					return e.col, nil
 				}
 				c.mu.Unlock()
 				old = e
@@ -325,25 +336,22 @@ func (c *Cache) fill(ctx context.Context, req Request, f *cacheFlight) {
 		}
 		ne.err = writeErr
 		c.install(ne)
-		c.finish(req, f, ne.col, nil)
-		return
+		return ne.col, nil
 	}
 	if cur, _ := c.entries.Peek(req); cur != nil {
 		cur.err = err
 		cur.retryAt = now.Add(cacheRetryInterval)
 		if now.Before(cur.nextUpdate) {
-			c.finish(req, f, cur.col, nil)
-			return
+			return cur.col, nil
 		}
 		err = fmt.Errorf("cached collateral expired at %s and the refresh failed: %w", cur.nextUpdate.UTC().Format(time.RFC3339), err)
 	}
 	var backingOff *UnavailableError
 	if errors.Is(err, ErrUnavailable) && !errors.As(err, &backingOff) {
 		until := c.failures.Add(req, err, sourceRetryAfter(err), now)
-		c.finish(req, f, nil, &UnavailableError{Request: req, RetryAfter: until.Sub(now), Err: err})
-		return
+		return nil, &UnavailableError{Request: req, RetryAfter: until.Sub(now), Err: err}
 	}
-	c.finish(req, f, nil, fmt.Errorf("pcs: cache: %s: %w", req, err))
+	return nil, fmt.Errorf("pcs: cache: %s: %w", req, err)
 }
 
 // sourceRetryAfter is the Retry-After the source answered with, 0 if none.
@@ -353,13 +361,6 @@ func sourceRetryAfter(err error) time.Duration {
 		return he.RetryAfter
 	}
 	return 0
-}
-
-// finish completes a flight; c.mu must be held.
-func (c *Cache) finish(req Request, f *cacheFlight, col *Collateral, err error) {
-	f.col, f.err = col, err
-	delete(c.flights, req)
-	close(f.done)
 }
 
 // install adds or replaces the entry of e.req, sharing its parts with the

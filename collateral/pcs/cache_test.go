@@ -124,10 +124,7 @@ func (c *testClock) set(s string) {
 func waitIdle(t *testing.T, c *Cache) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		c.mu.Lock()
-		n := len(c.flights)
-		c.mu.Unlock()
-		if n == 0 {
+		if c.fetching.Load() == 0 {
 			return
 		}
 	}

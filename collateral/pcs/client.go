@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ratls/ratls/internal/neterr"
 	"github.com/ratls/ratls/internal/retry"
 )
 
@@ -559,7 +560,7 @@ func (c *Client) getOnce(ctx context.Context, u string, limit int64) ([]byte, ht
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, nil, retry.Mark(fmt.Errorf("pcs: GET %s: %w", u, err), ErrUnavailable)
+		return nil, nil, retry.Mark(fmt.Errorf("pcs: GET %s: %w", u, neterr.Cause(err)), ErrUnavailable)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

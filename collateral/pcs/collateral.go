@@ -2,7 +2,6 @@ package pcs
 
 import (
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -259,65 +258,85 @@ func WriteDir(dir string, c *Collateral) error {
 }
 
 // dcap-qvl collateral JSON keys (its QuoteCollateralV3 serialization).
+// pck_certificate_chain is optional: current releases add it, earlier ones
+// do not write it.
 var dcapQVLKeys = []string{
 	"pck_crl_issuer_chain", "root_ca_crl", "pck_crl",
 	"tcb_info_issuer_chain", "tcb_info", "tcb_info_signature",
 	"qe_identity_issuer_chain", "qe_identity", "qe_identity_signature",
 }
 
+const dcapQVLPCKChain = "pck_certificate_chain"
+
 // ParseDCAPQVLJSON parses the collateral JSON of Phala-Network/dcap-qvl
-// (QuoteCollateralV3): an object with exactly the string members
-// tcb_info (the signed tcbInfo JSON, verbatim), tcb_info_signature (hex r||s),
-// tcb_info_issuer_chain (PEM), the same three for qe_identity, pck_crl and
-// root_ca_crl (hex DER; PEM is accepted too) and pck_crl_issuer_chain (PEM).
-// All members are required and must be non-empty.
+// (QuoteCollateralV3). The string members are tcb_info and qe_identity
+// (the signed JSON values, verbatim) and the PEM issuer chains
+// tcb_info_issuer_chain, qe_identity_issuer_chain and pck_crl_issuer_chain.
+// The binary members tcb_info_signature, qe_identity_signature (r||s),
+// pck_crl and root_ca_crl (DER) are hex strings, as the Rust library
+// writes them, or arrays of byte values, as the JavaScript getCollateral()
+// writes them; the CRLs may also be PEM. All these members are required
+// and must be non-empty. The optional pck_certificate_chain (PEM, or null)
+// is not collateral: ParseDCAPQVLJSONWithPCK returns it.
 func ParseDCAPQVLJSON(b []byte) (*Collateral, error) {
+	c, _, err := ParseDCAPQVLJSONWithPCK(b)
+	return c, err
+}
+
+// ParseDCAPQVLJSONWithPCK is ParseDCAPQVLJSON that also returns the PCK
+// certificate chain of the optional pck_certificate_chain member (nil when
+// absent or null). dcap-qvl stores it so that quotes carrying only an
+// encrypted PPID can be verified offline.
+func ParseDCAPQVLJSONWithPCK(b []byte) (*Collateral, []*x509.Certificate, error) {
 	if len(b) > MaxJSONSize {
-		return nil, fieldErrorf("", "dcap-qvl collateral larger than %d bytes", MaxJSONSize)
+		return nil, nil, fieldErrorf("", "dcap-qvl collateral larger than %d bytes", MaxJSONSize)
 	}
 	o, err := decodeObject(b, "")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := o.allowOnly(dcapQVLKeys...); err != nil {
-		return nil, err
+	if err := o.allowOnly(append(dcapQVLKeys, dcapQVLPCKChain)...); err != nil {
+		return nil, nil, err
 	}
-	v := map[string]string{}
-	for _, k := range dcapQVLKeys {
-		s, err := o.strMax(k, MaxJSONSize)
+	text := func(key string) (string, error) {
+		s, err := o.strMax(key, MaxJSONSize)
+		if err == nil && s == "" {
+			err = fieldErrorf(key, "empty")
+		}
+		return s, err
+	}
+	sig := func(key string) ([]byte, error) {
+		d, err := o.binary(key, false)
 		if err != nil {
 			return nil, err
 		}
-		if s == "" {
-			return nil, fieldErrorf(k, "empty")
-		}
-		v[k] = s
-	}
-	sig := func(key string) ([]byte, error) {
-		s := v[key]
-		if len(s) != 128 {
-			return nil, fieldErrorf(key, "want 128 hex digits, got %d", len(s))
-		}
-		d, err := hex.DecodeString(s)
-		if err != nil {
-			return nil, fieldErrorf(key, "invalid hex: %v", err)
+		if len(d) != 64 {
+			return nil, fieldErrorf(key, "want 64 bytes (128 hex digits), got %d bytes", len(d))
 		}
 		return d, nil
 	}
 	c := &Collateral{Source: "dcap-qvl-json"}
+	tcbInfo, err := text("tcb_info")
+	if err != nil {
+		return nil, nil, err
+	}
 	tsig, err := sig("tcb_info_signature")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if c.TCBInfo, err = ParseTCBInfoValue([]byte(v["tcb_info"]), tsig); err != nil {
-		return nil, withPrefix("tcb_info", err)
+	if c.TCBInfo, err = ParseTCBInfoValue([]byte(tcbInfo), tsig); err != nil {
+		return nil, nil, withPrefix("tcb_info", err)
+	}
+	qeIdentity, err := text("qe_identity")
+	if err != nil {
+		return nil, nil, err
 	}
 	qsig, err := sig("qe_identity_signature")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if c.QEIdentity, err = ParseEnclaveIdentityValue([]byte(v["qe_identity"]), qsig); err != nil {
-		return nil, withPrefix("qe_identity", err)
+	if c.QEIdentity, err = ParseEnclaveIdentityValue([]byte(qeIdentity), qsig); err != nil {
+		return nil, nil, withPrefix("qe_identity", err)
 	}
 	for _, ch := range []struct {
 		key string
@@ -327,15 +346,38 @@ func ParseDCAPQVLJSON(b []byte) (*Collateral, error) {
 		{"qe_identity_issuer_chain", &c.QEIdentityIssuerChain},
 		{"pck_crl_issuer_chain", &c.PCKCRLIssuerChain},
 	} {
-		if *ch.dst, err = ParsePEMChain([]byte(v[ch.key])); err != nil {
-			return nil, withPrefix(ch.key, err)
+		s, err := text(ch.key)
+		if err != nil {
+			return nil, nil, err
+		}
+		if *ch.dst, err = ParsePEMChain([]byte(s)); err != nil {
+			return nil, nil, withPrefix(ch.key, err)
 		}
 	}
-	if c.PCKCRL, err = ParseCRL([]byte(v["pck_crl"])); err != nil {
-		return nil, withPrefix("pck_crl", err)
+	for _, cr := range []struct {
+		key string
+		dst **x509.RevocationList
+	}{
+		{"pck_crl", &c.PCKCRL},
+		{"root_ca_crl", &c.RootCACRL},
+	} {
+		d, err := o.binary(cr.key, true)
+		if err != nil {
+			return nil, nil, err
+		}
+		if *cr.dst, err = ParseCRL(d); err != nil {
+			return nil, nil, withPrefix(cr.key, err)
+		}
 	}
-	if c.RootCACRL, err = ParseCRL([]byte(v["root_ca_crl"])); err != nil {
-		return nil, withPrefix("root_ca_crl", err)
+	var pck []*x509.Certificate
+	if v, ok := o.get(dcapQVLPCKChain); ok && v.kind != 'n' {
+		s, err := o.strMax(dcapQVLPCKChain, MaxChainSize)
+		if err != nil {
+			return nil, nil, err
+		}
+		if pck, err = ParsePEMChain([]byte(s)); err != nil {
+			return nil, nil, withPrefix(dcapQVLPCKChain, err)
+		}
 	}
-	return c, nil
+	return c, pck, nil
 }

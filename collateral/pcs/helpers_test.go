@@ -174,7 +174,7 @@ func leafFromQuote(t testing.TB, quote []byte) *x509.Certificate {
 }
 
 // quoteFields are the quote fields TCB evaluation needs, read at the
-// offsets of FORMATS.md section 7.
+// offsets of docs/formats.md, "DCAP quotes".
 type quoteFields struct {
 	teeTCBSVN  [16]byte
 	teeTCBSVN2 *[16]byte

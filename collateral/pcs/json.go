@@ -437,3 +437,52 @@ func (o *object) status(key string, allowed []Status) (Status, error) {
 	}
 	return Status(s), nil
 }
+
+// binary reads a non-empty byte string written either as a JSON string,
+// whose bytes are returned as they are (hex, PEM: the caller decodes), or
+// as an array of integers 0..255 (JavaScript's Array.from of a buffer).
+// A string of hex digits is decoded; any other string is an error unless
+// text is set, when it is returned as its bytes for the caller to decode
+// (a PEM CRL).
+func (o *object) binary(key string, text bool) ([]byte, error) {
+	v, err := o.required(key)
+	if err != nil {
+		return nil, err
+	}
+	path := join(o.path, key)
+	switch v.kind {
+	case '"':
+		s, err := rawString(v, path, MaxJSONSize)
+		if err != nil {
+			return nil, err
+		}
+		if s == "" {
+			return nil, fieldErrorf(path, "empty")
+		}
+		if isHexText([]byte(s)) {
+			d, err := hex.DecodeString(s)
+			if err != nil {
+				return nil, fieldErrorf(path, "invalid hex: %v", err)
+			}
+			return d, nil
+		}
+		if !text {
+			return nil, fieldErrorf(path, "invalid hex: want hex digits or an array of byte values")
+		}
+		return []byte(s), nil
+	case '[':
+		if len(v.vals) == 0 {
+			return nil, fieldErrorf(path, "empty")
+		}
+		out := make([]byte, len(v.vals))
+		for i, e := range v.vals {
+			n, err := rawUint(e, index(path, i), 8)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = byte(n)
+		}
+		return out, nil
+	}
+	return nil, fieldErrorf(path, "want a hex string or an array of byte values, got %s", describe(v))
+}

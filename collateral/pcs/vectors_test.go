@@ -240,7 +240,7 @@ func checkCRL(t *testing.T, what string, crl *x509.RevocationList, want *expecte
 // TestTCBEvaluationVectors evaluates every vector with collateral as Intel's
 // QVL does and compares the platform, module, QE and final statuses with
 // EXPECTED.json. The TCB inputs are the PCK certificate's SGX extensions and
-// the quote's TEE_TCB_SVN and QE report, read at FORMATS.md offsets.
+// the quote's TEE_TCB_SVN and QE report, read at the offsets of docs/formats.md, "DCAP quotes".
 func TestTCBEvaluationVectors(t *testing.T) {
 	n := 0
 	for _, folder := range vectorFolders {

@@ -15,7 +15,7 @@ import (
 // are 399({44234: bstr, 44241: bstr}), not a CMW.
 
 const (
-	ccaTag           = 907   // RMM 1.1 CCA token collection (FORMATS.md section 8.1)
+	ccaTag           = 907   // RMM 1.1 CCA token collection (docs/formats.md, "Arm CCA token")
 	ccaLegacyTag     = 399   // legacy CCA token collection
 	ccaPlatformLabel = 44234 // platform token
 	ccaRealmLabel    = 44241 // realm token
@@ -88,7 +88,7 @@ func TestCCATokens(t *testing.T) {
 			if platform.Kind != KindRecord || !platform.HasContentFormat || platform.ContentFormat != v.Computed.PlatformCMWCF || platform.Indicator != 0 {
 				t.Errorf("platform record: %v cf %v/%d ind %d, want record cf %d", platform.Kind, platform.HasContentFormat, platform.ContentFormat, platform.Indicator, v.Computed.PlatformCMWCF)
 			}
-			// FORMATS.md section 8.1: the realm token is wrapped as [263, bstr] too.
+			// docs/formats.md, "Arm CCA token": the realm token is wrapped as [263, bstr] too.
 			if realm.Kind != KindRecord || !realm.HasContentFormat || realm.ContentFormat != 263 {
 				t.Errorf("realm record: %v cf %v/%d, want record cf 263", realm.Kind, realm.HasContentFormat, realm.ContentFormat)
 			}

@@ -12,7 +12,7 @@ import (
 )
 
 func TestTN(t *testing.T) {
-	// Values from the draft's examples and FORMATS.md section 2, and the
+	// Values from the draft's examples and docs/formats.md, "Conceptual Message Wrappers", and the
 	// range ends of RFC 9277.
 	for _, tc := range []struct {
 		cf uint16

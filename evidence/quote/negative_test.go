@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// Offsets from FORMATS.md 7.1-7.5, used to build bad quotes from real ones.
+// Offsets from docs/formats.md, "DCAP quotes", used to build bad quotes from real ones.
 const (
 	offVersion    = 0
 	offAttKeyType = 2

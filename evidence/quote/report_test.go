@@ -49,7 +49,7 @@ func TestParseReport2(t *testing.T) {
 		"TEEInfoHash[:8]":         r.TEEInfoHash[:8],
 		"TEETCBInfo.MRSignerSEAM": r.TEETCBInfo.MRSignerSEAM[:],
 	} {
-		// Bytes read off report.dat with xxd at the offsets of FORMATS.md 7.6
+		// Bytes read off report.dat with xxd at the offsets of docs/formats.md, "TDREPORT",
 		// minus 48.
 		want := map[string]string{
 			"TEETCBInfo.MRSEAM":       wantSEAM,
@@ -175,12 +175,12 @@ func TestReportBodies(t *testing.T) {
 	if !bytes.Equal(b.Marshal(), body) {
 		t.Error("SGX body does not round-trip")
 	}
-	// Field offsets from FORMATS.md 7.2.
+	// Field offsets from docs/formats.md, "SGX report body".
 	if b.MREnclave[0] != body[64] || b.MRSigner[0] != body[128] || b.ConfigID[0] != body[192] ||
 		b.ISVProdID != uint16(body[256])|uint16(body[257])<<8 || b.ISVSVN != uint16(body[258])|uint16(body[259])<<8 ||
 		b.ConfigSVN != uint16(body[260])|uint16(body[261])<<8 || b.ISVFamilyID[0] != body[304] || b.ReportData[0] != body[320] ||
 		b.ISVExtProdID[0] != body[32] || b.Attributes[0] != body[48] {
-		t.Error("SGX body field offsets differ from FORMATS.md 7.2")
+		t.Error("SGX body field offsets differ from docs/formats.md (SGX report body)")
 	}
 	for _, n := range []int{0, 383, 385} {
 		if _, err := ParseSGXReportBody(make([]byte, n)); err == nil {
@@ -191,7 +191,7 @@ func TestReportBodies(t *testing.T) {
 		t.Error("SGX Debug must follow attributes.flags bit 1")
 	}
 
-	// TD bodies: 584 and 648 bytes, offsets from FORMATS.md 7.3.
+	// TD bodies: 584 and 648 bytes, offsets from docs/formats.md, "TD report body".
 	td := make([]byte, TDReportBody15Size)
 	for i := range td {
 		td[i] = byte(i*13 + 1)
@@ -205,10 +205,10 @@ func TestReportBodies(t *testing.T) {
 			t.Errorf("TD body %d bytes does not round-trip", n)
 		}
 		if r.MRTD[0] != td[136] || r.RTMR[3][0] != td[472] || r.ReportData[0] != td[520] || r.TDAttributes[0] != td[120] {
-			t.Error("TD body field offsets differ from FORMATS.md 7.3")
+			t.Error("TD body field offsets differ from docs/formats.md (TD report body)")
 		}
 		if n == TDReportBody15Size && (r.TEETCBSVN2[0] != td[584] || r.MRServiceTD[0] != td[600]) {
-			t.Error("TDX 1.5 field offsets differ from FORMATS.md 7.3")
+			t.Error("TDX 1.5 field offsets differ from docs/formats.md (TD report body)")
 		}
 	}
 	for _, n := range []int{0, 583, 585, 647, 649} {

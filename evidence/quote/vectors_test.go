@@ -168,7 +168,7 @@ func checkRoundTrip(t *testing.T, q *Quote, raw []byte) {
 	if !bytes.Equal(q.Raw, raw[:len(q.Raw)]) {
 		t.Fatal("Raw is not a prefix of the input")
 	}
-	// Signed data per FORMATS.md 7.4/7.5: quote[0:48+body] (v3/v4) or
+	// Signed data per docs/formats.md, "Signed bytes": quote[0:48+body] (v3/v4) or
 	// quote[0:54+body] (v5).
 	bodyLen := SGXReportBodySize
 	if q.TD != nil {
@@ -495,7 +495,7 @@ func TestTrusteeClaims(t *testing.T) {
 	}
 }
 
-// TestFormatsFacts checks values stated in FORMATS.md 7.1 and 7.3 for the
+// TestFormatsFacts checks values stated in docs/formats.md, "Observed in real quotes", for the
 // SPR E4 production TDX quote (go-tdx-guest) and the SGX quotes.
 func TestFormatsFacts(t *testing.T) {
 	raw := mustRead(t, "go-tdx-guest/tdx_prod_quote_SPR_E4.dat")

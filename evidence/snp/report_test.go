@@ -166,7 +166,7 @@ func TestParseReportVectors(t *testing.T) {
 }
 
 // TestPolicyOfVectors checks the policy accessors against the bit table of
-// FORMATS.md 8.2 for the two vector policies (0xb0000 and 0x30000).
+// docs/formats.md, "Guest policy", for the two vector policies (0xb0000 and 0x30000).
 func TestPolicyOfVectors(t *testing.T) {
 	vs := loadVectors(t)
 	goSev, err := ParseReport(vs[0].raw)

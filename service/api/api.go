@@ -5,7 +5,12 @@
 package api
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/ratls/ratls/appraise"
@@ -42,35 +47,142 @@ const (
 // Evidence media types the service accepts, as Content-Type of a session's
 // evidence or of POST /v1/attest.
 const (
-	// An RA-TLS certificate (any format ratls reads), DER or PEM.
+	// An RA-TLS certificate (any format ratls reads), DER or PEM (the
+	// first CERTIFICATE block). Not application/pem-certificate-chain,
+	// which in Veraison is RIoT evidence (a DICE certificate chain).
 	MediaCertificateDER = "application/pkix-cert"
-	MediaCertificatePEM = "application/pem-certificate-chain"
+	MediaCertificatePEM = "application/vnd.ratls.pem-certificate"
 	// A raw Intel DCAP quote (SGX or TDX, versions 3 to 5).
 	MediaDCAPQuote = "application/vnd.ratls.dcap-quote"
 	// A raw AMD SEV-SNP attestation report.
 	MediaSNPReport = "application/vnd.ratls.sev-snp-report"
 	// An Arm CCA attestation token (CBOR tag 399 collection).
 	MediaCCAToken = `application/eat-collection; profile="http://arm.com/CCA-SSD/1.0.0"`
-	// A Linux configfs-tsm report: {"provider","outblob","auxblob"} with
-	// base64 blobs.
-	MediaTSMReport = "application/vnd.veraison.tsm-report+json"
+	// A Linux configfs-tsm report as Veraison's ratsd encodes it:
+	// {"auxblob","outblob","provider","manifestblob","service_provider"},
+	// with unpadded base64url blobs in JSON and byte strings in CBOR.
+	MediaTSMReport     = "application/vnd.veraison.tsm-report+json"
+	MediaTSMReportCBOR = "application/vnd.veraison.tsm-report+cbor"
 	// Tagged-CBOR RA-TLS evidence (Interoperable RA-TLS tags 60000-60002,
 	// rats-tls tags) or a CMW.
 	MediaTaggedEvidence = "application/vnd.ratls.evidence+cbor"
-	MediaCMWCBOR        = "application/cmw+cbor"
-	MediaCMWJSON        = "application/cmw+json"
+	// A CMW (RATS Conceptual Message Wrapper), under the IETF names and
+	// under the names Veraison's apiclient sends (its Wrap option).
+	MediaCMWCBOR         = "application/cmw+cbor"
+	MediaCMWJSON         = "application/cmw+json"
+	MediaVeraisonCMWCBOR = "application/vnd.veraison.cmw+cbor"
+	MediaVeraisonCMWJSON = "application/vnd.veraison.cmw+json"
+	// Trustee's TDX evidence JSON: {"cc_eventlog","quote"}, base64; the
+	// CC event log is replayed into the quote's RTMRs (docs/cvm.md).
+	MediaTrusteeTDX = "application/vnd.ratls.trustee-tdx+json"
+	// Trustee's Azure vTPM CVM evidence JSON (az-snp-vtpm, az-tdx-vtpm,
+	// versions 1 and 2), optionally with "tpm_eventlog" (docs/cvm.md).
+	MediaAzureVTPM = "application/vnd.ratls.azure-vtpm+json"
 )
 
-// EvidenceMedia lists the accepted evidence media types.
+// EvidenceMedia lists the accepted evidence media types, as sessions'
+// accept member and the discovery document advertise them.
 var EvidenceMedia = []string{
 	MediaCertificateDER, MediaCertificatePEM, MediaDCAPQuote, MediaSNPReport,
-	MediaCCAToken, MediaTSMReport, MediaTaggedEvidence, MediaCMWCBOR, MediaCMWJSON,
+	MediaCCAToken, MediaTSMReport, MediaTSMReportCBOR, MediaTaggedEvidence, MediaCMWCBOR, MediaCMWJSON,
+	MediaVeraisonCMWCBOR, MediaVeraisonCMWJSON, MediaTrusteeTDX, MediaAzureVTPM,
+}
+
+// SessionLocation is the Location of a new session as Veraison sends it:
+// "session/<id>", relative to the newSession URI.
+func SessionLocation(id string) string { return "session/" + id }
+
+// SessionIDFromLocation returns the ID of the session a newSession
+// answer's Location names, relative (Veraison's and ratls's form) or
+// absolute (a path or URL ending in PathSession + id).
+func SessionIDFromLocation(loc string) (string, bool) {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return "", false
+	}
+	base := &url.URL{Path: PathNewSession}
+	id, ok := strings.CutPrefix(base.ResolveReference(u).Path, PathSession)
+	if !ok || id == "" || strings.Contains(id, "/") {
+		return "", false
+	}
+	return id, true
+}
+
+// EAR submodule names. Veraison's names where Veraison has a scheme for
+// the TEE (Arm CCA: a platform and a realm submodule; SEV-SNP); ratls's TEE
+// names for the others (SGX, TDX, Azure vTPM), which Veraison does not
+// verify.
+const (
+	SubmodCCAPlatform = "CCA_SSD_PLATFORM"
+	SubmodCCARealm    = "CCA_REALM"
+	SubmodSEVSNP      = "SEVSNP"
+	SubmodSGX         = "sgx"
+	SubmodTDX         = "tdx"
+	SubmodAzureVTPM   = "azure_vtpm"
+	// SubmodUnknown names the one submodule of a result about evidence
+	// whose TEE could not be told (Veraison's name for a result whose
+	// scheme is unknown).
+	SubmodUnknown = "ERROR"
+)
+
+// SubmoduleTEE maps an EAR submodule name to the TEE (the tee member of an
+// AttestResult, "sgx", "tdx", "sev_snp", "cca" or "azure_vtpm") it is
+// about.
+var SubmoduleTEE = map[string]string{
+	SubmodCCAPlatform: "cca", SubmodCCARealm: "cca", SubmodSEVSNP: "sev_snp", SubmodSGX: "sgx", SubmodTDX: "tdx",
+	SubmodAzureVTPM: "azure_vtpm",
+}
+
+// Nonce is a nonce in a JSON document. It is written as standard base64
+// with padding, which Veraison's released clients (apiclient, evcli)
+// decode into a []byte, and read in standard or URL-safe base64, padded or
+// not: Veraison's main branch writes unpadded base64url.
+type Nonce []byte
+
+// MarshalJSON writes standard base64 with padding.
+func (n Nonce) MarshalJSON() ([]byte, error) {
+	return json.Marshal(base64.StdEncoding.EncodeToString(n))
+}
+
+// UnmarshalJSON reads base64 of either alphabet, padded or not.
+func (n *Nonce) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*n = nil
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return errors.New("nonce: want a base64 string")
+	}
+	v, err := DecodeBase64(s)
+	if err != nil {
+		return fmt.Errorf("nonce: %w", err)
+	}
+	*n = v
+	return nil
+}
+
+// DecodeBase64 reads standard or URL-safe base64, with correct padding or
+// none; one string uses one alphabet.
+func DecodeBase64(s string) ([]byte, error) {
+	enc := base64.RawStdEncoding
+	if strings.ContainsAny(s, "-_") {
+		enc = base64.RawURLEncoding
+	}
+	if strings.HasSuffix(s, "=") {
+		enc = enc.WithPadding(base64.StdPadding)
+	}
+	b, err := enc.Strict().DecodeString(s)
+	if err != nil {
+		return nil, errors.New("want base64 or base64url, padded or not")
+	}
+	return b, nil
 }
 
 // Session is a challenge-response session (Veraison's
 // application/vnd.veraison.challenge-response-session+json).
 type Session struct {
-	Nonce    []byte           `json:"nonce"`
+	Nonce    Nonce            `json:"nonce"`
 	Expiry   time.Time        `json:"expiry"`
 	Accept   []string         `json:"accept"`
 	Status   string           `json:"status"`
@@ -95,7 +207,7 @@ type AttestRequest struct {
 	Evidence  []byte `json:"evidence"`
 	// Nonce, when set, must be carried by the evidence (claims buffer nonce,
 	// or report data zero-padded).
-	Nonce []byte `json:"nonce,omitempty"`
+	Nonce Nonce `json:"nonce,omitempty"`
 	// Policy names the policy to appraise with, "name" (latest version) or
 	// "name@version"; empty means the service's default.
 	Policy string `json:"policy,omitempty"`

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/ratls/ratls/ear"
+	"github.com/ratls/ratls/internal/neterr"
 	"github.com/ratls/ratls/service/api"
 )
 
@@ -170,13 +171,13 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, cont
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	req.Header.Set("Accept", "application/json, "+api.ProblemMedia)
+	req.Header.Set("Accept", acceptFor(path))
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("ratls service: %s %s: %w", method, path, err)
+		return nil, fmt.Errorf("ratls service %s: %s %s: %w", c.BaseURL, method, path, neterr.Cause(err))
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseSize+1))
@@ -192,6 +193,18 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, cont
 		return nil, answerError(method, path, resp.StatusCode, ct, b)
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: b}, nil
+}
+
+// acceptFor is the Accept of a request: Veraison's endpoints answer 406
+// unless it admits their media types.
+func acceptFor(path string) string {
+	switch {
+	case strings.HasPrefix(path, api.PathNewSession), strings.HasPrefix(path, api.PathSession):
+		return api.SessionMedia + ", " + api.ProblemMedia
+	case path == api.PathDiscovery:
+		return api.DiscoveryMedia + ", " + api.ProblemMedia
+	}
+	return "application/json, " + api.ProblemMedia
 }
 
 // answerError turns a failed answer into a problem or an HTTPError.
@@ -291,7 +304,7 @@ func (c *Client) NewSessionWithNonce(ctx context.Context, nonce []byte) (*Sessio
 	if len(nonce) == 0 {
 		return nil, errors.New("ratls service: new session: the nonce is empty")
 	}
-	return c.newSession(ctx, url.Values{"nonce": {base64.RawURLEncoding.EncodeToString(nonce)}})
+	return c.newSession(ctx, url.Values{"nonce": {base64.URLEncoding.EncodeToString(nonce)}})
 }
 
 func (c *Client) newSession(ctx context.Context, q url.Values) (*Session, error) {
@@ -301,12 +314,16 @@ func (c *Client) newSession(ctx context.Context, q url.Values) (*Session, error)
 		return nil, err
 	}
 	loc := r.header.Get("Location")
-	id, ok := strings.CutPrefix(loc, api.PathSession)
-	if !ok || id == "" || strings.Contains(id, "/") {
+	id, ok := api.SessionIDFromLocation(loc)
+	if !ok {
 		return nil, &HTTPError{Method: http.MethodPost, Path: api.PathNewSession, StatusCode: r.status,
-			Err: fmt.Errorf("the Location header: want %s<id>, got %q", api.PathSession, loc)}
+			Err: fmt.Errorf("the Location header: want session/<id> (relative to %s) or %s<id>, got %q", api.PathNewSession, api.PathSession, loc)}
 	}
-	if s.URL, err = c.endpoint(loc, nil); err != nil {
+	p, err := sessionPath(id)
+	if err != nil {
+		return nil, err
+	}
+	if s.URL, err = c.endpoint(p, nil); err != nil {
 		return nil, err
 	}
 	s.ID = id
@@ -322,8 +339,9 @@ func sessionPath(id string) (string, error) {
 
 // Submit sends evidence of the given media type (one of api.EvidenceMedia)
 // to the session with this ID and returns the completed session, whose
-// Result is the EAR. The nonce can be redeemed once: a second submission
-// gets a 409 problem, an expired session a 410.
+// Result is the EAR. The nonce can be redeemed once: submitting the same
+// evidence again returns the session again, other evidence gets a 409
+// problem, an expired session a 404 stale-nonce.
 func (c *Client) Submit(ctx context.Context, id, mediaType string, evidence []byte) (*api.Session, error) {
 	p, err := sessionPath(id)
 	if err != nil {
@@ -380,7 +398,7 @@ func (c *Client) Attest(ctx context.Context, req *api.AttestRequest) (*api.Attes
 	}
 	q := url.Values{}
 	if len(req.Nonce) > 0 {
-		q.Set("nonce", base64.RawURLEncoding.EncodeToString(req.Nonce))
+		q.Set("nonce", base64.URLEncoding.EncodeToString(req.Nonce))
 	}
 	if req.Policy != "" {
 		q.Set("policy", req.Policy)

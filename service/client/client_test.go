@@ -187,34 +187,42 @@ func TestChallengeResponse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sub := e.Submods["sgx"]; sub == nil || sub.Status != ear.StatusWarning || e.Nonce != base64.RawURLEncoding.EncodeToString(s.Nonce) {
+	if sub := e.Submods["sgx"]; sub == nil || sub.Status != ear.StatusWarning || e.Nonce != base64.URLEncoding.EncodeToString(s.Nonce) {
 		t.Fatalf("EAR: want sgx warning with the session nonce, got %+v", e)
 	}
 	got, err := f.anon.Session(ctx, s.ID)
 	if err != nil || got.Status != store.SessionComplete || got.Result == nil || *got.Result != *done.Result {
 		t.Fatalf("Session: %+v, %v", got, err)
 	}
-	_, err = f.anon.Submit(ctx, s.ID, api.MediaDCAPQuote, q)
+	// The same evidence again: the session again; other evidence: refused.
+	again, err := f.anon.Submit(ctx, s.ID, api.MediaDCAPQuote, q)
+	if err != nil || again.Result == nil || *again.Result != *done.Result {
+		t.Fatalf("resubmission: %+v, %v", again, err)
+	}
+	_, err = f.anon.Submit(ctx, s.ID, api.MediaDCAPQuote, quote(t, f.sgx, append(bytes.Clone(s.Nonce), 1)))
 	wantProblem(t, err, 409, "nonce-redeemed")
 	if err := f.anon.DeleteSession(ctx, s.ID); err != nil {
 		t.Fatal(err)
 	}
 	_, err = f.anon.Session(ctx, s.ID)
 	wantProblem(t, err, 404, "not-found")
-	wantProblem(t, f.anon.DeleteSession(ctx, s.ID), 404, "not-found")
+	if err := f.anon.DeleteSession(ctx, s.ID); err != nil {
+		t.Errorf("DELETE of a deleted session: want no error, as Veraison answers 204, got %v", err)
+	}
 
-	// A nonce of the caller's choosing; evidence the session did not ask
-	// for fails the session with the problem recorded.
+	// A nonce of the caller's choosing; evidence that is not what its
+	// media type says completes the session with a contraindicated EAR.
 	nonce := []byte("0123456789abcdef")
 	s, err = f.anon.NewSessionWithNonce(ctx, nonce)
 	if err != nil || !bytes.Equal(s.Nonce, nonce) {
 		t.Fatalf("NewSessionWithNonce: %+v, %v", s, err)
 	}
-	_, err = f.anon.Submit(ctx, s.ID, api.MediaSNPReport, q)
-	wantProblem(t, err, 400, "media-type-mismatch")
-	got, err = f.anon.Session(ctx, s.ID)
-	if err != nil || got.Status != store.SessionFailed || got.Problem == nil || got.Problem.Status != 400 {
-		t.Fatalf("failed session: %+v, %v", got, err)
+	done, err = f.anon.Submit(ctx, s.ID, api.MediaSNPReport, q)
+	if err != nil || done.Status != store.SessionComplete || done.Result == nil {
+		t.Fatalf("mismatched evidence: want a complete session, got %+v, %v", done, err)
+	}
+	if e, err := f.anon.VerifyEAR(ctx, *done.Result); err != nil || e.Submods["SEVSNP"] == nil || e.Submods["SEVSNP"].Status != ear.StatusContraindicated {
+		t.Fatalf("mismatched evidence: want a contraindicated SEVSNP result, got %+v, %v", e, err)
 	}
 	_, err = f.anon.NewSessionWithNonce(ctx, []byte("short"))
 	wantProblem(t, err, 400, "bad-request")
@@ -247,7 +255,7 @@ func TestAttest(t *testing.T) {
 		t.Fatalf("attest: %+v", res)
 	}
 	e, err := f.anon.VerifyEAR(ctx, res.EAR)
-	if err != nil || e.Nonce != base64.RawURLEncoding.EncodeToString(nonce) {
+	if err != nil || e.Nonce != base64.URLEncoding.EncodeToString(nonce) {
 		t.Fatalf("EAR: %+v, %v", e, err)
 	}
 
@@ -282,7 +290,7 @@ func TestAttest(t *testing.T) {
 }
 
 func TestVerifyAuth(t *testing.T) {
-	f := newFixture(t, func(c *service.Config) { c.VerifyAuth = true })
+	f := newFixture(t, func(c *service.Config) { c.VerifyAuth = service.VerifyAuthAll })
 	ctx := context.Background()
 	q := quote(t, f.sgx, nil)
 	_, err := f.anon.Attest(ctx, &api.AttestRequest{MediaType: api.MediaDCAPQuote, Evidence: q})
@@ -609,5 +617,39 @@ func TestErrors(t *testing.T) {
 		if _, err := (&client.Client{BaseURL: base}).Discovery(ctx); err == nil || !strings.Contains(err.Error(), "BaseURL") {
 			t.Errorf("BaseURL %q: want an error naming BaseURL, got %v", base, err)
 		}
+	}
+}
+
+// The client reads a session as Veraison's verification service sends it,
+// released (padded standard base64, an absolute Location) or on its main
+// branch (unpadded base64url, Location relative to newSession), and sends
+// the Accept Veraison negotiates.
+func TestNewSessionVeraisonForms(t *testing.T) {
+	nonce := []byte{0xfb, 0xff, 0xbf, 0x00, 0x01, 0x02, 0x03, 0xfe, 0xef, 0x10}
+	const id = "6f1e7e3a-0f6a-4c59-9a54-5b9a7f6a1d2c"
+	for name, form := range map[string]struct{ nonce, loc string }{
+		"released":    {base64.StdEncoding.EncodeToString(nonce), api.PathSession + id},
+		"main branch": {base64.RawURLEncoding.EncodeToString(nonce), "session/" + id},
+	} {
+		t.Run(name, func(t *testing.T) {
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Accept") != api.SessionMedia+", "+api.ProblemMedia {
+					w.WriteHeader(http.StatusNotAcceptable)
+					return
+				}
+				w.Header().Set("Location", form.loc)
+				w.Header().Set("Content-Type", api.SessionMedia)
+				w.WriteHeader(http.StatusCreated)
+				fmt.Fprintf(w, `{"status":"waiting","nonce":%q,"expiry":"2030-01-01T00:00:00Z","accept":["application/eat-collection; profile=\"http://arm.com/CCA-SSD/1.0.0\""]}`, form.nonce)
+			}))
+			defer hs.Close()
+			s, err := (&client.Client{BaseURL: hs.URL}).NewSession(context.Background(), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(s.Nonce, nonce) || s.ID != id || s.URL != hs.URL+api.PathSession+id {
+				t.Errorf("session: nonce %x, ID %s, URL %s", s.Nonce, s.ID, s.URL)
+			}
+		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ratls/ratls/internal/retry"
 	"github.com/ratls/ratls/service/store"
+	"golang.org/x/sync/singleflight"
 )
 
 const (
@@ -105,10 +106,11 @@ type core[T comparable] struct {
 	log           *slog.Logger
 	refreshBefore time.Duration
 
+	flights singleflight.Group // lookups in progress, by key
+
 	mu       sync.Mutex
 	memo     map[string]*memoEntry[T]
-	lru      *list.List // of *memoEntry, most recently used first
-	flights  map[string]*flight[T]
+	lru      *list.List              // of *memoEntry, most recently used first
 	failures *retry.Failures[string] // upstream outages, by key
 
 	// waiting, when set, is called as each caller of get starts waiting
@@ -130,13 +132,6 @@ type memoEntry[T comparable] struct {
 	elem    *list.Element
 }
 
-// flight is one lookup in progress; waiters block on done.
-type flight[T comparable] struct {
-	done chan struct{}
-	val  T
-	err  error
-}
-
 func newCore[T comparable](c codec[T], st store.Store, cfg Config) *core[T] {
 	k := &core[T]{
 		codec:         c,
@@ -146,7 +141,6 @@ func newCore[T comparable](c codec[T], st store.Store, cfg Config) *core[T] {
 		refreshBefore: max(cfg.RefreshBefore, 0),
 		memo:          map[string]*memoEntry[T]{},
 		lru:           list.New(),
-		flights:       map[string]*flight[T]{},
 		failures:      retry.NewFailures[string](maxMemo),
 	}
 	if k.now == nil {
@@ -186,34 +180,26 @@ func (k *core[T]) entries(ctx context.Context) ([]*store.Collateral, error) {
 // resolution runs detached from ctx, so that one caller giving up does not
 // fail the others; each caller stops waiting when its ctx ends.
 func (k *core[T]) get(ctx context.Context, l lookup[T]) (T, error) {
-	k.mu.Lock()
-	f := k.flights[l.key]
-	if f == nil {
-		f = &flight[T]{done: make(chan struct{})}
-		k.flights[l.key] = f
-		go k.fill(context.WithoutCancel(ctx), l, f)
-	}
-	k.mu.Unlock()
+	detached := context.WithoutCancel(ctx)
+	done := k.flights.DoChan(l.key, func() (any, error) {
+		ctx, cancel := context.WithTimeout(detached, k.codec.fetchTimeout)
+		defer cancel()
+		return k.resolve(ctx, l)
+	})
 	if k.waiting != nil {
 		k.waiting(l.key)
 	}
+	var zero T
 	select {
-	case <-f.done:
-		return f.val, f.err
+	case res := <-done:
+		if res.Err != nil {
+			return zero, res.Err
+		}
+		v, _ := res.Val.(T)
+		return v, nil
 	case <-ctx.Done():
-		var zero T
 		return zero, fmt.Errorf("shared: %s: %w", l.key, context.Cause(ctx))
 	}
-}
-
-func (k *core[T]) fill(ctx context.Context, l lookup[T], f *flight[T]) {
-	ctx, cancel := context.WithTimeout(ctx, k.codec.fetchTimeout)
-	defer cancel()
-	f.val, f.err = k.resolve(ctx, l)
-	k.mu.Lock()
-	delete(k.flights, l.key)
-	k.mu.Unlock()
-	close(f.done)
 }
 
 // resolve serves l from the store, or fetches, stores and returns it.

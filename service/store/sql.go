@@ -61,6 +61,27 @@ func (s timeScanner) Scan(v any) error {
 	return nil
 }
 
+// nullTimeScanner scans a time column that may be NULL, which is the zero
+// time.
+type nullTimeScanner struct{ t *time.Time }
+
+func (s nullTimeScanner) Scan(v any) error {
+	if v == nil {
+		*s.t = time.Time{}
+		return nil
+	}
+	return timeScanner(s).Scan(v)
+}
+
+// nullTimeArg is the argument for a time column that may be NULL: the zero
+// time is NULL.
+func (s *sqlStore) nullTimeArg(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return s.d.timeArg(dbTime(t))
+}
+
 // blob returns b, or an empty slice for nil, as columns are NOT NULL.
 func blob(b []byte) []byte {
 	if b == nil {
@@ -104,7 +125,7 @@ func rowsAffected(res sql.Result, what string) error {
 
 // Sessions.
 
-const sessionCols = `id, nonce, accept, status, created, expires, result, problem`
+const sessionCols = `id, nonce, accept, status, created, expires, result, problem, deadline, evidence_type, evidence`
 
 func validSessionStatus(s string) bool {
 	switch s {
@@ -120,7 +141,7 @@ func scanSession(row interface{ Scan(...any) error }) (*Session, error) {
 		accept string
 	)
 	if err := row.Scan(&s.ID, &s.Nonce, &accept, &s.Status, timeScanner{&s.Created},
-		timeScanner{&s.Expires}, &s.Result, &s.Problem); err != nil {
+		timeScanner{&s.Expires}, &s.Result, &s.Problem, nullTimeScanner{&s.Deadline}, &s.EvidenceType, &s.Evidence); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(accept), &s.Accept); err != nil {
@@ -131,6 +152,7 @@ func scanSession(row interface{ Scan(...any) error }) (*Session, error) {
 	}
 	s.Nonce = nilIfEmpty(s.Nonce)
 	s.Problem = nilIfEmpty(s.Problem)
+	s.Evidence = nilIfEmpty(s.Evidence)
 	return &s, nil
 }
 
@@ -153,9 +175,9 @@ func (s *sqlStore) CreateSession(ctx context.Context, ss *Session) error {
 	if ss.Accept == nil {
 		accept = []byte("[]")
 	}
-	_, err = s.w.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	_, err = s.w.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		ss.ID, blob(ss.Nonce), string(accept), status, s.d.timeArg(dbTime(ss.Created)),
-		s.d.timeArg(dbTime(ss.Expires)), ss.Result, blob(ss.Problem))
+		s.d.timeArg(dbTime(ss.Expires)), ss.Result, blob(ss.Problem), s.nullTimeArg(ss.Deadline), ss.EvidenceType, blob(ss.Evidence))
 	if s.d.isUnique(err) {
 		return fmt.Errorf("%w: session %q exists", ErrConflict, ss.ID)
 	}
@@ -178,10 +200,13 @@ func (s *sqlStore) Session(ctx context.Context, id string) (*Session, error) {
 
 // ClaimSession is one conditional UPDATE, so that of concurrent claims
 // exactly one changes the row; a second query only tells the losers why.
-func (s *sqlStore) ClaimSession(ctx context.Context, id string, now time.Time) (*Session, error) {
-	ss, err := scanSession(s.w.QueryRowContext(ctx, `UPDATE sessions SET status = 'processing'
+func (s *sqlStore) ClaimSession(ctx context.Context, id string, now, deadline time.Time) (*Session, error) {
+	if !deadline.After(now) {
+		return nil, fmt.Errorf("store: claim session %q: the deadline %s is not after now", id, deadline.Format(time.RFC3339Nano))
+	}
+	ss, err := scanSession(s.w.QueryRowContext(ctx, `UPDATE sessions SET status = 'processing', deadline = $3
 		WHERE id = $1 AND status = 'waiting' AND expires > $2
-		RETURNING `+sessionCols, id, s.d.timeArg(dbTime(now))))
+		RETURNING `+sessionCols, id, s.d.timeArg(dbTime(now)), s.d.timeArg(dbTime(deadline))))
 	if err == nil {
 		return ss, nil
 	}
@@ -198,35 +223,107 @@ func (s *sqlStore) ClaimSession(ctx context.Context, id string, now time.Time) (
 	return nil, fmt.Errorf("%w: session %q expired at %s", ErrConflict, id, cur.Expires.Format(time.RFC3339Nano))
 }
 
-// FinishSession fails with ErrConflict when the session is not processing
-// and with an error naming the status when it is neither complete nor
-// failed.
-func (s *sqlStore) FinishSession(ctx context.Context, id, status, result string, problem []byte) error {
-	if status != SessionComplete && status != SessionFailed {
-		return fmt.Errorf("store: finish session %q: status %q is not complete or failed", id, status)
+// sessionDeadline is the deadline of a processing session in SQL: sessions
+// claimed by an earlier release have none and are held to their expiry.
+const sessionDeadline = `COALESCE(deadline, expires)`
+
+// FinishSession updates the session and inserts the log entry in one
+// transaction. The INSERT statement is prepared before the transaction
+// begins: the SQLite writer has one connection, which the transaction
+// holds.
+func (s *sqlStore) FinishSession(ctx context.Context, id string, now time.Time, out *SessionOutcome) (err error) {
+	switch {
+	case out == nil:
+		return fmt.Errorf("store: finish session %q: no outcome", id)
+	case out.Status != SessionComplete && out.Status != SessionFailed:
+		return fmt.Errorf("store: finish session %q: status %q is not complete or failed", id, out.Status)
 	}
-	res, err := s.w.ExecContext(ctx, `UPDATE sessions SET status = $2, result = $3, problem = $4
-		WHERE id = $1 AND status = 'processing'`, id, status, result, blob(problem))
+	var insert *sql.Stmt
+	if out.Appraisal != nil {
+		if insert, err = s.insertStmt(ctx, 1); err != nil {
+			return fmt.Errorf("store: finish session %q: %w", id, err)
+		}
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: finish session %q: begin: %w", id, err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	res, err := tx.ExecContext(ctx, `UPDATE sessions SET status = $2, result = $3, problem = $4, evidence_type = $6, evidence = $7
+		WHERE id = $1 AND status = 'processing' AND `+sessionDeadline+` > $5`,
+		id, out.Status, out.Result, blob(out.Problem), s.d.timeArg(dbTime(now)), out.EvidenceType, blob(out.Evidence))
 	if err != nil {
 		return fmt.Errorf("store: finish session %q: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("store: finish session %q: %w", id, err)
+	}
+	if n == 0 {
+		tx.Rollback()
+		return s.whyNotFinished(ctx, id)
+	}
+	if insert != nil {
+		st := tx.StmtContext(ctx, insert)
+		defer st.Close()
+		if err := s.addAppraisals(ctx, st, []*Appraisal{out.Appraisal}); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: finish session %q: commit: %w", id, err)
+	}
+	return nil
+}
+
+// whyNotFinished is the error of a FinishSession that changed no row.
+func (s *sqlStore) whyNotFinished(ctx context.Context, id string) error {
+	cur, err := s.Session(ctx, id)
+	if err != nil {
+		return err
+	}
+	if cur.Status == SessionProcessing {
+		deadline := cur.Deadline
+		if deadline.IsZero() {
+			deadline = cur.Expires
+		}
+		return fmt.Errorf("%w: session %q: its processing deadline passed at %s", ErrConflict, id, deadline.Format(time.RFC3339Nano))
+	}
+	return fmt.Errorf("%w: session %q is %s, not processing", ErrConflict, id, cur.Status)
+}
+
+func (s *sqlStore) AbandonSessions(ctx context.Context, now time.Time, problem []byte) (int64, error) {
+	res, err := s.w.ExecContext(ctx, `UPDATE sessions SET status = 'failed', result = '', problem = $2
+		WHERE status = 'processing' AND `+sessionDeadline+` <= $1`, s.d.timeArg(dbTime(now)), blob(problem))
+	if err != nil {
+		return 0, fmt.Errorf("store: abandon sessions: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("store: abandon sessions: %w", err)
+	}
+	return n, nil
+}
+
+// DeleteSession leaves a processing session alone; a second query only
+// tells why nothing was deleted.
+func (s *sqlStore) DeleteSession(ctx context.Context, id string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE id = $1 AND status <> 'processing'`, id)
+	if err != nil {
+		return fmt.Errorf("store: delete session %q: %w", id, err)
 	}
 	err = rowsAffected(res, fmt.Sprintf("session %q", id))
 	if !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	cur, err := s.Session(ctx, id)
-	if err != nil {
+	if _, err := s.Session(ctx, id); err != nil {
 		return err
 	}
-	return fmt.Errorf("%w: session %q is %s, not processing", ErrConflict, id, cur.Status)
-}
-
-func (s *sqlStore) DeleteSession(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE id = $1`, id)
-	if err != nil {
-		return fmt.Errorf("store: delete session %q: %w", id, err)
-	}
-	return rowsAffected(res, fmt.Sprintf("session %q", id))
+	return fmt.Errorf("%w: session %q is processing; it can be deleted once complete or failed", ErrConflict, id)
 }
 
 func (s *sqlStore) PurgeSessions(ctx context.Context, before time.Time) (int64, error) {
@@ -478,7 +575,11 @@ func (s *sqlStore) AddAppraisals(ctx context.Context, a ...*Appraisal) (err erro
 		return nil
 	}
 	if len(a) <= appraisalChunk {
-		return s.addAppraisals(ctx, nil, a)
+		st, err := s.insertStmt(ctx, len(a))
+		if err != nil {
+			return fmt.Errorf("store: add appraisals: %w", err)
+		}
+		return s.addAppraisals(ctx, st, a)
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -490,7 +591,15 @@ func (s *sqlStore) AddAppraisals(ctx context.Context, a ...*Appraisal) (err erro
 		}
 	}()
 	for chunk := range slices.Chunk(a, appraisalChunk) {
-		if err := s.addAppraisals(ctx, tx, chunk); err != nil {
+		// Prepared on the transaction: the SQLite writer has one
+		// connection, which the transaction holds.
+		st, err := tx.PrepareContext(ctx, insertAppraisals(len(chunk)))
+		if err != nil {
+			return fmt.Errorf("store: add appraisals: %w", err)
+		}
+		err = s.addAppraisals(ctx, st, chunk)
+		st.Close()
+		if err != nil {
 			return err
 		}
 	}
@@ -500,24 +609,9 @@ func (s *sqlStore) AddAppraisals(ctx context.Context, a ...*Appraisal) (err erro
 	return nil
 }
 
-// addAppraisals inserts up to appraisalChunk entries with one statement,
-// in tx unless it is nil.
-func (s *sqlStore) addAppraisals(ctx context.Context, tx *sql.Tx, a []*Appraisal) error {
-	// Inside a transaction (batches of more than appraisalChunk, rare)
-	// the statement is prepared on the transaction: the SQLite writer has
-	// one connection, which the transaction holds.
-	var st *sql.Stmt
-	var err error
-	if tx != nil {
-		if st, err = tx.PrepareContext(ctx, insertAppraisals(len(a))); err == nil {
-			defer st.Close()
-		}
-	} else {
-		st, err = s.insertStmt(ctx, len(a))
-	}
-	if err != nil {
-		return fmt.Errorf("store: add appraisals: %w", err)
-	}
+// addAppraisals inserts up to appraisalChunk entries with st, the INSERT of
+// len(a) rows.
+func (s *sqlStore) addAppraisals(ctx context.Context, st *sql.Stmt, a []*Appraisal) error {
 	args := make([]any, 0, len(a)*appraisalColsN)
 	for _, e := range a {
 		args = append(args, s.d.timeArg(dbTime(e.Time)), e.SessionID, e.Client, e.MediaType, e.TEE,

@@ -27,6 +27,12 @@
 // PostgreSQL transactions compute the same one, the primary key (kind,
 // name, version) rejects the second, which tries again. PutCollateral is an
 // upsert whose update is conditional on the stored NextUpdate.
+// FinishSession is an UPDATE ... WHERE status = 'processing' AND deadline >
+// now, which also writes the submitted evidence, and the INSERT of the
+// appraisal log entry in one transaction, so a session is complete, and
+// shows its evidence, exactly when its entry is logged; AbandonSessions is
+// the UPDATE for the other side of the deadline, so of a late finish and an
+// abandonment exactly one wins.
 // AddAppraisals inserts up to 100 entries per multi-row INSERT, and uses a
 // transaction only for larger batches.
 //
@@ -105,6 +111,32 @@ type Session struct {
 	Result string
 	// Problem is the RFC 9457 problem document (JSON) of a failed session.
 	Problem []byte
+	// EvidenceType and Evidence are the evidence submitted to the session,
+	// recorded with its outcome (SessionOutcome); empty before.
+	EvidenceType string
+	Evidence     []byte
+	// Deadline is when the appraisal of a processing session must have
+	// finished: after it the session can only fail. Zero until claimed.
+	Deadline time.Time
+}
+
+// SessionOutcome is how a processing session ends.
+type SessionOutcome struct {
+	// Status is SessionComplete, with Result, or SessionFailed, with
+	// Problem.
+	Status  string
+	Result  string
+	Problem []byte
+	// EvidenceType and Evidence are the evidence submitted to the session,
+	// which the session then shows, as Veraison's sessions do. They are
+	// written with the outcome, so a session shows the evidence its result
+	// (or problem) is about, and no other.
+	EvidenceType string
+	Evidence     []byte
+	// Appraisal, when set, is appended to the appraisal log in the same
+	// transaction that finishes the session: the log holds an entry for
+	// every EAR a session delivers, and for no other.
+	Appraisal *Appraisal
 }
 
 // Document kinds.
@@ -148,12 +180,13 @@ type Appraisal struct {
 	SessionID string // empty for the native API
 	Client    string // client address
 	MediaType string
-	TEE       string // sgx, tdx, sev_snp, cca
+	TEE       string // sgx, tdx, sev_snp, cca; empty for evidence that could not be read
 	Status    string // EAR status: affirming, warning, contraindicated, none
 	PolicyID  string // name@version(s) as in the EAR
-	// Reasons is the JSON array of appraise.Reason. Evidence that could
-	// not be appraised at all (malformed, unsupported) is not logged: its
-	// request got a problem document.
+	// Reasons is the JSON array of appraise.Reason. Every EAR issued has
+	// an entry: evidence a session could not read too (TEE empty, the
+	// reason "evidence"); evidence /v1/attest refused with a problem
+	// document has none.
 	Reasons      []byte
 	EvidenceHash []byte // SHA-256 of the evidence as received
 }
@@ -192,14 +225,22 @@ type Store interface {
 	// Session returns a session (ErrNotFound if absent or deleted).
 	Session(ctx context.Context, id string) (*Session, error)
 	// ClaimSession atomically moves a waiting session whose expiry is after
-	// now to processing and returns it. Of concurrent claims, on any
-	// replicas, exactly one succeeds; the others, and claims of expired or
-	// already used sessions, get ErrConflict. Absent sessions: ErrNotFound.
-	ClaimSession(ctx context.Context, id string, now time.Time) (*Session, error)
-	// FinishSession records the outcome of a processing session: status
-	// complete with result, or failed with problem.
-	FinishSession(ctx context.Context, id, status, result string, problem []byte) error
-	// DeleteSession removes a session (ErrNotFound if absent).
+	// now to processing, with the given processing deadline, and returns
+	// it. Of concurrent claims, on any replicas, exactly one succeeds; the
+	// others, and claims of expired or already used sessions, get
+	// ErrConflict. Absent sessions: ErrNotFound.
+	ClaimSession(ctx context.Context, id string, now, deadline time.Time) (*Session, error)
+	// FinishSession records the outcome of a processing session whose
+	// deadline is after now, with the evidence submitted, and its
+	// appraisal log entry if any, in one transaction. A session that is not processing, or whose deadline has
+	// passed, gets ErrConflict and nothing is written.
+	FinishSession(ctx context.Context, id string, now time.Time, out *SessionOutcome) error
+	// AbandonSessions fails the processing sessions whose deadline is at
+	// or before now, recording problem, and returns how many. Sessions
+	// claimed without a deadline are held to their expiry.
+	AbandonSessions(ctx context.Context, now time.Time, problem []byte) (int64, error)
+	// DeleteSession removes a session: ErrNotFound if absent, ErrConflict
+	// while it is processing (its appraisal would have nowhere to go).
 	DeleteSession(ctx context.Context, id string) error
 	// PurgeSessions deletes sessions that expired before the given time and
 	// returns how many.

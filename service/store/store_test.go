@@ -115,10 +115,10 @@ func benchClaimFinish(b *testing.B, dsn string) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		if _, err := s.ClaimSession(ctx, ids[i], now); err != nil {
+		if _, err := s.ClaimSession(ctx, ids[i], now, now.Add(time.Hour)); err != nil {
 			b.Fatal(err)
 		}
-		if err := s.FinishSession(ctx, ids[i], store.SessionComplete, "eyJhbGciOiJFUzI1NiJ9.e30.sig", nil); err != nil {
+		if err := s.FinishSession(ctx, ids[i], now, &store.SessionOutcome{Status: store.SessionComplete, Result: "eyJhbGciOiJFUzI1NiJ9.e30.sig"}); err != nil {
 			b.Fatal(err)
 		}
 	}

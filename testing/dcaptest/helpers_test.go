@@ -78,7 +78,7 @@ func parsePEMCerts(t testing.TB, b []byte) []*x509.Certificate {
 
 // --- Independent quote checks -------------------------------------------
 //
-// These walk the quote with the offsets of FORMATS.md section 7 rather than
+// These walk the quote with the offsets of docs/formats.md, "DCAP quotes", rather than
 // with the quote package, so they check the generator and the parser
 // against the reference, not against each other.
 

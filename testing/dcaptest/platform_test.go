@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// --- A small reference TCB evaluation (FORMATS.md 6.3-6.5) ---------------
+// --- A small reference TCB evaluation (docs/formats.md, "Intel collateral") ---
 
 type identityLevelDoc struct {
 	TCB struct {

@@ -40,7 +40,7 @@ type quoteCase struct {
 	version              int
 	tdx, tdx15           bool
 	wantBodyType         uint16
-	wantSigned           int // bytes covered by the quote signature (FORMATS.md 7.1-7.4)
+	wantSigned           int // bytes covered by the quote signature (docs/formats.md, "Signed bytes")
 	wantOuter, wantInner uint16
 }
 

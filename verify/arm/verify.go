@@ -131,9 +131,9 @@ func (v *Verifier) Verify(_ context.Context, t *cca.Token, opt Options) (*Result
 
 	if t.Realm == nil {
 		if opt.AllowPlatformOnly {
-			r.Checks.Pass(CheckTokenFormat, "platform token only (no realm token), accepted by Options.AllowPlatformOnly")
+			r.Checks.Pass(CheckTokenFormat, "platform token only (no realm token), accepted with --cca-allow-platform-only")
 		} else {
-			r.Checks.Fail(CheckTokenFormat, ErrNoRealm, "platform token only: want a realm token too (set Options.AllowPlatformOnly to accept platform-only tokens)")
+			r.Checks.Fail(CheckTokenFormat, ErrNoRealm, "platform token only: want a realm token too (--cca-allow-platform-only accepts platform-only tokens)")
 		}
 	} else {
 		r.Checks.Pass(CheckTokenFormat, fmt.Sprintf("%s collection with a platform and a realm token", t.Form))
@@ -178,10 +178,10 @@ func (r *Result) setFacts(t *cca.Token) {
 // platformKey finds the CPAK and checks it is a usable ECDSA key. It
 // returns the key and its SubjectPublicKeyInfo encoding.
 func platformKey(r *Result, t *cca.Token, opt Options) (*ecdsa.PublicKey, []byte, bool) {
-	pub, source := opt.CPAK, "Options.CPAK"
+	pub, source := opt.CPAK, "the key given with --cca-cpak"
 	if pub == nil {
 		if opt.KeyStore == nil {
-			r.Checks.Fail(CheckPlatformKey, ErrNoKey, "neither Options.CPAK nor Options.KeyStore is set")
+			r.Checks.Fail(CheckPlatformKey, ErrNoKey, "no platform attestation key (CPAK) to verify the platform token with: give it with --cca-cpak (a PEM public key), or configure a key store")
 			return nil, nil, false
 		}
 		id := t.Platform.Claims.InstanceID
@@ -316,7 +316,7 @@ func checkBinding(r *Result, t *cca.Token) {
 // checkChallenge compares the token's challenge with the expected one.
 func checkChallenge(r *Result, t *cca.Token, expected []byte) {
 	if len(expected) == 0 {
-		r.Checks.NotApplicable(CheckChallenge, "no Options.ExpectedChallenge given; freshness is not checked")
+		r.Checks.NotApplicable(CheckChallenge, "no challenge was expected (no nonce was given): freshness is not checked")
 		return
 	}
 	if t.Realm == nil {
@@ -325,11 +325,11 @@ func checkChallenge(r *Result, t *cca.Token, expected []byte) {
 			r.Checks.Fail(CheckChallenge, ErrChallenge, "platform challenge (claim 10): want %x, got %x", expected, got)
 			return
 		}
-		r.Checks.Pass(CheckChallenge, "platform challenge (claim 10) equals Options.ExpectedChallenge")
+		r.Checks.Pass(CheckChallenge, "platform challenge (claim 10) equals the expected challenge")
 		return
 	}
 	if len(expected) > cca.RealmChallengeSize {
-		r.Checks.Fail(CheckChallenge, ErrChallenge, "Options.ExpectedChallenge: want at most %d bytes, got %d", cca.RealmChallengeSize, len(expected))
+		r.Checks.Fail(CheckChallenge, ErrChallenge, "expected challenge (nonce): want at most %d bytes, got %d", cca.RealmChallengeSize, len(expected))
 		return
 	}
 	want := make([]byte, cca.RealmChallengeSize)
@@ -338,7 +338,7 @@ func checkChallenge(r *Result, t *cca.Token, expected []byte) {
 		r.Checks.Fail(CheckChallenge, ErrChallenge, "realm challenge (claim 10): want %x, got %x", want, got)
 		return
 	}
-	r.Checks.Pass(CheckChallenge, "realm challenge (claim 10) equals Options.ExpectedChallenge")
+	r.Checks.Pass(CheckChallenge, "realm challenge (claim 10) equals the expected challenge")
 }
 
 // algCurve returns the curve an ECDSA COSE algorithm is used with in CCA.

@@ -280,7 +280,7 @@ func (v *Verifier) Verify(ctx context.Context, q *quote.Quote, opt Options) (*Re
 	}
 	chainPEM, err := cd.PCKChainPEM()
 	if err != nil {
-		r.Checks.Fail(CheckPCKChain, ErrUnsupported, "%v (for quotes without a PCK chain, pass the chain in Options.PCKChainPEM)", err)
+		r.Checks.Fail(CheckPCKChain, ErrUnsupported, "%v: give the PCK certificate chain with --pck-chain (PEM, leaf first) or in the collateral (dcap-qvl's pck_certificate_chain)", err)
 		return r, r.err()
 	}
 	chain, err := v.pckChain(chainPEM, cd)

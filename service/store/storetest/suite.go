@@ -21,6 +21,8 @@ func Run(t *testing.T, newDSN func(testing.TB) string) {
 	fresh := func(t *testing.T) store.Store { return Open(t, newDSN(t)) }
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, fresh(t)) })
 	t.Run("SessionExpiry", func(t *testing.T) { testSessionExpiry(t, fresh(t)) })
+	t.Run("SessionDeadline", func(t *testing.T) { testSessionDeadline(t, fresh(t)) })
+	t.Run("FinishSessionLogsOnce", func(t *testing.T) { testFinishSessionLogsOnce(t, fresh(t)) })
 	t.Run("Documents", func(t *testing.T) { testDocuments(t, fresh(t)) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, fresh(t)) })
 	t.Run("Appraisals", func(t *testing.T) { testAppraisals(t, fresh(t)) })
@@ -39,6 +41,9 @@ func Run(t *testing.T, newDSN func(testing.TB) string) {
 	t.Run("ConcurrentClaims", func(t *testing.T) { testConcurrentClaims(t, newDSN(t)) })
 	t.Run("ConcurrentPutDocument", func(t *testing.T) { testConcurrentPutDocument(t, newDSN(t)) })
 	t.Run("ConcurrentLoad", func(t *testing.T) { testConcurrentLoad(t, newDSN(t)) })
+	t.Run("FinishRacesAbandon", func(t *testing.T) { testFinishRacesAbandon(t, newDSN(t)) })
+	t.Run("LegacyProcessingSession", func(t *testing.T) { testLegacyProcessingSession(t, newDSN(t)) })
+	t.Run("MigrateSessionEvidence", func(t *testing.T) { testMigrateSessionEvidence(t, newDSN(t)) })
 }
 
 // t0 is a time with nanoseconds in a zone other than UTC, to check that
@@ -81,11 +86,19 @@ func must(t *testing.T, what string, err error) {
 func checkSession(t *testing.T, what string, got, want *store.Session) {
 	t.Helper()
 	if got.ID != want.ID || !bytes.Equal(got.Nonce, want.Nonce) || !slices.Equal(got.Accept, want.Accept) ||
-		got.Status != want.Status || got.Result != want.Result || !bytes.Equal(got.Problem, want.Problem) {
+		got.Status != want.Status || got.Result != want.Result || !bytes.Equal(got.Problem, want.Problem) ||
+		got.EvidenceType != want.EvidenceType || !bytes.Equal(got.Evidence, want.Evidence) {
 		t.Errorf("%s: got %+v, want %+v", what, got, want)
 	}
 	checkTime(t, what+" Created", got.Created, want.Created)
 	checkTime(t, what+" Expires", got.Expires, want.Expires)
+	if want.Deadline.IsZero() {
+		if !got.Deadline.IsZero() {
+			t.Errorf("%s: Deadline %v, want none", what, got.Deadline)
+		}
+	} else {
+		checkTime(t, what+" Deadline", got.Deadline, want.Deadline)
+	}
 }
 
 func testSessions(t *testing.T, s store.Store) {
@@ -104,26 +117,34 @@ func testSessions(t *testing.T, s store.Store) {
 	checkOtherErr(t, "CreateSession with empty ID", s.CreateSession(ctx, &store.Session{Status: store.SessionWaiting}))
 
 	// Claim, once.
-	_, err = s.ClaimSession(ctx, "absent", t0)
+	_, err = s.ClaimSession(ctx, "absent", t0, t0.Add(time.Hour))
 	checkErr(t, "ClaimSession(absent)", err, store.ErrNotFound)
-	got, err = s.ClaimSession(ctx, "s1", t0)
+	got, err = s.ClaimSession(ctx, "s1", t0, t0.Add(time.Hour))
 	must(t, "ClaimSession", err)
 	want := *s1
-	want.Status = store.SessionProcessing
+	want.Status, want.Deadline = store.SessionProcessing, t0.Add(time.Hour)
 	checkSession(t, "ClaimSession", got, &want)
-	_, err = s.ClaimSession(ctx, "s1", t0)
+	_, err = s.ClaimSession(ctx, "s1", t0, t0.Add(time.Hour))
 	checkErr(t, "second ClaimSession", err, store.ErrConflict)
 
-	// Finish as complete.
-	checkOtherErr(t, "FinishSession with status waiting", s.FinishSession(ctx, "s1", store.SessionWaiting, "", nil))
-	checkErr(t, "FinishSession(absent)", s.FinishSession(ctx, "absent", store.SessionComplete, "x", nil), store.ErrNotFound)
-	must(t, "FinishSession", s.FinishSession(ctx, "s1", store.SessionComplete, "eyJ.ear.sig", nil))
+	// Finish as complete, with the evidence submitted, which the session
+	// then shows.
+	checkOtherErr(t, "FinishSession with status waiting", s.FinishSession(ctx, "s1", t0, &store.SessionOutcome{Status: store.SessionWaiting}))
+	checkErr(t, "FinishSession(absent)", s.FinishSession(ctx, "absent", t0, &store.SessionOutcome{Status: store.SessionComplete, Result: "x"}), store.ErrNotFound)
+	must(t, "FinishSession", s.FinishSession(ctx, "s1", t0, &store.SessionOutcome{Status: store.SessionComplete, Result: "eyJ.ear.sig",
+		EvidenceType: "application/eat+cwt", Evidence: []byte{9, 8, 7}}))
 	got, err = s.Session(ctx, "s1")
 	must(t, "Session", err)
 	want.Status, want.Result = store.SessionComplete, "eyJ.ear.sig"
+	want.EvidenceType, want.Evidence = "application/eat+cwt", []byte{9, 8, 7}
 	checkSession(t, "Session after FinishSession", got, &want)
-	checkErr(t, "second FinishSession", s.FinishSession(ctx, "s1", store.SessionFailed, "", []byte("{}")), store.ErrConflict)
-	_, err = s.ClaimSession(ctx, "s1", t0)
+	// A second finish changes nothing, the evidence neither.
+	checkErr(t, "second FinishSession", s.FinishSession(ctx, "s1", t0, &store.SessionOutcome{Status: store.SessionFailed, Problem: []byte("{}"),
+		EvidenceType: "application/x", Evidence: []byte{1}}), store.ErrConflict)
+	got, err = s.Session(ctx, "s1")
+	must(t, "Session", err)
+	checkSession(t, "Session after a second FinishSession", got, &want)
+	_, err = s.ClaimSession(ctx, "s1", t0, t0.Add(time.Hour))
 	checkErr(t, "ClaimSession of a complete session", err, store.ErrConflict)
 
 	// An empty status is waiting; a waiting session cannot be finished.
@@ -137,17 +158,26 @@ func testSessions(t *testing.T, s store.Store) {
 	if got.Accept != nil {
 		t.Errorf("session created without Accept: Accept %q, want nil", got.Accept)
 	}
-	checkErr(t, "FinishSession of a waiting session", s.FinishSession(ctx, "s2", store.SessionComplete, "x", nil), store.ErrConflict)
-
-	// Finish as failed.
-	_, err = s.ClaimSession(ctx, "s2", t0)
-	must(t, "ClaimSession", err)
-	problem := []byte(`{"title":"bad evidence"}`)
-	must(t, "FinishSession", s.FinishSession(ctx, "s2", store.SessionFailed, "", problem))
+	checkErr(t, "FinishSession of a waiting session", s.FinishSession(ctx, "s2", t0, &store.SessionOutcome{Status: store.SessionComplete, Result: "x",
+		EvidenceType: "application/x", Evidence: []byte{1}}), store.ErrConflict)
 	got, err = s.Session(ctx, "s2")
 	must(t, "Session", err)
-	if got.Status != store.SessionFailed || !bytes.Equal(got.Problem, problem) || got.Result != "" {
-		t.Errorf("failed session: status %q, problem %q, result %q; want failed, %q, empty", got.Status, got.Problem, got.Result, problem)
+	if got.EvidenceType != "" || got.Evidence != nil {
+		t.Errorf("waiting session after a refused FinishSession: evidence %q %x, want none", got.EvidenceType, got.Evidence)
+	}
+
+	// Finish as failed.
+	_, err = s.ClaimSession(ctx, "s2", t0, t0.Add(time.Hour))
+	must(t, "ClaimSession", err)
+	problem := []byte(`{"title":"collateral unavailable"}`)
+	must(t, "FinishSession", s.FinishSession(ctx, "s2", t0, &store.SessionOutcome{Status: store.SessionFailed, Problem: problem,
+		EvidenceType: "application/x", Evidence: []byte{4, 5}}))
+	got, err = s.Session(ctx, "s2")
+	must(t, "Session", err)
+	if got.Status != store.SessionFailed || !bytes.Equal(got.Problem, problem) || got.Result != "" ||
+		got.EvidenceType != "application/x" || !bytes.Equal(got.Evidence, []byte{4, 5}) {
+		t.Errorf("failed session: status %q, problem %q, result %q, evidence %q %x; want failed, %q, empty, application/x 0405",
+			got.Status, got.Problem, got.Result, got.EvidenceType, got.Evidence, problem)
 	}
 
 	// Delete.
@@ -155,7 +185,7 @@ func testSessions(t *testing.T, s store.Store) {
 	_, err = s.Session(ctx, "s2")
 	checkErr(t, "Session after DeleteSession", err, store.ErrNotFound)
 	checkErr(t, "second DeleteSession", s.DeleteSession(ctx, "s2"), store.ErrNotFound)
-	_, err = s.ClaimSession(ctx, "s2", t0)
+	_, err = s.ClaimSession(ctx, "s2", t0, t0.Add(time.Hour))
 	checkErr(t, "ClaimSession of a deleted session", err, store.ErrNotFound)
 }
 
@@ -167,16 +197,16 @@ func testSessionExpiry(t *testing.T, s store.Store) {
 	}
 	// Expiry is exclusive: at the expiry time the session is no longer
 	// redeemable. Expired sessions stay waiting.
-	_, err := s.ClaimSession(ctx, "e0", t0.Add(time.Minute))
+	_, err := s.ClaimSession(ctx, "e0", t0.Add(time.Minute), t0.Add(2*time.Minute))
 	checkErr(t, "ClaimSession at the expiry time", err, store.ErrConflict)
-	_, err = s.ClaimSession(ctx, "e0", t0.Add(time.Hour))
+	_, err = s.ClaimSession(ctx, "e0", t0.Add(time.Hour), t0.Add(2*time.Hour))
 	checkErr(t, "ClaimSession after expiry", err, store.ErrConflict)
 	got, err := s.Session(ctx, "e0")
 	must(t, "Session", err)
 	if got.Status != store.SessionWaiting {
 		t.Errorf("expired session: status %q after claims, want waiting", got.Status)
 	}
-	_, err = s.ClaimSession(ctx, "e1", t0.Add(time.Minute-time.Millisecond))
+	_, err = s.ClaimSession(ctx, "e1", t0.Add(time.Minute-time.Millisecond), t0.Add(time.Hour))
 	must(t, "ClaimSession 1ms before expiry", err)
 
 	n, err := s.PurgeSessions(ctx, t0.Add(time.Minute))
@@ -199,6 +229,135 @@ func testSessionExpiry(t *testing.T, s store.Store) {
 	must(t, "PurgeSessions", err)
 	if n != 0 {
 		t.Errorf("second PurgeSessions = %d, want 0", n)
+	}
+}
+
+// claimed creates session id, expiring at t0+1h, and claims it at t0 with
+// the given deadline.
+func claimed(t *testing.T, s store.Store, id string, deadline time.Time) {
+	t.Helper()
+	must(t, "CreateSession", s.CreateSession(t.Context(), &store.Session{ID: id, Nonce: []byte(id),
+		Status: store.SessionWaiting, Created: t0, Expires: t0.Add(time.Hour)}))
+	_, err := s.ClaimSession(t.Context(), id, t0, deadline)
+	must(t, "ClaimSession", err)
+}
+
+// appraisalsOf returns the appraisal log entries of session id.
+func appraisalsOf(t *testing.T, s store.Store, id string) []*store.Appraisal {
+	t.Helper()
+	list, err := s.Appraisals(t.Context(), 0, 1000)
+	must(t, "Appraisals", err)
+	var out []*store.Appraisal
+	for _, a := range list {
+		if a.SessionID == id {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func checkStatus(t *testing.T, s store.Store, id, want string) *store.Session {
+	t.Helper()
+	got, err := s.Session(t.Context(), id)
+	must(t, "Session", err)
+	if got.Status != want {
+		t.Fatalf("session %s: status %q, want %q", id, got.Status, want)
+	}
+	return got
+}
+
+// testSessionDeadline: a processing session cannot be finished at or after
+// its deadline; AbandonSessions fails it then and only then; a processing
+// session cannot be deleted.
+func testSessionDeadline(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	deadline := t0.Add(30 * time.Second)
+	_, err := s.ClaimSession(ctx, "absent", t0, t0)
+	checkOtherErr(t, "ClaimSession with a deadline that is not after now", err)
+	claimed(t, s, "late", deadline)
+	claimed(t, s, "on-time", deadline)
+	claimed(t, s, "later", t0.Add(time.Hour))
+
+	checkErr(t, "DeleteSession of a processing session", s.DeleteSession(ctx, "on-time"), store.ErrConflict)
+	checkStatus(t, s, "on-time", store.SessionProcessing)
+
+	// Before the deadline nothing is abandoned.
+	n, err := s.AbandonSessions(ctx, deadline.Add(-time.Millisecond), []byte(`{"title":"timeout"}`))
+	must(t, "AbandonSessions", err)
+	if n != 0 {
+		t.Errorf("AbandonSessions before the deadline = %d, want 0", n)
+	}
+	must(t, "FinishSession 1ms before the deadline", s.FinishSession(ctx, "on-time", deadline.Add(-time.Millisecond),
+		&store.SessionOutcome{Status: store.SessionComplete, Result: "ear", Appraisal: newAppraisal(1)}))
+
+	// At the deadline the session can no longer be finished, and nothing
+	// is logged.
+	a := newAppraisal(2)
+	a.SessionID = "late"
+	err = s.FinishSession(ctx, "late", deadline, &store.SessionOutcome{Status: store.SessionComplete, Result: "ear", Appraisal: a,
+		EvidenceType: "application/x", Evidence: []byte{1}})
+	checkErr(t, "FinishSession at the deadline", err, store.ErrConflict)
+	if !strings.Contains(err.Error(), "deadline") {
+		t.Errorf("FinishSession at the deadline: error %q, want it to name the deadline", err)
+	}
+	if got := appraisalsOf(t, s, "late"); len(got) != 0 {
+		t.Errorf("FinishSession at the deadline logged %d entries, want none", len(got))
+	}
+	if got := checkStatus(t, s, "late", store.SessionProcessing); got.EvidenceType != "" || got.Evidence != nil {
+		t.Errorf("FinishSession at the deadline recorded the evidence %q %x, want none", got.EvidenceType, got.Evidence)
+	}
+
+	problem := []byte(`{"title":"timeout"}`)
+	n, err = s.AbandonSessions(ctx, deadline, problem)
+	must(t, "AbandonSessions", err)
+	if n != 1 {
+		t.Errorf("AbandonSessions at the deadline = %d, want 1 (late)", n)
+	}
+	got := checkStatus(t, s, "late", store.SessionFailed)
+	if !bytes.Equal(got.Problem, problem) || got.Result != "" {
+		t.Errorf("abandoned session: problem %q, result %q; want %q, empty", got.Problem, got.Result, problem)
+	}
+	checkStatus(t, s, "on-time", store.SessionComplete)
+	checkStatus(t, s, "later", store.SessionProcessing)
+	checkErr(t, "FinishSession of an abandoned session",
+		s.FinishSession(ctx, "late", t0, &store.SessionOutcome{Status: store.SessionComplete, Result: "ear"}), store.ErrConflict)
+	// Once failed, it can be deleted.
+	must(t, "DeleteSession of an abandoned session", s.DeleteSession(ctx, "late"))
+	checkOtherErr(t, "FinishSession without an outcome", s.FinishSession(ctx, "later", t0, nil))
+}
+
+// testFinishSessionLogsOnce: the log entry is written with the outcome,
+// and not when the session cannot be finished.
+func testFinishSessionLogsOnce(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	claimed(t, s, "f1", t0.Add(time.Minute))
+	a := newAppraisal(1)
+	a.SessionID = "f1"
+	must(t, "FinishSession", s.FinishSession(ctx, "f1", t0, &store.SessionOutcome{Status: store.SessionComplete, Result: "ear", Appraisal: a}))
+	if a.ID <= 0 {
+		t.Errorf("FinishSession: appraisal ID %d, want one assigned", a.ID)
+	}
+	got := appraisalsOf(t, s, "f1")
+	if len(got) != 1 {
+		t.Fatalf("log entries of f1: %d, want 1", len(got))
+	}
+	checkAppraisal(t, "logged appraisal", got[0], a)
+	b := newAppraisal(2)
+	b.SessionID = "f1"
+	checkErr(t, "second FinishSession", s.FinishSession(ctx, "f1", t0, &store.SessionOutcome{Status: store.SessionComplete, Result: "ear2", Appraisal: b}), store.ErrConflict)
+	if got := appraisalsOf(t, s, "f1"); len(got) != 1 {
+		t.Errorf("log entries of f1 after a second FinishSession: %d, want 1", len(got))
+	}
+	checkErr(t, "FinishSession(absent) with an entry", s.FinishSession(ctx, "absent", t0, &store.SessionOutcome{Status: store.SessionComplete, Appraisal: newAppraisal(3)}), store.ErrNotFound)
+	if got := appraisalsOf(t, s, newAppraisal(3).SessionID); len(got) != 0 {
+		t.Errorf("FinishSession(absent) logged %d entries", len(got))
+	}
+	// A failed session may carry an entry too (evidence appraised, EAR not
+	// deliverable), or none.
+	claimed(t, s, "f2", t0.Add(time.Minute))
+	must(t, "FinishSession failed", s.FinishSession(ctx, "f2", t0, &store.SessionOutcome{Status: store.SessionFailed, Problem: []byte(`{}`)}))
+	if got := appraisalsOf(t, s, "f2"); len(got) != 0 {
+		t.Errorf("failed session without an entry: %d entries logged", len(got))
 	}
 }
 
@@ -526,9 +685,9 @@ func testDurability(t *testing.T, dsn string) {
 	must(t, "Open", err)
 	sess := &store.Session{ID: "d1", Nonce: []byte("nonce"), Accept: []string{"a/b"}, Status: store.SessionWaiting, Created: t0, Expires: t0.Add(time.Hour)}
 	must(t, "CreateSession", s.CreateSession(ctx, sess))
-	_, err = s.ClaimSession(ctx, "d1", t0)
+	_, err = s.ClaimSession(ctx, "d1", t0, t0.Add(time.Hour))
 	must(t, "ClaimSession", err)
-	must(t, "FinishSession", s.FinishSession(ctx, "d1", store.SessionComplete, "ear", nil))
+	must(t, "FinishSession", s.FinishSession(ctx, "d1", t0, &store.SessionOutcome{Status: store.SessionComplete, Result: "ear"}))
 	_, err = s.PutDocument(ctx, store.KindPolicy, "p", []byte(`{"a":1}`), "alice", t0)
 	must(t, "PutDocument", err)
 	_, err = s.PutDocument(ctx, store.KindPolicy, "p", []byte(`{"a":2}`), "alice", t0)
@@ -548,7 +707,7 @@ func testDurability(t *testing.T, dsn string) {
 	got, err := s.Session(ctx, "d1")
 	must(t, "Session after reopening", err)
 	want := *sess
-	want.Status, want.Result = store.SessionComplete, "ear"
+	want.Status, want.Result, want.Deadline = store.SessionComplete, "ear", t0.Add(time.Hour)
 	checkSession(t, "Session after reopening", got, &want)
 	d, err := s.Document(ctx, store.KindPolicy, "p", 0)
 	must(t, "Document after reopening", err)
@@ -708,7 +867,7 @@ func testConcurrentClaims(t *testing.T, dsn string) {
 		for i := range claimers {
 			wg.Go(func() {
 				<-start
-				_, err := stores[i%2].ClaimSession(ctx, id, now)
+				_, err := stores[i%2].ClaimSession(ctx, id, now, now.Add(time.Hour))
 				switch {
 				case err == nil:
 					wins.Add(1)
@@ -726,6 +885,124 @@ func testConcurrentClaims(t *testing.T, dsn string) {
 		if w := wins.Load(); w != 1 {
 			t.Fatalf("round %d: %d claims succeeded, want exactly 1", r, w)
 		}
+	}
+}
+
+// testFinishRacesAbandon finishes sessions while another store abandons
+// them at the deadline: each session ends exactly once, and has a log entry
+// exactly when it is complete.
+func testFinishRacesAbandon(t *testing.T, dsn string) {
+	ctx := t.Context()
+	stores := []store.Store{Open(t, dsn), Open(t, dsn)}
+	const rounds = 40
+	deadline := t0.Add(time.Minute)
+	for r := range rounds {
+		id := fmt.Sprintf("r%d", r)
+		claimed(t, stores[0], id, deadline)
+		var (
+			wg         sync.WaitGroup
+			finishErr  error
+			abandoned  int64
+			abandonErr error
+			start      = make(chan struct{})
+			finishAt   = deadline.Add(-time.Millisecond)
+			a          = newAppraisal(r)
+		)
+		a.SessionID = id
+		wg.Go(func() {
+			<-start
+			finishErr = stores[r%2].FinishSession(ctx, id, finishAt, &store.SessionOutcome{Status: store.SessionComplete, Result: "ear", Appraisal: a})
+		})
+		wg.Go(func() {
+			<-start
+			// The abandoning replica's clock is ahead.
+			abandoned, abandonErr = stores[(r+1)%2].AbandonSessions(ctx, deadline, []byte(`{}`))
+		})
+		close(start)
+		wg.Wait()
+		must(t, "AbandonSessions", abandonErr)
+		if finishErr != nil && !errors.Is(finishErr, store.ErrConflict) {
+			t.Fatalf("round %d: FinishSession: %v, want success or ErrConflict", r, finishErr)
+		}
+		finished := finishErr == nil
+		if finished == (abandoned == 1) {
+			t.Fatalf("round %d: finished %v, abandoned %d: want exactly one", r, finished, abandoned)
+		}
+		got, err := stores[0].Session(ctx, id)
+		must(t, "Session", err)
+		entries := appraisalsOf(t, stores[1], id)
+		switch {
+		case finished && (got.Status != store.SessionComplete || len(entries) != 1):
+			t.Fatalf("round %d: finished, but status %s with %d log entries; want complete with 1", r, got.Status, len(entries))
+		case !finished && (got.Status != store.SessionFailed || len(entries) != 0):
+			t.Fatalf("round %d: abandoned, but status %s with %d log entries; want failed with none", r, got.Status, len(entries))
+		}
+	}
+}
+
+// testLegacyProcessingSession: a session claimed before deadlines existed
+// (no deadline) is held to its expiry.
+func testLegacyProcessingSession(t *testing.T, dsn string) {
+	ctx := t.Context()
+	s := Open(t, dsn)
+	claimed(t, s, "old", t0.Add(time.Hour))
+	db, _ := rawDB(t, dsn)
+	_, err := db.ExecContext(ctx, `UPDATE sessions SET deadline = NULL WHERE id = 'old'`)
+	must(t, "clear the deadline", err)
+	got := checkStatus(t, s, "old", store.SessionProcessing)
+	if !got.Deadline.IsZero() {
+		t.Errorf("session without a deadline: Deadline %v, want zero", got.Deadline)
+	}
+	n, err := s.AbandonSessions(ctx, got.Expires.Add(-time.Millisecond), []byte(`{}`))
+	must(t, "AbandonSessions", err)
+	if n != 0 {
+		t.Errorf("AbandonSessions before the expiry of a session without a deadline = %d, want 0", n)
+	}
+	n, err = s.AbandonSessions(ctx, got.Expires, []byte(`{}`))
+	must(t, "AbandonSessions", err)
+	if n != 1 {
+		t.Errorf("AbandonSessions at the expiry of a session without a deadline = %d, want 1", n)
+	}
+}
+
+// testMigrateSessionEvidence upgrades a database at schema version 2
+// (0002_session_deadline, the sessions' processing deadline) with step 3
+// (0003_session_evidence): a session claimed before keeps its deadline, has
+// no evidence, and can be finished with its evidence.
+func testMigrateSessionEvidence(t *testing.T, dsn string) {
+	ctx := t.Context()
+	s, err := store.Open(ctx, dsn)
+	must(t, "Open", err)
+	claimed(t, s, "old", t0.Add(time.Hour))
+	must(t, "Close", s.Close())
+	db, _ := rawDB(t, dsn)
+	for _, q := range []string{
+		`ALTER TABLE sessions DROP COLUMN evidence`,
+		`ALTER TABLE sessions DROP COLUMN evidence_type`,
+		`DELETE FROM schema_migrations WHERE version > 2`,
+	} {
+		_, err := db.ExecContext(ctx, q)
+		must(t, "back to schema version 2: "+q, err)
+	}
+	if vs := schemaVersions(t, dsn); !slices.Equal(vs, []int{1, 2}) {
+		t.Fatalf("schema_migrations before the upgrade: %v, want [1 2]", vs)
+	}
+
+	s = Open(t, dsn)
+	if vs := schemaVersions(t, dsn); len(vs) < 3 {
+		t.Fatalf("schema_migrations after the upgrade: %v, want step 3 applied", vs)
+	}
+	checkVersions(t, schemaVersions(t, dsn))
+	got := checkStatus(t, s, "old", store.SessionProcessing)
+	checkTime(t, "Deadline kept by the upgrade", got.Deadline, t0.Add(time.Hour))
+	if got.EvidenceType != "" || got.Evidence != nil {
+		t.Errorf("session of schema version 2: evidence %q %x, want none", got.EvidenceType, got.Evidence)
+	}
+	must(t, "FinishSession", s.FinishSession(ctx, "old", t0, &store.SessionOutcome{Status: store.SessionComplete, Result: "ear",
+		EvidenceType: "application/x", Evidence: []byte{7}}))
+	got = checkStatus(t, s, "old", store.SessionComplete)
+	if got.EvidenceType != "application/x" || !bytes.Equal(got.Evidence, []byte{7}) {
+		t.Errorf("upgraded session finished: evidence %q %x, want application/x 07", got.EvidenceType, got.Evidence)
 	}
 }
 
@@ -789,7 +1066,7 @@ func testConcurrentLoad(t *testing.T, dsn string) {
 					t.Errorf("CreateSession: %v", err)
 					return
 				}
-				if _, err := s.ClaimSession(ctx, id, now); err != nil {
+				if _, err := s.ClaimSession(ctx, id, now, now.Add(time.Hour)); err != nil {
 					t.Errorf("ClaimSession: %v", err)
 					return
 				}
@@ -803,7 +1080,7 @@ func testConcurrentLoad(t *testing.T, dsn string) {
 					t.Errorf("AddAppraisals: %v", err)
 					return
 				}
-				if err := s.FinishSession(ctx, id, store.SessionComplete, "ear", nil); err != nil {
+				if err := s.FinishSession(ctx, id, now, &store.SessionOutcome{Status: store.SessionComplete, Result: "ear"}); err != nil {
 					t.Errorf("FinishSession: %v", err)
 					return
 				}
