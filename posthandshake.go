@@ -160,24 +160,35 @@ func parsePeerRequest(body []byte, peer exportedauth.Role) (*exportedauth.Reques
 	return req, nil
 }
 
+// start completes the handshake and opens the exported-authenticator
+// session of the connection, the exchange bounded by the timeout; done
+// releases the deadline.
+func (ph *PostHandshake) start(ctx context.Context, conn *tls.Conn) (context.Context, *tls.ConnectionState, *exportedauth.Session, func(), error) {
+	if err := conn.HandshakeContext(ctx); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, ph.timeout())
+	stop := deadlineFromContext(ctx, conn)
+	done := func() { stop(); cancel() }
+	cs := conn.ConnectionState()
+	sess, err := exportedauth.NewSession(&cs)
+	if err != nil {
+		done()
+		return nil, nil, nil, nil, err
+	}
+	return ctx, &cs, sess, done, nil
+}
+
 // Client runs the exchange as the TLS client, right after the handshake
 // and before any application data. It returns the server's verification
 // (nil when Peers is nil) and fails unless the server's attestation is
 // accepted and, when asked, the server accepted this client's.
 func (ph *PostHandshake) Client(ctx context.Context, conn *tls.Conn) (*ChannelVerification, error) {
-	if err := conn.HandshakeContext(ctx); err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, ph.timeout())
-	defer cancel()
-	stop := deadlineFromContext(ctx, conn)
-	defer stop()
-
-	cs := conn.ConnectionState()
-	sess, err := exportedauth.NewSession(&cs)
+	ctx, cs, sess, done, err := ph.start(ctx, conn)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	var mine []byte
 	var req *exportedauth.Request
 	if ph.Peers != nil {
@@ -203,7 +214,7 @@ func (ph *PostHandshake) Client(ctx context.Context, conn *tls.Conn) (*ChannelVe
 		if err != nil {
 			return nil, err
 		}
-		result, err = ph.Peers.verifyAttestedAuthenticator(ctx, &cs, sess, exportedauth.Server, req, auth, ph.PassportKeys)
+		result, err = ph.Peers.verifyAttestedAuthenticator(ctx, cs, sess, exportedauth.Server, req, auth, ph.PassportKeys)
 		if err == nil && !bytes.Equal(result.Verification.Certificate.Raw, cs.PeerCertificates[0].Raw) {
 			err = errors.New("ratls: the server's authenticator is for another certificate than the one it presented in the handshake")
 		}
@@ -218,7 +229,7 @@ func (ph *PostHandshake) Client(ctx context.Context, conn *tls.Conn) (*ChannelVe
 		}
 	}
 	if theirs != nil {
-		auth, err := ph.answer(ctx, &cs, sess, exportedauth.Client, theirs, true)
+		auth, err := ph.answer(ctx, cs, sess, exportedauth.Client, theirs, true)
 		if err != nil {
 			return result, refuse(conn, err)
 		}
@@ -236,19 +247,11 @@ func (ph *PostHandshake) Client(ctx context.Context, conn *tls.Conn) (*ChannelVe
 // It returns the client's verification (nil when Peers is nil) and fails
 // unless, when Peers is set, the client's attestation is accepted.
 func (ph *PostHandshake) Server(ctx context.Context, conn *tls.Conn) (*ChannelVerification, error) {
-	if err := conn.HandshakeContext(ctx); err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, ph.timeout())
-	defer cancel()
-	stop := deadlineFromContext(ctx, conn)
-	defer stop()
-
-	cs := conn.ConnectionState()
-	sess, err := exportedauth.NewSession(&cs)
+	ctx, cs, sess, done, err := ph.start(ctx, conn)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	body, err := readFrame(conn, frameRequest)
 	if err != nil {
 		return nil, err
@@ -269,7 +272,7 @@ func (ph *PostHandshake) Server(ctx context.Context, conn *tls.Conn) (*ChannelVe
 		return nil, err
 	}
 	if theirs != nil {
-		auth, err := ph.answer(ctx, &cs, sess, exportedauth.Server, theirs, true)
+		auth, err := ph.answer(ctx, cs, sess, exportedauth.Server, theirs, true)
 		if err != nil {
 			return nil, refuse(conn, err)
 		}
@@ -283,7 +286,7 @@ func (ph *PostHandshake) Server(ctx context.Context, conn *tls.Conn) (*ChannelVe
 		if err != nil {
 			return nil, err
 		}
-		if result, err = ph.Peers.verifyAttestedAuthenticator(ctx, &cs, sess, exportedauth.Client, req, auth, ph.PassportKeys); err != nil {
+		if result, err = ph.Peers.verifyAttestedAuthenticator(ctx, cs, sess, exportedauth.Client, req, auth, ph.PassportKeys); err != nil {
 			return result, refuse(conn, err)
 		}
 	}
