@@ -24,6 +24,8 @@ type halfClosedConn struct {
 	mu     sync.Mutex
 	eof    bool
 	active bool // a request is being answered
+	// expired is set while the read deadline lies in the past.
+	expired bool
 	// wake is closed when a read deadline in the past is set: the HTTP
 	// server does that to end its background read after each answer.
 	wake   chan struct{}
@@ -36,12 +38,13 @@ func newHalfClosedConn(c net.Conn) *halfClosedConn {
 }
 
 func (c *halfClosedConn) SetReadDeadline(t time.Time) error {
-	if !t.IsZero() && !t.After(time.Now()) {
-		c.mu.Lock()
+	c.mu.Lock()
+	c.expired = !t.IsZero() && !t.After(time.Now())
+	if c.expired {
 		close(c.wake)
 		c.wake = make(chan struct{})
-		c.mu.Unlock()
 	}
+	c.mu.Unlock()
 	return c.Conn.SetReadDeadline(t)
 }
 
@@ -50,10 +53,15 @@ func (c *halfClosedConn) Read(p []byte) (int, error) {
 	if errors.Is(err, io.EOF) {
 		c.mu.Lock()
 		c.eof = true
-		active, wake := c.active, c.wake
+		active, wake, expired := c.active, c.wake, c.expired
 		c.mu.Unlock()
 		if n > 0 || !active {
 			return n, err
+		}
+		// A past deadline set before this read reached the lock has
+		// replaced wake already: it must end this read too.
+		if expired {
+			return 0, os.ErrDeadlineExceeded
 		}
 		select {
 		case <-c.closed:
