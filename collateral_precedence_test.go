@@ -282,3 +282,32 @@ func TestExpiredCollateralExcuseOnlyExcusesExpiry(t *testing.T) {
 		t.Fatalf("Revoked platform in a stale TCB Info accepted: %+v", v.Appraisal)
 	}
 }
+
+// Post-handshake mode verifies the channel evidence with the collateral the
+// authenticator's certificate carries. That collateral is the peer's, held
+// to the same floors: after a newer TCB Info, an older one from the
+// certificate must not downgrade the evaluation.
+func TestChannelEvidencePeerCollateralIsNoDowngrade(t *testing.T) {
+	tp := newTestPlatform(t, true)
+	old := tp.signedCollateral(t, nil)
+	newer := tp.signedCollateral(t, func(pl *dcaptest.Platform) {
+		pl.TCBInfoOptions.EvaluationDataNumber = dcaptest.DefaultEvaluationDataNumber + 1
+		pl.TCBInfoOptions.Levels[0].Status = dcaptest.StatusOutOfDate
+	})
+	ctx := context.Background()
+	opt := tp.options()
+	if v, _ := VerifyCertificate(ctx, tp.certificate(t, &CertificateOptions{Endorsements: endorsementsOf(newer)}), opt); v.Intel.TCB == nil {
+		t.Fatalf("newer TCB Info not evaluated: %+v", v.Appraisal)
+	}
+	oldCert := tp.certificate(t, &CertificateOptions{Endorsements: endorsementsOf(old)})
+	ce, err := evidence.FromCertificate(oldCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := ce.Preferred()
+	o := withLeafEndorsements(*opt, oldCert)
+	v := VerifyEvidence(ctx, item, &o)
+	if v.Accepted() || !contraindicatedBy(v, intel.CheckTCBInfoFloor) {
+		t.Fatalf("older TCB Info from the authenticator's certificate: want the floor to refuse it, got %+v", v.Appraisal)
+	}
+}

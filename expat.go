@@ -19,8 +19,6 @@ import (
 	"time"
 
 	"github.com/ratls/ratls/appraise"
-	"github.com/ratls/ratls/collateral/kds"
-	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/ear"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/cmw"
@@ -348,7 +346,7 @@ func (p *PeerVerifier) verifyChannelEvidence(ctx context.Context, cs *tls.Connec
 		return v
 	}
 	item := items[0]
-	o := withLeafEndorsements(p.opts, leaf, item)
+	o := withLeafEndorsements(p.opts, leaf)
 	o.Nonce = nil // the binder is checked below, with its own reasons
 	v := VerifyEvidence(ctx, item, &o)
 	v.Certificate = leaf
@@ -357,7 +355,10 @@ func (p *PeerVerifier) verifyChannelEvidence(ctx context.Context, cs *tls.Connec
 	v.Appraisal.Notes = slices.DeleteFunc(v.Appraisal.Notes, func(n string) bool { return strings.HasPrefix(n, "raw evidence:") })
 	v.Appraisal.Notes = append(v.Appraisal.Notes, "post-handshake evidence: bound to the connection and the authenticator's key by its claims buffer (checks "+CheckChannelBinder+" and "+CheckChannelKey+")")
 	v.Binding = &evidence.Binding{Status: evidence.BindingAbsent, Rule: RuleChannelClaims, Detail: "no claims buffer bound by the report data"}
-	bound := item.Claims != nil && checkClaimsBound(item)
+	bound := false
+	if item.Claims != nil {
+		_, bound = item.Claims.BoundBy(item.ReportData())
+	}
 	if !bound {
 		v.Appraisal.Add(appraise.Reason{Check: CheckChannelBinder, Category: checks.InstanceIdentity, State: checks.NotRun,
 			Expected: "a claims buffer bound by the report data, naming the binder", Actual: "none",
@@ -385,32 +386,20 @@ func (p *PeerVerifier) verifyChannelEvidence(ctx context.Context, cs *tls.Connec
 	return v
 }
 
-// withLeafEndorsements returns o with the collateral that the
-// authenticator's certificate carries (an RA-TLS endorsements extension)
-// when o has none for the evidence's TEE: a ratls server's certificate
-// carries its platform's collateral, which verifies its channel evidence
-// as well. Collateral is signed by the vendor, so where it comes from does
-// not matter; if it is unusable, verification reports the missing
-// collateral.
-func withLeafEndorsements(o VerifyOptions, leaf *x509.Certificate, item *evidence.Item) VerifyOptions {
-	needIntel, needAMD := item.Quote != nil && o.Collateral == nil, item.SNP != nil && o.AMDCertificates == nil
-	if !needIntel && !needAMD {
-		return o
-	}
+// withLeafEndorsements returns o with the collateral the authenticator's
+// certificate carries (an RA-TLS endorsements extension) as the peer's, as
+// VerifyCertificate takes it: a ratls server's certificate carries its
+// platform's collateral, which verifies its channel evidence as well, but
+// only where o's own sources have nothing, never below what the verifier
+// has seen, and with every revocation applying. Unusable endorsements are
+// ignored: verification then reports the missing collateral.
+func withLeafEndorsements(o VerifyOptions, leaf *x509.Certificate) VerifyOptions {
 	ce, err := evidence.FromCertificate(leaf)
-	if err != nil || ce.Endorsements == nil || ce.Endorsements.Empty {
+	if err != nil {
 		return o
 	}
-	switch e := ce.Endorsements; {
-	case e.SNP != nil && needAMD:
-		if certs, err := snpEndorsementCertificates(e.SNP); err == nil {
-			o.AMDCertificates = kds.Static{C: certs}
-		}
-	case e.SNP == nil && needIntel:
-		if c, err := endorsementCollateral.get(e); err == nil {
-			o.Collateral = pcs.Static{C: c}
-		}
-	}
+	// On failure withEndorsements leaves o as it was.
+	_ = withEndorsements(&o, ce.Endorsements)
 	return o
 }
 
@@ -505,13 +494,6 @@ func (sc *signatureCache) check(c *x509.Certificate) error {
 	sc.ok[key] = struct{}{}
 	sc.mu.Unlock()
 	return nil
-}
-
-// checkClaimsBound reports whether the item's report data commits to its
-// claims buffer (VerifyEvidence has added a reason when it does not).
-func checkClaimsBound(item *evidence.Item) bool {
-	_, ok := item.Claims.BoundBy(item.ReportData())
-	return ok
 }
 
 // eatNonceIs reports whether an EAR's eat_nonce is nonce in base64url,

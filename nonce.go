@@ -83,15 +83,9 @@ func (p *PeerVerifier) FreshClientConfig(iss *Issuer) (*tls.Config, error) {
 		if len(cs.PeerCertificates) == 0 {
 			return fmt.Errorf("ratls: the peer presented no certificate")
 		}
-		o := p.opts
-		o.Nonce = nonce
-		v, err := VerifyCertificate(context.Background(), cs.PeerCertificates[0], &o)
+		v, err := p.verifyCertificate(context.Background(), cs.PeerCertificates[0], nonce)
 		if err != nil {
-			return fmt.Errorf("ratls: peer certificate: %w", err)
-		}
-		p.requireReferenceValues(v)
-		if p.OnVerified != nil {
-			p.OnVerified(v)
+			return err
 		}
 		// Recorded for Verification, never reused: the certificate was
 		// made for this one connection.

@@ -133,13 +133,9 @@ func (p *PeerVerifier) verify(ctx context.Context, cert *x509.Certificate) (*Ver
 	if ok && now.Before(c.until) {
 		return c.v, nil
 	}
-	v, err := VerifyCertificate(ctx, cert, &p.opts)
+	v, err := p.verifyCertificate(ctx, cert, nil)
 	if err != nil {
-		return nil, fmt.Errorf("ratls: peer certificate: %w", err)
-	}
-	p.requireReferenceValues(v)
-	if p.OnVerified != nil {
-		p.OnVerified(v)
+		return nil, err
 	}
 	// Only accepted results are reused, and only while everything they
 	// depend on is valid; a rejection is examined afresh on every handshake.
@@ -151,6 +147,25 @@ func (p *PeerVerifier) verify(ctx context.Context, cert *x509.Certificate) (*Ver
 		until = time.Time{}
 	}
 	p.record(cert, v, until)
+	return v, nil
+}
+
+// verifyCertificate verifies a peer's certificate with the verifier's
+// options (and nonce, when given), applies the rules for TLS peers and
+// reports the verification to OnVerified.
+func (p *PeerVerifier) verifyCertificate(ctx context.Context, cert *x509.Certificate, nonce []byte) (*Verification, error) {
+	o := p.opts
+	if nonce != nil {
+		o.Nonce = nonce
+	}
+	v, err := VerifyCertificate(ctx, cert, &o)
+	if err != nil {
+		return nil, fmt.Errorf("ratls: peer certificate: %w", err)
+	}
+	p.requireReferenceValues(v)
+	if p.OnVerified != nil {
+		p.OnVerified(v)
+	}
 	return v, nil
 }
 

@@ -223,27 +223,37 @@ func VerifyCertificate(ctx context.Context, cert *x509.Certificate, opt *VerifyO
 		return &Verification{Certificate: cert, Appraisal: a, Err: errors.New("ratls: no evidence in certificate")}, nil
 	}
 	b := item.CheckBinding(cert)
-	switch e := ce.Endorsements; {
-	case e == nil || e.Empty:
-	case e.SNP != nil:
-		certs, err := snpEndorsementCertificates(e.SNP)
-		if err != nil {
-			return nil, fmt.Errorf("ratls: endorsements extension: %w", err)
-		}
-		// The peer's certificates only fill gaps; its CRL adds revocations.
-		o.AMDCertificates = kds.WithPeer(o.AMDCertificates, certs)
-	default:
-		c, err := endorsementCollateral.get(e)
-		if err != nil {
-			return nil, fmt.Errorf("ratls: endorsements extension: %w", err)
-		}
-		o.peerCollateral = c
+	if err := withEndorsements(&o, ce.Endorsements); err != nil {
+		return nil, err
 	}
 	v := verifyItem(ctx, item, &b, o.Collateral, &o)
 	v.Certificate = cert
 	certificateChecks(v, cert, o.now())
 	checkNonce(v, item, item.Claims != nil && b.Status == evidence.BindingOK, o.Nonce)
 	return v, nil
+}
+
+// withEndorsements takes the collateral a certificate carries (its
+// endorsements extension) as the peer's: it only fills gaps in o's own
+// sources, is held to the verifier's floors and adds revocations (see
+// intel.Options.PeerCollateral and kds.WithPeer).
+func withEndorsements(o *VerifyOptions, e *evidence.Endorsements) error {
+	switch {
+	case e == nil || e.Empty:
+	case e.SNP != nil:
+		certs, err := snpEndorsementCertificates(e.SNP)
+		if err != nil {
+			return fmt.Errorf("ratls: endorsements extension: %w", err)
+		}
+		o.AMDCertificates = kds.WithPeer(o.AMDCertificates, certs)
+	default:
+		c, err := endorsementCollateral.get(e)
+		if err != nil {
+			return fmt.Errorf("ratls: endorsements extension: %w", err)
+		}
+		o.peerCollateral = c
+	}
+	return nil
 }
 
 // VerifyEvidence verifies raw evidence (no certificate, so no key binding).
