@@ -167,17 +167,7 @@ func roundTrip(conn net.Conn, msg string) (string, error) {
 }
 
 func acceptEcho(ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go func() {
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(time.Minute))
-			io.Copy(c, c)
-		}()
-	}
+	acceptWith(ln, func(c *tls.Conn) { io.Copy(c, c) })
 }
 
 func pkixName(cn string) pkix.Name { return pkix.Name{CommonName: cn} }
