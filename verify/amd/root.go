@@ -178,9 +178,22 @@ func (ts *trustStore) rootsFor(product string) []*x509.Certificate {
 func (ts *trustStore) anchor(product string, c *x509.Certificate) (*x509.Certificate, error) {
 	roots := ts.rootsFor(product)
 	for _, r := range roots {
-		if bytes.Equal(r.RawSubjectPublicKeyInfo, c.RawSubjectPublicKeyInfo) && bytes.Equal(r.RawSubject, c.RawSubject) {
+		if !bytes.Equal(r.RawSubjectPublicKeyInfo, c.RawSubjectPublicKeyInfo) || !bytes.Equal(r.RawSubject, c.RawSubject) {
+			continue
+		}
+		// The supplied root must be the trusted one, or a correctly
+		// self-signed certificate of its key: a copy with a corrupted
+		// body or signature is refused.
+		if bytes.Equal(r.Raw, c.Raw) {
 			return r, nil
 		}
+		if !bytes.Equal(c.RawIssuer, c.RawSubject) {
+			return nil, fmt.Errorf("root %q has the key of the trusted %s root but is not self-issued (issuer %q)", c.Subject.CommonName, product, c.Issuer.CommonName)
+		}
+		if err := c.CheckSignatureFrom(c); err != nil {
+			return nil, fmt.Errorf("root %q has the key of the trusted %s root but is not a copy of it and its self-signature does not verify (corrupted or forged): %w", c.Subject.CommonName, product, err)
+		}
+		return r, nil
 	}
 	want := "none configured"
 	if len(roots) > 0 {
