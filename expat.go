@@ -530,16 +530,27 @@ func (p *PeerVerifier) verifyPassport(token []byte, leaf *x509.Certificate, bind
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	a.ReferenceValuesChecked = true
+	// Reference values count as checked only where every submodule says
+	// so positively: its executables claim is affirming, and no reason
+	// says reference values were not checked.
+	a.ReferenceValuesChecked = len(names) > 0
 	for _, name := range names {
 		sub := e.Submods[name]
-		if sub.Status == ear.StatusAffirming {
-			continue
+		if sub.TrustVector == nil || ear.TierOf(sub.TrustVector.Executables) != ear.StatusAffirming {
+			a.ReferenceValuesChecked = false
 		}
 		for _, r := range sub.Reasons {
 			if r.Check == appraise.CheckReferenceValues && r.State == checks.NotRun {
 				a.ReferenceValuesChecked = false
 			}
+		}
+		if sub.Status == ear.StatusAffirming {
+			continue
+		}
+		if len(sub.Reasons) == 0 {
+			a.ReferenceValuesChecked = false // a warning that explains nothing
+		}
+		for _, r := range sub.Reasons {
 			if r.Status != ear.StatusWarning && r.Status != ear.StatusAffirming {
 				r.Status = ear.StatusContraindicated
 			}
@@ -551,9 +562,6 @@ func (p *PeerVerifier) verifyPassport(token []byte, leaf *x509.Certificate, bind
 		st := ear.StatusContraindicated
 		if sub.Status == ear.StatusWarning {
 			st = ear.StatusWarning
-		}
-		if len(sub.Reasons) == 0 {
-			a.ReferenceValuesChecked = false // nothing says what was compared
 		}
 		if a.Status.Code() < st.Code() {
 			a.Add(appraise.Reason{Check: CheckPassport, Category: checks.Hardware, State: checks.Failed, Expected: string(ear.StatusAffirming),

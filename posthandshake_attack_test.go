@@ -490,6 +490,20 @@ func TestPassportRefusals(t *testing.T) {
 		}
 	}
 	wantRefusal(t, "unexplained warning EAR", dialP(ph, svc.keys, victim.verifier()), appraise.CheckReferenceValues)
+	// An affirming EAR from a service that accepted any measurement
+	// (executables absent) does not pass for reference values checked.
+	svc.mutate = func(e *ear.EAR) {
+		for _, s := range e.Submods {
+			s.Status = ear.StatusAffirming
+			s.TrustVector.Executables = ear.NoClaim
+		}
+	}
+	wantRefusal(t, "affirming EAR whose executables claim is absent", dialP(ph, svc.keys, victim.verifier()), appraise.CheckReferenceValues)
+	svc.mutate = func(e *ear.EAR) {
+		for _, s := range e.Submods {
+			s.Status, s.Reasons = ear.StatusWarning, nil
+		}
+	}
 	opts := *victim.opts
 	opts.Policy = &appraise.Policy{AcceptAnyMeasurement: true}
 	if err := dialP(ph, svc.keys, NewPeerVerifier(&opts)); err != nil {

@@ -293,7 +293,12 @@ func (p *Policy) referenceValues(a *Appraisal, section string, hasValues, hasSec
 		return true
 	}
 	if p.AcceptAnyMeasurement {
+		// Accepted, but still said: the EAR then claims nothing about the
+		// executables (absent), so no relying party reads an approval
+		// into it.
 		a.Notes = append(a.Notes, "no reference values were checked: accept_any_measurement accepts any "+section+" workload")
+		a.Add(Reason{Check: CheckReferenceValues, Category: checks.Executables, State: checks.NotRun, Expected: "reference values for " + section, Actual: "none",
+			Message: "no reference values were checked; accept_any_measurement accepts any " + section + " workload", Status: Affirming})
 	} else {
 		a.Add(Reason{Check: CheckReferenceValues, Category: checks.Executables, State: checks.NotRun, Expected: "reference values for " + section, Actual: "none",
 			Message: fmt.Sprintf("no reference values were checked: any %s workload would pass (add measurements to the policy's %q section, or set accept_any_measurement)", section, section),

@@ -81,9 +81,15 @@ func TestDefaultPolicyWarnsWithoutReferenceValues(t *testing.T) {
 			t.Fatalf("%+v: got %+v", p.TDX, a)
 		}
 	}
+	// accept_any_measurement affirms, but still says that nothing was
+	// compared, so the EAR claims nothing about the executables.
 	a := (&Policy{AcceptAnyMeasurement: true}).AppraiseIntel(res, err, okBinding)
-	if a.Status != Affirming || len(a.Reasons) != 0 || a.ReferenceValuesChecked {
+	r := reasonFor(a, "reference_values")
+	if a.Status != Affirming || len(a.Reasons) != 1 || r == nil || r.State != checks.NotRun || r.Status != Affirming || a.ReferenceValuesChecked {
 		t.Fatalf("accept_any_measurement: got %+v", a)
+	}
+	if sub := a.Submodule(nil); sub.Status != "affirming" || sub.TrustVector.Executables != 0 || sub.TrustVector.Hardware != 2 {
+		t.Fatalf("accept_any_measurement EAR: want affirming with executables absent, got %s %+v", sub.Status, sub.TrustVector)
 	}
 	if len(a.Notes) == 0 || !strings.Contains(a.Notes[0], "accept_any_measurement") {
 		t.Errorf("the appraisal must say no reference values were checked: %+v", a)

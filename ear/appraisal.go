@@ -97,9 +97,10 @@ func (tv *TrustVector) claim(c checks.Category) *int8 {
 //   - A failed check lowers its category's claim: contraindicated to 96
 //     (97 for hardware, which also makes instance-identity 97), accepted
 //     with a warning to 32 (33 for executables).
-//   - A check that did not run makes its category's claim absent (0):
-//     nothing is claimed about what was not examined, and the status says
-//     whether that is acceptable.
+//   - A check that did not run makes its category's claim absent (0),
+//     even when the policy accepts that (an affirming reason): nothing is
+//     claimed about what was not examined, and the status says whether
+//     that is acceptable.
 //
 // A claim only ever gets worse. The status is the given one, and never
 // better than the vector's worst claim, as the draft requires; an unknown
@@ -122,7 +123,7 @@ func FromReasons(status Status, policyID string, reasons []Reason, measurements 
 			TrustworthyInstance, GenuineHardware, ApprovedConfig, EncryptedMemory, ApprovedRuntime
 	}
 	for _, r := range reasons {
-		if r.Status == StatusAffirming || r.Status == StatusNone {
+		if r.State != checks.NotRun && (r.Status == StatusAffirming || r.Status == StatusNone) {
 			continue
 		}
 		c := tv.claim(r.Category)
