@@ -123,6 +123,7 @@ type extractor struct {
 	stubEvents    int
 	secureBoot    []*eventlog.Event
 	secureBootVar *eventlog.Variable
+	grubFiles     []grubFile
 }
 
 func (x *extractor) register(index uint32) string {
@@ -208,17 +209,17 @@ func (x *extractor) boot(e *eventlog.Event) {
 			x.stubEvents++
 			c := x.component(e, "Linux EFI stub LOADED_IMAGE::LoadOptions")
 			x.f.LoadOptions = c
-			prev := x.f.Cmdline
-			switch {
-			case prev == nil || prev.Text == "":
-				x.f.Cmdline = c
-			case x.provesText(e, utf16le(prev.Text), 2):
+			// The stub measured what the kernel parses: it is the command
+			// line. Its text is known only when it is the text a loader
+			// logged before; otherwise something between the loader and
+			// the kernel (a chainload) changed it, and the loader's text
+			// says nothing about this kernel.
+			// GRUB passes its logged line with "BOOT_IMAGE=" before it.
+			if prev := x.f.Cmdline; prev != nil && prev.Text != "" &&
+				(x.provesText(e, utf16le(prev.Text), 2) || x.provesText(e, utf16le("BOOT_IMAGE="+prev.Text), 2)) {
 				c.Text = prev.Text
-				x.f.Cmdline = c
 			}
-			// Otherwise the loader's logged command line, whose digest
-			// proves its text, stays the cmdline fact: the loader is
-			// measured, and it logged what it passed.
+			x.f.Cmdline = c
 		case eventlog.TagLinuxInitrd:
 			x.stubEvents++
 			x.f.Initrd = x.component(e, "Linux EFI stub initrd")
@@ -327,18 +328,61 @@ func (x *extractor) ipl(e *eventlog.Event) {
 	if !strings.HasPrefix(text, "/") && !strings.HasPrefix(text, "(") {
 		return
 	}
-	base := path.Base(text[strings.LastIndexByte(text, ')')+1:])
+	file := text[strings.LastIndexByte(text, ')')+1:]
+	base := path.Base(file)
 	switch {
-	case strings.HasPrefix(base, "vmlinuz") || strings.HasPrefix(base, "bzImage"):
-		x.f.Kernel = x.component(e, e.Type.String()+" "+text)
 	case strings.HasPrefix(base, "initrd") || strings.HasPrefix(base, "initramfs"):
 		x.f.Initrd = x.component(e, e.Type.String()+" "+text)
+	default:
+		x.grubFiles = append(x.grubFiles, grubFile{path: file, kernelName: strings.HasPrefix(base, "vmlinuz") || strings.HasPrefix(base, "bzImage"),
+			c: x.component(e, e.Type.String()+" "+text)})
 	}
+}
+
+// grubFile is a file GRUB read and measured (other than an initrd). Its
+// path is not covered by the digest: it is a hint, not a fact.
+type grubFile struct {
+	path       string
+	kernelName bool
+	c          *Component
+}
+
+// grubKernel picks the kernel among the files GRUB read: the last file it
+// read must be named like a kernel and, when the proven command line names
+// its BOOT_IMAGE, be that file. Anything else (another file read after the
+// kernel, a BOOT_IMAGE naming another file) establishes no kernel fact: a
+// configuration that reads the expected kernel and boots another must not
+// pass for the expected one.
+func (x *extractor) grubKernel() *Component {
+	if len(x.grubFiles) == 0 {
+		return nil
+	}
+	last := x.grubFiles[len(x.grubFiles)-1]
+	if !last.kernelName {
+		return nil
+	}
+	if cl := x.f.Cmdline; cl != nil && cl.Text != "" {
+		// GRUB logs the image as the line's first word; the kernel sees
+		// it as BOOT_IMAGE=.
+		for i, arg := range strings.Fields(cl.Text) {
+			img, ok := strings.CutPrefix(arg, "BOOT_IMAGE=")
+			if !ok && i == 0 && (strings.HasPrefix(arg, "/") || strings.HasPrefix(arg, "(")) {
+				img, ok = arg, true
+			}
+			if ok && img[strings.LastIndexByte(img, ')')+1:] != last.path {
+				return nil
+			}
+		}
+	}
+	return last.c
 }
 
 // finish decides which boot application was the kernel, and the secure
 // boot state.
 func (x *extractor) finish() {
+	if x.f.Kernel == nil {
+		x.f.Kernel = x.grubKernel()
+	}
 	kernel := x.fileKernel
 	switch {
 	case kernel >= 0:
