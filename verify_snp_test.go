@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/snp"
@@ -120,16 +121,27 @@ func TestSNPPeerCollateralDoesNotReplaceVerifiers(t *testing.T) {
 		if c, _ := crlCheckOf(t, cert, &VerifyOptions{AMD: vf, AMDCertificates: kds.Static{C: own}}); !c.OK {
 			t.Fatalf("current configured CRL: %q", c.Detail)
 		}
-		// Later, with only the peer's certificates: its CRL is older.
-		c, _ := crlCheckOf(t, cert, &VerifyOptions{AMD: vf})
-		if !errors.Is(c.Err(), amd.ErrCRL) || !strings.Contains(c.Detail, "older than one this verifier has seen") {
-			t.Errorf("crl check: %v %q, want ErrCRL for an older CRL", c.Err(), c.Detail)
+		// Later, with only the peer's certificates: its CRL, of unstated
+		// kind, adds revocations but cannot show the chain current.
+		c, v := crlCheckOf(t, cert, &VerifyOptions{AMD: vf})
+		if !errors.Is(c.Err(), amd.ErrNoCRL) || !strings.Contains(c.Detail, "does not say which of the ARK's lists it is") || v.Accepted() {
+			t.Errorf("crl check: %v %q, want ErrNoCRL and a refusal", c.Err(), c.Detail)
 		}
 	})
+	// The peer's certificates fill the gap; its CRL cannot say it is the
+	// VCEK list (the ARK's VLEK list would look the same), so only
+	// sev_snp.allow_no_crl accepts the result.
 	t.Run("peer certificates only, no configured provider", func(t *testing.T) {
 		c, v := crlCheckOf(t, cert, &VerifyOptions{AMD: verifier()})
-		if v.Err != nil || !c.OK || !strings.Contains(c.Detail, "from certificate endorsements extension") {
+		if ch, _ := v.AMD.Check(amd.CheckChain); !ch.OK {
+			t.Errorf("peer-only chain: %q", ch.Detail)
+		}
+		if !errors.Is(c.Err(), amd.ErrNoCRL) || !strings.Contains(c.Detail, "from certificate endorsements extension does not say which") || v.Accepted() {
 			t.Errorf("peer-only verification: %v; crl %q", v.Err, c.Detail)
+		}
+		allow := &appraise.Policy{AcceptAnyMeasurement: true, SNP: &appraise.SNPReference{AllowNoCRL: true}}
+		if _, v := crlCheckOf(t, cert, &VerifyOptions{AMD: verifier(), Policy: allow}); !v.Accepted() {
+			t.Errorf("peer-only verification with sev_snp.allow_no_crl: %+v", v.Appraisal)
 		}
 		for _, r := range v.Appraisal.Reasons {
 			if r.Check == "amd.certificates" {

@@ -84,10 +84,15 @@ func TestSNPAuxBlobDoesNotReplaceConfiguredCertificates(t *testing.T) {
 		t.Errorf("with the configured CRL revoking the ASK: reasons %+v, want a contraindicating crl reason", got)
 	}
 
+	// With no configured source the auxblob's certificates are used, but
+	// its CRL cannot say it is the VCEK list: revocation is not shown.
 	got = reasons(t, nil)
-	for _, check := range []string{amd.CheckCRL, amd.CheckChain, amd.CheckSignature, "amd.certificates"} {
+	for _, check := range []string{amd.CheckChain, amd.CheckSignature, "amd.certificates"} {
 		if r, ok := got[check]; ok {
 			t.Errorf("auxblob certificates only: reason %s: %s", check, r.Message)
 		}
+	}
+	if r, ok := got[amd.CheckCRL]; !ok || r.Status != appraise.Contraindicated || !strings.Contains(r.Message, "does not say which of the ARK's lists it is") {
+		t.Errorf("auxblob certificates only: want a crl reason saying the CRL's kind is unknown, got %+v", got)
 	}
 }

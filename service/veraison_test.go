@@ -28,6 +28,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"github.com/ratls/ratls/collateral/kds"
 	"io"
 	"net/http"
 	"net/url"
@@ -334,14 +335,21 @@ func (r *tsmReport) cbor() []byte {
 // tsm attester asks for 64-byte nonces.
 func TestVeraisonTSMReport(t *testing.T) {
 	p := testAMDPKI(t)
-	f := newFixture(t, fixtureOptions{mutate: func(c *service.Config) {
-		c.Verify.AMD = amd.NewVerifier(&amd.Config{ExtraRoots: []*x509.Certificate{p.ARK}})
-	}})
-	c := &apiclient{t: t, base: f.http.URL, size: 64}
-	crl, err := p.CRL(1, f.clock().Add(-time.Hour), f.clock().Add(24*time.Hour))
+	// The fixture's clock is the simulation's time plus an hour.
+	now := testSim(t).Now().Add(time.Hour)
+	crl, err := p.CRL(1, now.Add(-time.Hour), now.Add(24*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The verifier's own source has the VCEK CRL; the auxblob's CRL,
+	// whose kind nothing states, only adds revocations.
+	own := &kds.Certificates{Intermediate: p.ASK, Root: p.ARK, Source: "configured",
+		CRLs: []kds.CRL{{List: crl, Kind: kds.CRLVCEK, Source: "configured"}}}
+	f := newFixture(t, fixtureOptions{mutate: func(c *service.Config) {
+		c.Verify.AMD = amd.NewVerifier(&amd.Config{ExtraRoots: []*x509.Certificate{p.ARK}})
+		c.Verify.AMDCertificates = kds.Static{C: own}
+	}})
+	c := &apiclient{t: t, base: f.http.URL, size: 64}
 	for _, tc := range []struct {
 		name, mt string
 		encode   func(*tsmReport) []byte

@@ -74,7 +74,12 @@ func (v *Verifier) checkCRLs(c *verifiedChain, kind snp.SigningKey, product stri
 			}
 		}
 		switch {
-		case crl.Kind == want || crl.Kind == kds.CRLUnknown && want == kds.CRLVCEK:
+		case crl.Kind == want:
+			// Only a list known to be of the chain's kind shows the chain
+			// current. One of unstated kind (a peer's: nothing in its bytes
+			// says which of the ARK's two lists it is) adds its revocations
+			// only; else a peer could offer the VLEK list, on which a
+			// revoked ASK does not appear, as the VCEK list.
 			if chainCRL == nil || newer(crl.List, chainCRL.List) {
 				chainCRL = crl
 			}

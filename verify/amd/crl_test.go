@@ -62,7 +62,14 @@ func TestCRLKinds(t *testing.T) {
 			append(crls(kds.CRLVLEK, clean), unstated(p.arkCRL(t, 1, pkiFrom, next, p.asvk))), ErrRevoked, nil},
 
 		{"VCEK, VCEK CRL", vcekRep, vcekChain, crls(kds.CRLVCEK, clean), nil, []string{`VCEK CRL of "ARK-Milan" current`}},
-		{"VCEK, CRL of unstated kind", vcekRep, vcekChain, []kds.CRL{unstated(clean)}, nil, []string{"from the report's certificate table"}},
+		// A list of unstated kind cannot show a VCEK chain current either:
+		// a peer whose ASK is revoked on the VCEK list could offer the
+		// ARK's VLEK list, which does not list it.
+		{"VCEK, CRL of unstated kind", vcekRep, vcekChain, []kds.CRL{unstated(clean)},
+			ErrNoCRL, []string{"no VCEK CRL: the CRL from the report's certificate table does not say which of the ARK's lists it is",
+				"https://kdsintf.amd.com/vcek/v1/Milan/crl"}},
+		{"VCEK, ASK revoked on the VCEK CRL, the VLEK CRL offered unstated", vcekRep, vcekChain,
+			[]kds.CRL{unstated(p.arkCRL(t, 3, pkiFrom, next, p.asvk))}, ErrNoCRL, []string{"no VCEK CRL"}},
 		{"VCEK, only the VLEK CRL", vcekRep, vcekChain, crls(kds.CRLVLEK, clean), ErrCRL, []string{"wrong CRL: want the VCEK CRL",
 			"https://kdsintf.amd.com/vcek/v1/Milan/crl", "got the VLEK CRL"}},
 		{"VCEK, no CRL", vcekRep, vcekChain, nil,
@@ -72,7 +79,7 @@ func TestCRLKinds(t *testing.T) {
 		{"VCEK, ASK revoked on the newer of two", vcekRep, vcekChain,
 			append([]kds.CRL{unstated(clean)}, crls(kds.CRLVCEK, p.arkCRL(t, 2, pkiFrom.Add(time.Hour), next, p.ask))...), ErrRevoked, nil},
 		{"VCEK, the newer of two is stale", vcekRep, vcekChain,
-			append(crls(kds.CRLVCEK, clean), unstated(p.arkCRL(t, 2, pkiFrom.Add(time.Hour), pkiNow.Add(-time.Minute)))), ErrValidity, nil},
+			crls(kds.CRLVCEK, clean, p.arkCRL(t, 2, pkiFrom.Add(time.Hour), pkiNow.Add(-time.Minute))), ErrValidity, nil},
 		{"VCEK, one CRL not the ARK's", vcekRep, vcekChain,
 			append(crls(kds.CRLVCEK, clean), unstated(p.crl(t, p.ask, p.askKey, next))), ErrCRL, []string{"from the report's certificate table: issuer"}},
 		{"VCEK, a CRL without a list", vcekRep, vcekChain, append(crls(kds.CRLVCEK, clean), kds.CRL{Source: "nowhere"}), ErrCRL, []string{"no CRL"}},
@@ -113,13 +120,15 @@ func TestCRLFloor(t *testing.T) {
 	if r := verify(v, crls(kds.CRLVCEK, newer)); failedChecks(r)[CheckCRL] != ErrRevoked {
 		t.Fatalf("newer CRL: %v", failedChecks(r))
 	}
-	for _, kind := range []kds.CRLKind{kds.CRLUnknown, kds.CRLVCEK} {
-		r := verify(v, []kds.CRL{{List: older, Kind: kind, Source: "peer"}})
-		c, _ := r.Check(CheckCRL)
-		if c.Err() != ErrCRL || !strings.Contains(c.Detail, "VCEK CRL from peer (CRL number 1, thisUpdate 2024-01-01T00:00:00Z) is older than "+
-			"one this verifier has seen (CRL number 2, thisUpdate 2024-01-01T01:00:00Z, from test VCEK CRL 1)") {
-			t.Errorf("older %v after a newer one: %v %q", kind, c.Err(), c.Detail)
-		}
+	r := verify(v, []kds.CRL{{List: older, Kind: kds.CRLVCEK, Source: "peer"}})
+	c, _ := r.Check(CheckCRL)
+	if c.Err() != ErrCRL || !strings.Contains(c.Detail, "VCEK CRL from peer (CRL number 1, thisUpdate 2024-01-01T00:00:00Z) is older than "+
+		"one this verifier has seen (CRL number 2, thisUpdate 2024-01-01T01:00:00Z, from test VCEK CRL 1)") {
+		t.Errorf("older VCEK CRL after a newer one: %v %q", c.Err(), c.Detail)
+	}
+	// Of unstated kind, it cannot be the chain's list at all.
+	if r := verify(v, []kds.CRL{{List: older, Source: "peer"}}); failedChecks(r)[CheckCRL] != ErrNoCRL {
+		t.Errorf("older CRL of unstated kind after a newer one: %v", failedChecks(r))
 	}
 	// The floor is per kind: the VLEK CRL of the same ARK is unaffected.
 	vlekRep := p.report(t, snp.SigningKeyVLEK, p.vlekKey, nil)
