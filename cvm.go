@@ -2,12 +2,10 @@ package ratls
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 
 	"github.com/ratls/ratls/appraise"
-	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/eventlog"
@@ -90,17 +88,17 @@ func verifyAzure(ctx context.Context, v *Verification, item *evidence.Item, coll
 		opts.AMD = defaultAMD()
 	}
 	if r := ev.HCL.SNP; r != nil && o.AMDCertificates != nil {
-		// The VCEK comes with the evidence; its issuers and the ARK's CRL
-		// from the configured source.
-		product, err := r.Product()
+		// The VCEK comes with the evidence; its issuers and the ARK's CRLs
+		// from the configured source. A source that fails is reported
+		// (amd.certificates), not passed over.
+		certs, _, err := amdCertificates(ctx, o, r)
 		if err != nil {
-			product = o.AMDProduct
-		}
-		req := kds.Request{Product: product, ChipID: r.ChipID, TCB: r.ReportedTCB, SigningKey: r.SignerInfo.SigningKey()}
-		if certs, err := o.AMDCertificates.Certificates(ctx, req); err == nil {
-			for _, c := range []*x509.Certificate{certs.Intermediate, certs.Root} {
-				if c != nil {
-					opts.AMDCerts = append(opts.AMDCerts, c)
+			v.certErr = err
+		} else {
+			if certs.Intermediate != nil {
+				opts.AMDCerts = append(opts.AMDCerts, certs.Intermediate)
+				if certs.Root != nil {
+					opts.AMDCerts = append(opts.AMDCerts, certs.Root)
 				}
 			}
 			opts.AMDCRLs = certs.CRLs

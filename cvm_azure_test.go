@@ -5,6 +5,8 @@ import (
 	"crypto/rsa"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"github.com/ratls/ratls/collateral/kds"
 	"testing"
 	"time"
 
@@ -41,6 +43,13 @@ func TestAzureSNPVector(t *testing.T) {
 	}
 	if v.ValidUntil().Year() != 2032 {
 		t.Errorf("valid until %v, want the VCEK's 2032", v.ValidUntil())
+	}
+	// A configured AMD source that cannot answer is reported as such, not
+	// passed over: even allow_no_crl does not accept the result.
+	down := *opt
+	down.AMDCertificates = downKDS{}
+	if v := VerifyEvidence(context.Background(), item, &down); v.Accepted() || reasonOf(v, CheckAMDCertificates) == nil || v.CollateralUnavailable() == nil {
+		t.Errorf("AMD source down: want refused, an amd.certificates reason and collateral unavailable; got %+v", v.Appraisal.Reasons)
 	}
 	// Another nonce: refused.
 	opt.Nonce = []byte("challenge")
@@ -168,4 +177,10 @@ func TestAzureVTPMPolicy(t *testing.T) {
 	if v := VerifyEvidence(context.Background(), item, &o); v.Accepted() || reasonOf(v, appraise.CheckBootCmdlinePatt) == nil {
 		t.Errorf("another command line: %+v", v.Appraisal.Reasons)
 	}
+}
+
+type downKDS struct{}
+
+func (downKDS) Certificates(context.Context, kds.Request) (*kds.Certificates, error) {
+	return nil, fmt.Errorf("dial tcp: connection refused: %w", kds.ErrUnavailable)
 }

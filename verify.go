@@ -18,6 +18,7 @@ import (
 	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence"
+	"github.com/ratls/ratls/evidence/snp"
 	"github.com/ratls/ratls/internal/bounded"
 	"github.com/ratls/ratls/verify/amd"
 	"github.com/ratls/ratls/verify/arm"
@@ -367,13 +368,11 @@ func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, c
 	case item.SNP != nil:
 		verifySNP(ctx, v, item, o)
 		v.Appraisal = p.AppraiseSNP(v.AMD, v.Err, b)
-		if v.certErr != nil {
-			v.Appraisal.Add(appraise.Reason{Check: CheckAMDCertificates, Category: checks.Hardware, State: checks.NotRun, Expected: "VCEK or VLEK chain", Actual: "none",
-				Message: v.certErr.Error(), Status: appraise.Contraindicated})
-		}
+		addCertificatesReason(v)
 	case item.Azure != nil:
 		verifyAzure(ctx, v, item, coll, o)
 		v.Appraisal = p.AppraiseAzure(v.Azure, v.Err, b)
+		addCertificatesReason(v)
 		verifyEventLog(v, item)
 	case item.CCA != nil:
 		ccaV := o.CCA
@@ -416,17 +415,10 @@ func verifySNP(ctx context.Context, v *Verification, item *evidence.Item, o *Ver
 	r := item.SNP
 	opts := amd.Options{Now: o.Now, Product: o.AMDProduct}
 	if o.AMDCertificates != nil {
-		product, err := r.Product()
-		if err != nil {
-			product = o.AMDProduct
-		}
-		req := kds.Request{Product: product, ChipID: r.ChipID, TCB: r.ReportedTCB, SigningKey: r.SignerInfo.SigningKey()}
-		certs, err := o.AMDCertificates.Certificates(ctx, req)
+		certs, req, err := amdCertificates(ctx, o, r)
 		switch {
 		case err != nil:
-			v.certErr = fmt.Errorf("certificates for %s: %w", req, err)
-		case certs == nil:
-			v.certErr = fmt.Errorf("certificates for %s: the provider returned none", req)
+			v.certErr = err
 		case certs.Leaf == nil: // KDS serves no VLEK, and the evidence carried none
 			v.certErr = fmt.Errorf("certificates for %s: %s has no %s certificate, and the evidence carries none", req, certs.Source, req.SigningKey)
 		default:
@@ -440,6 +432,33 @@ func verifySNP(ctx context.Context, v *Verification, item *evidence.Item, o *Ver
 		amdV = defaultAMD()
 	}
 	v.AMD, v.Err = amdV.Verify(ctx, r, opts)
+}
+
+// amdCertificates asks the configured source for the certificates and CRLs
+// of a SEV-SNP report's chip and signing key.
+func amdCertificates(ctx context.Context, o *VerifyOptions, r *snp.Report) (*kds.Certificates, kds.Request, error) {
+	product, err := r.Product()
+	if err != nil {
+		product = o.AMDProduct
+	}
+	req := kds.Request{Product: product, ChipID: r.ChipID, TCB: r.ReportedTCB, SigningKey: r.SignerInfo.SigningKey()}
+	certs, err := o.AMDCertificates.Certificates(ctx, req)
+	switch {
+	case err != nil:
+		return nil, req, fmt.Errorf("certificates for %s: %w", req, err)
+	case certs == nil:
+		return nil, req, fmt.Errorf("certificates for %s: the provider returned none", req)
+	}
+	return certs, req, nil
+}
+
+// addCertificatesReason refuses evidence whose SEV-SNP certificates could
+// not be had from the configured source.
+func addCertificatesReason(v *Verification) {
+	if v.certErr != nil {
+		v.Appraisal.Add(appraise.Reason{Check: CheckAMDCertificates, Category: checks.Hardware, State: checks.NotRun, Expected: "VCEK or VLEK chain", Actual: "none",
+			Message: v.certErr.Error(), Status: appraise.Contraindicated})
+	}
 }
 
 // certificateChecks adds the certificate's own validity, self-signature and
