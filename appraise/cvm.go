@@ -25,6 +25,13 @@ func (p *Policy) AppraiseAzure(res *azureverify.Result, verr error, binding *evi
 		return noResult(NewAppraisal(p.Name()), verr)
 	case res.SNP != nil:
 		a = p.AppraiseSNP(res.SNP, res.HardwareErr, binding)
+		// The HCL (paravisor) that holds the vTPM requests its report at
+		// VMPL 0; a policy widening the VMPL for SVSM guests does not
+		// extend to it.
+		if r := res.SNP.Report; r != nil && r.VMPL != 0 {
+			a.Reject("azure.vmpl", checks.Configuration, "0", fmt.Sprint(r.VMPL),
+				"the HCL report of an Azure vTPM CVM comes from VMPL 0; this one does not")
+		}
 	case res.TDX != nil:
 		a = p.AppraiseIntel(res.TDX, res.HardwareErr, binding)
 	default:

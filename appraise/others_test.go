@@ -18,6 +18,7 @@ import (
 	"github.com/ratls/ratls/testing/ccatest"
 	"github.com/ratls/ratls/verify/amd"
 	"github.com/ratls/ratls/verify/arm"
+	azureverify "github.com/ratls/ratls/verify/azure"
 	"github.com/ratls/ratls/verify/checks"
 )
 
@@ -282,5 +283,24 @@ func TestCCAPlatformClaims(t *testing.T) {
 		if _, err := ReadPolicy(strings.NewReader(in)); err == nil {
 			t.Errorf("%s: want an error", name)
 		}
+	}
+}
+
+// sev_snp.max_vmpl widens the VMPL for SVSM guests, not for the HCL of an
+// Azure vTPM CVM, which reports from VMPL 0.
+func TestAzureHCLAtVMPL0(t *testing.T) {
+	res, err := verifySNP(t)
+	rep := *res.Report
+	rep.VMPL = 1
+	at1 := *res
+	at1.Report = &rep
+	one := uint32(1)
+	p := &Policy{SNP: &SNPReference{MaxVMPL: &one}}
+	if a := p.AppraiseSNP(&at1, err, okBinding); reasonFor(a, "sev_snp.vmpl") != nil {
+		t.Fatalf("max_vmpl 1 should accept VMPL 1 for SEV-SNP guests: %+v", a.Reasons)
+	}
+	a := p.AppraiseAzure(&azureverify.Result{SNP: &at1}, err, okBinding)
+	if r := reasonFor(a, "azure.vmpl"); r == nil || r.Status != Contraindicated || r.Expected != "0" || r.Actual != "1" {
+		t.Fatalf("Azure HCL report at VMPL 1: want an azure.vmpl refusal, got %+v", a.Reasons)
 	}
 }
