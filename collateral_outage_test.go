@@ -10,6 +10,9 @@ import (
 	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/dcap"
+	"github.com/ratls/ratls/tee/sevsnp"
 )
 
 type pcsFunc func(context.Context, pcs.Request) (*pcs.Collateral, error)
@@ -47,7 +50,7 @@ func TestCollateralUnavailableIntel(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			v := VerifyEvidence(context.Background(), items[0], &VerifyOptions{Now: now,
-				Collateral: pcsFunc(func(context.Context, pcs.Request) (*pcs.Collateral, error) { return nil, tc.err })})
+				TEE: []tee.Options{&dcap.Options{Collateral: pcsFunc(func(context.Context, pcs.Request) (*pcs.Collateral, error) { return nil, tc.err })}}})
 			if v.Accepted() {
 				t.Fatal("accepted without collateral")
 			}
@@ -69,7 +72,7 @@ func TestCollateralUnavailableIntel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := VerifyEvidence(context.Background(), items[0], &VerifyOptions{Now: now, Collateral: pcs.Static{C: c}}); v.CollateralUnavailable() != nil || !v.Accepted() {
+	if v := VerifyEvidence(context.Background(), items[0], &VerifyOptions{Now: now, TEE: []tee.Options{&dcap.Options{Collateral: pcs.Static{C: c}}}}); v.CollateralUnavailable() != nil || !v.Accepted() {
 		t.Errorf("with collateral: unavailable %v, accepted %v", v.CollateralUnavailable(), v.Accepted())
 	}
 }
@@ -80,15 +83,15 @@ func TestCollateralUnavailableAMD(t *testing.T) {
 		t.Fatal(err)
 	}
 	down := &kds.UnavailableError{What: "VCEK", RetryAfter: time.Minute, Err: fmt.Errorf("kds: GET https://kds.internal/vcek: %w", kds.ErrUnavailable)}
-	opt := &VerifyOptions{Now: time.Date(2022, 9, 25, 0, 55, 28, 0, time.UTC), AMDProduct: "Milan",
-		AMDCertificates: kdsFunc(func(context.Context, kds.Request) (*kds.Certificates, error) { return nil, down })}
+	opt := &VerifyOptions{Now: time.Date(2022, 9, 25, 0, 55, 28, 0, time.UTC), TEE: []tee.Options{&sevsnp.Options{Product: "Milan",
+		Certificates: kdsFunc(func(context.Context, kds.Request) (*kds.Certificates, error) { return nil, down })}}}
 	v := VerifyEvidence(context.Background(), items[0], opt)
 	var ce *CollateralUnavailableError
 	if v.Accepted() || !errors.As(v.CollateralUnavailable(), &ce) || ce.RetryAfter != time.Minute || !errors.Is(ce, kds.ErrUnavailable) {
 		t.Fatalf("accepted %v, unavailable %v", v.Accepted(), v.CollateralUnavailable())
 	}
 	// A VCEK KDS does not have is a rejection.
-	opt.AMDCertificates = kdsFunc(func(context.Context, kds.Request) (*kds.Certificates, error) { return nil, kds.ErrNotFound })
+	sevsnpOf(opt).Certificates = kdsFunc(func(context.Context, kds.Request) (*kds.Certificates, error) { return nil, kds.ErrNotFound })
 	if v := VerifyEvidence(context.Background(), items[0], opt); v.Accepted() || v.CollateralUnavailable() != nil {
 		t.Fatalf("not found: accepted %v, unavailable %v", v.Accepted(), v.CollateralUnavailable())
 	}

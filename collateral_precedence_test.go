@@ -87,7 +87,7 @@ func TestPeerOlderCRLDoesNotHideRevocation(t *testing.T) {
 	own := tp.signedCollateral(t, func(pl *dcaptest.Platform) { pl.PCKCRLRevoked = []*big.Int{pck.Cert.SerialNumber} })
 
 	opt := tp.options()
-	opt.Collateral = pcs.Static{C: loaded(t, own)}
+	dcapOf(opt).Collateral = pcs.Static{C: loaded(t, own)}
 	v, err := VerifyCertificate(context.Background(), tp.certificate(t, &CertificateOptions{Endorsements: endorsementsOf(peer)}), opt)
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +100,7 @@ func TestPeerOlderCRLDoesNotHideRevocation(t *testing.T) {
 	// revokes it even when the verifier's own CRL does not list it.
 	peerRevoking := tp.signedCollateral(t, func(pl *dcaptest.Platform) { pl.PCKCRLRevoked = []*big.Int{pck.Cert.SerialNumber} })
 	opt = tp.options()
-	opt.Collateral = pcs.Static{C: loaded(t, tp.signedCollateral(t, nil))}
+	dcapOf(opt).Collateral = pcs.Static{C: loaded(t, tp.signedCollateral(t, nil))}
 	v, _ = VerifyCertificate(context.Background(), tp.certificate(t, &CertificateOptions{Endorsements: endorsementsOf(peerRevoking)}), opt)
 	if v.Accepted() || !contraindicatedBy(v, intel.CheckRevocation) {
 		t.Fatalf("PCK revoked by the peer's own CRL accepted: %+v", v.Appraisal)
@@ -110,7 +110,7 @@ func TestPeerOlderCRLDoesNotHideRevocation(t *testing.T) {
 	ca, _, _ := tp.pki.PCKCA(pck.Options.CA)
 	peerRevokingCA := tp.signedCollateral(t, func(pl *dcaptest.Platform) { pl.RootCRLRevoked = []*big.Int{ca.SerialNumber} })
 	opt = tp.options()
-	opt.Collateral = pcs.Static{C: loaded(t, tp.signedCollateral(t, nil))}
+	dcapOf(opt).Collateral = pcs.Static{C: loaded(t, tp.signedCollateral(t, nil))}
 	v, _ = VerifyCertificate(context.Background(), tp.certificate(t, &CertificateOptions{Endorsements: endorsementsOf(peerRevokingCA)}), opt)
 	if v.Accepted() || !contraindicatedBy(v, intel.CheckRootCRL) {
 		t.Fatalf("PCK CA revoked by the peer's root CA CRL accepted: %+v", v.Appraisal)
@@ -133,27 +133,27 @@ func TestPeerOlderTCBInfoIsNoDowngrade(t *testing.T) {
 
 			// The verifier's own source has the newer TCB Info: it wins.
 			opt := tp.options()
-			opt.Collateral = pcs.Static{C: loaded(t, newer)}
+			dcapOf(opt).Collateral = pcs.Static{C: loaded(t, newer)}
 			v, err := VerifyCertificate(ctx, oldCert, opt)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v.Accepted() || v.Intel.TCB == nil || v.Intel.TCB.Status != pcs.StatusOutOfDate {
-				t.Fatalf("own newer TCB Info: want OutOfDate and refused, got %+v %+v", v.Intel.TCB, v.Appraisal)
+			if v.Accepted() || intelOf(v).TCB == nil || intelOf(v).TCB.Status != pcs.StatusOutOfDate {
+				t.Fatalf("own newer TCB Info: want OutOfDate and refused, got %+v %+v", intelOf(v).TCB, v.Appraisal)
 			}
 
 			// No source of its own, but the verifier has seen the newer
 			// TCB Info (from another peer): the older one is refused.
 			opt = tp.options()
 			newCert := tp.certificate(t, &CertificateOptions{Endorsements: endorsementsOf(newer)})
-			if v, _ = VerifyCertificate(ctx, newCert, opt); v.Intel.TCB == nil || v.Intel.TCB.Status != pcs.StatusOutOfDate {
-				t.Fatalf("newer TCB Info: %+v", v.Intel.TCB)
+			if v, _ = VerifyCertificate(ctx, newCert, opt); intelOf(v).TCB == nil || intelOf(v).TCB.Status != pcs.StatusOutOfDate {
+				t.Fatalf("newer TCB Info: %+v", intelOf(v).TCB)
 			}
 			v, _ = VerifyCertificate(ctx, oldCert, opt)
 			if v.Accepted() || !contraindicatedBy(v, intel.CheckTCBInfoFloor) {
 				t.Fatalf("older TCB Info after a newer one: %+v", v.Appraisal)
 			}
-			ck, _ := v.Intel.Check(intel.CheckTCBInfoFloor)
+			ck, _ := intelOf(v).Check(intel.CheckTCBInfoFloor)
 			want := fmt.Sprintf("want >= %d, got %d", dcaptest.DefaultEvaluationDataNumber+1, dcaptest.DefaultEvaluationDataNumber)
 			if !strings.Contains(ck.Detail, want) || !errors.Is(v.Err, intel.ErrRollback) {
 				t.Errorf("floor check: want %q and ErrRollback, got %q (%v)", want, ck.Detail, v.Err)
@@ -235,7 +235,7 @@ func TestPeerCollateralFillsGaps(t *testing.T) {
 		}), false, ""},
 	} {
 		opt := tp.options()
-		opt.Collateral = tc.source
+		dcapOf(opt).Collateral = tc.source
 		v, err := VerifyCertificate(ctx, cert, opt)
 		if err != nil {
 			t.Fatal(err)
@@ -246,12 +246,12 @@ func TestPeerCollateralFillsGaps(t *testing.T) {
 			}
 			continue
 		}
-		if v.Err != nil || v.Intel.TCB == nil || v.Intel.TCB.Status != pcs.StatusUpToDate {
+		if v.Err != nil || intelOf(v).TCB == nil || intelOf(v).TCB.Status != pcs.StatusUpToDate {
 			t.Errorf("%s: %v", tc.name, v.Err)
 			continue
 		}
-		if !strings.Contains(v.Intel.Collateral.Source, tc.from) {
-			t.Errorf("%s: collateral source %q, want it to name %q", tc.name, v.Intel.Collateral.Source, tc.from)
+		if !strings.Contains(intelOf(v).Collateral.Source, tc.from) {
+			t.Errorf("%s: collateral source %q, want it to name %q", tc.name, intelOf(v).Collateral.Source, tc.from)
 		}
 	}
 }
@@ -266,7 +266,7 @@ func TestExpiredCollateralExcuseOnlyExcusesExpiry(t *testing.T) {
 	}
 	opt := tp.options()
 	opt.Policy = &appraise.Policy{AllowExpiredCollateral: true}
-	opt.Collateral = pcs.Static{C: loaded(t, tp.signedCollateral(t, stale))}
+	dcapOf(opt).Collateral = pcs.Static{C: loaded(t, tp.signedCollateral(t, stale))}
 	v, _ := VerifyCertificate(context.Background(), tp.certificate(t, nil), opt)
 	if !v.Accepted() || contraindicatedBy(v, intel.CheckTCBInfoValidity) {
 		t.Fatalf("stale but otherwise good TCB Info: %+v", v.Appraisal)
@@ -276,7 +276,7 @@ func TestExpiredCollateralExcuseOnlyExcusesExpiry(t *testing.T) {
 		stale(pl)
 		pl.TCBInfoOptions.Levels[0].Status = dcaptest.StatusRevoked
 	})
-	opt.Collateral = pcs.Static{C: loaded(t, revoked)}
+	dcapOf(opt).Collateral = pcs.Static{C: loaded(t, revoked)}
 	v, _ = VerifyCertificate(context.Background(), tp.certificate(t, nil), opt)
 	if v.Accepted() || !contraindicatedBy(v, "tcb_status") {
 		t.Fatalf("Revoked platform in a stale TCB Info accepted: %+v", v.Appraisal)
@@ -296,7 +296,7 @@ func TestChannelEvidencePeerCollateralIsNoDowngrade(t *testing.T) {
 	})
 	ctx := context.Background()
 	opt := tp.options()
-	if v, _ := VerifyCertificate(ctx, tp.certificate(t, &CertificateOptions{Endorsements: endorsementsOf(newer)}), opt); v.Intel.TCB == nil {
+	if v, _ := VerifyCertificate(ctx, tp.certificate(t, &CertificateOptions{Endorsements: endorsementsOf(newer)}), opt); intelOf(v).TCB == nil {
 		t.Fatalf("newer TCB Info not evaluated: %+v", v.Appraisal)
 	}
 	oldCert := tp.certificate(t, &CertificateOptions{Endorsements: endorsementsOf(old)})

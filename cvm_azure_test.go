@@ -6,9 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/ratls/ratls/collateral/kds"
 	"testing"
 	"time"
+
+	"github.com/ratls/ratls/collateral/kds"
 
 	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/evidence"
@@ -33,12 +34,12 @@ func TestAzureSNPVector(t *testing.T) {
 	nonce, _ := hex.DecodeString("982f5c6e45df0ed3f10b6f60b02f0c8390e281300f3805e2279c16168cd6ae9aa398f647caa2338748cd0fd9f5f819ef")
 	opt := &VerifyOptions{Now: time.Date(2025, 1, 29, 16, 33, 43, 0, time.UTC), Nonce: nonce}
 	v := VerifyEvidence(context.Background(), item, opt)
-	if v.Azure == nil || v.Accepted() || reasonOf(v, "crl") == nil || reasonOf(v, "crl").Status != appraise.Contraindicated {
+	if azureOf(v) == nil || v.Accepted() || reasonOf(v, "crl") == nil || reasonOf(v, "crl").Status != appraise.Contraindicated {
 		t.Fatalf("default policy: %+v", v.Appraisal.Reasons)
 	}
 	opt.Policy = &appraise.Policy{SNP: &appraise.SNPReference{AllowNoCRL: true, Measurement: []string{"5b0ce64ad1c1f6375dbda5f760b98526ca1bcf91b8195091afc28e7b024251d68fe32e05af34048d6607678cd23283ff"}}}
 	v = VerifyEvidence(context.Background(), item, opt)
-	if !v.Accepted() || v.Appraisal.Status != appraise.Warning || reasonOf(v, "reference_values") != nil || len(v.Azure.PCRs) != 24 {
+	if !v.Accepted() || v.Appraisal.Status != appraise.Warning || reasonOf(v, "reference_values") != nil || len(azureOf(v).PCRs) != 24 {
 		t.Fatalf("allow_no_crl: %v %+v", v.Err, v.Appraisal.Reasons)
 	}
 	if v.ValidUntil().Year() != 2032 {
@@ -47,7 +48,7 @@ func TestAzureSNPVector(t *testing.T) {
 	// A configured AMD source that cannot answer is reported as such, not
 	// passed over: even allow_no_crl does not accept the result.
 	down := *opt
-	down.AMDCertificates = downKDS{}
+	sevsnpOf(&down).Certificates = downKDS{}
 	if v := VerifyEvidence(context.Background(), item, &down); v.Accepted() || reasonOf(v, CheckAMDCertificates) == nil || v.CollateralUnavailable() == nil {
 		t.Errorf("AMD source down: want refused, an amd.certificates reason and collateral unavailable; got %+v", v.Appraisal.Reasons)
 	}
@@ -90,14 +91,14 @@ func (ap *azurePlatform) evidence(t *testing.T, o azuretest.Options) *evidence.I
 func TestAzureVTPMChain(t *testing.T) {
 	ap := newAzurePlatform(t)
 	opt := ap.options()
-	opt.Collateral = staticCollateral(t, ap.testPlatform)
+	dcapOf(opt).Collateral = staticCollateral(t, ap.testPlatform)
 	nonce := []byte("fresh nonce 0123")
 	opt.Nonce = nonce
 	log := azuretest.SampleEventLog(true)
 	good := azuretest.Options{Nonce: nonce, EventLog: log}
 
 	v := VerifyEvidence(context.Background(), ap.evidence(t, good), opt)
-	if !v.Accepted() || v.Azure == nil || v.MeasuredBoot == nil {
+	if !v.Accepted() || azureOf(v) == nil || v.MeasuredBoot == nil {
 		t.Fatalf("%v %+v", v.Err, v.Appraisal.Reasons)
 	}
 	f := v.MeasuredBoot.Facts()
@@ -154,7 +155,7 @@ func TestAzureVTPMChain(t *testing.T) {
 func TestAzureVTPMPolicy(t *testing.T) {
 	ap := newAzurePlatform(t)
 	opt := ap.options()
-	opt.Collateral = staticCollateral(t, ap.testPlatform)
+	dcapOf(opt).Collateral = staticCollateral(t, ap.testPlatform)
 	log := azuretest.SampleEventLog(true)
 	pcrs, _ := azuretest.ReplayPCRs(log)
 	item := ap.evidence(t, azuretest.Options{Nonce: []byte("n"), EventLog: log})

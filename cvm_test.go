@@ -50,7 +50,7 @@ func TestTDXEventLog(t *testing.T) {
 	tp := newTestPlatform(t, true)
 	item := tdxWithLog(t, tp, ovmfRTMRs, ovmf)
 	opt := tp.options()
-	opt.Collateral = staticCollateral(t, tp)
+	dcapOf(opt).Collateral = staticCollateral(t, tp)
 	v := VerifyEvidence(context.Background(), item, opt)
 	if !v.Accepted() || v.MeasuredBoot == nil || reasonOf(v, CheckEventLog) != nil {
 		t.Fatalf("%v %+v", v.Err, v.Appraisal)
@@ -85,7 +85,7 @@ func TestTDXMeasuredBootPolicy(t *testing.T) {
 	ovmf := readTestFile(t, "testdata/trustee-cvm/CCEL_data_ovmf")
 	tp := newTestPlatform(t, true)
 	opt := tp.options()
-	opt.Collateral = staticCollateral(t, tp)
+	dcapOf(opt).Collateral = staticCollateral(t, tp)
 	withLog := tdxWithLog(t, tp, ovmfRTMRs, ovmf)
 	// The kernel's digest as Trustee's reference parse gives it.
 	kernel := "a2ccae1e7d6c668ca325bb09c882d8ce44d26d714ba6f58d2e8083fe291a704646afe24a2368bca3341728d78ec80a80"

@@ -398,8 +398,7 @@ func withLeafEndorsements(o VerifyOptions, leaf *x509.Certificate) VerifyOptions
 	if err != nil {
 		return o
 	}
-	// On failure withEndorsements leaves o as it was.
-	_ = withEndorsements(&o, ce.Endorsements)
+	o.peer, o.lenientPeer = ce.Endorsements, true
 	return o
 }
 

@@ -37,7 +37,7 @@ func TestUnboundClaimsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	opt := tp.options()
-	opt.Collateral = staticCollateral(t, tp)
+	dcapOf(opt).Collateral = staticCollateral(t, tp)
 	opt.Nonce = nonce
 	for _, media := range []string{"tagged CBOR", "CMW"} {
 		in := forged
@@ -160,7 +160,7 @@ func TestPeerCollateralUnavailable(t *testing.T) {
 	iss := NewIssuer(tp, &IssuerOptions{Certificate: CertificateOptions{Now: func() time.Time { return tp.pki.Now }}})
 	addr := serve(t, ServerConfig(iss, nil))
 	opt := tp.options()
-	opt.Collateral = downPCS{}
+	dcapOf(opt).Collateral = downPCS{}
 	_, err := echo(t, addr, ClientConfig(NewPeerVerifier(opt), nil))
 	if !errors.Is(err, ErrCollateralUnavailable) || !strings.Contains(err.Error(), "could not verify the peer") || strings.Contains(err.Error(), "rejected") {
 		t.Fatalf("handshake error %v: want one that says the peer could not be verified", err)

@@ -36,7 +36,7 @@ func newPHPlatform(t *testing.T, tdx bool) *phPlatform {
 	att, iss := newAttestedServer(t, tdx)
 	opts := att.options()
 	// Post-handshake evidence carries no collateral: the verifier has it.
-	opts.Collateral = staticCollateral(t, att.testPlatform)
+	dcapOf(opts).Collateral = staticCollateral(t, att.testPlatform)
 	return &phPlatform{tp: att.testPlatform, att: att, iss: iss, opts: opts}
 }
 
@@ -125,7 +125,7 @@ func TestPostHandshakeBackgroundCheck(t *testing.T) {
 	if r := <-results; r.err != nil || r.v != nil {
 		t.Fatalf("server: %v %v", r.v, r.err)
 	}
-	if v.Model != ModelBackgroundCheck || !v.Accepted() || v.Verification.Appraisal.Status != appraise.Affirming || v.Verification.Intel.TEE != "tdx" {
+	if v.Model != ModelBackgroundCheck || !v.Accepted() || v.Verification.Appraisal.Status != appraise.Affirming || intelOf(v.Verification).TEE != "tdx" {
 		t.Fatalf("verification: %+v %+v", v, v.Verification.Appraisal)
 	}
 	if !v.Verification.Certificate.Equal(conn.ConnectionState().PeerCertificates[0]) {
@@ -148,10 +148,10 @@ func TestPostHandshakeMutual(t *testing.T) {
 	defer conn.Close()
 	pingPong(t, conn)
 	r := <-results
-	if r.err != nil || r.v == nil || !r.v.Accepted() || r.v.Verification.Intel.TEE != "sgx" {
+	if r.err != nil || r.v == nil || !r.v.Accepted() || intelOf(r.v.Verification).TEE != "sgx" {
 		t.Fatalf("server's verification of the client: %+v %v", r.v, r.err)
 	}
-	if !v.Accepted() || v.Verification.Intel.TEE != "tdx" {
+	if !v.Accepted() || intelOf(v.Verification).TEE != "tdx" {
 		t.Fatalf("client's verification of the server: %+v", v)
 	}
 	// Each side's evidence came from a quote made for this connection.
@@ -257,7 +257,7 @@ func TestPostHandshakePassport(t *testing.T) {
 func TestPostHandshakeCollateralFromCertificate(t *testing.T) {
 	srv := newPHPlatform(t, true)
 	noCollateral := *srv.opts
-	noCollateral.Collateral = nil
+	dcapOf(&noCollateral).Collateral = nil
 	addr := serveHTTP(t, srv.iss, (&PostHandshake{Issuer: srv.iss}).Handler(nil))
 	if _, err := (&PostHandshake{Peers: NewPeerVerifier(&noCollateral)}).DialHTTP(context.Background(), "tcp", addr); err != nil {
 		t.Fatalf("collateral from the certificate: %v", err)

@@ -98,7 +98,7 @@ func TestAttestedTLSServerOnly(t *testing.T) {
 	}
 	v := pv.Verification(conn.ConnectionState())
 	conn.Close()
-	if v == nil || v.Appraisal.Status != appraise.Affirming || v.Intel.TEE != "tdx" {
+	if v == nil || v.Appraisal.Status != appraise.Affirming || intelOf(v).TEE != "tdx" {
 		t.Fatalf("verification: %+v", v)
 	}
 	// A second handshake with the same certificate reuses the result.

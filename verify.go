@@ -3,77 +3,49 @@ package ratls
 import (
 	"bytes"
 	"context"
-	"crypto"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/collateral/pcs"
+	"github.com/ratls/ratls/ear"
 	"github.com/ratls/ratls/evidence"
-	"github.com/ratls/ratls/evidence/snp"
-	"github.com/ratls/ratls/internal/bounded"
-	"github.com/ratls/ratls/verify/amd"
-	"github.com/ratls/ratls/verify/arm"
-	azureverify "github.com/ratls/ratls/verify/azure"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/sevsnp"
 	"github.com/ratls/ratls/verify/checks"
-	"github.com/ratls/ratls/verify/intel"
 	"github.com/ratls/ratls/verify/measuredboot"
 )
 
 // VerifyOptions configures VerifyCertificate and VerifyEvidence. The zero
 // value verifies at the current time against the strict default policy,
-// trusting only the genuine Intel root, with only the collateral the
-// certificate itself carries.
+// with each TEE family's defaults: the genuine vendor roots, and only the
+// collateral the certificate itself carries.
 type VerifyOptions struct {
 	// Now is the verification time; zero means time.Now().
 	Now time.Time
 	// Policy decides acceptance; nil means the strict default policy.
 	Policy *appraise.Policy
-	// Intel verifies SGX and TDX quotes; nil means a shared verifier that
-	// trusts the Intel SGX Root CA only. Reuse one verifier: it caches.
-	Intel *intel.Verifier
-	// Collateral is the verifier's own source of Intel collateral; nil
-	// means none. It wins over collateral a certificate carries in its
-	// endorsements extension, which only fills gaps and never rolls the
-	// TCB back (see intel.Options.PeerCollateral).
-	Collateral pcs.Provider
-	// Update is the Intel TCB update channel asked of Collateral.
-	Update pcs.Update
-	// PCKChainPEM is the PCK chain for quotes that carry only a PPID.
-	PCKChainPEM []byte
 	// Nonce, when set, must equal the evidence's nonce claim (freshness).
 	Nonce []byte
+	// TEE configures the TEE families, at most one value per family:
+	// *dcap.Options for Intel SGX and TDX quotes (verifier, collateral
+	// source), *sevsnp.Options for AMD SEV-SNP reports (verifier, VCEK and
+	// VLEK source), *armcca.Options for Arm CCA tokens (platform keys). A
+	// family without options verifies with its defaults. Azure vTPM
+	// evidence uses the dcap and sevsnp options for its hardware report.
+	// The verifier's own sources always win over collateral a certificate
+	// carries, which only fills gaps.
+	TEE []tee.Options
 
-	// AMD verifies SEV-SNP reports; nil means a shared verifier trusting
-	// AMD's roots.
-	AMD *amd.Verifier
-	// AMDCertificates supplies the VCEK or VLEK chain (and the ARK's CRL)
-	// for SEV-SNP reports: files (kds.LoadDir), AMD's KDS through a cache,
-	// or nil for none (verification then fails its chain check).
-	AMDCertificates kds.Provider
-	// AMDProduct names the product (Milan, Genoa, Turin) of version 2
-	// SEV-SNP reports, which do not say it themselves.
-	AMDProduct string
-	// CCA verifies Arm CCA tokens; nil means a shared verifier.
-	CCA *arm.Verifier
-	// CCAKey is the platform attestation key (CPAK) that signs Arm CCA
-	// platform tokens; CCAKeyStore looks one up by platform instance ID.
-	CCAKey      crypto.PublicKey
-	CCAKeyStore func(instanceID []byte) (crypto.PublicKey, error)
-
-	// peerCollateral is the Intel collateral the certificate carries.
-	peerCollateral *pcs.Collateral
-	// CCAAllowPlatformOnly accepts Arm CCA platform tokens that come
-	// without a realm token (the realm checks are then not applicable).
-	CCAAllowPlatformOnly bool
+	// peer is the collateral the certificate carries (its endorsements
+	// extension); lenientPeer ignores it when it cannot be read.
+	peer        *evidence.Endorsements
+	lenientPeer bool
 }
 
 // Verification is the outcome of verifying and appraising the evidence of
@@ -87,14 +59,15 @@ type Verification struct {
 	Item *evidence.Item
 	// Binding is the key binding; nil for raw evidence.
 	Binding *evidence.Binding
-	// Intel, AMD and CCA are the verification results for SGX/TDX quotes,
-	// SEV-SNP reports and Arm CCA tokens; one of them is set.
-	Intel *intel.Result
-	AMD   *amd.Result
-	CCA   *arm.Result
-	// Azure is the verification of an Azure vTPM confidential VM's
-	// evidence (its hardware report's result is in it, not in Intel/AMD).
-	Azure *azureverify.Result
+	// TEE names what was verified, as policies and EAR submodules name it
+	// ("sgx", "tdx", "sev_snp", "cca", "azure_vtpm"); empty when nothing
+	// was.
+	TEE string
+	// Result is the TEE family's verification result: *intel.Result for
+	// SGX and TDX quotes, *amd.Result for SEV-SNP reports, *arm.Result for
+	// Arm CCA tokens, *azure.Result (package verify/azure) for Azure vTPM
+	// evidence; nil when verification could not start.
+	Result any
 	// MeasuredBoot is the event log that came with the evidence, replayed
 	// into the signed registers, and the boot facts it establishes; nil
 	// when no log came or it did not replay (see the eventlog.replay
@@ -105,22 +78,30 @@ type Verification struct {
 	// Appraisal is the policy's verdict, with reasons. It is never nil.
 	Appraisal *appraise.Appraisal
 
-	certErr     error // why SEV-SNP certificates could not be had
-	eventLogErr error // why the event log was refused
+	family tee.Family  // the family that verified Item; nil when none could
+	res    *tee.Result // its result
+}
+
+// Submodules is the appraisal as EAR submodules, named as Veraison names
+// them where it verifies the TEE (CCA_SSD_PLATFORM and CCA_REALM, SEVSNP),
+// else by the TEE's name; nil when nothing was verified.
+func (v *Verification) Submodules(p *appraise.Policy) map[string]*ear.Appraisal {
+	if v.family == nil || v.res == nil || v.TEE == "" {
+		return nil
+	}
+	if p == nil {
+		p = &appraise.Policy{}
+	}
+	return v.family.Submodules(v.Item, v.res, p)
 }
 
 // ValidUntil is the earliest expiry of what the verification depended on,
 // zero when unknown.
 func (v *Verification) ValidUntil() time.Time {
-	switch {
-	case v.Intel != nil:
-		return v.Intel.Valid.Until
-	case v.AMD != nil:
-		return v.AMD.Valid.Until
-	case v.Azure != nil:
-		return v.Azure.Valid.Until
+	if v.res == nil {
+		return time.Time{}
 	}
-	return time.Time{}
+	return v.res.ValidUntil
 }
 
 // Accepted reports whether the policy accepts the evidence (affirming, or
@@ -162,7 +143,11 @@ func (e *CollateralUnavailableError) Unwrap() []error {
 // accepted, but its appraisal is no verdict about the TEE: report that it
 // could not be verified, and try again later.
 func (v *Verification) CollateralUnavailable() error {
-	for _, err := range []error{v.certErr, v.Err} {
+	var collErr error
+	if v.res != nil {
+		collErr = v.res.CollateralErr
+	}
+	for _, err := range []error{collErr, v.Err} {
 		if !errors.Is(err, pcs.ErrUnavailable) && !errors.Is(err, kds.ErrUnavailable) {
 			continue
 		}
@@ -178,21 +163,6 @@ func (v *Verification) CollateralUnavailable() error {
 		return ce
 	}
 	return nil
-}
-
-// The shared verifiers used when VerifyOptions names none: their caches are
-// what make repeated verifications cheap.
-var (
-	defaultIntel = sync.OnceValue(func() *intel.Verifier { return intel.NewVerifier(nil) })
-	defaultAMD   = sync.OnceValue(func() *amd.Verifier { return amd.NewVerifier(nil) })
-	defaultCCA   = sync.OnceValue(func() *arm.Verifier { return arm.NewVerifier(nil) })
-)
-
-func (o *VerifyOptions) intelVerifier() *intel.Verifier {
-	if o.Intel != nil {
-		return o.Intel
-	}
-	return defaultIntel()
 }
 
 func (o *VerifyOptions) policy() *appraise.Policy {
@@ -224,37 +194,16 @@ func VerifyCertificate(ctx context.Context, cert *x509.Certificate, opt *VerifyO
 		return &Verification{Certificate: cert, Appraisal: a, Err: errors.New("ratls: no evidence in certificate")}, nil
 	}
 	b := item.CheckBinding(cert)
-	if err := withEndorsements(&o, ce.Endorsements); err != nil {
-		return nil, err
+	o.peer = ce.Endorsements
+	v := verifyItem(ctx, item, &b, &o)
+	var ee *tee.EndorsementsError
+	if errors.As(v.Err, &ee) {
+		return nil, fmt.Errorf("ratls: %w", ee)
 	}
-	v := verifyItem(ctx, item, &b, o.Collateral, &o)
 	v.Certificate = cert
 	certificateChecks(v, cert, o.now())
 	checkNonce(v, item, item.Claims != nil && b.Status == evidence.BindingOK, o.Nonce)
 	return v, nil
-}
-
-// withEndorsements takes the collateral a certificate carries (its
-// endorsements extension) as the peer's: it only fills gaps in o's own
-// sources, is held to the verifier's floors and adds revocations (see
-// intel.Options.PeerCollateral and kds.WithPeer).
-func withEndorsements(o *VerifyOptions, e *evidence.Endorsements) error {
-	switch {
-	case e == nil || e.Empty:
-	case e.SNP != nil:
-		certs, err := snpEndorsementCertificates(e.SNP)
-		if err != nil {
-			return fmt.Errorf("ratls: endorsements extension: %w", err)
-		}
-		o.AMDCertificates = kds.WithPeer(o.AMDCertificates, certs)
-	default:
-		c, err := endorsementCollateral.get(e)
-		if err != nil {
-			return fmt.Errorf("ratls: endorsements extension: %w", err)
-		}
-		o.peerCollateral = c
-	}
-	return nil
 }
 
 // VerifyEvidence verifies raw evidence (no certificate, so no key binding).
@@ -263,7 +212,7 @@ func VerifyEvidence(ctx context.Context, item *evidence.Item, opt *VerifyOptions
 	if opt != nil {
 		o = *opt
 	}
-	v := verifyItem(ctx, item, nil, o.Collateral, &o)
+	v := verifyItem(ctx, item, nil, &o)
 	checkNonce(v, item, checkClaims(v, item), o.Nonce)
 	return v
 }
@@ -292,19 +241,21 @@ func checkClaims(v *Verification, item *evidence.Item) bool {
 
 // Checks the root package adds to an appraisal.
 const (
-	CheckClaimsBinding       = "claims.binding"
-	CheckNonce               = "nonce"
-	CheckCertificateValidity = "certificate.validity"
-	CheckCertificateSig      = "certificate.signature"
-	CheckCriticalExtensions  = "certificate.critical_extensions"
+	CheckClaimsBinding       = tee.CheckClaimsBinding
+	CheckNonce               = tee.CheckNonce
+	CheckCertificateValidity = tee.CheckCertificateValidity
+	CheckCertificateSig      = tee.CheckCertificateSig
+	CheckCriticalExtensions  = tee.CheckCriticalExtensions
 	CheckEvidence            = "evidence"
 	CheckVerifier            = "verifier"
-	CheckAMDCertificates     = "amd.certificates"
+	// CheckAMDCertificates and CheckEventLog are added by the TEE families
+	// that need them.
+	CheckAMDCertificates = sevsnp.CheckCertificates
+	CheckEventLog        = tee.CheckEventLog
 )
 
 func init() {
-	checks.Define(checks.InstanceIdentity, CheckClaimsBinding, CheckNonce, CheckCertificateValidity, CheckCertificateSig, CheckCriticalExtensions)
-	checks.Define(checks.Hardware, CheckEvidence, CheckVerifier, CheckAMDCertificates)
+	checks.Define(checks.Hardware, CheckEvidence, CheckVerifier)
 }
 
 // checkNonce refuses evidence whose nonce is not the expected one.
@@ -355,110 +306,35 @@ func (o *VerifyOptions) now() time.Time {
 	return o.Now
 }
 
-func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, coll pcs.Provider, o *VerifyOptions) *Verification {
+// verifyItem has the item's TEE family verify and appraise it, then
+// applies the policy's measured_boot and vtpm sections to what it
+// established.
+func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, o *VerifyOptions) *Verification {
 	v := &Verification{Item: item, Binding: b}
 	p := o.policy()
-	switch {
-	case item.Quote != nil:
-		v.Intel, v.Err = o.intelVerifier().Verify(ctx, item.Quote, intel.Options{
-			Now: o.Now, Provider: coll, Update: o.Update, PCKChainPEM: o.PCKChainPEM, PeerCollateral: o.peerCollateral,
-		})
-		v.Appraisal = p.AppraiseIntel(v.Intel, v.Err, b)
-		verifyEventLog(v, item)
-	case item.SNP != nil:
-		verifySNP(ctx, v, item, o)
-		v.Appraisal = p.AppraiseSNP(v.AMD, v.Err, b)
-		addCertificatesReason(v)
-	case item.Azure != nil:
-		verifyAzure(ctx, v, item, coll, o)
-		v.Appraisal = p.AppraiseAzure(v.Azure, v.Err, b)
-		addCertificatesReason(v)
-		verifyEventLog(v, item)
-	case item.CCA != nil:
-		ccaV := o.CCA
-		if ccaV == nil {
-			ccaV = defaultCCA()
-		}
-		opts := ccaKeys(o, p)
-		opts.AllowPlatformOnly = o.CCAAllowPlatformOnly
-		v.CCA, v.Err = ccaV.Verify(ctx, item.CCA, opts)
-		v.Appraisal = p.AppraiseCCA(v.CCA, v.Err, b)
-	default:
+	f := tee.For(item)
+	if f == nil {
 		v.Err = fmt.Errorf("ratls: no verifier for %s evidence (%s)", item.TEE, item.Kind)
 		v.Appraisal = appraise.NewAppraisal(p.Name())
 		v.Appraisal.Add(appraise.Reason{Check: CheckVerifier, Category: checks.Hardware, State: checks.NotRun, Expected: "a DCAP quote, SEV-SNP report, Arm CCA token or Azure vTPM evidence", Actual: fmt.Sprintf("%s %s", item.TEE, item.Kind),
 			Message: v.Err.Error(), Status: appraise.Contraindicated})
+		p.AppraiseMeasuredBoot(v.Appraisal, nil, "no event log came with the evidence")
+		p.AppraisePCRs(v.Appraisal, nil)
+		return v
 	}
-	appraiseCVM(v, p)
+	in := &tee.Input{Now: o.Now, Policy: p, Binding: b, Peer: o.peer, Options: o.TEE}
+	r := f.Verify(ctx, item, in)
+	var ee *tee.EndorsementsError
+	if o.lenientPeer && in.Peer != nil && errors.As(r.Err, &ee) {
+		// Unusable peer collateral is ignored: verification then reports
+		// what is missing.
+		in.Peer = nil
+		r = f.Verify(ctx, item, in)
+	}
+	r.AppraiseCVM(p)
+	v.family, v.res = f, r
+	v.TEE, v.Result, v.Err, v.Appraisal, v.MeasuredBoot = r.TEE, r.Verified, r.Err, r.Appraisal, r.MeasuredBoot
 	return v
-}
-
-// ccaKeys finds the platform key of a CCA token: the policy's key for the
-// token's instance ID (cca.platform_keys), else CCAKey, else CCAKeyStore.
-func ccaKeys(o *VerifyOptions, p *appraise.Policy) arm.Options {
-	if p.CCA == nil || len(p.CCA.PlatformKeys) == 0 {
-		return arm.Options{CPAK: o.CCAKey, KeyStore: o.CCAKeyStore}
-	}
-	return arm.Options{KeyStore: func(instanceID []byte) (crypto.PublicKey, error) {
-		if k, err := p.CCA.PlatformKey(instanceID); k != nil || err != nil {
-			return k, err
-		}
-		if o.CCAKey != nil || o.CCAKeyStore == nil {
-			return o.CCAKey, nil
-		}
-		return o.CCAKeyStore(instanceID)
-	}}
-}
-
-// verifySNP obtains the report's certificates and verifies it.
-func verifySNP(ctx context.Context, v *Verification, item *evidence.Item, o *VerifyOptions) {
-	r := item.SNP
-	opts := amd.Options{Now: o.Now, Product: o.AMDProduct}
-	if o.AMDCertificates != nil {
-		certs, req, err := amdCertificates(ctx, o, r)
-		switch {
-		case err != nil:
-			v.certErr = err
-		case certs.Leaf == nil: // KDS serves no VLEK, and the evidence carried none
-			v.certErr = fmt.Errorf("certificates for %s: %s has no %s certificate, and the evidence carries none", req, certs.Source, req.SigningKey)
-		default:
-			opts.Certs, opts.CRLs = certs.Chain(), certs.CRLs
-		}
-	} else {
-		v.certErr = errors.New("no VCEK/VLEK certificates configured (use a directory of certificates or the AMD KDS)")
-	}
-	amdV := o.AMD
-	if amdV == nil {
-		amdV = defaultAMD()
-	}
-	v.AMD, v.Err = amdV.Verify(ctx, r, opts)
-}
-
-// amdCertificates asks the configured source for the certificates and CRLs
-// of a SEV-SNP report's chip and signing key.
-func amdCertificates(ctx context.Context, o *VerifyOptions, r *snp.Report) (*kds.Certificates, kds.Request, error) {
-	product, err := r.Product()
-	if err != nil {
-		product = o.AMDProduct
-	}
-	req := kds.Request{Product: product, ChipID: r.ChipID, TCB: r.ReportedTCB, SigningKey: r.SignerInfo.SigningKey()}
-	certs, err := o.AMDCertificates.Certificates(ctx, req)
-	switch {
-	case err != nil:
-		return nil, req, fmt.Errorf("certificates for %s: %w", req, err)
-	case certs == nil:
-		return nil, req, fmt.Errorf("certificates for %s: the provider returned none", req)
-	}
-	return certs, req, nil
-}
-
-// addCertificatesReason refuses evidence whose SEV-SNP certificates could
-// not be had from the configured source.
-func addCertificatesReason(v *Verification) {
-	if v.certErr != nil {
-		v.Appraisal.Add(appraise.Reason{Check: CheckAMDCertificates, Category: checks.Hardware, State: checks.NotRun, Expected: "VCEK or VLEK chain", Actual: "none",
-			Message: v.certErr.Error(), Status: appraise.Contraindicated})
-	}
 }
 
 // certificateChecks adds the certificate's own validity, self-signature and
@@ -497,116 +373,4 @@ func unhandledCriticalExtensions(cert *x509.Certificate) []string {
 		oids = append(oids, oid.String())
 	}
 	return oids
-}
-
-// endorsementCollateral remembers the collateral parsed from endorsements
-// extensions, by content, so that every certificate carrying the same
-// collateral yields the same *pcs.Collateral and the quote verifier's cache
-// of verified collateral applies: collateral is parsed and its signatures
-// checked once, not per handshake.
-var endorsementCollateral = &collateralCache{m: make(map[[32]byte]*pcs.Collateral), max: 256}
-
-type collateralCache struct {
-	mu  sync.Mutex
-	m   map[[32]byte]*pcs.Collateral
-	max int
-}
-
-func (cc *collateralCache) get(e *evidence.Endorsements) (*pcs.Collateral, error) {
-	h := sha256.New()
-	for _, f := range [][]byte{e.TCBInfo, e.TCBInfoIssuerChain, e.PCKCRL, e.RootCACRL, e.PCKCRLIssuerChain, e.QEIdentity, e.QEIdentityIssuerChain} {
-		var n [8]byte
-		binary.BigEndian.PutUint64(n[:], uint64(len(f)))
-		h.Write(n[:])
-		h.Write(f)
-	}
-	var key [32]byte
-	h.Sum(key[:0])
-	cc.mu.Lock()
-	c := cc.m[key]
-	cc.mu.Unlock()
-	if c != nil {
-		return c, nil
-	}
-	c, err := collateralFromEndorsements(e)
-	if err != nil {
-		return nil, err
-	}
-	cc.mu.Lock()
-	bounded.MakeRoom(cc.m, cc.max)
-	cc.m[key] = c
-	cc.mu.Unlock()
-	return c, nil
-}
-
-// collateralFromEndorsements turns the Intel collateral carried in an
-// RA-TLS endorsements extension into verifiable collateral.
-func collateralFromEndorsements(e *evidence.Endorsements) (*pcs.Collateral, error) {
-	c := &pcs.Collateral{Source: "certificate endorsements extension"}
-	var err error
-	steps := []struct {
-		name string
-		do   func() error
-	}{
-		{"TCB_INFO", func() error { c.TCBInfo, err = pcs.ParseTCBInfo(trimNUL(e.TCBInfo)); return err }},
-		{"TCB_ISSUER_CHAIN", func() error { c.TCBInfoIssuerChain, err = pcs.ParsePEMChain(e.TCBInfoIssuerChain); return err }},
-		{"CRL_PCK_CERT", func() error { c.PCKCRL, err = parseEndorsedCRL(e.PCKCRL); return err }},
-		{"CRL_PCK_PROC_CA", func() error { c.RootCACRL, err = parseEndorsedCRL(e.RootCACRL); return err }},
-		{"CRL_ISSUER_CHAIN_PCK_CERT", func() error { c.PCKCRLIssuerChain, err = pcs.ParsePEMChain(e.PCKCRLIssuerChain); return err }},
-		{"QE_ID_INFO", func() error { c.QEIdentity, err = pcs.ParseEnclaveIdentity(trimNUL(e.QEIdentity)); return err }},
-		{"QE_ID_ISSUER_CHAIN", func() error { c.QEIdentityIssuerChain, err = pcs.ParsePEMChain(e.QEIdentityIssuerChain); return err }},
-	}
-	for _, s := range steps {
-		if err := s.do(); err != nil {
-			return nil, fmt.Errorf("%s: %w", s.name, err)
-		}
-	}
-	return c, nil
-}
-
-// snpEndorsementCertificates reads the SEV-SNP certificates carried in an
-// endorsements extension. Absent intermediate or root certificates are
-// left for the verifier to take from its own copy of AMD's roots.
-func snpEndorsementCertificates(e *evidence.SNPEndorsements) (*kds.Certificates, error) {
-	c := &kds.Certificates{Source: "certificate endorsements extension"}
-	var err error
-	if c.Leaf, err = kds.ParseCertificate("SEV-SNP VCEK/VLEK", e.Leaf); err != nil {
-		return nil, err
-	}
-	if len(e.Intermediate) > 0 {
-		if c.Intermediate, err = kds.ParseCertificate("SEV-SNP ASK/ASVK", e.Intermediate); err != nil {
-			return nil, err
-		}
-	}
-	if len(e.Root) > 0 {
-		if c.Root, err = kds.ParseCertificate("SEV-SNP ARK", e.Root); err != nil {
-			return nil, err
-		}
-	}
-	if len(e.CRL) > 0 {
-		crl, err := kds.ParseCRL("SEV-SNP CRL", e.CRL)
-		if err != nil {
-			return nil, err
-		}
-		c.CRLs = []kds.CRL{{List: crl, Source: c.Source}}
-	}
-	return c, nil
-}
-
-// trimNUL drops the C string terminators rats-tls leaves on collateral.
-// Only for text (JSON, PEM): a DER value may end in zero bytes.
-func trimNUL(b []byte) []byte { return bytes.TrimRight(b, "\x00") }
-
-// parseEndorsedCRL parses a CRL from an endorsements extension: DER, or PEM
-// or hex with a C string terminator. A DER CRL's signature may end in 0x00,
-// so the value is parsed as is first; only if that fails is one trailing
-// terminator removed.
-func parseEndorsedCRL(b []byte) (*x509.RevocationList, error) {
-	crl, err := pcs.ParseCRL(b)
-	if err != nil && len(b) > 0 && b[len(b)-1] == 0 {
-		if crl2, err2 := pcs.ParseCRL(b[:len(b)-1]); err2 == nil {
-			return crl2, nil
-		}
-	}
-	return crl, err
 }

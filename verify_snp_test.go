@@ -13,6 +13,8 @@ import (
 	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/snp"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/sevsnp"
 	"github.com/ratls/ratls/testing/amdtest"
 	"github.com/ratls/ratls/verify/amd"
 )
@@ -73,10 +75,10 @@ func crlCheckOf(t *testing.T, cert *x509.Certificate, o *VerifyOptions) (amd.Che
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.AMD == nil {
+	if amdOf(v) == nil {
 		t.Fatalf("no SEV-SNP result: %v", v.Err)
 	}
-	c, _ := v.AMD.Check(amd.CheckCRL)
+	c, _ := amdOf(v).Check(amd.CheckCRL)
 	return c, v
 }
 
@@ -95,7 +97,7 @@ func TestSNPPeerCollateralDoesNotReplaceVerifiers(t *testing.T) {
 	t.Run("older peer CRL, newer configured CRL revokes the ASK", func(t *testing.T) {
 		own := &kds.Certificates{Leaf: p.VCEK, Intermediate: p.ASK, Root: p.ARK, Source: "verifier's directory",
 			CRLs: []kds.CRL{{List: newer, Kind: kds.CRLVCEK, Source: "verifier's directory"}}}
-		c, v := crlCheckOf(t, cert, &VerifyOptions{AMD: verifier(), AMDCertificates: kds.Static{C: own}})
+		c, v := crlCheckOf(t, cert, &VerifyOptions{TEE: []tee.Options{&sevsnp.Options{Verifier: verifier(), Certificates: kds.Static{C: own}}}})
 		if c.OK || !errors.Is(c.Err(), amd.ErrRevoked) || !strings.Contains(c.Detail, `ASK "SEV-Milan" (serial 2) revoked`) {
 			t.Errorf("crl check: %v %q, want ErrRevoked", c.Err(), c.Detail)
 		}
@@ -108,7 +110,7 @@ func TestSNPPeerCollateralDoesNotReplaceVerifiers(t *testing.T) {
 		peer.CRLs = []kds.CRL{{List: newer, Source: "peer"}}
 		own := &kds.Certificates{Leaf: p.VCEK, Intermediate: p.ASK, Root: p.ARK, Source: "verifier's directory",
 			CRLs: []kds.CRL{{List: older, Kind: kds.CRLVCEK, Source: "verifier's directory"}}}
-		c, _ := crlCheckOf(t, snpCertificate(t, p, snp.SigningKeyVCEK, &peer), &VerifyOptions{AMD: verifier(), AMDCertificates: kds.Static{C: own}})
+		c, _ := crlCheckOf(t, snpCertificate(t, p, snp.SigningKeyVCEK, &peer), &VerifyOptions{TEE: []tee.Options{&sevsnp.Options{Verifier: verifier(), Certificates: kds.Static{C: own}}}})
 		if !errors.Is(c.Err(), amd.ErrRevoked) {
 			t.Errorf("crl check: %v %q, want ErrRevoked", c.Err(), c.Detail)
 		}
@@ -118,12 +120,12 @@ func TestSNPPeerCollateralDoesNotReplaceVerifiers(t *testing.T) {
 		notRevoking := testSNPCRL(t, p, 3, snpNow.Add(-time.Hour))
 		own := &kds.Certificates{Leaf: p.VCEK, Intermediate: p.ASK, Root: p.ARK,
 			CRLs: []kds.CRL{{List: notRevoking, Kind: kds.CRLVCEK, Source: "kds"}}}
-		if c, _ := crlCheckOf(t, cert, &VerifyOptions{AMD: vf, AMDCertificates: kds.Static{C: own}}); !c.OK {
+		if c, _ := crlCheckOf(t, cert, &VerifyOptions{TEE: []tee.Options{&sevsnp.Options{Verifier: vf, Certificates: kds.Static{C: own}}}}); !c.OK {
 			t.Fatalf("current configured CRL: %q", c.Detail)
 		}
 		// Later, with only the peer's certificates: its CRL, of unstated
 		// kind, adds revocations but cannot show the chain current.
-		c, v := crlCheckOf(t, cert, &VerifyOptions{AMD: vf})
+		c, v := crlCheckOf(t, cert, &VerifyOptions{TEE: []tee.Options{&sevsnp.Options{Verifier: vf}}})
 		if !errors.Is(c.Err(), amd.ErrNoCRL) || !strings.Contains(c.Detail, "does not say which of the ARK's lists it is") || v.Accepted() {
 			t.Errorf("crl check: %v %q, want ErrNoCRL and a refusal", c.Err(), c.Detail)
 		}
@@ -132,15 +134,15 @@ func TestSNPPeerCollateralDoesNotReplaceVerifiers(t *testing.T) {
 	// VCEK list (the ARK's VLEK list would look the same), so only
 	// sev_snp.allow_no_crl accepts the result.
 	t.Run("peer certificates only, no configured provider", func(t *testing.T) {
-		c, v := crlCheckOf(t, cert, &VerifyOptions{AMD: verifier()})
-		if ch, _ := v.AMD.Check(amd.CheckChain); !ch.OK {
+		c, v := crlCheckOf(t, cert, &VerifyOptions{TEE: []tee.Options{&sevsnp.Options{Verifier: verifier()}}})
+		if ch, _ := amdOf(v).Check(amd.CheckChain); !ch.OK {
 			t.Errorf("peer-only chain: %q", ch.Detail)
 		}
 		if !errors.Is(c.Err(), amd.ErrNoCRL) || !strings.Contains(c.Detail, "from certificate endorsements extension does not say which") || v.Accepted() {
 			t.Errorf("peer-only verification: %v; crl %q", v.Err, c.Detail)
 		}
 		allow := &appraise.Policy{AcceptAnyMeasurement: true, SNP: &appraise.SNPReference{AllowNoCRL: true}}
-		if _, v := crlCheckOf(t, cert, &VerifyOptions{AMD: verifier(), Policy: allow}); !v.Accepted() {
+		if _, v := crlCheckOf(t, cert, &VerifyOptions{Policy: allow, TEE: []tee.Options{&sevsnp.Options{Verifier: verifier()}}}); !v.Accepted() {
 			t.Errorf("peer-only verification with sev_snp.allow_no_crl: %+v", v.Appraisal)
 		}
 		for _, r := range v.Appraisal.Reasons {
@@ -171,17 +173,17 @@ func TestSNPPeerVLEKFillsGap(t *testing.T) {
 			own := &kds.Certificates{Intermediate: p.ASVK, Root: p.ARK, Source: "kds",
 				CRLs: []kds.CRL{{List: testSNPCRL(t, p, 2, snpNow.Add(-time.Hour), tc.revoked...), Kind: kds.CRLVLEK, Source: "kds"}}}
 			v, err := VerifyCertificate(context.Background(), cert, &VerifyOptions{Now: snpNow,
-				AMD: amd.NewVerifier(&amd.Config{ExtraRoots: []*x509.Certificate{p.ARK}}), AMDCertificates: kds.Static{C: own}})
+				TEE: []tee.Options{&sevsnp.Options{Verifier: amd.NewVerifier(&amd.Config{ExtraRoots: []*x509.Certificate{p.ARK}}), Certificates: kds.Static{C: own}}}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v.AMD == nil {
+			if amdOf(v) == nil {
 				t.Fatalf("no SEV-SNP result: %v", v.Err)
 			}
-			if c, _ := v.AMD.Check(amd.CheckChain); !c.OK {
+			if c, _ := amdOf(v).Check(amd.CheckChain); !c.OK {
 				t.Errorf("chain with the peer's VLEK: %q", c.Detail)
 			}
-			c, _ := v.AMD.Check(amd.CheckCRL)
+			c, _ := amdOf(v).Check(amd.CheckCRL)
 			if tc.want == nil && !c.OK || tc.want != nil && !errors.Is(c.Err(), tc.want) {
 				t.Errorf("crl check: %v %q, want %v", c.Err(), c.Detail, tc.want)
 			}
@@ -204,11 +206,11 @@ func TestSNPNoVLEKAnywhere(t *testing.T) {
 	own := &kds.Certificates{Intermediate: p.ASVK, Root: p.ARK, Source: "kds https://kdsintf.amd.com",
 		CRLs: []kds.CRL{{List: testSNPCRL(t, p, 1, snpNow.Add(-time.Hour)), Kind: kds.CRLVLEK, Source: "kds"}}}
 	v := VerifyEvidence(context.Background(), items[0], &VerifyOptions{Now: snpNow,
-		AMD: amd.NewVerifier(&amd.Config{ExtraRoots: []*x509.Certificate{p.ARK}}), AMDCertificates: kds.Static{C: own}})
-	if v.Accepted() || v.AMD == nil {
+		TEE: []tee.Options{&sevsnp.Options{Verifier: amd.NewVerifier(&amd.Config{ExtraRoots: []*x509.Certificate{p.ARK}}), Certificates: kds.Static{C: own}}}})
+	if v.Accepted() || amdOf(v) == nil {
 		t.Fatalf("accepted without a VLEK certificate: %+v", v.Appraisal)
 	}
-	if c, _ := v.AMD.Check(amd.CheckChain); !errors.Is(c.Err(), amd.ErrNoCertificate) {
+	if c, _ := amdOf(v).Check(amd.CheckChain); !errors.Is(c.Err(), amd.ErrNoCertificate) {
 		t.Errorf("chain check: %v %q, want ErrNoCertificate", c.Err(), c.Detail)
 	}
 	found := false

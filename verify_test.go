@@ -13,6 +13,10 @@ import (
 	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/armcca"
+	"github.com/ratls/ratls/tee/dcap"
+	"github.com/ratls/ratls/tee/sevsnp"
 	"github.com/ratls/ratls/testing/dcaptest"
 	"github.com/ratls/ratls/verify/intel"
 )
@@ -62,8 +66,8 @@ func (tp *testPlatform) endorsements(t *testing.T) *evidence.Endorsements {
 func (tp *testPlatform) options() *VerifyOptions {
 	return &VerifyOptions{
 		Now:    tp.pki.Now,
-		Intel:  intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{tp.pki.Root}, WithoutIntelRoot: true}),
 		Policy: tp.policy(),
+		TEE:    []tee.Options{&dcap.Options{Verifier: intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{tp.pki.Root}, WithoutIntelRoot: true})}},
 	}
 }
 
@@ -105,8 +109,8 @@ func TestVerifyCertificateWithEndorsements(t *testing.T) {
 		if v.Err != nil || !v.Accepted() || v.Appraisal.Status != appraise.Affirming {
 			t.Fatalf("tdx=%v: %v %+v", tdx, v.Err, v.Appraisal)
 		}
-		if v.Binding.Status != evidence.BindingOK || v.Intel.TCB.Status != pcs.StatusUpToDate || v.Intel.Collateral.Source != "certificate endorsements extension" {
-			t.Errorf("tdx=%v: binding %s, status %s, source %s", tdx, v.Binding.Status, v.Intel.TCB.Status, v.Intel.Collateral.Source)
+		if v.Binding.Status != evidence.BindingOK || intelOf(v).TCB.Status != pcs.StatusUpToDate || intelOf(v).Collateral.Source != "certificate endorsements extension" {
+			t.Errorf("tdx=%v: binding %s, status %s, source %s", tdx, v.Binding.Status, intelOf(v).TCB.Status, intelOf(v).Collateral.Source)
 		}
 	}
 }
@@ -133,7 +137,7 @@ func TestVerifyCertificateRejections(t *testing.T) {
 	}
 	// With a provider instead of endorsements it is accepted.
 	opt := tp.options()
-	opt.Collateral = staticCollateral(t, tp)
+	dcapOf(opt).Collateral = staticCollateral(t, tp)
 	if v, _ = VerifyCertificate(ctx, tp.certificate(t, nil), opt); !v.Accepted() {
 		t.Errorf("collateral from a provider: %+v", v.Appraisal)
 	}
@@ -200,7 +204,7 @@ func TestEndorsementsFromCollateral(t *testing.T) {
 	}
 	cert := tp.certificate(t, &CertificateOptions{Endorsements: EndorsementsFromCollateral(loaded)})
 	v, err := VerifyCertificate(context.Background(), cert, tp.options())
-	if err != nil || !v.Accepted() || v.Intel.Collateral.Source != "certificate endorsements extension" {
+	if err != nil || !v.Accepted() || intelOf(v).Collateral.Source != "certificate endorsements extension" {
 		t.Fatalf("%v %+v", err, v.Appraisal)
 	}
 }
@@ -224,9 +228,9 @@ func TestVerifyEvidenceSNPAndCCA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opt := &VerifyOptions{Now: time.Date(2022, 9, 25, 0, 55, 28, 0, time.UTC), AMDCertificates: kds.Static{C: certs}}
+	opt := &VerifyOptions{Now: time.Date(2022, 9, 25, 0, 55, 28, 0, time.UTC), TEE: []tee.Options{&sevsnp.Options{Certificates: kds.Static{C: certs}}}}
 	v := VerifyEvidence(ctx, items[0], opt)
-	if v.AMD == nil || v.Accepted() {
+	if amdOf(v) == nil || v.Accepted() {
 		t.Fatalf("default policy must refuse a debug guest without CRL: %+v", v.Appraisal)
 	}
 	opt.Policy = &appraise.Policy{AllowDebug: true, SNP: &appraise.SNPReference{AllowNoCRL: true}}
@@ -248,7 +252,7 @@ func TestVerifyEvidenceSNPAndCCA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v = VerifyEvidence(ctx, items[0], &VerifyOptions{CCAKey: cpak}); !v.Accepted() || v.CCA == nil {
+	if v = VerifyEvidence(ctx, items[0], &VerifyOptions{TEE: []tee.Options{&armcca.Options{Key: cpak}}}); !v.Accepted() || ccaOf(v) == nil {
 		t.Fatalf("CCA token: %v %+v", v.Err, v.Appraisal)
 	}
 	if v = VerifyEvidence(ctx, items[0], nil); v.Accepted() {
@@ -315,7 +319,7 @@ func TestVerifyCertificateSNPEndorsements(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.AMD == nil || v.Accepted() {
+	if amdOf(v) == nil || v.Accepted() {
 		t.Fatalf("want a rejected SNP verification, got %+v", v.Appraisal)
 	}
 	for _, r := range v.Appraisal.Reasons {
@@ -323,7 +327,7 @@ func TestVerifyCertificateSNPEndorsements(t *testing.T) {
 			t.Errorf("unexpected reason %s: %s", r.Check, r.Message)
 		}
 	}
-	if c, ok := v.AMD.Check("chain"); !ok || !c.OK {
+	if c, ok := amdOf(v).Check("chain"); !ok || !c.OK {
 		t.Errorf("chain from the endorsements did not verify: %+v", c)
 	}
 }

@@ -24,7 +24,10 @@ import (
 	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/ear"
 	"github.com/ratls/ratls/inspect"
+	"github.com/ratls/ratls/verify/amd"
+	"github.com/ratls/ratls/verify/arm"
 	"github.com/ratls/ratls/verify/checks"
+	"github.com/ratls/ratls/verify/intel"
 )
 
 // MaxInput bounds what the explorer analyses.
@@ -163,7 +166,8 @@ func describe(v *ratls.Verification) *Verification {
 	if v.Binding != nil {
 		out.KeyBinding = string(v.Binding.Status)
 	}
-	if r := v.Intel; r != nil {
+	switch r := v.Result.(type) {
+	case *intel.Result:
 		out.Checks = append(out.Checks, r.Checks...)
 		out.TEE = "Intel SGX/TDX"
 		if t := r.TCB; t != nil {
@@ -175,15 +179,13 @@ func describe(v *ratls.Verification) *Verification {
 		if a := r.TrustAnchor; a != nil {
 			out.TrustAnchor = a.Subject + anchorNote(a.Intel, a.Simulated, "Intel")
 		}
-	}
-	if r := v.AMD; r != nil {
+	case *amd.Result:
 		out.Checks = append(out.Checks, r.Checks...)
 		out.TEE = "AMD SEV-SNP"
 		if a := r.TrustAnchor; a != nil {
 			out.TrustAnchor = a.Subject + anchorNote(a.AMD, false, "AMD")
 		}
-	}
-	if r := v.CCA; r != nil {
+	case *arm.Result:
 		out.Checks = append(out.Checks, r.Checks...)
 		out.TEE = "Arm CCA"
 	}

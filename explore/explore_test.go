@@ -19,6 +19,8 @@ import (
 	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/ear"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/dcap"
 )
 
 const qvl = "../collateral/pcs/testdata/dcap-qvl/"
@@ -41,7 +43,7 @@ func tdxConfig(t *testing.T) *Config {
 		t.Fatal(err)
 	}
 	at := time.Date(2025, 7, 19, 10, 0, 34, 0, time.UTC)
-	return &Config{Verify: ratls.VerifyOptions{Collateral: pcs.Static{C: c}}, Now: func() time.Time { return at }}
+	return &Config{Verify: ratls.VerifyOptions{TEE: []tee.Options{&dcap.Options{Collateral: pcs.Static{C: c}}}}, Now: func() time.Time { return at }}
 }
 
 func findNode(nodes []*Node, name string) *Node {

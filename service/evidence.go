@@ -13,6 +13,9 @@ import (
 	"strings"
 	"time"
 
+	teefamily "github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/sevsnp"
+
 	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/collateral/kds"
@@ -90,7 +93,7 @@ func (s *Server) appraise(ctx context.Context, sub *submission) (*outcome, error
 	opt.Policy, opt.Nonce, opt.Now = pol, sub.nonce, s.now()
 	if ev.amdCerts != nil {
 		// The auxblob's certificates only fill gaps; its CRL adds revocations.
-		opt.AMDCertificates = kds.WithPeer(opt.AMDCertificates, ev.amdCerts)
+		opt.TEE = sevsnp.WithPeer(opt.TEE, ev.amdCerts)
 	}
 	var v *ratls.Verification
 	if ev.cert != nil {
@@ -104,7 +107,7 @@ func (s *Server) appraise(ctx context.Context, sub *submission) (*outcome, error
 	} else {
 		v = ratls.VerifyEvidence(ctx, ev.item, &opt)
 	}
-	tee := teeName(v)
+	tee := v.TEE
 	if tee == "" {
 		return nil, problem(http.StatusUnprocessableEntity, probUnsupported, "Unsupported evidence",
 			"%s evidence is recognized but cannot be verified: %s", v.Item.Kind, v.Item.Note)
@@ -116,7 +119,7 @@ func (s *Server) appraise(ctx context.Context, sub *submission) (*outcome, error
 	s.metrics.stage("verify", time.Since(t1))
 	issuing = true
 	return s.issue(ctx, sub, &verdict{tee: tee, policyID: pol.ID, reasons: v.Appraisal.Reasons, at: opt.Now,
-		submods: submodules(tee, v, pol)})
+		submods: v.Submodules(pol)})
 }
 
 // isEvidenceProblem reports whether a problem is about the evidence itself
@@ -264,22 +267,6 @@ func (s *Server) hideSources(ctx context.Context, sub *submission, reasons []app
 	}
 }
 
-// teeName names the EAR submodule of a verification; "" when nothing was
-// verified.
-func teeName(v *ratls.Verification) string {
-	switch {
-	case v.Intel != nil:
-		return v.Intel.TEE
-	case v.AMD != nil:
-		return "sev_snp"
-	case v.CCA != nil:
-		return "cca"
-	case v.Azure != nil:
-		return "azure_vtpm"
-	}
-	return ""
-}
-
 func parseCertificate(der []byte) (*parsed, error) {
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
@@ -303,7 +290,7 @@ func rawItem(mt string, body []byte, is func(*evidence.Item) bool, what string) 
 		}
 	}
 	for _, it := range items {
-		if it.Quote != nil || it.SNP != nil || it.CCA != nil || it.Azure != nil {
+		if teefamily.For(it) != nil {
 			return &parsed{item: it}, nil
 		}
 	}

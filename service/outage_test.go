@@ -19,6 +19,9 @@ import (
 	"github.com/ratls/ratls/service"
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/store"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/dcap"
+	"github.com/ratls/ratls/tee/sevsnp"
 )
 
 // outage is a collateral source (Intel PCS or AMD KDS) that is down: it
@@ -68,7 +71,7 @@ func hangUp(t *testing.T) (base string, accepted *atomic.Int64) {
 // through the usual in-memory cache, on the service's clock.
 func intelOutageFixture(t *testing.T, base string) *fixture {
 	return newFixture(t, fixtureOptions{mutate: func(c *service.Config) {
-		c.Verify.Collateral = pcs.NewCache(pcs.NewClient(pcs.ClientConfig{BaseURL: base}), pcs.CacheConfig{Now: c.Now})
+		tee.Edit[dcap.Options](&c.Verify.TEE).Collateral = pcs.NewCache(pcs.NewClient(pcs.ClientConfig{BaseURL: base}), pcs.CacheConfig{Now: c.Now})
 	}})
 }
 
@@ -194,8 +197,8 @@ func TestSessionCollateralOutage(t *testing.T) {
 func TestAttestAMDCollateralOutage(t *testing.T) {
 	kdsDown := newOutage(t, "300")
 	f := newFixture(t, fixtureOptions{mutate: func(c *service.Config) {
-		c.Verify.AMDCertificates = kds.NewCache(kds.NewClient(kds.ClientConfig{BaseURL: kdsDown.url}), kds.CacheConfig{Now: c.Now})
-		c.Verify.AMDProduct = "Milan"
+		tee.Edit[sevsnp.Options](&c.Verify.TEE).Certificates = kds.NewCache(kds.NewClient(kds.ClientConfig{BaseURL: kdsDown.url}), kds.CacheConfig{Now: c.Now})
+		tee.Edit[sevsnp.Options](&c.Verify.TEE).Product = "Milan"
 	}})
 	report, err := os.ReadFile("../verify/amd/testdata/snp-go-sev-guest/attestation.bin")
 	if err != nil {

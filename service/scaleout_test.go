@@ -16,6 +16,8 @@ import (
 	"github.com/ratls/ratls/service/shared"
 	"github.com/ratls/ratls/service/store"
 	"github.com/ratls/ratls/service/store/storetest"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/dcap"
 )
 
 // backends runs a test on SQLite (replicas as processes on one host) and on
@@ -194,7 +196,7 @@ func TestScaleOutSharedCollateral(t *testing.T) {
 		withUpstream := func(up pcs.Provider) func(*service.Config) {
 			return func(c *service.Config) {
 				sh := shared.NewIntel(c.Store, up, shared.Config{Now: c.Now})
-				c.Verify.Collateral = pcs.NewCache(sh, pcs.CacheConfig{Now: c.Now})
+				tee.Edit[dcap.Options](&c.Verify.TEE).Collateral = pcs.NewCache(sh, pcs.CacheConfig{Now: c.Now})
 				c.CollateralStats = func() map[string]uint64 { return sh.Stats().Map() }
 			}
 		}

@@ -20,6 +20,8 @@ import (
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/store"
 	"github.com/ratls/ratls/service/store/storetest"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/dcap"
 	"github.com/ratls/ratls/verify/intel"
 )
 
@@ -45,7 +47,7 @@ func TestGracefulShutdown(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	srv, err := service.New(context.Background(), service.Config{
 		Store: st, Signer: key, Rate: -1,
-		Verify: ratls.VerifyOptions{Intel: intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{simu.Root()}}), Collateral: simu.Provider()},
+		Verify: ratls.VerifyOptions{TEE: []tee.Options{&dcap.Options{Verifier: intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{simu.Root()}}), Collateral: simu.Provider()}}},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

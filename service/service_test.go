@@ -29,6 +29,8 @@ import (
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/store"
 	"github.com/ratls/ratls/service/store/storetest"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/dcap"
 	"github.com/ratls/ratls/verify/intel"
 )
 
@@ -90,8 +92,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 		Store:  f.st,
 		Signer: key,
 		Verify: ratls.VerifyOptions{
-			Intel:      intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}}),
-			Collateral: s.Provider(),
+			TEE: []tee.Options{&dcap.Options{Verifier: intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}}), Collateral: s.Provider()}},
 		},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now:    f.clock,
@@ -734,7 +735,7 @@ func TestRATLSCertificate(t *testing.T) {
 func TestCacheMetrics(t *testing.T) {
 	var v *intel.Verifier
 	f := newFixture(t, fixtureOptions{mutate: func(c *service.Config) {
-		v = c.Verify.Intel
+		v = tee.Find[*dcap.Options](c.Verify.TEE).Verifier
 		c.CacheStats = func() map[string]intel.CacheStats {
 			out := map[string]intel.CacheStats{}
 			for name, s := range v.CacheStats() {

@@ -13,6 +13,8 @@ import (
 	"github.com/ratls/ratls/evidence/snp"
 	"github.com/ratls/ratls/service"
 	"github.com/ratls/ratls/service/api"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/sevsnp"
 	"github.com/ratls/ratls/testing/amdtest"
 	"github.com/ratls/ratls/verify/amd"
 )
@@ -58,8 +60,8 @@ func TestSNPAuxBlobDoesNotReplaceConfiguredCertificates(t *testing.T) {
 	reasons := func(t *testing.T, configured kds.Provider) map[string]appraise.Reason {
 		t.Helper()
 		f := newFixture(t, fixtureOptions{mutate: func(c *service.Config) {
-			c.Verify.AMD = amd.NewVerifier(&amd.Config{ExtraRoots: []*x509.Certificate{p.ARK}})
-			c.Verify.AMDCertificates = configured
+			tee.Edit[sevsnp.Options](&c.Verify.TEE).Verifier = amd.NewVerifier(&amd.Config{ExtraRoots: []*x509.Certificate{p.ARK}})
+			tee.Edit[sevsnp.Options](&c.Verify.TEE).Certificates = configured
 		}})
 		r := f.do("POST", api.PathAttest, "", api.MediaTSMReport, body)
 		var res struct {

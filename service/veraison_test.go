@@ -28,7 +28,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"github.com/ratls/ratls/collateral/kds"
 	"io"
 	"net/http"
 	"net/url"
@@ -36,15 +35,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ratls/ratls/collateral/kds"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/armcca"
+	"github.com/ratls/ratls/tee/sevsnp"
+
+	"net/http/httptest"
+	"slices"
+	"sync"
+
 	"github.com/ratls/ratls/ear"
 	"github.com/ratls/ratls/evidence/snp"
 	"github.com/ratls/ratls/service"
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/testing/ccatest"
 	"github.com/ratls/ratls/verify/amd"
-	"net/http/httptest"
-	"slices"
-	"sync"
 )
 
 // veraisonSessionMedia is the Accept of every apiclient session request.
@@ -346,8 +351,8 @@ func TestVeraisonTSMReport(t *testing.T) {
 	own := &kds.Certificates{Intermediate: p.ASK, Root: p.ARK, Source: "configured",
 		CRLs: []kds.CRL{{List: crl, Kind: kds.CRLVCEK, Source: "configured"}}}
 	f := newFixture(t, fixtureOptions{mutate: func(c *service.Config) {
-		c.Verify.AMD = amd.NewVerifier(&amd.Config{ExtraRoots: []*x509.Certificate{p.ARK}})
-		c.Verify.AMDCertificates = kds.Static{C: own}
+		tee.Edit[sevsnp.Options](&c.Verify.TEE).Verifier = amd.NewVerifier(&amd.Config{ExtraRoots: []*x509.Certificate{p.ARK}})
+		tee.Edit[sevsnp.Options](&c.Verify.TEE).Certificates = kds.Static{C: own}
 	}})
 	c := &apiclient{t: t, base: f.http.URL, size: 64}
 	for _, tc := range []struct {
@@ -472,7 +477,7 @@ func ccaFixture(t *testing.T) (*fixture, *ccatest.Platform) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newFixture(t, fixtureOptions{mutate: func(c *service.Config) { c.Verify.CCAKey = p.Public() }}), p
+	return newFixture(t, fixtureOptions{mutate: func(c *service.Config) { tee.Edit[armcca.Options](&c.Verify.TEE).Key = p.Public() }}), p
 }
 
 // "evcli cca verify-as attester": nonceSize=64, the token made with the

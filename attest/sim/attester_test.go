@@ -18,6 +18,8 @@ import (
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/quote"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/dcap"
 	"github.com/ratls/ratls/verify/intel"
 )
 
@@ -445,8 +447,8 @@ func TestCallsAndCancel(t *testing.T) {
 // simulation root is trusted.
 func TestRATLSCertificate(t *testing.T) {
 	s := newSim(t)
-	for _, tee := range []string{"sgx", "tdx"} {
-		att, _ := s.Attester(tee, sim.Measurements{})
+	for _, kind := range []string{"sgx", "tdx"} {
+		att, _ := s.Attester(kind, sim.Measurements{})
 		key, err := ratls.GenerateKey(ratls.KeyECDSAP256)
 		if err != nil {
 			t.Fatal(err)
@@ -459,26 +461,27 @@ func TestRATLSCertificate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		coll, _ := s.Collateral(tee)
+		coll, _ := s.Collateral(kind)
 		v, err := ratls.VerifyCertificate(context.Background(), cert, &ratls.VerifyOptions{
-			Now: s.Now(), Intel: simVerifier(s), Collateral: pcs.Static{C: coll},
+			Now: s.Now(),
+			TEE: []tee.Options{&dcap.Options{Verifier: simVerifier(s), Collateral: pcs.Static{C: coll}}},
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if v.Err != nil || !v.Accepted() {
-			t.Errorf("%s: want accepted, got err %v, appraisal %+v", tee, v.Err, v.Appraisal)
+			t.Errorf("%s: want accepted, got err %v, appraisal %+v", kind, v.Err, v.Appraisal)
 		}
 		if att.Calls() < 1 {
-			t.Errorf("%s: attester not called", tee)
+			t.Errorf("%s: attester not called", kind)
 		}
 		// Trusting only Intel's root, the same certificate is rejected.
-		v, err = ratls.VerifyCertificate(context.Background(), cert, &ratls.VerifyOptions{Now: s.Now(), Collateral: pcs.Static{C: coll}})
+		v, err = ratls.VerifyCertificate(context.Background(), cert, &ratls.VerifyOptions{Now: s.Now(), TEE: []tee.Options{&dcap.Options{Collateral: pcs.Static{C: coll}}}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if v.Accepted() || !errors.Is(v.Err, intel.ErrChain) {
-			t.Errorf("%s, Intel root only: want rejected with ErrChain, got accepted %v, err %v", tee, v.Accepted(), v.Err)
+			t.Errorf("%s, Intel root only: want rejected with ErrChain, got accepted %v, err %v", kind, v.Accepted(), v.Err)
 		}
 	}
 }

@@ -17,9 +17,9 @@ func (f *verifyFlags) offlineCollateral(opt *ratls.VerifyOptions, roots []*x509.
 	if err != nil {
 		return inputErr("--collateral: %v", err)
 	}
-	opt.Collateral = o
-	if opt.PCKChainPEM == nil && o.PCKCertChain != nil {
-		opt.PCKChainPEM = pcs.EncodePEMChain(o.PCKCertChain)
+	dcapOptions(opt).Collateral = o
+	if dcapOptions(opt).PCKChainPEM == nil && o.PCKCertChain != nil {
+		dcapOptions(opt).PCKChainPEM = pcs.EncodePEMChain(o.PCKCertChain)
 	}
 	return nil
 }

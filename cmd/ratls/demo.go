@@ -18,11 +18,13 @@ import (
 	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/attest/sim"
 	"github.com/ratls/ratls/inspect"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/dcap"
 	"github.com/ratls/ratls/verify/intel"
 )
 
 func newDemoCommand() *cobra.Command {
-	var tee string
+	var teeName string
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run an attested TLS server and client on loopback with a simulated TEE",
@@ -37,13 +39,13 @@ Nothing leaves the machine. Simulated evidence proves nothing about
 hardware: the client trusts the simulator's root only because the demo
 configures it to.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runDemo(cmd, tee) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runDemo(cmd, teeName) },
 	}
-	cmd.Flags().StringVar(&tee, "tee", "tdx", "simulated TEE: tdx or sgx")
+	cmd.Flags().StringVar(&teeName, "tee", "tdx", "simulated TEE: tdx or sgx")
 	return cmd
 }
 
-func runDemo(cmd *cobra.Command, tee string) error {
+func runDemo(cmd *cobra.Command, simTEE string) error {
 	w := cmd.OutOrStdout()
 	step := func(format string, args ...any) { fmt.Fprintf(w, "==> "+format+"\n", args...) }
 
@@ -51,13 +53,13 @@ func runDemo(cmd *cobra.Command, tee string) error {
 	if err != nil {
 		return err
 	}
-	att, err := s.Attester(tee, sim.Measurements{})
+	att, err := s.Attester(simTEE, sim.Measurements{})
 	if err != nil {
 		return inputErr("--tee: %v", err)
 	}
-	step("Simulated %s TEE created (root %q)", strings.ToUpper(tee), s.Root().Subject.CommonName)
+	step("Simulated %s TEE created (root %q)", strings.ToUpper(simTEE), s.Root().Subject.CommonName)
 
-	end, err := simEndorsements(s, tee)
+	end, err := simEndorsements(s, simTEE)
 	if err != nil {
 		return err
 	}
@@ -75,7 +77,7 @@ func runDemo(cmd *cobra.Command, tee string) error {
 	roots := []*x509.Certificate{s.Root()}
 	verifier := intel.NewVerifier(&intel.Config{ExtraRoots: roots})
 	policy := referencePolicy(att)
-	pv := ratls.NewPeerVerifier(&ratls.VerifyOptions{Intel: verifier, Policy: policy, Now: time.Now()})
+	pv := ratls.NewPeerVerifier(&ratls.VerifyOptions{Policy: policy, Now: time.Now(), TEE: []tee.Options{&dcap.Options{Verifier: verifier}}})
 	var got *ratls.Verification
 	pv.OnVerified = func(v *ratls.Verification) { got = v }
 	step("Client connecting; it trusts the simulator's root and expects these measurements: %s", policySummary(policy))
@@ -107,7 +109,7 @@ func runDemo(cmd *cobra.Command, tee string) error {
   - the TLS key belongs to that TEE: the quote commits to the certificate's public key (key binding %s),
     and the handshake proved the server holds that key.
   The root is SIMULATED: on real hardware the same checks run against Intel's root, and nothing else changes.
-`, got.Intel.TCB.Status, got.Binding.Status)
+`, got.Result.(*intel.Result).TCB.Status, got.Binding.Status)
 
 	// A client expecting other code refuses the same server and says why.
 	wrong := referencePolicy(att)
@@ -117,7 +119,7 @@ func runDemo(cmd *cobra.Command, tee string) error {
 	} else {
 		wrong.SGX.MREnclave = []string{strings.Repeat("00", 32)}
 	}
-	pv2 := ratls.NewPeerVerifier(&ratls.VerifyOptions{Intel: verifier, Policy: wrong, Now: time.Now()})
+	pv2 := ratls.NewPeerVerifier(&ratls.VerifyOptions{Policy: wrong, Now: time.Now(), TEE: []tee.Options{&dcap.Options{Verifier: verifier}}})
 	_, err = tls.DialWithDialer(&net.Dialer{Timeout: defaultTimeout}, "tcp", ln.Addr().String(), ratls.ClientConfig(pv2, nil))
 	var pe *ratls.PeerError
 	if !errors.As(err, &pe) {

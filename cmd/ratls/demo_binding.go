@@ -15,6 +15,8 @@ import (
 	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/attest/sim"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/dcap"
 	"github.com/ratls/ratls/verify/intel"
 )
 
@@ -26,7 +28,7 @@ func demoBinding(cmd *cobra.Command, s *sim.Sim, iss *ratls.Issuer, certAddr str
 	w := cmd.OutOrStdout()
 	ctx, cancel := context.WithTimeout(contextOf(cmd), time.Minute)
 	defer cancel()
-	pv := ratls.NewPeerVerifier(&ratls.VerifyOptions{Intel: verifier, Policy: policy, Now: time.Now()})
+	pv := ratls.NewPeerVerifier(&ratls.VerifyOptions{Policy: policy, Now: time.Now(), TEE: []tee.Options{&dcap.Options{Verifier: verifier}}})
 
 	// Nonce mode: a certificate made for this connection.
 	cfg, err := pv.FreshClientConfig(nil)
@@ -58,7 +60,7 @@ func demoBinding(cmd *cobra.Command, s *sim.Sim, iss *ratls.Issuer, certAddr str
 		}
 	})
 	// Post-handshake evidence carries no collateral: the client has it.
-	opts := &ratls.VerifyOptions{Intel: verifier, Policy: policy, Collateral: s.Provider(), Now: time.Now()}
+	opts := &ratls.VerifyOptions{Policy: policy, Now: time.Now(), TEE: []tee.Options{&dcap.Options{Verifier: verifier, Collateral: s.Provider()}}}
 	client := &ratls.PostHandshake{Peers: ratls.NewPeerVerifier(opts)}
 	c, v, err := client.Dial(ctx, "tcp", phLn.Addr().String())
 	if err != nil {

@@ -24,6 +24,8 @@ import (
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/client"
 	"github.com/ratls/ratls/service/store"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/dcap"
 	"github.com/ratls/ratls/verify/intel"
 )
 
@@ -57,7 +59,7 @@ func demoService(cmd *cobra.Command, s *sim.Sim, att *sim.Attester, verifier *in
 		Store: st, Signer: key, Version: buildVersion().Version,
 		// The built-in policy has the simulated TEE's reference values, so
 		// the only reservation is the simulated root.
-		Verify: ratls.VerifyOptions{Intel: verifier, Collateral: pcs.Static{C: col}, Policy: referencePolicy(att)},
+		Verify: ratls.VerifyOptions{Policy: referencePolicy(att), TEE: []tee.Options{&dcap.Options{Verifier: verifier, Collateral: pcs.Static{C: col}}}},
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	})
 	if err != nil {

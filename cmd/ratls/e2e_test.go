@@ -29,6 +29,8 @@ import (
 
 	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/attest/sim"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/dcap"
 	"github.com/ratls/ratls/verify/intel"
 )
 
@@ -117,7 +119,7 @@ func simVerifier(t *testing.T, dir string) *ratls.PeerVerifier {
 		t.Fatal(err)
 	}
 	v := intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}, WithoutIntelRoot: true})
-	return ratls.NewPeerVerifier(&ratls.VerifyOptions{Intel: v, Policy: sim.ReferencePolicy(sim.Measurements{})})
+	return ratls.NewPeerVerifier(&ratls.VerifyOptions{Policy: sim.ReferencePolicy(sim.Measurements{}), TEE: []tee.Options{&dcap.Options{Verifier: v}}})
 }
 
 // server is a "ratls serve" running in the test process.
@@ -634,7 +636,7 @@ func TestServeUpstream(t *testing.T) {
 					t.Errorf("status %d, body %q, %v", resp.StatusCode, body, err)
 				}
 				v := pv.Verification(*resp.TLS)
-				if v == nil || !v.Accepted() || v.Intel == nil || v.Intel.TrustAnchor == nil || !v.Intel.TrustAnchor.Simulated {
+				if r, _ := v.Result.(*intel.Result); !v.Accepted() || r == nil || r.TrustAnchor == nil || !r.TrustAnchor.Simulated {
 					t.Errorf("verification of the front end: %+v", v)
 				}
 			})

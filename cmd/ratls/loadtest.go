@@ -40,6 +40,8 @@ import (
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/client"
 	"github.com/ratls/ratls/service/store"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/dcap"
 	"github.com/ratls/ratls/verify/intel"
 )
 
@@ -365,8 +367,7 @@ func loadtest(ctx context.Context, f *loadtestFlags, logw io.Writer) (*loadRepor
 	// Warm collateral: the same parsed collateral for every request, as a
 	// warm cache gives; one verifier, whose caches both sides share.
 	opt := ratls.VerifyOptions{
-		Intel:      intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}, CacheBytes: cacheBytes}),
-		Collateral: pcs.Static{C: coll},
+		TEE: []tee.Options{&dcap.Options{Verifier: intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}, CacheBytes: cacheBytes}), Collateral: pcs.Static{C: coll}}},
 	}
 	var quotes []*loadQuote
 	var fleet *loadFleet
@@ -378,7 +379,7 @@ func loadtest(ctx context.Context, f *loadtestFlags, logw io.Writer) (*loadRepor
 		}
 		fetches = &countingProvider{next: s.Provider()}
 		lookups = &countingProvider{next: pcs.NewCache(fetches, pcs.CacheConfig{MaxBytes: cacheBytes})}
-		opt.Collateral = lookups
+		dcapOptions(&opt).Collateral = lookups
 		fleet = &loadFleet{Platforms: f.platforms}
 		fmt.Fprintf(logw, "loadtest: first pass, every machine new to the verifier\n")
 		if err := firstPass(ctx, quotes, &opt, fleet); err != nil {
@@ -436,7 +437,7 @@ func loadtest(ctx context.Context, f *loadtestFlags, logw io.Writer) (*loadRepor
 			drive(ctx, d.n, f.warmup, d.label, d.op, nil)
 		}
 	}
-	platformsBefore := opt.Intel.CacheStats()["platforms"]
+	platformsBefore := dcapOptions(&opt).Verifier.CacheStats()["platforms"]
 	// The phases take turns, a slice of the duration each, so that a
 	// disturbance of the machine hits them alike.
 	slice := f.duration / time.Duration(f.rounds)
@@ -468,7 +469,7 @@ func loadtest(ctx context.Context, f *loadtestFlags, logw io.Writer) (*loadRepor
 		rep.CPURatio = rep.InProcess.CPUPerOpMicros / c
 	}
 	if fleet != nil {
-		after := opt.Intel.CacheStats()["platforms"]
+		after := dcapOptions(&opt).Verifier.CacheStats()["platforms"]
 		fleet.PlatformCache = after
 		if n := (after.Hits - platformsBefore.Hits) + (after.Misses - platformsBefore.Misses); n > 0 {
 			fleet.MeasuredHitPercent = 100 * float64(after.Hits-platformsBefore.Hits) / float64(n)

@@ -14,6 +14,8 @@ import (
 
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/service"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/dcap"
 )
 
 // downSource is a collateral source answering every request with 503 and
@@ -109,7 +111,7 @@ func TestVerifyAMDCollateralUnavailable(t *testing.T) {
 func TestVerifyRemoteCollateralUnavailable(t *testing.T) {
 	pcsURL, _ := downSource(t)
 	r := startRemoteService(t, func(c *service.Config) {
-		c.Verify.Collateral = pcs.NewCache(pcs.NewClient(pcs.ClientConfig{BaseURL: pcsURL}), pcs.CacheConfig{})
+		tee.Edit[dcap.Options](&c.Verify.TEE).Collateral = pcs.NewCache(pcs.NewClient(pcs.ClientConfig{BaseURL: pcsURL}), pcs.CacheConfig{})
 	}, nil)
 	path, _ := r.quoteFile(t, r.tdx, "quote.bin")
 	code, out, stderr := runBounded(t, "verify", "--json", "--verifier", r.url, path)

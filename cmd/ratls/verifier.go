@@ -261,40 +261,42 @@ func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*se
 		return nil, nil, err
 	}
 	// Verifiers of its own, whose caches the service reports.
-	if opt.Intel == nil {
-		opt.Intel = intel.NewVerifier(&intel.Config{CacheBytes: cacheBytes})
+	if dcapOptions(opt).Verifier == nil {
+		dcapOptions(opt).Verifier = intel.NewVerifier(&intel.Config{CacheBytes: cacheBytes})
 	}
-	if opt.AMD == nil {
-		opt.AMD = amd.NewVerifier(&amd.Config{CacheBytes: cacheBytes})
+	if sevsnpOptions(opt).Verifier == nil {
+		sevsnpOptions(opt).Verifier = amd.NewVerifier(&amd.Config{CacheBytes: cacheBytes})
 	}
-	if opt.CCA == nil {
-		opt.CCA = arm.NewVerifier(&arm.Config{CacheBytes: cacheBytes})
+	if ccaOptions(opt).Verifier == nil {
+		ccaOptions(opt).Verifier = arm.NewVerifier(&arm.Config{CacheBytes: cacheBytes})
 	}
 	caches := map[string]func() map[string]lru.Stats{
-		"intel_": opt.Intel.CacheStats,
-		"amd_":   opt.AMD.CacheStats,
-		"cca_":   func() map[string]lru.Stats { return map[string]lru.Stats{"platform_tokens": opt.CCA.CacheStats()} },
+		"intel_": dcapOptions(opt).Verifier.CacheStats,
+		"amd_":   sevsnpOptions(opt).Verifier.CacheStats,
+		"cca_": func() map[string]lru.Stats {
+			return map[string]lru.Stats{"platform_tokens": ccaOptions(opt).Verifier.CacheStats()}
+		},
 	}
 	var stats []func() map[string]uint64
 	var intelUp pcs.Provider
 	if online {
 		intelUp = pcs.NewClient(pcs.ClientConfig{BaseURL: f.pccs, HTTPClient: &http.Client{Timeout: f.timeout}})
 	}
-	if opt.Collateral == nil {
+	if dcapOptions(opt).Collateral == nil {
 		sh := shared.NewIntel(store.Bounded(st, f.dbTimeout), intelUp, shared.Config{Logger: logger})
 		c := pcs.NewCache(sh, pcs.CacheConfig{RefreshBefore: f.refreshEarly, MaxBytes: cacheBytes})
-		opt.Collateral = c
+		dcapOptions(opt).Collateral = c
 		stats = append(stats, prefixed("intel_", func() map[string]uint64 { return sh.Stats().Map() }))
 		caches["pcs_"] = func() map[string]lru.Stats { return map[string]lru.Stats{"collateral": c.Stats()} }
 	}
-	if opt.AMDCertificates == nil {
+	if sevsnpOptions(opt).Certificates == nil {
 		var amdUp kds.Provider
 		if amdOnline {
 			amdUp = f.kdsClient()
 		}
 		sh := shared.NewAMD(store.Bounded(st, f.dbTimeout), amdUp, shared.Config{Logger: logger})
 		c := kds.NewCache(sh, kds.CacheConfig{MaxBytes: cacheBytes})
-		opt.AMDCertificates = c
+		sevsnpOptions(opt).Certificates = c
 		stats = append(stats, prefixed("amd_", func() map[string]uint64 { return sh.Stats().Map() }))
 		caches["kds_"] = func() map[string]lru.Stats { return map[string]lru.Stats{"certificates": c.Stats()} }
 	}

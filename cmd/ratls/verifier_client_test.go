@@ -33,6 +33,9 @@ import (
 	"github.com/ratls/ratls/service/client"
 	"github.com/ratls/ratls/service/store"
 	"github.com/ratls/ratls/service/store/storetest"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/armcca"
+	"github.com/ratls/ratls/tee/dcap"
 	"github.com/ratls/ratls/testing/ccatest"
 	"github.com/ratls/ratls/verify/intel"
 )
@@ -76,8 +79,7 @@ func startRemoteService(t *testing.T, mutate func(*service.Config), wrap func(ht
 		Store:  st,
 		Signer: key,
 		Verify: ratls.VerifyOptions{
-			Intel:      intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}}),
-			Collateral: s.Provider(),
+			TEE: []tee.Options{&dcap.Options{Verifier: intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}}), Collateral: s.Provider()}},
 		},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Rate:   -1,
@@ -349,7 +351,7 @@ func TestVerifyRemoteCCA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := startRemoteService(t, func(c *service.Config) { c.Verify.CCAKey = p.Public() }, nil)
+	r := startRemoteService(t, func(c *service.Config) { tee.Edit[armcca.Options](&c.Verify.TEE).Key = p.Public() }, nil)
 	token, err := p.Token(ccatest.NewRealm(nil))
 	if err != nil {
 		t.Fatal(err)

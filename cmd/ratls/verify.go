@@ -31,6 +31,8 @@ import (
 	"github.com/ratls/ratls/inspect"
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/client"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/dcap"
 	"github.com/ratls/ratls/verify/amd"
 	"github.com/ratls/ratls/verify/arm"
 	azureverify "github.com/ratls/ratls/verify/azure"
@@ -200,7 +202,7 @@ func firstReason(a *appraise.Appraisal) string {
 
 // options turns flags into verification options.
 func (f *verifyFlags) options() (*ratls.VerifyOptions, error) {
-	opt := &ratls.VerifyOptions{Update: pcs.Update(f.update)}
+	opt := &ratls.VerifyOptions{TEE: []tee.Options{&dcap.Options{Update: pcs.Update(f.update)}}}
 	if f.update != string(pcs.UpdateStandard) && f.update != string(pcs.UpdateEarly) {
 		return nil, inputErr("--update: want standard or early, got %q", f.update)
 	}
@@ -234,14 +236,14 @@ func (f *verifyFlags) options() (*ratls.VerifyOptions, error) {
 		return nil, inputErr("--only-trust-roots needs at least one --trust-root")
 	}
 	if len(roots) > 0 {
-		opt.Intel = intel.NewVerifier(&intel.Config{ExtraRoots: roots, WithoutIntelRoot: f.onlyRoots, CacheBytes: f.cacheBytes})
+		dcapOptions(opt).Verifier = intel.NewVerifier(&intel.Config{ExtraRoots: roots, WithoutIntelRoot: f.onlyRoots, CacheBytes: f.cacheBytes})
 	}
 	if f.pckChain != "" {
 		b, err := os.ReadFile(f.pckChain)
 		if err != nil {
 			return nil, inputErr("--pck-chain: %v", err)
 		}
-		opt.PCKChainPEM = b
+		dcapOptions(opt).PCKChainPEM = b
 	}
 	if err := f.otherTEEOptions(opt); err != nil {
 		return nil, err
@@ -256,7 +258,7 @@ func (f *verifyFlags) options() (*ratls.VerifyOptions, error) {
 		if err != nil {
 			return nil, inputErr("%v", err)
 		}
-		opt.Collateral = p
+		dcapOptions(opt).Collateral = p
 	}
 	return opt, nil
 }
@@ -335,18 +337,18 @@ func describeVerification(v *ratls.Verification) *verificationJSON {
 	if err := v.CollateralUnavailable(); err != nil {
 		out.collateralUnavailable(err)
 	}
-	if r := v.AMD; r != nil {
+	if r, _ := v.Result.(*amd.Result); r != nil {
 		out.SNP = r
 		out.Checks = append(out.Checks, r.Checks...)
 		out.ValidFrom, out.ValidUntil = fmtWindow(r.Valid.From), fmtWindow(r.Valid.Until)
 	}
-	if r := v.CCA; r != nil {
+	if r, _ := v.Result.(*arm.Result); r != nil {
 		out.CCA = r
 		out.Checks = append(out.Checks, r.Checks...)
 	}
 	describeAzure(v, out)
 	out.MeasuredBoot = describeMeasuredBoot(v)
-	if r := v.Intel; r != nil {
+	if r, _ := v.Result.(*intel.Result); r != nil {
 		out.Checks = append(out.Checks, r.Checks...)
 		out.FMSPC, out.TrustAnchor, out.Collateral = r.FMSPC, r.TrustAnchor, r.Collateral
 		if !r.Valid.From.IsZero() {
@@ -432,15 +434,15 @@ func (f *verifyFlags) addOtherTEEFlags(fl *pflag.FlagSet) {
 
 // otherTEEOptions fills the SEV-SNP and Arm CCA options.
 func (f *verifyFlags) otherTEEOptions(opt *ratls.VerifyOptions) error {
-	opt.AMDProduct = f.amdProduct
-	opt.CCAAllowPlatformOnly = f.ccaPlatformOnly
+	sevsnpOptions(opt).Product = f.amdProduct
+	ccaOptions(opt).AllowPlatformOnly = f.ccaPlatformOnly
 	switch {
 	case f.amdCerts != "":
 		c, err := kds.LoadDir(f.amdCerts)
 		if err != nil {
 			return inputErr("--amd-certs: %v", err)
 		}
-		opt.AMDCertificates = kds.Static{C: c}
+		sevsnpOptions(opt).Certificates = kds.Static{C: c}
 	case !f.offline:
 		cc := kds.CacheConfig{}
 		if f.cacheDir != "" {
@@ -450,7 +452,7 @@ func (f *verifyFlags) otherTEEOptions(opt *ratls.VerifyOptions) error {
 			now := opt.Now
 			cc.Now = func() time.Time { return now }
 		}
-		opt.AMDCertificates = kds.NewCache(f.kdsClient(), cc)
+		sevsnpOptions(opt).Certificates = kds.NewCache(f.kdsClient(), cc)
 	}
 	if f.ccaCPAK != "" {
 		b, err := os.ReadFile(f.ccaCPAK)
@@ -461,7 +463,7 @@ func (f *verifyFlags) otherTEEOptions(opt *ratls.VerifyOptions) error {
 		if err != nil {
 			return inputErr("--cca-cpak %s: %v", f.ccaCPAK, err)
 		}
-		opt.CCAKey = key
+		ccaOptions(opt).Key = key
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 
 	"github.com/ratls/ratls"
+	azureverify "github.com/ratls/ratls/verify/azure"
 	"github.com/ratls/ratls/verify/measuredboot"
 )
 
@@ -62,7 +63,7 @@ func joinRegisters(regs map[string]string) string {
 // describeAzure adds an Azure vTPM verification: its hardware report's
 // checks, then the vTPM chain's.
 func describeAzure(v *ratls.Verification, out *verificationJSON) {
-	r := v.Azure
+	r, _ := v.Result.(*azureverify.Result)
 	if r == nil {
 		return
 	}

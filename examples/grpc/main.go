@@ -39,6 +39,8 @@ import (
 	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/attest/sim"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/dcap"
 	"github.com/ratls/ratls/verify/intel"
 )
 
@@ -139,7 +141,7 @@ func (p *simPlatform) issuer(name string, m sim.TDXMeasurements, opts *ratls.Iss
 // verifyOptions returns verification options that trust the simulator and
 // appraise with policy.
 func (p *simPlatform) verifyOptions(policy *appraise.Policy) *ratls.VerifyOptions {
-	return &ratls.VerifyOptions{Intel: p.intel, Policy: policy}
+	return &ratls.VerifyOptions{Policy: policy, TEE: []tee.Options{&dcap.Options{Verifier: p.intel}}}
 }
 
 // verifier returns a PeerVerifier that trusts the simulator and appraises
@@ -285,7 +287,7 @@ func (c *freshCredentials) OverrideServerName(string) error { return nil }
 func describe(w io.Writer, v *ratls.Verification) {
 	a := v.Appraisal
 	fmt.Fprintf(w, "server attestation: %s (policy %s)\n", a.Status, a.PolicyID)
-	if r := v.Intel; r != nil && r.Quote != nil && r.Quote.TD != nil {
+	if r, _ := v.Result.(*intel.Result); r != nil && r.Quote != nil && r.Quote.TD != nil {
 		td := r.Quote.TD
 		fmt.Fprintf(w, "  tee:   %s, TCB status %s\n", r.TEE, tcbStatus(r))
 		fmt.Fprintf(w, "  mrtd:  %x\n", td.MRTD)

@@ -24,6 +24,7 @@ import (
 	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/attest/sim"
 	"github.com/ratls/ratls/evidence"
+	"github.com/ratls/ratls/verify/intel"
 )
 
 // Measurements of the simulated TDs in these tests (arbitrary values).
@@ -112,10 +113,11 @@ func wantAttested(t *testing.T, who string, v *ratls.Verification, mrtd string) 
 	if !hasReason(v, "trust_anchor", appraise.Warning) {
 		t.Errorf("%s: no trust_anchor warning for simulated evidence: %+v", who, v.Appraisal.Reasons)
 	}
-	if v.Intel == nil || v.Intel.TEE != "tdx" || v.Intel.Quote == nil || v.Intel.Quote.TD == nil {
-		t.Fatalf("%s: want a verified TDX quote, got %+v", who, v.Intel)
+	r, _ := v.Result.(*intel.Result)
+	if r == nil || r.TEE != "tdx" || r.Quote == nil || r.Quote.TD == nil {
+		t.Fatalf("%s: want a verified TDX quote, got %+v", who, v.Result)
 	}
-	if got := hex.EncodeToString(v.Intel.Quote.TD.MRTD[:]); got != mrtd {
+	if got := hex.EncodeToString(r.Quote.TD.MRTD[:]); got != mrtd {
 		t.Errorf("%s: MRTD: want %s, got %s", who, mrtd, got)
 	}
 	if v.Binding == nil || v.Binding.Status != evidence.BindingOK {

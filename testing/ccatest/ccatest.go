@@ -3,7 +3,7 @@
 // claims, and tokens whose realm token is signed with a fresh realm
 // attestation key (RAK) that the platform token binds, as a CCA platform
 // does. It lets tests outside verify/arm forge CCA evidence; trust a
-// platform with ratls.VerifyOptions{CCAKey: p.Public()}.
+// platform with ratls.VerifyOptions{TEE: []tee.Options{&armcca.Options{Key: p.Public()}}}.
 //
 // The tokens are legacy collections (CBOR tag 399, the form Veraison's
 // evcli makes) with the "http://arm.com/CCA-SSD/1.0.0" platform profile
@@ -21,8 +21,9 @@ import (
 	"fmt"
 
 	"github.com/fxamacker/cbor/v2"
-	"github.com/ratls/ratls/evidence/cca"
 	cose "github.com/veraison/go-cose"
+
+	"github.com/ratls/ratls/evidence/cca"
 )
 
 // PlatformProfile is the platform token's profile claim.

@@ -19,6 +19,8 @@ import (
 	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/explore"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/dcap"
 )
 
 const vectors = "../../collateral/pcs/testdata/dcap-qvl/"
@@ -52,7 +54,7 @@ func explorer(t *testing.T) *httptest.Server {
 		t.Fatal(err)
 	}
 	at := time.Date(2025, 7, 19, 10, 0, 34, 0, time.UTC)
-	cfg := &explore.Config{Verify: ratls.VerifyOptions{Collateral: pcs.Static{C: c}}, Now: func() time.Time { return at }}
+	cfg := &explore.Config{Verify: ratls.VerifyOptions{TEE: []tee.Options{&dcap.Options{Collateral: pcs.Static{C: c}}}}, Now: func() time.Time { return at }}
 	srv := httptest.NewServer(cfg.Handler())
 	t.Cleanup(srv.Close)
 	return srv
