@@ -13,6 +13,7 @@ package appraise
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -82,6 +83,10 @@ type Policy struct {
 	// vTPM's PCRs; see docs/cvm.md.
 	MeasuredBoot *MeasuredBootReference `json:"measured_boot,omitempty"`
 	VTPM         *VTPMReference         `json:"vtpm,omitempty"`
+
+	// Sections are the sections of TEE families outside this package, by
+	// key, as RegisterSection registered them; each family decodes its own.
+	Sections map[string]json.RawMessage `json:"-"`
 }
 
 // SGXReference holds reference values for SGX enclaves.
@@ -132,10 +137,15 @@ func ReadPolicy(r io.Reader) (*Policy, error) {
 	if len(b) > MaxPolicySize {
 		return nil, fmt.Errorf("policy: larger than %d bytes", MaxPolicySize)
 	}
+	b, extra, err := splitSections(b)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
 	var p Policy
 	if err := strictjson.Decode(b, &p); err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
+	p.Sections = extra
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -284,7 +294,7 @@ func (p *Policy) acceptedStatuses() []string {
 // hasSection reports whether the policy has a section for any TEE: such a
 // policy is written for particular TEEs and refuses the others.
 func (p *Policy) hasSection() bool {
-	return p.SGX != nil || p.TDX != nil || p.SNP != nil || p.CCA != nil
+	return p.SGX != nil || p.TDX != nil || p.SNP != nil || p.CCA != nil || len(p.Sections) > 0
 }
 
 // hasValues reports whether the section pins the code an enclave runs:

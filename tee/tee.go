@@ -16,6 +16,7 @@ package tee
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
@@ -41,6 +42,18 @@ type Family interface {
 	// Submodules is the appraisal of a verification as EAR submodules,
 	// named as Veraison names them where it verifies the family.
 	Submodules(it *evidence.Item, r *Result, p *appraise.Policy) map[string]*ear.Appraisal
+}
+
+// A SectionFamily is a family with a policy section of its own (a family
+// outside package appraise, whose Policy has typed sections for the
+// built-in families). Register registers the section with
+// appraise.RegisterSection, and the family reads it with Policy.Section
+// and appraises with Policy.AppraiseSection.
+type SectionFamily interface {
+	Family
+	// Section is the section's key and its validation, run when a policy
+	// is read.
+	Section() (key string, validate func(json.RawMessage) error)
 }
 
 // Options configure one family's verification: which verifier, which
@@ -122,6 +135,9 @@ func Register(f Family) {
 		if g.Name() == f.Name() {
 			panic(fmt.Sprintf("tee: family %q registered twice", f.Name()))
 		}
+	}
+	if sf, ok := f.(SectionFamily); ok {
+		appraise.RegisterSection(sf.Section())
 	}
 	registry.families = append(registry.families, f)
 }
