@@ -15,6 +15,7 @@ import (
 	"github.com/ratls/ratls/ear"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/cmw"
+	"github.com/ratls/ratls/inspect"
 	"github.com/ratls/ratls/tee"
 	"github.com/ratls/ratls/verify/checks"
 )
@@ -99,8 +100,25 @@ func (toyFamily) Submodules(_ *evidence.Item, r *tee.Result, _ *appraise.Policy)
 	return map[string]*ear.Appraisal{toySection: r.Appraisal.Submodule(map[string]any{"measurement": r.Verified})}
 }
 
+// Describe makes toy evidence readable in ratls inspect and the explorer.
+func (toyFamily) Describe(it *evidence.Item) (any, map[string]any) {
+	if len(it.Data) < 96 {
+		return map[string]any{"size": len(it.Data)}, nil
+	}
+	return map[string]any{"report_data": hex.EncodeToString(it.Data[32:96])}, map[string]any{"measurement": hex.EncodeToString(it.Data[:32])}
+}
+
 // toyEvidence is a CMW record holding a toy report signed with key.
 func toyEvidence(t *testing.T, key ed25519.PrivateKey, measurement byte) *evidence.Item {
+	t.Helper()
+	items, err := evidence.ParseRaw(toyEvidenceBytes(t, key, measurement))
+	if err != nil || len(items) != 1 {
+		t.Fatalf("parse: %v, %d items", err, len(items))
+	}
+	return items[0]
+}
+
+func toyEvidenceBytes(t *testing.T, key ed25519.PrivateKey, measurement byte) []byte {
 	t.Helper()
 	report := append(bytes.Repeat([]byte{measurement}, 32), make([]byte, 64)...)
 	report = append(report, ed25519.Sign(key, report)...)
@@ -108,11 +126,7 @@ func toyEvidence(t *testing.T, key ed25519.PrivateKey, measurement byte) *eviden
 	if err != nil {
 		t.Fatal(err)
 	}
-	items, err := evidence.ParseRaw(b)
-	if err != nil || len(items) != 1 {
-		t.Fatalf("parse: %v, %d items", err, len(items))
-	}
-	return items[0]
+	return b
 }
 
 func toyPolicyOf(t *testing.T, doc string) *appraise.Policy {
@@ -179,6 +193,15 @@ func TestFifthFamily(t *testing.T) {
 	}
 	if again, err := appraise.ReadPolicy(bytes.NewReader(b)); err != nil || again.Section(toySection) == nil {
 		t.Fatalf("policy round trip: %v", err)
+	}
+	// inspect describes it through the family.
+	rep, err := inspect.EvidenceBytes(toyEvidenceBytes(t, priv, 7))
+	if err != nil || len(rep.Evidence) != 1 {
+		t.Fatalf("inspect: %v", err)
+	}
+	e := rep.Evidence[0]
+	if e.Family[toySection] == nil || e.Measurements.Get("measurement") != strings.Repeat("07", 32) || e.Unsupported != "" {
+		t.Errorf("inspect: family %v, measurements %v, unsupported %q", e.Family, e.Measurements, e.Unsupported)
 	}
 }
 

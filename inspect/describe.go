@@ -4,11 +4,14 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/cca"
 	"github.com/ratls/ratls/evidence/quote"
 	"github.com/ratls/ratls/evidence/snp"
+	"github.com/ratls/ratls/tee"
 	"github.com/ratls/ratls/verify/measuredboot"
 )
 
@@ -94,6 +97,12 @@ func describeItem(it *evidence.Item, cert *x509.Certificate) *Evidence {
 	case it.Azure != nil:
 		describeAzure(e, it.Azure)
 	default:
+		if d := describer(it); d != nil {
+			structure, m := d.Describe(it)
+			e.Family = map[string]any{d.Name(): structure}
+			e.Measurements = fieldsOf(m)
+			break
+		}
 		e.Unsupported = fmt.Sprintf("%s evidence is carried but not parsed", it.Kind)
 	}
 	if rd := it.ReportData(); rd != nil {
@@ -325,6 +334,10 @@ func Measurements(it *evidence.Item) map[string]any {
 		describeAzure(&e, it.Azure)
 		fs = e.Measurements
 	default:
+		if d := describer(it); d != nil {
+			_, m := d.Describe(it)
+			return m
+		}
 		return nil
 	}
 	m := make(map[string]any, len(fs))
@@ -332,4 +345,21 @@ func Measurements(it *evidence.Item) map[string]any {
 		m[f.Name] = f.Value
 	}
 	return m
+}
+
+// describer is the registered family that describes it, nil when none
+// does: evidence ratls does not parse itself, claimed by a family from
+// outside (tee.Describer).
+func describer(it *evidence.Item) tee.Describer {
+	d, _ := tee.For(it).(tee.Describer)
+	return d
+}
+
+// fieldsOf orders a family's measurements by name.
+func fieldsOf(m map[string]any) Fields {
+	fs := make(Fields, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		fs = append(fs, Field{k, m[k]})
+	}
+	return fs
 }

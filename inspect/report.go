@@ -123,6 +123,9 @@ type Evidence struct {
 	Azure *AzureVTPM `json:"azure_vtpm,omitempty"`
 	// EventLog describes the TCG event log that came with the evidence.
 	EventLog *EventLog `json:"event_log,omitempty"`
+	// Family describes evidence of a TEE family registered outside ratls
+	// (tee.Describer), under the family's name.
+	Family map[string]any `json:"family,omitempty"`
 }
 
 // Claims describes an Interoperable RA-TLS claims buffer.

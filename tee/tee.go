@@ -56,6 +56,15 @@ type SectionFamily interface {
 	Section() (key string, validate func(json.RawMessage) error)
 }
 
+// A Describer describes its family's evidence for inspect (ratls inspect,
+// the explorer), where inspect does not know the evidence itself: its
+// structure, any JSON value, and its measurements, the values reference
+// values pin.
+type Describer interface {
+	Family
+	Describe(it *evidence.Item) (structure any, measurements map[string]any)
+}
+
 // Options configure one family's verification: which verifier, which
 // collateral sources. Family names the family they are for.
 type Options interface {
