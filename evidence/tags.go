@@ -9,7 +9,7 @@ type TEE string
 const (
 	TEESGX    TEE = "sgx"
 	TEETDX    TEE = "tdx"
-	TEESEVSNP TEE = "sev-snp"
+	TEESEVSNP TEE = "sev_snp"
 	TEESEV    TEE = "sev"
 	TEECSV    TEE = "csv"
 	TEECCA    TEE = "cca"

@@ -54,7 +54,7 @@ type collateralFetchFlags struct {
 func newCollateralFetchCommand() *cobra.Command {
 	var f collateralFetchFlags
 	cmd := &cobra.Command{
-		Use:   "fetch --out DIR [--pccs URL] [--update standard|early] {SOURCE... | --tee sgx|tdx --fmspc HEX... | --tee sev-snp --amd-product P}",
+		Use:   "fetch --out DIR [--pccs URL] [--update standard|early] {SOURCE... | --tee sgx|tdx --fmspc HEX... | --tee sev_snp --amd-product P}",
 		Short: "Download the collateral of SGX/TDX platforms or SEV-SNP chips into a directory",
 		Long: `Fetch downloads, for each platform, the TCB Info, the QE Identity, the PCK
 CRL and the root CA CRL with their issuer chains from Intel's Provisioning
@@ -86,7 +86,7 @@ the certificate chain (ASK and ARK) and the VCEK CRL, and writes them as
 vcek-crl.der. For a VLEK-signed report it writes asvk.pem, ark.pem and
 vlek-crl.der: KDS does not serve VLEKs, which the evidence carries. Reports
 of version 2 do not name their product: say --amd-product. With --tee
-sev-snp --amd-product P and no SOURCE, only the chain and CRL of product P
+sev_snp --amd-product P and no SOURCE, only the chain and CRL of product P
 are fetched (--signing-key vlek for the VLEK chain). With several reports
 each gets --out/<product>-<key>-<chip ID prefix>-<TCB>/.
 
@@ -108,10 +108,10 @@ platforms are still written.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.tee, "tee", "", `TEE of the --fmspc platforms and PCK certificate sources: "sgx" or "tdx"; "sev-snp" for AMD`)
+	fl.StringVar(&f.tee, "tee", "", `TEE of the --fmspc platforms and PCK certificate sources: "sgx" or "tdx"; "sev_snp" for AMD`)
 	fl.StringVar(&f.kds, "kds", "", "SEV-SNP: AMD KDS base URL (default "+kds.DefaultBaseURL+")")
-	fl.StringVar(&f.amdProduct, "amd-product", "", "SEV-SNP: product of version 2 reports, or of --tee sev-snp without SOURCE: Milan, Genoa or Turin")
-	fl.StringVar(&f.signingKey, "signing-key", "vcek", `SEV-SNP: with --tee sev-snp and no SOURCE, the chain to fetch: "vcek" or "vlek"`)
+	fl.StringVar(&f.amdProduct, "amd-product", "", "SEV-SNP: product of version 2 reports, or of --tee sev_snp without SOURCE: Milan, Genoa or Turin")
+	fl.StringVar(&f.signingKey, "signing-key", "vcek", `SEV-SNP: with --tee sev_snp and no SOURCE, the chain to fetch: "vcek" or "vlek"`)
 	fl.StringSliceVar(&f.fmspcs, "fmspc", nil, "FMSPC of a platform, 12 hex digits (repeatable)")
 	fl.StringVar(&f.ca, "ca", string(pcs.CAPlatform), `PCK CA of the --fmspc platforms: "processor" or "platform"`)
 	fl.StringVar(&f.update, "update", string(pcs.UpdateStandard), `TCB update channel: "standard" or "early"`)
@@ -133,8 +133,11 @@ func inputError(format string, args ...any) error {
 }
 
 func runCollateralFetch(cmd *cobra.Command, f *collateralFetchFlags, args []string) error {
+	if f.tee == "sev-snp" { // the name before 0.x; one name now, as in policies
+		f.tee = teeSNP
+	}
 	if f.tee != "" && f.tee != string(pcs.TEESGX) && f.tee != string(pcs.TEETDX) && f.tee != teeSNP {
-		return inputError(`--tee: want "sgx", "tdx" or "sev-snp", got %q`, f.tee)
+		return inputError(`--tee: want "sgx", "tdx" or "sev_snp", got %q`, f.tee)
 	}
 	snpRun, err := isSNPFetch(f, args)
 	if err != nil {
@@ -145,7 +148,7 @@ func runCollateralFetch(cmd *cobra.Command, f *collateralFetchFlags, args []stri
 	}
 	for _, n := range []string{"kds", "amd-product", "signing-key"} {
 		if cmd.Flags().Changed(n) {
-			return inputError("--%s applies to SEV-SNP (--tee sev-snp or SEV-SNP report sources), not to Intel collateral", n)
+			return inputError("--%s applies to SEV-SNP (--tee sev_snp or SEV-SNP report sources), not to Intel collateral", n)
 		}
 	}
 	if f.ca != string(pcs.CAProcessor) && f.ca != string(pcs.CAPlatform) {

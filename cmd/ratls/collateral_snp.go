@@ -18,10 +18,10 @@ import (
 )
 
 // teeSNP is the --tee value of AMD SEV-SNP.
-const teeSNP = "sev-snp"
+const teeSNP = "sev_snp"
 
 // isSNPFetch reports whether "collateral fetch" is for SEV-SNP: --tee
-// sev-snp, or sources that are SEV-SNP reports. Intel and AMD sources in one
+// sev_snp, or sources that are SEV-SNP reports. Intel and AMD sources in one
 // run are refused: they go to different layouts.
 func isSNPFetch(f *collateralFetchFlags, args []string) (bool, error) {
 	if f.tee == teeSNP {

@@ -173,7 +173,7 @@ func TestCollateralFetchSNPVLEK(t *testing.T) {
 
 	// The same chain for the product alone.
 	out2 := filepath.Join(dir, "amd2")
-	if stderr, err := runFetch(t, "--kds", k.srv.URL, "--out", out2, "--tee", "sev-snp", "--amd-product", "Milan", "--signing-key", "vlek"); err != nil {
+	if stderr, err := runFetch(t, "--kds", k.srv.URL, "--out", out2, "--tee", "sev_snp", "--amd-product", "Milan", "--signing-key", "vlek"); err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(out2, "asvk.pem")); err != nil {
@@ -189,14 +189,14 @@ func TestCollateralFetchSNPBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--tee", "sev-snp", report, "--fmspc", "00906ED50000"}, "--fmspc applies to Intel collateral, not to SEV-SNP"},
-		{[]string{"--tee", "sev-snp"}, "nothing to fetch: give SEV-SNP report files, or --amd-product for the chain and CRL of a product"},
-		{[]string{"--tee", "sev-snp", "--amd-product", "Rome"}, `--amd-product: want Milan, Genoa or Turin, got "Rome"`},
-		{[]string{"--tee", "sev-snp", "--amd-product", "Milan", "--signing-key", "ask"}, `--signing-key: want "vcek" or "vlek", got "ask"`},
+		{[]string{"--tee", "sev_snp", report, "--fmspc", "00906ED50000"}, "--fmspc applies to Intel collateral, not to SEV-SNP"},
+		{[]string{"--tee", "sev_snp"}, "nothing to fetch: give SEV-SNP report files, or --amd-product for the chain and CRL of a product"},
+		{[]string{"--tee", "sev_snp", "--amd-product", "Rome"}, `--amd-product: want Milan, Genoa or Turin, got "Rome"`},
+		{[]string{"--tee", "sev_snp", "--amd-product", "Milan", "--signing-key", "ask"}, `--signing-key: want "vcek" or "vlek", got "ask"`},
 		{[]string{"--amd-product", "Milan", "--signing-key", "vlek", report}, "--signing-key applies without SOURCE: a report says which key signed it"},
 		{[]string{"--tee", "tdx", report}, "report_milan.hex: a SEV-SNP report, but --tee says tdx"},
 		{[]string{"--amd-product", "Milan", report, filepath.Join(dcapQVLDir, "tdx_quote")}, "fetch SEV-SNP and Intel collateral in separate runs"},
-		{[]string{"--kds", k.srv.URL, "--tee", "tdx", "--fmspc", "00906ED50000"}, "--kds applies to SEV-SNP (--tee sev-snp or SEV-SNP report sources), not to Intel collateral"},
+		{[]string{"--kds", k.srv.URL, "--tee", "tdx", "--fmspc", "00906ED50000"}, "--kds applies to SEV-SNP (--tee sev_snp or SEV-SNP report sources), not to Intel collateral"},
 		// A version 2 report with the wrong product: KDS has no such VCEK.
 		{[]string{"--kds", k.srv.URL, "--amd-product", "Genoa", report}, "no VCEK for Genoa VCEK chip=d49554ec…541eb6"},
 	} {
@@ -213,7 +213,7 @@ func TestCollateralFetchProgress(t *testing.T) {
 	k := newFakeKDS(t)
 	progressTerminal = func(io.Writer) bool { return true }
 	t.Cleanup(func() { progressTerminal = isTerminal })
-	stderr, err := runFetch(t, "--kds", k.srv.URL, "--out", t.TempDir(), "--tee", "sev-snp", "--amd-product", "Milan")
+	stderr, err := runFetch(t, "--kds", k.srv.URL, "--out", t.TempDir(), "--tee", "sev_snp", "--amd-product", "Milan")
 	if err != nil {
 		t.Fatal(err)
 	}

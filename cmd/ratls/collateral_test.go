@@ -278,7 +278,7 @@ func TestCollateralFetchBadInput(t *testing.T) {
 		{"fmspc without tee", []string{"--out", out, "--fmspc", "00A067110000"}, "--fmspc needs --tee"},
 		{"bad fmspc", []string{"--out", out, "--tee", "sgx", "--fmspc", "00A0671100"}, "want 12 hex digits, got 10"},
 		{"fmspc not hex", []string{"--out", out, "--tee", "sgx", "--fmspc", "00A06711000G"}, "want 12 hex digits"},
-		{"bad tee", []string{"--out", out, "--tee", "snp", quote}, `--tee: want "sgx", "tdx" or "sev-snp", got "snp"`},
+		{"bad tee", []string{"--out", out, "--tee", "snp", quote}, `--tee: want "sgx", "tdx" or "sev_snp", got "snp"`},
 		{"bad ca", []string{"--out", out, "--ca", "root", quote}, `--ca: want "processor" or "platform"`},
 		{"bad update", []string{"--out", out, "--update", "late", quote}, `--update: want "standard" or "early"`},
 		{"tee conflict", []string{"--out", out, "--tee", "sgx", quote}, "the quote is tdx but --tee says sgx"},

@@ -137,7 +137,7 @@ func TestCompletion(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"__complete", "collateral", "fetch", "--tee", ""}, "sgx\ntdx\nsev-snp\n:4\n"},
+		{[]string{"__complete", "collateral", "fetch", "--tee", ""}, "sgx\ntdx\nsev_snp\n:4\n"},
 		{[]string{"__complete", "sim", "quote", "--tee", ""}, "sgx\ntdx\n:4\n"},
 		{[]string{"__complete", "verify", "--update", ""}, "standard\nearly\n:4\n"},
 		{[]string{"__complete", "verify", "-o", ""}, "text\njson\nyaml\n:4\n"},

@@ -113,7 +113,7 @@ func TestVectors(t *testing.T) {
 					t.Fatal(err)
 				}
 				hcl, q = e.HCL, e.Quote
-				if e.TEE() == "sev-snp" && len(e.VCEK) == 0 || e.TEE() == "tdx" && e.TDQuote == nil {
+				if e.TEE() == "sev_snp" && len(e.VCEK) == 0 || e.TEE() == "tdx" && e.TDQuote == nil {
 					t.Errorf("%s evidence without its hardware endorsement", e.TEE())
 				}
 			} else {

@@ -26,12 +26,12 @@ type Evidence struct {
 	EventLog []byte
 }
 
-// TEE returns "sev-snp" or "tdx".
+// TEE returns "sev_snp" or "tdx".
 func (e *Evidence) TEE() string {
 	if e.HCL.ReportType == ReportTypeTDX {
 		return "tdx"
 	}
-	return "sev-snp"
+	return "sev_snp"
 }
 
 // trusteeJSON is the evidence of Trustee's az-snp-vtpm and az-tdx-vtpm

@@ -84,7 +84,7 @@ func (t CertTCB) Version() snp.TCBVersion {
 // own fields (measurement, report data, policy) stay in the report.
 type Result struct {
 	Report *snp.Report `json:"-"`
-	// TEE is "sev-snp".
+	// TEE is "sev_snp", as policies and EAR submodules name it.
 	TEE string `json:"tee"`
 	// Product is "Milan", "Genoa" or "Turin".
 	Product string `json:"product,omitempty"`

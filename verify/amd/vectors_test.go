@@ -181,7 +181,7 @@ func TestRealVectors(t *testing.T) {
 						t.Errorf("check %d: want %s, got %s", i, name, r.Checks[i].Name)
 					}
 				}
-				if r.TEE != "sev-snp" || r.SigningKey != "vcek" {
+				if r.TEE != "sev_snp" || r.SigningKey != "vcek" {
 					t.Errorf("TEE/signing key: got %q/%q", r.TEE, r.SigningKey)
 				}
 				if wantProduct, _, _ := strings.Cut(c.ProductFromVCEK, "-"); r.Product != wantProduct || r.ProductName != c.ProductFromVCEK {

@@ -162,7 +162,7 @@ func NewVerifier(cfg *Config) *Verifier {
 func (v *Verifier) VerifyBytes(ctx context.Context, b []byte, opt Options) (*Result, error) {
 	rep, err := snp.ParseReport(b)
 	if err != nil {
-		r := &Result{TEE: "sev-snp"}
+		r := &Result{TEE: "sev_snp"}
 		r.Checks.Fail(CheckReportFormat, ErrMalformed, "%v", err)
 		return r, r.err()
 	}
@@ -181,7 +181,7 @@ func (v *Verifier) Verify(ctx context.Context, rep *snp.Report, opt Options) (*R
 	if now.IsZero() {
 		now = time.Now()
 	}
-	r := &Result{Report: rep, TEE: "sev-snp"}
+	r := &Result{Report: rep, TEE: "sev_snp"}
 	if rep == nil {
 		r.Checks.Fail(CheckReportFormat, ErrMalformed, "no report")
 		return r, r.err()

@@ -85,7 +85,7 @@ type Options struct {
 
 // Result is the outcome of Verify.
 type Result struct {
-	// TEE is "sev-snp" or "tdx".
+	// TEE is "sev_snp" or "tdx".
 	TEE    string      `json:"tee"`
 	Checks checks.List `json:"checks"`
 	// SNP and TDX are the hardware report's verification; HardwareErr its
