@@ -1,4 +1,4 @@
-package dcaptest
+package dcapsim
 
 import (
 	"crypto/ecdsa"
