@@ -1,4 +1,4 @@
-package amd
+package differential
 
 import (
 	"bytes"
@@ -18,7 +18,9 @@ import (
 	"github.com/google/go-sev-guest/verify/trust"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence/snp"
+	"github.com/ratls/ratls/verify/amd"
 )
 
 // measurementOffset is the offset of MEASUREMENT in an SEV-SNP report
@@ -49,38 +51,55 @@ type comparison struct {
 
 func loadComparison(tb testing.TB) comparison {
 	tb.Helper()
-	vec := vectors(tb)[0]
-	if len(vec.chain) != 2 {
-		tb.Fatalf("milan_cert_chain.pem: want ASK and ARK, got %d certificates", len(vec.chain))
+	var e struct {
+		Vectors []struct {
+			PinnedTime time.Time `json:"pinned_time"`
+		} `json:"vectors"`
+	}
+	if err := json.Unmarshal(readAMD(tb, "snp-go-sev-guest/EXPECTED.json"), &e); err != nil || len(e.Vectors) != 1 {
+		tb.Fatalf("EXPECTED.json: %v", err)
+	}
+	vcekDER := readAMD(tb, "snp-go-sev-guest/vcek.testcer.der")
+	vcek, err := x509.ParseCertificate(vcekDER)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	chainPEM := readAMD(tb, "snp-go-sev-guest/milan_cert_chain.pem")
+	chain, err := pcs.ParsePEMChain(chainPEM)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if len(chain) != 2 {
+		tb.Fatalf("milan_cert_chain.pem: want ASK and ARK, got %d certificates", len(chain))
 	}
 	return comparison{
-		raw:      vec.raw,
-		now:      vec.now,
-		certs:    append([]*x509.Certificate{vec.vcek}, vec.chain...),
-		vcekDER:  read(tb, "snp-go-sev-guest/vcek.testcer.der"),
-		askDER:   vec.chain[0].Raw,
-		arkDER:   vec.chain[1].Raw,
-		chainPEM: read(tb, "snp-go-sev-guest/milan_cert_chain.pem"),
+		raw:      readAMD(tb, "snp-go-sev-guest/attestation.bin"),
+		now:      e.Vectors[0].PinnedTime,
+		certs:    append([]*x509.Certificate{vcek}, chain...),
+		vcekDER:  vcekDER,
+		askDER:   chain[0].Raw,
+		arkDER:   chain[1].Raw,
+		chainPEM: chainPEM,
 	}
 }
 
 // ratlsVerify does the whole ratls path from report bytes to verdict.
-func (c *comparison) ratlsVerify(ctx context.Context, v *Verifier, raw []byte, certs []*x509.Certificate) (*Result, error) {
+func (c *comparison) ratlsVerify(ctx context.Context, v *amd.Verifier, raw []byte, certs []*x509.Certificate) (*amd.Result, error) {
 	rep, err := snp.ParseReport(raw)
 	if err != nil {
 		return nil, err
 	}
-	return v.Verify(ctx, rep, Options{Now: c.now, Certs: certs})
+	return v.Verify(ctx, rep, amd.Options{Now: c.now, Certs: certs})
 }
 
 // ratlsAccepted reports whether the only failed check is the crl check
 // with ErrNoCRL (no CRL is given in these comparisons).
-func ratlsAccepted(r *Result, err error) bool {
-	if r == nil || !errors.Is(err, ErrNoCRL) {
+func ratlsAccepted(r *amd.Result, err error) bool {
+	if r == nil || !errors.Is(err, amd.ErrNoCRL) {
 		return false
 	}
 	f := r.Failed()
-	return len(f) == 1 && f[0].Name == CheckCRL && f[0].Err() == ErrNoCRL
+	return len(f) == 1 && f[0].Name == amd.CheckCRL && f[0].Err() == amd.ErrNoCRL
 }
 
 // goSEVGuestRoots trusts the ASK and ARK given with the report, in the
@@ -130,7 +149,7 @@ func (c *comparison) goSEVGuestVerify(raw []byte, roots map[string][]*trust.AMDR
 func TestDifferentialGoSEVGuest(t *testing.T) {
 	c := loadComparison(t)
 	ctx := context.Background()
-	v := NewVerifier(nil)
+	v := amd.NewVerifier(nil)
 	roots := c.goSEVGuestRoots(t)
 
 	var e struct {
@@ -140,7 +159,7 @@ func TestDifferentialGoSEVGuest(t *testing.T) {
 			} `json:"computed"`
 		} `json:"vectors"`
 	}
-	if err := json.Unmarshal(read(t, "snp-go-sev-guest/EXPECTED.json"), &e); err != nil || len(e.Vectors) != 1 {
+	if err := json.Unmarshal(readAMD(t, "snp-go-sev-guest/EXPECTED.json"), &e); err != nil || len(e.Vectors) != 1 {
 		t.Fatalf("EXPECTED.json: %v (%d vectors)", err, len(e.Vectors))
 	}
 	wantMeasurement, err := hex.DecodeString(e.Vectors[0].Computed.Measurement)
@@ -165,14 +184,14 @@ func TestDifferentialGoSEVGuest(t *testing.T) {
 		bad[measurementOffset+17] ^= 0x01
 
 		r, err := c.ratlsVerify(ctx, v, bad, c.certs)
-		if ratlsAccepted(r, err) || !errors.Is(err, ErrSignature) {
+		if ratlsAccepted(r, err) || !errors.Is(err, amd.ErrSignature) {
 			t.Errorf("ratls: want ErrSignature, got %v", err)
 		}
 		if r != nil {
-			if s, ok := r.Check(CheckSignature); !ok || s.OK {
+			if s, ok := r.Check(amd.CheckSignature); !ok || s.OK {
 				t.Errorf("ratls: want a failed signature check, got %+v (ran %v)", s, ok)
 			}
-			if ch, ok := r.Check(CheckChain); !ok || !ch.OK {
+			if ch, ok := r.Check(amd.CheckChain); !ok || !ch.OK {
 				t.Errorf("ratls: the chain does not depend on the report and must still pass, got %+v", ch)
 			}
 		}
@@ -201,7 +220,7 @@ func BenchmarkCompareGoSEVGuest(b *testing.B) {
 	ctx := context.Background()
 
 	b.Run("ratls", func(b *testing.B) {
-		v := NewVerifier(nil)
+		v := amd.NewVerifier(nil)
 		if r, err := c.ratlsVerify(ctx, v, c.raw, c.certs); !ratlsAccepted(r, err) {
 			b.Fatal(err)
 		}
@@ -214,7 +233,7 @@ func BenchmarkCompareGoSEVGuest(b *testing.B) {
 	})
 
 	b.Run("ratls-der", func(b *testing.B) {
-		v := NewVerifier(nil)
+		v := amd.NewVerifier(nil)
 		if r, err := c.ratlsVerify(ctx, v, c.raw, c.certs); !ratlsAccepted(r, err) {
 			b.Fatal(err)
 		}

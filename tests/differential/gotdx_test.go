@@ -1,4 +1,4 @@
-package intel
+package differential
 
 // Differential tests and benchmarks against google/go-tdx-guest, an
 // independent pure-Go TDX quote verifier.
@@ -31,16 +31,12 @@ package intel
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -55,6 +51,7 @@ import (
 
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence/quote"
+	"github.com/ratls/ratls/verify/intel"
 )
 
 // gotdxFolders are the vector folders holding TDX quotes.
@@ -110,7 +107,7 @@ func gotdxTDXVectors(t testing.TB) []*gotdxVector {
 		var ef struct {
 			Vectors []*gotdxVector `json:"vectors"`
 		}
-		if err := json.Unmarshal(read(t, filepath.Join(vectorDir, folder, "EXPECTED.json")), &ef); err != nil {
+		if err := json.Unmarshal(read(t, filepath.Join(intelVectorDir, folder, "EXPECTED.json")), &ef); err != nil {
 			t.Fatalf("%s/EXPECTED.json: %v", folder, err)
 		}
 		for _, v := range ef.Vectors {
@@ -130,7 +127,7 @@ func TestDifferentialGoTDXGuest(t *testing.T) {
 	var v4, v5, withCollateral int
 	for _, vec := range gotdxTDXVectors(t) {
 		t.Run(vec.ID, func(t *testing.T) {
-			raw := readQuote(t, filepath.Join(vectorDir, vec.folder, vec.Quote), vec.Encoding)
+			raw := readQuote(t, filepath.Join(intelVectorDir, vec.folder, vec.Quote), vec.Encoding)
 			q, err := quote.Parse(raw)
 			if err != nil {
 				t.Fatalf("ratls quote.Parse: %v", err)
@@ -162,16 +159,16 @@ func TestDifferentialGoTDXGuest(t *testing.T) {
 			if len(vec.Collateral) > 0 {
 				coll = loadCollateral(t, vec.folder, vec.Collateral, vec.SignChain)
 			}
-			verifier := NewVerifier(nil)
-			r, rerr := verifier.Verify(t.Context(), q, Options{Now: now, Collateral: coll})
+			verifier := intel.NewVerifier(nil)
+			r, rerr := verifier.Verify(t.Context(), q, intel.Options{Now: now, Collateral: coll})
 			comparePCK(t, r, gq, vec)
 
 			// Signatures and chain only: go-tdx-guest without collateral,
 			// ratls without collateral (only collateral.present may fail).
 			t.Run("signatures", func(t *testing.T) {
-				r, rerr := verifier.Verify(t.Context(), q, Options{Now: now})
+				r, rerr := verifier.Verify(t.Context(), q, intel.Options{Now: now})
 				gerr := gotdx.TdxQuote(gq, &gotdx.Options{Now: now, TrustedRoots: intelRootPool(t)})
-				onlyCollateralMissing := errors.Is(rerr, ErrNoCollateral) && len(r.Failed()) == 1
+				onlyCollateralMissing := errors.Is(rerr, intel.ErrNoCollateral) && len(r.Failed()) == 1
 				if onlyCollateralMissing != (gerr == nil) {
 					t.Fatalf("disagreement without collateral: ratls %v, go-tdx-guest %v", rerr, gerr)
 				}
@@ -190,8 +187,8 @@ func TestDifferentialGoTDXGuest(t *testing.T) {
 				// Only TCB Info and QE Identity (no CRLs): go-tdx-guest runs
 				// without revocation checks and ratls must report exactly the
 				// missing collateral besides its TCB facts.
-				if !errors.Is(rerr, ErrNoCollateral) {
-					t.Fatalf("partial collateral: ratls must fail %s, got %v", CheckCollateral, rerr)
+				if !errors.Is(rerr, intel.ErrNoCollateral) {
+					t.Fatalf("partial collateral: ratls must fail %s, got %v", intel.CheckCollateral, rerr)
 				}
 			}
 			gotdxRun := func(now time.Time, gq *pb.QuoteV4) error {
@@ -212,8 +209,8 @@ func TestDifferentialGoTDXGuest(t *testing.T) {
 			t.Run("expired", func(t *testing.T) {
 				// A day after the TCB Info's nextUpdate: both must refuse.
 				later := coll.TCBInfo.NextUpdate.Add(24 * time.Hour)
-				_, rerr := verifier.Verify(t.Context(), q, Options{Now: later, Collateral: coll})
-				if !errors.Is(rerr, ErrValidity) {
+				_, rerr := verifier.Verify(t.Context(), q, intel.Options{Now: later, Collateral: coll})
+				if !errors.Is(rerr, intel.ErrValidity) {
 					t.Errorf("ratls after nextUpdate: want ErrValidity, got %v", rerr)
 				}
 				if gerr := gotdxRun(later, gq); gerr == nil || !strings.Contains(gerr.Error(), "expired") {
@@ -224,8 +221,8 @@ func TestDifferentialGoTDXGuest(t *testing.T) {
 			t.Run("before-issue", func(t *testing.T) {
 				// An hour before the TCB Info was issued.
 				earlier := coll.TCBInfo.IssueDate.Add(-time.Hour)
-				_, rerr := verifier.Verify(t.Context(), q, Options{Now: earlier, Collateral: coll})
-				if !errors.Is(rerr, ErrValidity) {
+				_, rerr := verifier.Verify(t.Context(), q, intel.Options{Now: earlier, Collateral: coll})
+				if !errors.Is(rerr, intel.ErrValidity) {
 					t.Errorf("ratls before the TCB Info's issueDate: want ErrValidity, got %v", rerr)
 				}
 				// Known divergence: go-tdx-guest does not read issueDate, so
@@ -244,8 +241,8 @@ func TestDifferentialGoTDXGuest(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				_, rerr := verifier.Verify(t.Context(), tq, Options{Now: now, Collateral: coll})
-				if !errors.Is(rerr, ErrSignature) {
+				_, rerr := verifier.Verify(t.Context(), tq, intel.Options{Now: now, Collateral: coll})
+				if !errors.Is(rerr, intel.ErrSignature) {
 					t.Errorf("ratls: want ErrSignature, got %v", rerr)
 				}
 				tg, err := abi.QuoteToProto(bad)
@@ -362,7 +359,7 @@ func compareParsed(t *testing.T, q *quote.Quote, g *pb.QuoteV4, vec *gotdxVector
 
 // comparePCK compares the PCK certificate extensions go-tdx-guest extracts
 // with those ratls reports in Result.PCK.
-func comparePCK(t *testing.T, r *Result, g *pb.QuoteV4, vec *gotdxVector) {
+func comparePCK(t *testing.T, r *intel.Result, g *pb.QuoteV4, vec *gotdxVector) {
 	t.Helper()
 	if r.PCK == nil {
 		t.Fatalf("ratls reported no PCK extensions: %v", r.Failed())
@@ -407,14 +404,14 @@ func comparePCK(t *testing.T, r *Result, g *pb.QuoteV4, vec *gotdxVector) {
 // partial says no CRLs were given: go-tdx-guest ran without revocation
 // checks and ratls's collateral.present and CRL checks failed. tcbFMSPC is
 // the fmspc as written in the TCB Info.
-func compareVerdict(t *testing.T, r *Result, rerr, gerr error, partial bool, tcbFMSPC string) {
+func compareVerdict(t *testing.T, r *intel.Result, rerr, gerr error, partial bool, tcbFMSPC string) {
 	t.Helper()
-	var failed []Check
+	var failed []intel.Check
 	tcbUnsupported := false
 	for _, c := range r.Failed() {
 		switch {
-		case partial && (c.Name == CheckCollateral || c.Name == CheckRootCRL || c.Name == CheckPCKCRL || c.Name == CheckRevocation):
-		case errors.Is(c.Err(), ErrTCBUnsupported):
+		case partial && (c.Name == intel.CheckCollateral || c.Name == intel.CheckRootCRL || c.Name == intel.CheckPCKCRL || c.Name == intel.CheckRevocation):
+		case errors.Is(c.Err(), intel.ErrTCBUnsupported):
 			tcbUnsupported = true
 		default:
 			failed = append(failed, c)
@@ -442,7 +439,7 @@ func compareVerdict(t *testing.T, r *Result, rerr, gerr error, partial bool, tcb
 		// so it refuses TCB Info spelling the FMSPC in upper case. Its
 		// check comes after every signature check.
 		wantErr = "FMSPC from PCK Certificate"
-	case tcbUnsupported && r.TCB.QEStatus == TCBStatusNotSupported:
+	case tcbUnsupported && r.TCB.QEStatus == intel.TCBStatusNotSupported:
 		// ratls stops at the QE Identity, go-tdx-guest looks at the
 		// platform first: only the failure is compared.
 		if gerr == nil {
@@ -469,7 +466,7 @@ func compareVerdict(t *testing.T, r *Result, rerr, gerr error, partial bool, tcb
 	t.Logf("ratls: status %s (platform level %s, module %q, QE %s); go-tdx-guest: %v", r.TCB.Status, levelStatus(r.TCB), r.TCB.ModuleStatus, r.TCB.QEStatus, gerr)
 }
 
-func levelStatus(t *TCB) pcs.Status {
+func levelStatus(t *intel.TCB) pcs.Status {
 	if t.Level == nil {
 		return ""
 	}
@@ -502,8 +499,8 @@ func (g pcsGetter) Get(url string) (map[string][]string, []byte, error) {
 // also returns the fmspc as the TCB Info spells it.
 func pcsResponses(t testing.TB, vec *gotdxVector) (g pcsGetter, tcbFMSPC string) {
 	t.Helper()
-	dir := filepath.Join(vectorDir, vec.folder)
-	roots := filepath.Join(vectorDir, "intel-roots")
+	dir := filepath.Join(intelVectorDir, vec.folder)
+	roots := filepath.Join(intelVectorDir, "intel-roots")
 	var tcbBody, qeBody, pckCRL, rootCRL []byte
 	var tcbChain, qeChain, pckCRLChain string
 	if f := vec.Collateral["dcapqvl"]; f != "" {
@@ -608,7 +605,7 @@ func benchVector(b *testing.B) (*gotdxVector, []byte) {
 	b.Helper()
 	for _, v := range gotdxTDXVectors(b) {
 		if v.ID == benchVectorID {
-			return v, readQuote(b, filepath.Join(vectorDir, v.folder, v.Quote), v.Encoding)
+			return v, readQuote(b, filepath.Join(intelVectorDir, v.folder, v.Quote), v.Encoding)
 		}
 	}
 	b.Fatalf("vector %s not found", benchVectorID)
@@ -626,8 +623,8 @@ func BenchmarkCompareGoTDXGuest(b *testing.B) {
 
 	b.Run("ratls", func(b *testing.B) {
 		coll := loadCollateral(b, vec.folder, vec.Collateral, vec.SignChain)
-		v := NewVerifier(nil)
-		opt := Options{Now: now, Collateral: coll}
+		v := intel.NewVerifier(nil)
+		opt := intel.Options{Now: now, Collateral: coll}
 		b.ReportAllocs()
 		for b.Loop() {
 			q, err := quote.Parse(raw)
@@ -662,34 +659,10 @@ func BenchmarkCompareGoTDXGuest(b *testing.B) {
 	})
 }
 
-// BenchmarkP256Verify is the cost floor of a quote verification: one ECDSA
-// P-256 verification of the quote signature with its attestation key, over
-// a precomputed SHA-256 digest.
-func BenchmarkP256Verify(b *testing.B) {
-	_, raw := benchVector(b)
-	q, err := quote.Parse(raw)
-	if err != nil {
-		b.Fatal(err)
-	}
-	key, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append([]byte{4}, q.Signature.AttestationKey[:]...))
-	if err != nil {
-		b.Fatal(err)
-	}
-	digest := sha256.Sum256(q.SignedData())
-	sigR := new(big.Int).SetBytes(q.Signature.QuoteSignature[:32])
-	sigS := new(big.Int).SetBytes(q.Signature.QuoteSignature[32:])
-	b.ReportAllocs()
-	for b.Loop() {
-		if !ecdsa.Verify(key, digest[:], sigR, sigS) {
-			b.Fatal("quote signature does not verify")
-		}
-	}
-}
-
 // intelRootPool is the Intel root for go-tdx-guest, passed explicitly: with
 // TrustedRoots nil it logs a warning on every call.
 func intelRootPool(t testing.TB) *x509.CertPool {
 	roots := x509.NewCertPool()
-	roots.AddCert(pemChain(t, filepath.Join(vectorDir, "intel-roots", "Intel_SGX_Root_CA.pem"))[0])
+	roots.AddCert(pemChain(t, filepath.Join(intelVectorDir, "intel-roots", "Intel_SGX_Root_CA.pem"))[0])
 	return roots
 }
