@@ -16,6 +16,7 @@ import (
 
 	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/collateral/pcs"
+	"github.com/ratls/ratls/internal/testvectors"
 	"github.com/ratls/ratls/service"
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/store"
@@ -197,7 +198,7 @@ func TestAttestAMDCollateralOutage(t *testing.T) {
 		c.Verify.AMDCertificates = kds.NewCache(kds.NewClient(kds.ClientConfig{BaseURL: kdsDown.url}), kds.CacheConfig{Now: c.Now})
 		c.Verify.AMDProduct = "Milan"
 	}})
-	report, err := os.ReadFile("../verify/amd/testdata/snp-go-sev-guest/attestation.bin")
+	report, err := os.ReadFile(testvectors.Path("snp-go-sev-guest/attestation.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}

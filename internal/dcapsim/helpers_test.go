@@ -16,11 +16,12 @@ import (
 	"math/big"
 	mrand "math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 // testNow is the reference time of the test PKI.
@@ -38,7 +39,7 @@ func newTestPKI(t testing.TB) *PKI {
 
 func readTestdata(t testing.TB, folder, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", folder, name))
+	b, err := os.ReadFile(testvectors.Path(folder, name))
 	if err != nil {
 		t.Fatal(err)
 	}

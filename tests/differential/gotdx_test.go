@@ -107,7 +107,7 @@ func gotdxTDXVectors(t testing.TB) []*gotdxVector {
 		var ef struct {
 			Vectors []*gotdxVector `json:"vectors"`
 		}
-		if err := json.Unmarshal(read(t, filepath.Join(intelVectorDir, folder, "EXPECTED.json")), &ef); err != nil {
+		if err := json.Unmarshal(read(t, filepath.Join(vectorDir, folder, "EXPECTED.json")), &ef); err != nil {
 			t.Fatalf("%s/EXPECTED.json: %v", folder, err)
 		}
 		for _, v := range ef.Vectors {
@@ -127,7 +127,7 @@ func TestDifferentialGoTDXGuest(t *testing.T) {
 	var v4, v5, withCollateral int
 	for _, vec := range gotdxTDXVectors(t) {
 		t.Run(vec.ID, func(t *testing.T) {
-			raw := readQuote(t, filepath.Join(intelVectorDir, vec.folder, vec.Quote), vec.Encoding)
+			raw := readQuote(t, filepath.Join(vectorDir, vec.folder, vec.Quote), vec.Encoding)
 			q, err := quote.Parse(raw)
 			if err != nil {
 				t.Fatalf("ratls quote.Parse: %v", err)
@@ -499,8 +499,8 @@ func (g pcsGetter) Get(url string) (map[string][]string, []byte, error) {
 // also returns the fmspc as the TCB Info spells it.
 func pcsResponses(t testing.TB, vec *gotdxVector) (g pcsGetter, tcbFMSPC string) {
 	t.Helper()
-	dir := filepath.Join(intelVectorDir, vec.folder)
-	roots := filepath.Join(intelVectorDir, "intel-roots")
+	dir := filepath.Join(vectorDir, vec.folder)
+	roots := filepath.Join(vectorDir, "intel-roots")
 	var tcbBody, qeBody, pckCRL, rootCRL []byte
 	var tcbChain, qeChain, pckCRLChain string
 	if f := vec.Collateral["dcapqvl"]; f != "" {
@@ -605,7 +605,7 @@ func benchVector(b *testing.B) (*gotdxVector, []byte) {
 	b.Helper()
 	for _, v := range gotdxTDXVectors(b) {
 		if v.ID == benchVectorID {
-			return v, readQuote(b, filepath.Join(intelVectorDir, v.folder, v.Quote), v.Encoding)
+			return v, readQuote(b, filepath.Join(vectorDir, v.folder, v.Quote), v.Encoding)
 		}
 	}
 	b.Fatalf("vector %s not found", benchVectorID)
@@ -663,6 +663,6 @@ func BenchmarkCompareGoTDXGuest(b *testing.B) {
 // TrustedRoots nil it logs a warning on every call.
 func intelRootPool(t testing.TB) *x509.CertPool {
 	roots := x509.NewCertPool()
-	roots.AddCert(pemChain(t, filepath.Join(intelVectorDir, "intel-roots", "Intel_SGX_Root_CA.pem"))[0])
+	roots.AddCert(pemChain(t, filepath.Join(vectorDir, "intel-roots", "Intel_SGX_Root_CA.pem"))[0])
 	return roots
 }

@@ -14,20 +14,18 @@ import (
 	"time"
 
 	"github.com/ratls/ratls/collateral/pcs"
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
-// The real vectors, each folder with its PROVENANCE.md and EXPECTED.json
-// (the independently computed results): Intel's live with the collateral
-// package, AMD's with the SEV-SNP verifier.
-const (
-	intelVectorDir = "../../collateral/pcs/testdata"
-	amdVectorDir   = "../../verify/amd/testdata"
-)
+// The real vectors are the repository's shared testdata, each folder with
+// its PROVENANCE.md and EXPECTED.json (the independently computed results).
+var vectorDir = testvectors.Dir()
 
-// readAMD reads an AMD vector file, path relative to amdVectorDir.
+// readAMD reads a vector file of the SEV-SNP comparison, path relative to
+// vectorDir.
 func readAMD(tb testing.TB, path string) []byte {
 	tb.Helper()
-	return read(tb, filepath.Join(amdVectorDir, path))
+	return read(tb, filepath.Join(vectorDir, path))
 }
 
 func read(t testing.TB, path string) []byte {
@@ -68,7 +66,7 @@ func pemChain(t testing.TB, paths ...string) []*x509.Certificate {
 // intel-roots.
 func loadCollateral(t testing.TB, folder string, spec map[string]string, signChain string) *pcs.Collateral {
 	t.Helper()
-	dir := filepath.Join(intelVectorDir, folder)
+	dir := filepath.Join(vectorDir, folder)
 	if f := spec["dcapqvl"]; f != "" {
 		c, err := pcs.ParseDCAPQVLJSON(read(t, filepath.Join(dir, f)))
 		if err != nil {
@@ -76,7 +74,7 @@ func loadCollateral(t testing.TB, folder string, spec map[string]string, signCha
 		}
 		return c
 	}
-	roots := filepath.Join(intelVectorDir, "intel-roots")
+	roots := filepath.Join(vectorDir, "intel-roots")
 	rootPEM := filepath.Join(roots, "Intel_SGX_Root_CA.pem")
 	c := &pcs.Collateral{Source: folder}
 	signer := pemChain(t, filepath.Join(dir, signChain))
