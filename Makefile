@@ -3,9 +3,9 @@ GO ?= go
 PKGS := ./...
 FUZZTIME ?= 30s
 
-.PHONY: test fmt-check vet staticcheck unit test-examples test-browser bench fuzz build
+.PHONY: test fmt-check vet staticcheck unit test-examples test-differential test-browser bench fuzz build
 
-test: fmt-check vet staticcheck unit test-examples
+test: fmt-check vet staticcheck unit test-examples test-differential
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -29,6 +29,11 @@ unit:
 # does not), so ./... above does not reach them.
 test-examples:
 	cd examples/grpc && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+
+# Differential tests against google/go-tdx-guest and google/go-sev-guest: a
+# module of its own, so that the library does not depend on them.
+test-differential:
+	cd tests/differential && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 
 # The evidence explorer in headless Chromium (apt-get install chromium);
 # skipped when Chromium is missing, except with CI=true.

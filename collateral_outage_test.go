@@ -31,7 +31,7 @@ func (f kdsFunc) Certificates(ctx context.Context, req kds.Request) (*kds.Certif
 // the verification says why: collateral unavailable, not a verdict. Other
 // collateral failures remain rejections.
 func TestCollateralUnavailableIntel(t *testing.T) {
-	items, err := evidence.ParseRaw(readTestFile(t, "collateral/pcs/testdata/dcap-qvl/tdx_quote"))
+	items, err := evidence.ParseRaw(readTestFile(t, "testdata/dcap-qvl/tdx_quote"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestCollateralUnavailableIntel(t *testing.T) {
 		})
 	}
 	// Collateral at hand: nothing unavailable.
-	c, err := pcs.ParseDCAPQVLJSON(readTestFile(t, "collateral/pcs/testdata/dcap-qvl/tdx_quote_collateral.json"))
+	c, err := pcs.ParseDCAPQVLJSON(readTestFile(t, "testdata/dcap-qvl/tdx_quote_collateral.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestCollateralUnavailableIntel(t *testing.T) {
 }
 
 func TestCollateralUnavailableAMD(t *testing.T) {
-	items, err := evidence.ParseRaw(readTestFile(t, "verify/amd/testdata/snp-go-sev-guest/attestation.bin"))
+	items, err := evidence.ParseRaw(readTestFile(t, "testdata/snp-go-sev-guest/attestation.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -214,13 +214,13 @@ func TestVerifyEvidenceSNPAndCCA(t *testing.T) {
 	ctx := context.Background()
 	// go-sev-guest's Milan report (a debug guest) with its VCEK chain, at
 	// its pinned time; no CRL is available offline.
-	items, err := evidence.ParseRaw(readTestFile(t, "verify/amd/testdata/snp-go-sev-guest/attestation.bin"))
+	items, err := evidence.ParseRaw(readTestFile(t, "testdata/snp-go-sev-guest/attestation.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	writeTestFile(t, dir+"/vcek.der", readTestFile(t, "verify/amd/testdata/snp-go-sev-guest/vcek.testcer.der"))
-	chain := readTestFile(t, "verify/amd/testdata/snp-go-sev-guest/milan_cert_chain.pem")
+	writeTestFile(t, dir+"/vcek.der", readTestFile(t, "testdata/snp-go-sev-guest/vcek.testcer.der"))
+	chain := readTestFile(t, "testdata/snp-go-sev-guest/milan_cert_chain.pem")
 	ask, ark := splitPEM(t, chain)
 	writeTestFile(t, dir+"/ask.pem", ask)
 	writeTestFile(t, dir+"/ark.pem", ark)
@@ -243,11 +243,11 @@ func TestVerifyEvidenceSNPAndCCA(t *testing.T) {
 	}
 
 	// A CCA token with its platform key.
-	items, err = evidence.ParseRaw(readTestFile(t, "verify/arm/testdata/cca-tfm/cca_example_token.cbor"))
+	items, err = evidence.ParseRaw(readTestFile(t, "testdata/cca-tfm/cca_example_token.cbor"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	blk, _ := pem.Decode(readTestFile(t, "verify/arm/testdata/cca-tfm/cca_platform_CPAK.pub.pem"))
+	blk, _ := pem.Decode(readTestFile(t, "testdata/cca-tfm/cca_platform_CPAK.pub.pem"))
 	cpak, err := x509.ParsePKIXPublicKey(blk.Bytes)
 	if err != nil {
 		t.Fatal(err)
@@ -292,10 +292,10 @@ func splitPEM(t *testing.T, b []byte) ([]byte, []byte) {
 // this certificate's key, so the binding is refused — and only it (besides
 // the debug guest and the missing CRL the policy allows).
 func TestVerifyCertificateSNPEndorsements(t *testing.T) {
-	report := readTestFile(t, "verify/amd/testdata/snp-go-sev-guest/attestation.bin")
+	report := readTestFile(t, "testdata/snp-go-sev-guest/attestation.bin")
 	dir := t.TempDir()
-	writeTestFile(t, dir+"/vcek.der", readTestFile(t, "verify/amd/testdata/snp-go-sev-guest/vcek.testcer.der"))
-	ask, ark := splitPEM(t, readTestFile(t, "verify/amd/testdata/snp-go-sev-guest/milan_cert_chain.pem"))
+	writeTestFile(t, dir+"/vcek.der", readTestFile(t, "testdata/snp-go-sev-guest/vcek.testcer.der"))
+	ask, ark := splitPEM(t, readTestFile(t, "testdata/snp-go-sev-guest/milan_cert_chain.pem"))
 	writeTestFile(t, dir+"/ask.pem", ask)
 	writeTestFile(t, dir+"/ark.pem", ark)
 	certs, err := kds.LoadDir(dir)

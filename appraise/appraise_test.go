@@ -12,12 +12,13 @@ import (
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/quote"
+	"github.com/ratls/ratls/internal/testvectors"
 	"github.com/ratls/ratls/verify/checks"
 	"github.com/ratls/ratls/verify/intel"
 )
 
 // Real vectors and the results EXPECTED.json records for them.
-const vectors = "../collateral/pcs/testdata/"
+var vectors = testvectors.Dir() + "/"
 
 type vector struct {
 	quote, collateral string

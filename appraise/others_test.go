@@ -15,6 +15,7 @@ import (
 
 	"github.com/ratls/ratls/evidence/cca"
 	"github.com/ratls/ratls/evidence/snp"
+	"github.com/ratls/ratls/internal/testvectors"
 	"github.com/ratls/ratls/testing/ccatest"
 	"github.com/ratls/ratls/verify/amd"
 	"github.com/ratls/ratls/verify/arm"
@@ -26,7 +27,7 @@ import (
 // pinned time without a CRL; expected facts from its EXPECTED.json.
 func verifySNP(t *testing.T) (*amd.Result, error) {
 	t.Helper()
-	dir := "../verify/amd/testdata/snp-go-sev-guest/"
+	dir := testvectors.Path("snp-go-sev-guest") + "/"
 	raw, err := os.ReadFile(dir + "attestation.bin")
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +118,7 @@ func TestSNPDefaults(t *testing.T) {
 }
 
 func TestAppraiseCCA(t *testing.T) {
-	dir := "../verify/arm/testdata/cca-tfm/"
+	dir := testvectors.Path("cca-tfm") + "/"
 	raw, err := os.ReadFile(dir + "cca_example_token.cbor")
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +174,7 @@ func mustRead(t *testing.T, path string) []byte {
 // Platform keys (CPAKs) in the policy, by platform instance ID, in
 // Veraison's JWK form or as PEM; only public keys, one per instance.
 func TestCCAPlatformKeys(t *testing.T) {
-	dir := "../verify/arm/testdata/"
+	dir := testvectors.Dir() + "/"
 	jwk := strings.TrimSpace(string(mustRead(t, dir+"cca-veraison/go/testRMMCPAK.pub.jwk.json")))
 	pemKey := string(mustRead(t, dir+"cca-tfm/cca_platform_CPAK.pub.pem"))
 	pemJSON, _ := json.Marshal(pemKey)

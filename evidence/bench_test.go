@@ -1,11 +1,15 @@
 package evidence
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/ratls/ratls/internal/testvectors"
+)
 
 // BenchmarkFromCertificate parses a real interoperable RA-TLS certificate's
 // evidence (quote and claims) and checks the key binding.
 func BenchmarkFromCertificate(b *testing.B) {
-	cert := readPEMCert(b, "testdata/ratls-certs/rats-rs_demo-sgx-cert.pem")
+	cert := readPEMCert(b, testvectors.Path("ratls-certs/rats-rs_demo-sgx-cert.pem"))
 	b.ReportAllocs()
 	for b.Loop() {
 		ce, err := FromCertificate(cert)

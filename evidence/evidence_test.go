@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/ratls/ratls/evidence/quote"
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 func readFile(t testing.TB, path string) []byte {
@@ -57,7 +58,7 @@ func mustHex(s string) []byte {
 // Real Interoperable RA-TLS certificate (rats-rs): 60000([quote, claims]) and
 // an empty endorsements extension. Expected values from EXPECTED.json.
 func TestRatsRSCertificate(t *testing.T) {
-	cert := readPEMCert(t, "testdata/ratls-certs/rats-rs_demo-sgx-cert.pem")
+	cert := readPEMCert(t, testvectors.Path("ratls-certs/rats-rs_demo-sgx-cert.pem"))
 	ce, err := FromCertificate(cert)
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +104,7 @@ func TestRatsRSCertificate(t *testing.T) {
 // Real legacy Enclave-TLS/rats-tls certificate: raw quote under
 // 1.2.840.113741.1337.6 binding SHA-256 of the PKCS#1 RSA public key.
 func TestRatsTLSLegacyCertificate(t *testing.T) {
-	cert := readPEMCert(t, "testdata/ratls-certs/rats-tls_legacy-sample.pem")
+	cert := readPEMCert(t, testvectors.Path("ratls-certs/rats-tls_legacy-sample.pem"))
 	ce, err := FromCertificate(cert)
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +127,7 @@ func TestRatsTLSLegacyCertificate(t *testing.T) {
 // does not matter to parsing and binding.
 func sgxQuote(t testing.TB, rd []byte) []byte {
 	t.Helper()
-	cert := readPEMCert(t, "testdata/ratls-certs/rats-rs_demo-sgx-cert.pem")
+	cert := readPEMCert(t, testvectors.Path("ratls-certs/rats-rs_demo-sgx-cert.pem"))
 	for _, e := range cert.Extensions {
 		if e.Id.Equal(OIDTaggedEvidence) {
 			it, err := ParseTagged(e.Value)

@@ -5,13 +5,15 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"testing"
+
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 // Seeds come from the committed corpus in testdata/fuzz and from the real
 // vectors added here. `make test` runs them; `make fuzz` explores further.
 
 func FuzzParseTagged(f *testing.F) {
-	f.Add(certExtension(f, "testdata/ratls-certs/rats-rs_demo-sgx-cert.pem", OIDTaggedEvidence))
+	f.Add(certExtension(f, testvectors.Path("ratls-certs/rats-rs_demo-sgx-cert.pem"), OIDTaggedEvidence))
 	f.Add(readFile(f, ccaTokenFile))
 	f.Add(mustHex("d9ea608244010203044405060708"))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -95,7 +97,7 @@ func FuzzParseRaw(f *testing.F) {
 }
 
 func FuzzFromCertificate(f *testing.F) {
-	for _, p := range []string{"testdata/ratls-certs/rats-rs_demo-sgx-cert.pem", "testdata/ratls-certs/rats-tls_legacy-sample.pem"} {
+	for _, p := range []string{testvectors.Path("ratls-certs/rats-rs_demo-sgx-cert.pem"), testvectors.Path("ratls-certs/rats-tls_legacy-sample.pem")} {
 		f.Add(readPEMCert(f, p).Raw)
 	}
 	f.Fuzz(func(t *testing.T, der []byte) {

@@ -10,16 +10,17 @@ import (
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/ratls/ratls/evidence/quote"
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
-// Vectors owned by the parser packages; their PROVENANCE.md sits beside them.
-const (
-	tdxQuoteFile   = "quote/testdata/dcap-qvl/tdx_quote"
-	tdxV5File      = "quote/testdata/go-tdx-guest/quote_v5_sample.dat"
-	snpReportFile  = "snp/testdata/snp-go-sev-guest/attestation.bin"
-	ccaTokenFile   = "cca/testdata/cca-tfm/cca_example_token.cbor"
-	cca399File     = "cca/testdata/cca-veraison/go/tf-rmm_cca_token.cbor"
-	ccaPlatformRaw = "cca/testdata/cca-tfm/cca_platform_token.cbor"
+// Shared vectors; their PROVENANCE.md sits beside them.
+var (
+	tdxQuoteFile   = testvectors.Path("dcap-qvl/tdx_quote")
+	tdxV5File      = testvectors.Path("go-tdx-guest/quote_v5_sample.dat")
+	snpReportFile  = testvectors.Path("snp-go-sev-guest/attestation.bin")
+	ccaTokenFile   = testvectors.Path("cca-tfm/cca_example_token.cbor")
+	cca399File     = testvectors.Path("cca-veraison/go/tf-rmm_cca_token.cbor")
+	ccaPlatformRaw = testvectors.Path("cca-tfm/cca_platform_token.cbor")
 )
 
 func TestParseRawKinds(t *testing.T) {
@@ -72,7 +73,7 @@ func TestParseRawReports(t *testing.T) {
 		t.Error("tdreport: MRTD not decoded")
 	}
 	// go-tdx-guest's report.dat is random bytes: report type 0x0f is refused.
-	if _, err := ParseRaw(readFile(t, "quote/testdata/go-tdx-guest/report.dat")); err == nil || !strings.Contains(err.Error(), "report_type") {
+	if _, err := ParseRaw(readFile(t, testvectors.Path("go-tdx-guest/report.dat"))); err == nil || !strings.Contains(err.Error(), "report_type") {
 		t.Errorf("random 1024 bytes: want a report_type error, got %v", err)
 	}
 }

@@ -5,11 +5,13 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 func readCVM(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile("../testdata/trustee-cvm/" + name)
+	b, err := os.ReadFile(testvectors.Path("trustee-cvm", name))
 	if err != nil {
 		t.Fatal(err)
 	}

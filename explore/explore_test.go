@@ -19,11 +19,12 @@ import (
 	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/ear"
+	"github.com/ratls/ratls/internal/testvectors"
 	"github.com/ratls/ratls/tee"
 	"github.com/ratls/ratls/tee/dcap"
 )
 
-const qvl = "../collateral/pcs/testdata/dcap-qvl/"
+var qvl = testvectors.Path("dcap-qvl") + "/"
 
 func read(t *testing.T, path string) []byte {
 	t.Helper()
@@ -87,7 +88,7 @@ func TestAnalyzeQuote(t *testing.T) {
 
 func TestAnalyzeOthers(t *testing.T) {
 	cfg := tdxConfig(t)
-	a := cfg.Analyze(context.Background(), "tcb.json", read(t, "../collateral/pcs/testdata/zkdcap/tcbinfov3_00806f050000.json"))
+	a := cfg.Analyze(context.Background(), "tcb.json", read(t, testvectors.Path("zkdcap/tcbinfov3_00806f050000.json")))
 	if a.Kind != "collateral" || a.Verification != nil || findNode(a.Tree, "tcb_levels") == nil {
 		t.Errorf("collateral: %+v", a)
 	}

@@ -6,9 +6,11 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
-const pcsVectors = "../collateral/pcs/testdata/"
+var pcsVectors = testvectors.Dir() + "/"
 
 func mustRead(t *testing.T, path string) []byte {
 	t.Helper()
@@ -115,7 +117,7 @@ func TestInspectUnrecognised(t *testing.T) {
 }
 
 func TestExtract(t *testing.T) {
-	r, err := File("../testdata/ratls-certs/rats-rs_demo-sgx-cert.pem")
+	r, err := File(testvectors.Path("ratls-certs/rats-rs_demo-sgx-cert.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 func TestFieldsJSONKeepsOrder(t *testing.T) {
@@ -27,7 +29,7 @@ func TestFieldsJSONKeepsOrder(t *testing.T) {
 }
 
 func TestBytesCertificateForms(t *testing.T) {
-	pemBytes, err := os.ReadFile("../testdata/ratls-certs/rats-rs_demo-sgx-cert.pem")
+	pemBytes, err := os.ReadFile(testvectors.Path("ratls-certs/rats-rs_demo-sgx-cert.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 func readCerts(t *testing.T, path string) []*x509.Certificate {
@@ -46,7 +48,7 @@ func check(t *testing.T, what string, got, want any) {
 
 // Intel's PCK Platform CA, field by field as openssl x509 -text shows it.
 func TestCertificateFieldsAsOpenSSL(t *testing.T) {
-	c := readCerts(t, "../collateral/pcs/testdata/intel-roots/Intel_SGX_PCK_Platform_CA.pem")[0]
+	c := readCerts(t, testvectors.Path("intel-roots/Intel_SGX_PCK_Platform_CA.pem"))[0]
 	d := describeCertificate(c, nil)
 	check(t, "version", d.Version, 3)
 	check(t, "serial", d.Serial, "956f5dcdbd1be1e94049c9d4f433ce01570bde54")
@@ -81,7 +83,7 @@ func TestCertificateFieldsAsOpenSSL(t *testing.T) {
 // The SGX extensions of a PCK certificate, on its own and inside quotes.
 // Expected values are the vectors' PROVENANCE.md and EXPECTED.json.
 func TestSGXExtensions(t *testing.T) {
-	leaf := readCerts(t, "../collateral/pcs/testdata/intel-qvl-sample-testroot/sgx/_fullchain.pem")
+	leaf := readCerts(t, testvectors.Path("intel-qvl-sample-testroot/sgx/_fullchain.pem"))
 	r, err := Certificates(leaf)
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +106,7 @@ func TestSGXExtensions(t *testing.T) {
 		{"rats-tls_legacy-sample.pem", 10, "04040303ffff00000000000000000000", true},
 		{"rats-rs_demo-sgx-cert.pem", 13, "0c0c0303ffff00000000000000000000", true},
 	} {
-		r, err := File("../testdata/ratls-certs/" + tc.file)
+		r, err := File(testvectors.Path("ratls-certs", tc.file))
 		if err != nil {
 			t.Fatal(err)
 		}

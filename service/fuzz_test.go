@@ -13,6 +13,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/cmw"
+	"github.com/ratls/ratls/internal/testvectors"
 	"github.com/ratls/ratls/service/api"
 )
 
@@ -32,10 +33,10 @@ func evidenceSeeds(tb testing.TB) [][]byte {
 		}
 		return b
 	}
-	certPEM := read("../testdata/ratls-certs/rats-rs_demo-sgx-cert.pem")
+	certPEM := read(testvectors.Path("ratls-certs/rats-rs_demo-sgx-cert.pem"))
 	blk, _ := pem.Decode(certPEM)
-	tdxQuote := read("../collateral/pcs/testdata/dcap-qvl/tdx_quote")
-	sgxQuote := read("../collateral/pcs/testdata/dcap-qvl/sgx_quote")
+	tdxQuote := read(testvectors.Path("dcap-qvl/tdx_quote"))
+	sgxQuote := read(testvectors.Path("dcap-qvl/sgx_quote"))
 	claims, err := evidence.NewClaims([]byte("subject public key info"), evidence.SHA256, nil)
 	if err != nil {
 		tb.Fatal(err)
@@ -58,10 +59,10 @@ func evidenceSeeds(tb testing.TB) [][]byte {
 	envelope, _ := json.Marshal(api.AttestRequest{MediaType: api.MediaDCAPQuote, Evidence: sgxQuote})
 	samples := map[string][]byte{
 		api.MediaCertificateDER:  blk.Bytes,
-		api.MediaCertificatePEM:  read("../testdata/ratls-certs/rats-tls_legacy-sample.pem"),
+		api.MediaCertificatePEM:  read(testvectors.Path("ratls-certs/rats-tls_legacy-sample.pem")),
 		api.MediaDCAPQuote:       tdxQuote,
-		api.MediaSNPReport:       read("../verify/amd/testdata/snp-go-sev-guest/attestation.bin"),
-		api.MediaCCAToken:        read("../verify/arm/testdata/cca-tfm/cca_token.cbor"),
+		api.MediaSNPReport:       read(testvectors.Path("snp-go-sev-guest/attestation.bin")),
+		api.MediaCCAToken:        read(testvectors.Path("cca-tfm/cca_token.cbor")),
 		api.MediaTSMReport:       tsm,
 		api.MediaTSMReportCBOR:   tsmCBOR,
 		api.MediaTaggedEvidence:  tagged,
@@ -69,8 +70,8 @@ func evidenceSeeds(tb testing.TB) [][]byte {
 		api.MediaCMWJSON:         cmwJSON,
 		api.MediaVeraisonCMWCBOR: cmwCBOR,
 		api.MediaVeraisonCMWJSON: cmwJSON,
-		api.MediaTrusteeTDX:      evidence.TrusteeTDX(tdxQuote, read("../testdata/trustee-cvm/CCEL_data_ovmf")[:2120]),
-		api.MediaAzureVTPM:       read("../testdata/trustee-cvm/az-snp-vtpm/evidence-v2.json"),
+		api.MediaTrusteeTDX:      evidence.TrusteeTDX(tdxQuote, read(testvectors.Path("trustee-cvm/CCEL_data_ovmf"))[:2120]),
+		api.MediaAzureVTPM:       read(testvectors.Path("trustee-cvm/az-snp-vtpm/evidence-v2.json")),
 		"application/json":       envelope,
 	}
 	seeds := make([][]byte, len(requestKinds))

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/collateral/pcs"
+	"github.com/ratls/ratls/internal/testvectors"
 	"github.com/ratls/ratls/service"
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/store"
@@ -200,7 +201,7 @@ func TestAttestAMDCollateralOutage(t *testing.T) {
 		tee.Edit[sevsnp.Options](&c.Verify.TEE).Certificates = kds.NewCache(kds.NewClient(kds.ClientConfig{BaseURL: kdsDown.url}), kds.CacheConfig{Now: c.Now})
 		tee.Edit[sevsnp.Options](&c.Verify.TEE).Product = "Milan"
 	}})
-	report, err := os.ReadFile("../verify/amd/testdata/snp-go-sev-guest/attestation.bin")
+	report, err := os.ReadFile(testvectors.Path("snp-go-sev-guest/attestation.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,12 +11,13 @@ import (
 
 	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/evidence"
+	"github.com/ratls/ratls/internal/testvectors"
 	"github.com/ratls/ratls/testing/dcaptest"
 )
 
 func read(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile("../../testdata/trustee-cvm/" + name)
+	b, err := os.ReadFile(testvectors.Path("trustee-cvm", name))
 	if err != nil {
 		t.Fatal(err)
 	}

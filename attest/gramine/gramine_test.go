@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 // sgxQuoteReportData is the report_data of testdata/dcap-qvl/sgx_quote, from
@@ -23,7 +25,7 @@ const reportDataOffset = 368
 
 func readVector(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "dcap-qvl", name))
+	b, err := os.ReadFile(testvectors.Path("dcap-qvl", name))
 	if err != nil {
 		t.Fatal(err)
 	}

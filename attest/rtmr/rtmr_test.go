@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ratls/ratls/evidence/eventlog"
+	"github.com/ratls/ratls/internal/testvectors"
 	"github.com/ratls/ratls/verify/measuredboot"
 )
 
@@ -128,7 +129,7 @@ func TestExtendAndReplay(t *testing.T) {
 	}
 
 	// Appended to a firmware log whose RTMR0..2 the fake registers take.
-	ccel, err := os.ReadFile("../../testdata/trustee-cvm/CCEL_data_ovmf")
+	ccel, err := os.ReadFile(testvectors.Path("trustee-cvm/CCEL_data_ovmf"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ratls/ratls/evidence/snp"
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 // Facts about testdata/snp-go-sev-guest/attestation.bin from its
@@ -26,7 +26,7 @@ const (
 
 func readReport(t testing.TB) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "snp-go-sev-guest", "attestation.bin"))
+	b, err := os.ReadFile(testvectors.Path("snp-go-sev-guest", "attestation.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/quote"
-	"github.com/ratls/ratls/testing/dcaptest"
+	"github.com/ratls/ratls/internal/dcapsim"
 )
 
 // Measurements are the values a simulated quote reports for the enclave
@@ -96,8 +96,8 @@ func (m Measurements) withDefaults() Measurements {
 // concurrent use.
 type Attester struct {
 	tee  string
-	pki  *dcaptest.PKI
-	opts dcaptest.QuoteOptions // read-only; each quote works on a copy
+	pki  *dcapsim.PKI
+	opts dcapsim.QuoteOptions // read-only; each quote works on a copy
 	m    Measurements
 	// calls counts the quotes produced.
 	calls atomic.Int64

@@ -35,7 +35,8 @@
 //	sgx/       collateral of the simulated SGX platform
 //	tdx/       collateral of the simulated TDX platform
 //
-// The simulated platforms are those of testing/dcaptest's DefaultPlatform:
+// The simulated platforms are the default platforms of the DCAP test PKI
+// (testing/dcaptest's DefaultPlatform, which the simulator shares):
 // every quote evaluates to TCB status UpToDate at the reference time, and
 // the collateral is valid from a day before the reference time until the
 // reference time plus InitOptions.Validity.

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/ratls/ratls/collateral/pcs"
-	"github.com/ratls/ratls/testing/dcaptest"
+	"github.com/ratls/ratls/internal/dcapsim"
 	"github.com/ratls/ratls/verify/intel"
 )
 
@@ -102,12 +102,12 @@ type Sim struct {
 	validity time.Duration
 	dir      string // "" for an in-memory simulation
 
-	pki       *dcaptest.PKI
+	pki       *dcapsim.PKI
 	rootPEM   []byte
-	platforms map[string]*dcaptest.Platform
+	platforms map[string]*dcapsim.Platform
 	// raw holds the signed collateral bytes Init writes; parsed holds
 	// them parsed, returned by Collateral. Both are built once.
-	raw    map[string]*dcaptest.Collateral
+	raw    map[string]*dcapsim.Collateral
 	parsed map[string]*pcs.Collateral
 }
 
@@ -203,7 +203,7 @@ func build(seed [SeedSize]byte, now time.Time, validity time.Duration, dir strin
 	copy(key[:], h.Sum(nil))
 	src := &seedStream{r: mrand.NewChaCha8(key)}
 
-	pki, err := dcaptest.New(dcaptest.Options{
+	pki, err := dcapsim.New(dcapsim.Options{
 		Now:              now,
 		Rand:             src,
 		CommonNamePrefix: CommonNamePrefix,
@@ -221,8 +221,8 @@ func build(seed [SeedSize]byte, now time.Time, validity time.Duration, dir strin
 		dir:       dir,
 		pki:       pki,
 		rootPEM:   pki.RootPEM(),
-		platforms: make(map[string]*dcaptest.Platform, 2),
-		raw:       make(map[string]*dcaptest.Collateral, 2),
+		platforms: make(map[string]*dcapsim.Platform, 2),
+		raw:       make(map[string]*dcapsim.Collateral, 2),
 		parsed:    make(map[string]*pcs.Collateral, 2),
 	}
 	for _, tee := range []string{TEESGX, TEETDX} {
@@ -240,8 +240,8 @@ func build(seed [SeedSize]byte, now time.Time, validity time.Duration, dir strin
 		pl.TCBInfoOptions.NextUpdate = nextUpdate
 		pl.QEIdentityOptions.NextUpdate = nextUpdate
 		pl.CRLNextUpdate = nextUpdate
-		// Replace dcaptest's names in values no verifier checks, so that
-		// simulated quotes never mention the test package.
+		// Replace the test PKI's "dcaptest" labels in values no verifier
+		// checks, so that simulated quotes never mention the test package.
 		if tee == TEETDX {
 			pl.QuoteOptions.QE.MREnclave = sha256.Sum256([]byte("ratls simulated TD quoting enclave"))
 			pl.QuoteOptions.TD.MRSEAM = sha384([]byte("ratls simulated TDX module"))
@@ -267,7 +267,7 @@ func build(seed [SeedSize]byte, now time.Time, validity time.Duration, dir strin
 
 // parseCollateral parses signed collateral bytes the way pcs.LoadDir parses
 // the files holding them.
-func parseCollateral(c *dcaptest.Collateral, source string) (*pcs.Collateral, error) {
+func parseCollateral(c *dcapsim.Collateral, source string) (*pcs.Collateral, error) {
 	out := &pcs.Collateral{Source: source}
 	var err error
 	if out.TCBInfo, err = pcs.ParseTCBInfo(c.TCBInfo); err != nil {
@@ -400,13 +400,13 @@ func (s *Sim) checkCollateralDir(tee string) error {
 		name string
 		want []byte
 	}{
-		{dcaptest.FileTCBInfo, c.TCBInfo},
-		{dcaptest.FileTCBInfoIssuerChain, c.TCBInfoIssuerChain},
-		{dcaptest.FileQEIdentity, c.QEIdentity},
-		{dcaptest.FileQEIdentityIssuerChain, c.QEIdentityIssuerChain},
-		{dcaptest.FilePCKCRL, c.PCKCRL},
-		{dcaptest.FilePCKCRLIssuerChain, c.PCKCRLIssuerChain},
-		{dcaptest.FileRootCRL, c.RootCRL},
+		{dcapsim.FileTCBInfo, c.TCBInfo},
+		{dcapsim.FileTCBInfoIssuerChain, c.TCBInfoIssuerChain},
+		{dcapsim.FileQEIdentity, c.QEIdentity},
+		{dcapsim.FileQEIdentityIssuerChain, c.QEIdentityIssuerChain},
+		{dcapsim.FilePCKCRL, c.PCKCRL},
+		{dcapsim.FilePCKCRLIssuerChain, c.PCKCRLIssuerChain},
+		{dcapsim.FileRootCRL, c.RootCRL},
 	} {
 		path := filepath.Join(s.dir, tee, f.name)
 		got, err := readLimited(path, pcs.MaxJSONSize)

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,11 +16,12 @@ import (
 	"github.com/google/go-configfs-tsm/report"
 
 	"github.com/ratls/ratls/evidence"
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 func readVector(t testing.TB, folder, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", folder, name))
+	b, err := os.ReadFile(testvectors.Path(folder, name))
 	if err != nil {
 		t.Fatal(err)
 	}

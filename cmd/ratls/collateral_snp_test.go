@@ -16,10 +16,11 @@ import (
 
 	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/evidence/snp"
+	"github.com/ratls/ratls/internal/testvectors"
 	"github.com/ratls/ratls/testing/amdtest"
 )
 
-const kdsVectors = "../../collateral/kds/testdata/"
+var kdsVectors = testvectors.Dir() + "/"
 
 // fakeKDS serves AMD's real Milan certificates (the virtee report's VCEK,
 // the VCEK and VLEK chains) at KDS's paths, and a CRL named for the Milan

@@ -16,10 +16,11 @@ import (
 	"testing"
 
 	"github.com/ratls/ratls/collateral/pcs"
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 // The dcap-qvl vectors of the pcs package: quotes and their PCS collateral.
-const dcapQVLDir = "../../collateral/pcs/testdata/dcap-qvl"
+var dcapQVLDir = testvectors.Path("dcap-qvl")
 
 // pcsVector is a collateral vector as PCS serves it.
 type pcsVector struct {

@@ -11,11 +11,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/golden")
 
-const certDir = "../../testdata/ratls-certs/"
+var certDir = testvectors.Path("ratls-certs") + "/"
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
@@ -146,7 +148,7 @@ func TestInspectText(t *testing.T) {
 
 // Raw evidence in hex and base64 is decoded before parsing.
 func TestInspectRawEvidenceEncodings(t *testing.T) {
-	raw, err := os.ReadFile("../../evidence/quote/testdata/dcap-qvl/tdx_quote")
+	raw, err := os.ReadFile(testvectors.Path("dcap-qvl/tdx_quote"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,11 +11,12 @@ import (
 	"testing"
 
 	"github.com/ratls/ratls/appraise"
+	"github.com/ratls/ratls/internal/testvectors"
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/verify/intel"
 )
 
-const ccaVectors = "../../verify/arm/testdata/cca-tfm/"
+var ccaVectors = testvectors.Path("cca-tfm") + "/"
 
 // Messages name the flags that fix what they report, never Go fields; the
 // settings they name exist on the command line and in the service.

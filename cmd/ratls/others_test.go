@@ -8,13 +8,14 @@ import (
 	"testing"
 
 	"github.com/ratls/ratls/evidence/cca"
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 // amdCertDir lays out the go-sev-guest vector's VCEK chain as --amd-certs
 // expects it.
 func amdCertDir(t *testing.T) string {
 	t.Helper()
-	src := "../../verify/amd/testdata/snp-go-sev-guest/"
+	src := testvectors.Path("snp-go-sev-guest") + "/"
 	dir := t.TempDir()
 	copyFile(t, src+"vcek.testcer.der", filepath.Join(dir, "vcek.der"))
 	chain, err := os.ReadFile(src + "milan_cert_chain.pem")
@@ -29,7 +30,7 @@ func amdCertDir(t *testing.T) string {
 }
 
 func TestVerifySNP(t *testing.T) {
-	report := "../../verify/amd/testdata/snp-go-sev-guest/attestation.bin"
+	report := testvectors.Path("snp-go-sev-guest/attestation.bin")
 	args := []string{"--amd-certs", amdCertDir(t), "--at", "2022-09-25T00:55:28Z", report}
 	// A debug guest, no CRL offline: rejected by the default policy.
 	r := runVerifyJSON(t, 1, args...)
@@ -63,7 +64,7 @@ func TestVerifySNP(t *testing.T) {
 }
 
 func TestVerifyCCA(t *testing.T) {
-	dir := "../../verify/arm/testdata/cca-tfm/"
+	dir := testvectors.Path("cca-tfm") + "/"
 	r := runVerifyJSON(t, 0, "--offline", "--cca-cpak", dir+"cca_platform_CPAK.pub.pem", dir+"cca_example_token.cbor")
 	if r.Verification.Status != "warning" {
 		t.Errorf("status %s, want warning: no reference values", r.Verification.Status)
@@ -74,7 +75,7 @@ func TestVerifyCCA(t *testing.T) {
 		t.Errorf("accept_any_measurement: status %s", r.Verification.Status)
 	}
 	// The same key in Veraison's JWK form (ccatoken's testRMMCPAK).
-	jwk := "../../verify/arm/testdata/cca-veraison/go/testRMMCPAK.pub.jwk.json"
+	jwk := testvectors.Path("cca-veraison/go/testRMMCPAK.pub.jwk.json")
 	if r = runVerifyJSON(t, 0, "--policy", any, "--offline", "--cca-cpak", jwk, dir+"cca_example_token.cbor"); r.Verification.Status != "affirming" {
 		t.Errorf("JWK CPAK: status %s", r.Verification.Status)
 	}
@@ -86,7 +87,7 @@ func TestVerifyCCA(t *testing.T) {
 	// Without the platform key: rejected.
 	runVerifyJSON(t, 1, "--offline", dir+"cca_example_token.cbor")
 	// A token whose realm key is not bound to the platform (rust bug 33): rejected.
-	bad := "../../verify/arm/testdata/cca-veraison/rust/bug-33-repro.cbor"
+	bad := testvectors.Path("cca-veraison/rust/bug-33-repro.cbor")
 	if _, err := os.Stat(bad); err == nil {
 		if code, _, _ := runCLI(t, "verify", "--offline", "--cca-cpak", dir+"cca_platform_CPAK.pub.pem", bad); code != 1 {
 			t.Errorf("bug-33 token: exit %d, want 1", code)

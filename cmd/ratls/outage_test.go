@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/ratls/ratls/collateral/pcs"
+	"github.com/ratls/ratls/internal/testvectors"
 	"github.com/ratls/ratls/service"
 	"github.com/ratls/ratls/tee"
 	"github.com/ratls/ratls/tee/dcap"
@@ -96,7 +97,7 @@ func TestVerifyIntelCollateralUnavailable(t *testing.T) {
 
 func TestVerifyAMDCollateralUnavailable(t *testing.T) {
 	kdsURL, hits := downSource(t)
-	report := "../../verify/amd/testdata/snp-go-sev-guest/attestation.bin"
+	report := testvectors.Path("snp-go-sev-guest/attestation.bin")
 	code, out, stderr := runCLI(t, "verify", "--json", "--kds", kdsURL, "--amd-product", "Milan", "--cache-dir", "",
 		"--at", "2022-09-25T00:55:28Z", report)
 	checkCouldNotVerify(t, code, out, stderr)

@@ -7,11 +7,12 @@ import (
 	"testing"
 
 	"github.com/ratls/ratls/appraise"
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 func TestPolicyInit(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "policy.json")
-	code, stdout, stderr := runCLI(t, "policy", "init", "--from", "../../testdata/trustee-cvm/az-tdx-vtpm/evidence-v1.json", "--out", out)
+	code, stdout, stderr := runCLI(t, "policy", "init", "--from", testvectors.Path("trustee-cvm/az-tdx-vtpm/evidence-v1.json"), "--out", out)
 	if code != 0 {
 		t.Fatalf("exit %d: %s %s", code, stdout, stderr)
 	}
@@ -27,7 +28,7 @@ func TestPolicyInit(t *testing.T) {
 	if !strings.Contains(string(md), "`tdx.mrtd`") || !strings.Contains(string(md), "`vtpm.pcrs[0]`") {
 		t.Errorf("explanation:\n%s", md)
 	}
-	if code, _, _ := runCLI(t, "policy", "init", "--from", "../../testdata/trustee-cvm/CCEL_data_ovmf"); code != exitInput {
+	if code, _, _ := runCLI(t, "policy", "init", "--from", testvectors.Path("trustee-cvm/CCEL_data_ovmf")); code != exitInput {
 		t.Errorf("an event log alone: exit %d", code)
 	}
 }

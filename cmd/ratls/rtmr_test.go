@@ -10,6 +10,7 @@ import (
 
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/eventlog"
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 // ratls rtmr against a directory laid out like the kernel's (whose files,
@@ -23,7 +24,7 @@ func TestRTMRCommand(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(sysfs, "mrtd:sha384"), make([]byte, 48), 0o444)
 	logPath := filepath.Join(dir, "runtime.log")
-	ccel := "../../testdata/trustee-cvm/CCEL_data_ovmf"
+	ccel := testvectors.Path("trustee-cvm/CCEL_data_ovmf")
 	common := []string{"--sysfs", sysfs, "--log", logPath, "--ccel", ccel}
 
 	code, out, errOut := runCLI(t, append([]string{"rtmr", "extend", "--domain", "example.com/app", "--operation", "start", "--content", "v1.2 sha256:00ff"}, common...)...)
@@ -51,7 +52,7 @@ func TestRTMRCommand(t *testing.T) {
 		t.Fatalf("combined log: %v, %d events", err, len(l.Events))
 	}
 
-	quote, _ := os.ReadFile("../../testdata/trustee-cvm/az-tdx-vtpm/td-quote.bin")
+	quote, _ := os.ReadFile(testvectors.Path("trustee-cvm/az-tdx-vtpm/td-quote.bin"))
 	qf := filepath.Join(dir, "quote")
 	os.WriteFile(qf, quote, 0o644)
 	code, out, errOut = runCLI(t, append([]string{"rtmr", "evidence", "--quote", qf}, common...)...)

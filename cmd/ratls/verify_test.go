@@ -6,9 +6,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
-const vec = "../../collateral/pcs/testdata/"
+var vec = testvectors.Dir() + "/"
 
 type verifyJSON struct {
 	Source       string `json:"source"`

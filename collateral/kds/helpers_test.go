@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/ratls/ratls/evidence/snp"
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 // vector is one real report with its VCEK, from testdata/<folder>.
@@ -42,7 +42,7 @@ var (
 
 func readTestdata(t testing.TB, parts ...string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(append([]string{"testdata"}, parts...)...))
+	b, err := os.ReadFile(testvectors.Path(parts...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 // jsCollateral rewrites dcap-qvl collateral JSON as the JavaScript
@@ -132,7 +134,7 @@ func crlRawOf(c *x509.RevocationList) []byte {
 // intermediateCaCrl.der, a QVE identity and the quote), read as a
 // directory without renaming anything.
 func TestOfflineIntelNames(t *testing.T) {
-	const dir = "testdata/intel-qvl-sample-testroot/sgx"
+	dir := testvectors.Path("intel-qvl-sample-testroot/sgx")
 	o := mustOffline(t, dir, nil)
 	req := Request{TEE: TEESGX, FMSPC: fmspcOf(t, "00707F000000"), CA: CAProcessor}
 	c, err := o.Collateral(context.Background(), req)
@@ -171,7 +173,7 @@ func TestOfflineIntelNames(t *testing.T) {
 // collateral issued before its 2025 re-issue. The directory holds two
 // platforms; each request gets its own.
 func TestOfflineCompletesIntelChains(t *testing.T) {
-	o := mustOffline(t, "testdata/zkdcap", nil)
+	o := mustOffline(t, testvectors.Path("zkdcap"), nil)
 	root := mustCert(t, "intel-roots/Intel_SGX_Root_CA.pem")
 	signer2018 := mustCert(t, "intel-roots/Intel_SGX_TCB_Signing_2018-2025.pem")
 	for _, tc := range []struct {
@@ -205,7 +207,7 @@ func TestOfflineCompletesIntelChains(t *testing.T) {
 // example TCB Info, from Intel's documentation, is pretty-printed: its
 // signature verifies on the compact bytes, which is what Intel signed.
 func TestOfflineNewestAndPrettyPrinted(t *testing.T) {
-	o := mustOffline(t, "testdata/mobilecoin-sgx", nil)
+	o := mustOffline(t, testvectors.Path("mobilecoin-sgx"), nil)
 	c, err := o.Collateral(context.Background(), Request{TEE: TEESGX, FMSPC: fmspcOf(t, "00906ED50000"), CA: CAProcessor})
 	if err != nil {
 		t.Fatal(err)
@@ -393,7 +395,7 @@ func TestOfflinePCCS(t *testing.T) {
 // What is missing for a request is named with where to get it, and what
 // the input holds instead; unusable input is an error naming the file.
 func TestOfflineMessages(t *testing.T) {
-	o := mustOffline(t, "testdata/intel-qvl-sample-testroot/tdx", nil)
+	o := mustOffline(t, testvectors.Path("intel-qvl-sample-testroot/tdx"), nil)
 	_, err := o.Collateral(context.Background(), Request{TEE: TEESGX, FMSPC: fmspcOf(t, "00906ED50000"), CA: CAPlatform})
 	var me *MissingError
 	if !errors.As(err, &me) {

@@ -12,11 +12,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 func readFile(t testing.TB, path string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", path))
+	b, err := os.ReadFile(testvectors.Path(path))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,9 +11,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
-const vectors = "../../testdata/trustee-cvm"
+var vectors = testvectors.Path("trustee-cvm")
 
 func read(t testing.TB, name string) []byte {
 	t.Helper()

@@ -10,12 +10,12 @@ import (
 	"encoding/pem"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/fxamacker/cbor/v2"
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 // computedFields mirrors the "computed" object of a vector in EXPECTED.json.
@@ -53,7 +53,7 @@ type tokenVector struct {
 // readToken reads a token file; .hex files hold the token hex-encoded.
 func readToken(t testing.TB, dir, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", dir, name))
+	b, err := os.ReadFile(testvectors.Path(dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func loadVectors(t testing.TB) []tokenVector {
 	t.Helper()
 	var out []tokenVector
 	for _, dir := range []string{"cca-tfm", "cca-veraison"} {
-		js, err := os.ReadFile(filepath.Join("testdata", dir, "EXPECTED.json"))
+		js, err := os.ReadFile(testvectors.Path(dir, "EXPECTED.json"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +103,7 @@ func vectorByID(t testing.TB, id string) tokenVector {
 // loadPublicKey reads a PEM SubjectPublicKeyInfo or an EC JWK.
 func loadPublicKey(t testing.TB, dir, name string) *ecdsa.PublicKey {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", dir, name))
+	b, err := os.ReadFile(testvectors.Path(dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}

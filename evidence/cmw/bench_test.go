@@ -1,9 +1,13 @@
 package cmw
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/ratls/ratls/internal/testvectors"
+)
 
 func BenchmarkParseCBORTaggedCCA(b *testing.B) {
-	in := readVector(b, "testdata/cca-tfm/cca_example_token.cbor")
+	in := readVector(b, testvectors.Path("cca-tfm/cca_example_token.cbor"))
 	b.ReportAllocs()
 	b.SetBytes(int64(len(in)))
 	for b.Loop() {
@@ -36,7 +40,7 @@ func BenchmarkParseJSONCollection(b *testing.B) {
 }
 
 func BenchmarkMarshalCBORTaggedCCA(b *testing.B) {
-	_, c, err := ParseCBORTagged(readVector(b, "testdata/cca-tfm/cca_example_token.cbor"), ccaTag)
+	_, c, err := ParseCBORTagged(readVector(b, testvectors.Path("cca-tfm/cca_example_token.cbor")), ccaTag)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 // Arm CCA attestation tokens (testdata/cca-tfm, testdata/cca-veraison; see
@@ -60,14 +62,14 @@ func readVector(t testing.TB, path string) []byte {
 }
 
 func TestCCATokens(t *testing.T) {
-	exp := loadExpected(t, "testdata/cca-tfm")
+	exp := loadExpected(t, testvectors.Path("cca-tfm"))
 	for _, id := range []string{"tfm-cca-example-token-cmw", "tfm-cca-example-token-legacy-claims", "tfm-cca-token"} {
 		t.Run(id, func(t *testing.T) {
 			v, ok := exp[id]
 			if !ok {
 				t.Fatalf("%s not in EXPECTED.json", id)
 			}
-			in := readVector(t, filepath.Join("testdata/cca-tfm", v.Token))
+			in := readVector(t, filepath.Join(testvectors.Path("cca-tfm"), v.Token))
 			if len(in) != v.Computed.Len {
 				t.Fatalf("%s: %d bytes, EXPECTED.json says %d", v.Token, len(in), v.Computed.Len)
 			}
@@ -119,8 +121,8 @@ func TestCCATokens(t *testing.T) {
 // standalone cca_example_platform_token.cbor (1518 bytes, same claims in
 // PROVENANCE.md).
 func TestCCAPlatformTokenValue(t *testing.T) {
-	in := readVector(t, "testdata/cca-tfm/cca_example_token.cbor")
-	want := readVector(t, "testdata/cca-tfm/cca_example_platform_token.cbor")
+	in := readVector(t, testvectors.Path("cca-tfm/cca_example_token.cbor"))
+	want := readVector(t, testvectors.Path("cca-tfm/cca_example_platform_token.cbor"))
 	_, c, err := ParseCBORTagged(in, ccaTag)
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +144,7 @@ func TestCCAPlatformTokenValue(t *testing.T) {
 }
 
 func TestCCATokenTruncated(t *testing.T) {
-	in := readVector(t, "testdata/cca-tfm/cca_token.cbor")
+	in := readVector(t, testvectors.Path("cca-tfm/cca_token.cbor"))
 	for n := range len(in) {
 		if _, _, err := ParseCBORTagged(in[:n], ccaTag); err == nil {
 			t.Fatalf("prefix of %d bytes parsed", n)
@@ -152,12 +154,12 @@ func TestCCATokenTruncated(t *testing.T) {
 
 // The legacy 399 collection carries bare byte strings, not CMWs.
 func TestCCALegacyTokenIsNotCMW(t *testing.T) {
-	exp := loadExpected(t, "testdata/cca-veraison")
+	exp := loadExpected(t, testvectors.Path("cca-veraison"))
 	v, ok := exp["veraison-go-tf-rmm-token"]
 	if !ok || v.Computed.OuterTag != ccaLegacyTag {
 		t.Fatalf("EXPECTED.json: %+v", v)
 	}
-	in := readVector(t, filepath.Join("testdata/cca-veraison", v.Token))
+	in := readVector(t, filepath.Join(testvectors.Path("cca-veraison"), v.Token))
 	_, _, err := ParseCBORTagged(in, ccaTag, ccaLegacyTag)
 	wantErr(t, err, ErrMalformed, "entry 44234: CBOR CMW: want record (array), collection (map) or tag, got byte string")
 	_, _, err = ParseCBORTagged(in, ccaTag)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"reflect"
 	"testing"
+
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 func fuzzSeeds(f *testing.F) [][]byte {
@@ -24,9 +26,9 @@ func fuzzSeeds(f *testing.F) [][]byte {
 		[]byte(`["a/b","I0faVQ==",0]`),
 	}
 	for _, p := range []string{
-		"testdata/cca-tfm/cca_example_token.cbor",
-		"testdata/cca-tfm/cca_token.cbor",
-		"testdata/cca-veraison/go/tf-rmm_cca_token.cbor",
+		testvectors.Path("cca-tfm/cca_example_token.cbor"),
+		testvectors.Path("cca-tfm/cca_token.cbor"),
+		testvectors.Path("cca-veraison/go/tf-rmm_cca_token.cbor"),
 	} {
 		b := readVector(f, p)
 		seeds = append(seeds, b, b[3:]) // with and without the outer tag

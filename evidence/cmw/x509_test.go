@@ -13,6 +13,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 func TestOIDExtension(t *testing.T) {
@@ -171,7 +173,7 @@ func TestExtensionInCertificate(t *testing.T) {
 // CMW tag (60000 is outside the TN range and the content is an array), and
 // not an id-pe-cmw CHOICE either.
 func TestInteropRATLSEvidenceIsNotCMW(t *testing.T) {
-	pemBytes, err := os.ReadFile("testdata/ratls-certs/rats-rs_demo-sgx-cert.pem")
+	pemBytes, err := os.ReadFile(testvectors.Path("ratls-certs/rats-rs_demo-sgx-cert.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}

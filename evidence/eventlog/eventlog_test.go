@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
-const vectors = "../../testdata/trustee-cvm"
+var vectors = testvectors.Path("trustee-cvm")
 
 func readVector(t testing.TB, name string) []byte {
 	t.Helper()

@@ -6,11 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 // vectorFolders are the testdata folders holding Intel quote vectors with
@@ -30,7 +31,7 @@ type expectedVector struct {
 
 func readExpected(t testing.TB, folder string) []expectedVector {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", folder, "EXPECTED.json"))
+	raw, err := os.ReadFile(testvectors.Path(folder, "EXPECTED.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func readExpected(t testing.TB, folder string) []expectedVector {
 // readVector reads a testdata file, decoding it when encoding is "hex".
 func readVector(t testing.TB, folder, name, encoding string) []byte {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", folder, name))
+	raw, err := os.ReadFile(testvectors.Path(folder, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func readVector(t testing.TB, folder, name, encoding string) []byte {
 // mustRead reads a binary testdata file.
 func mustRead(t testing.TB, path string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", path))
+	b, err := os.ReadFile(testvectors.Path(path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ var (
 // file order.
 func readSnap(t testing.TB, path string) []snapField {
 	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", path))
+	f, err := os.Open(testvectors.Path(path))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,10 +13,11 @@ import (
 	"fmt"
 	"math/big"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 // expectedFile mirrors the parts of testdata/*/EXPECTED.json the tests use.
@@ -58,7 +59,7 @@ type vector struct {
 
 func readReportFile(t testing.TB, dir, name, encoding string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", dir, name))
+	b, err := os.ReadFile(testvectors.Path(dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func loadVectors(t testing.TB) []vector {
 	t.Helper()
 	var out []vector
 	for _, dir := range []string{"snp-go-sev-guest", "snp-virtee"} {
-		js, err := os.ReadFile(filepath.Join("testdata", dir, "EXPECTED.json"))
+		js, err := os.ReadFile(testvectors.Path(dir, "EXPECTED.json"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -259,7 +260,7 @@ func TestSignatureVerifiesWithVCEK(t *testing.T) {
 	for _, v := range loadVectors(t) {
 		t.Run(v.id, func(t *testing.T) {
 			ev := v.exp.Vectors[v.index]
-			der, err := os.ReadFile(filepath.Join("testdata", v.dir, ev.VCEK))
+			der, err := os.ReadFile(testvectors.Path(v.dir, ev.VCEK))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -24,7 +24,7 @@ import (
 )
 
 // Times used with the synthetic CRLs; the real certificates are valid until
-// 2030-04-03 (VCEK) and 2045 (ASK, ARK), testdata/PROVENANCE.md.
+// 2030-04-03 (VCEK) and 2045 (ASK, ARK), testdata/README.md.
 var (
 	amdNow      = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 	crlExpiry   = amdNow.Add(24 * time.Hour)
@@ -35,7 +35,7 @@ var (
 // amdRequest builds the request of the Milan report, as a verifier does.
 func amdRequest(t testing.TB) kds.Request {
 	t.Helper()
-	b, err := hex.DecodeString(strings.TrimSpace(string(readTestdata(t, "report_milan.hex"))))
+	b, err := hex.DecodeString(strings.TrimSpace(string(readTestdata(t, "snp-virtee/report_milan.hex"))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,8 +101,8 @@ func (u *amdUpstream) Certificates(ctx context.Context, req kds.Request) (*kds.C
 }
 
 func certsWith(t testing.TB, crl []byte) func() (*kds.Certificates, error) {
-	vcek := readTestdata(t, "vcek_milan.der")
-	chain := readTestdata(t, "cert_chain_milan.pem")
+	vcek := readTestdata(t, "snp-virtee/vcek_milan.der")
+	chain := readTestdata(t, "snp-virtee/cert_chain_milan.pem")
 	return func() (*kds.Certificates, error) {
 		leaf, err := kds.ParseCertificate("vcek", vcek)
 		if err != nil {

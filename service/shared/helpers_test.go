@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ratls/ratls/internal/testvectors"
 	"github.com/ratls/ratls/service/store"
 )
 
@@ -194,7 +194,7 @@ var errUpstream = errors.New("upstream down")
 
 func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
+	b, err := os.ReadFile(testvectors.Path(name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/ratls/ratls/service/store"
 )
 
-// Times of the TDX vector (testdata/PROVENANCE.md): its pinned time, the
+// Times of the TDX vector (testdata/README.md): its pinned time, the
 // earliest nextUpdate (PCK CRL) and that of the shifted copy.
 var (
 	tdxNow        = time.Date(2025, 9, 2, 8, 41, 59, 0, time.UTC)
@@ -34,7 +34,7 @@ var (
 // 2025-11-02, so that it stands for the next collateral PCS publishes.
 func tdxJSON(t testing.TB, shift bool) []byte {
 	t.Helper()
-	b := readTestdata(t, "near_tdx_quote_collateral.json")
+	b := readTestdata(t, "dcap-qvl/near_tdx_quote_collateral.json")
 	if !shift {
 		return b
 	}
@@ -254,7 +254,7 @@ func TestIntelRefusesUpstream(t *testing.T) {
 		want func(error) bool
 	}{
 		{"expired", sgxReq, func() (*pcs.Collateral, error) {
-			return pcs.ParseDCAPQVLJSON(readTestdata(t, "sgx_quote_collateral.json"))
+			return pcs.ParseDCAPQVLJSON(readTestdata(t, "dcap-qvl/sgx_quote_collateral.json"))
 		}, func(err error) bool { return errors.Is(err, pcs.ErrExpired) }},
 		{"incomplete", tdxReq, func() (*pcs.Collateral, error) {
 			c, err := pcs.ParseDCAPQVLJSON(tdx)
@@ -403,7 +403,7 @@ func TestIntelCorruptEntry(t *testing.T) {
 	body := encodeIntel(t, good)
 	incomplete := *good
 	incomplete.PCKCRL = nil
-	other := parseDCAP(t, readTestdata(t, "sgx_quote_collateral.json"))
+	other := parseDCAP(t, readTestdata(t, "dcap-qvl/sgx_quote_collateral.json"))
 	for name, b := range map[string][]byte{
 		"garbage":            []byte("\x00\xff not json"),
 		"empty":              nil,

@@ -28,4 +28,9 @@
 // The package is meant for tests only: keys are kept in memory in the clear
 // and nothing here checks that the inputs make sense beyond what is needed
 // to encode them.
+//
+// Its types, functions and values are those of an internal package that
+// attest/sim shares (a simulator shipped in the CLI must not depend on a
+// test helper); this package re-exports them unchanged, so the methods
+// documented there are the methods of the types here.
 package dcaptest

@@ -19,11 +19,12 @@ import (
 	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/explore"
+	"github.com/ratls/ratls/internal/testvectors"
 	"github.com/ratls/ratls/tee"
 	"github.com/ratls/ratls/tee/dcap"
 )
 
-const vectors = "../../collateral/pcs/testdata/dcap-qvl/"
+var vectors = testvectors.Path("dcap-qvl") + "/"
 
 // chromium finds Debian's Chromium; without it the test is skipped, except
 // in CI, where .ci/run installs it.
@@ -129,7 +130,7 @@ func TestExplorerPasteQuote(t *testing.T) {
 func TestExplorerFileInput(t *testing.T) {
 	srv := explorer(t)
 	ctx := browser(t)
-	tcb, _ := filepath.Abs("../../collateral/pcs/testdata/zkdcap/tcbinfov3_00806f050000.json")
+	tcb, _ := filepath.Abs(testvectors.Path("zkdcap/tcbinfov3_00806f050000.json"))
 	junk := filepath.Join(t.TempDir(), "junk.bin")
 	os.WriteFile(junk, []byte{1, 2, 3, 4, 5, 6, 7, 8, 9}, 0o644)
 	must(t, chromedp.Do(ctx,

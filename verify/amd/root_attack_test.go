@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/ratls/ratls/evidence/snp"
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 // A chain whose ARK has AMD's key and name but a corrupted body or
 // signature is refused: the root must be AMD's certificate, or a correctly
 // self-signed one of its key.
 func TestCorruptedARKRefused(t *testing.T) {
-	dir := "testdata/snp-go-sev-guest/"
+	dir := testvectors.Path("snp-go-sev-guest") + "/"
 	raw, err := os.ReadFile(dir + "attestation.bin")
 	if err != nil {
 		t.Fatal(err)

@@ -9,17 +9,17 @@ import (
 	"encoding/pem"
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ratls/ratls/evidence/snp"
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
 func read(tb testing.TB, path string) []byte {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", path))
+	b, err := os.ReadFile(testvectors.Path(path))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -11,11 +11,11 @@ import (
 )
 
 func ExampleVerifier_VerifyBytes() {
-	token, err := os.ReadFile("testdata/cca-tfm/cca_token.cbor")
+	token, err := os.ReadFile("../../testdata/cca-tfm/cca_token.cbor")
 	if err != nil {
 		panic(err)
 	}
-	keyPEM, err := os.ReadFile("testdata/cca-tfm/cca_platform_CPAK.pub.pem")
+	keyPEM, err := os.ReadFile("../../testdata/cca-tfm/cca_platform_CPAK.pub.pem")
 	if err != nil {
 		panic(err)
 	}

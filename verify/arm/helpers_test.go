@@ -15,13 +15,13 @@ import (
 	"fmt"
 	"math/big"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/ratls/ratls/evidence/cca"
+	"github.com/ratls/ratls/internal/testvectors"
 	cose "github.com/veraison/go-cose"
 )
 
@@ -57,7 +57,7 @@ func loadVectors(t testing.TB) []vector {
 	t.Helper()
 	var out []vector
 	for _, dir := range vectorDirs {
-		js, err := os.ReadFile(filepath.Join("testdata", dir, "EXPECTED.json"))
+		js, err := os.ReadFile(testvectors.Path(dir, "EXPECTED.json"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +103,7 @@ func readToken(t testing.TB, dir, name string) []byte {
 
 func readFile(t testing.TB, dir, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", dir, name))
+	b, err := os.ReadFile(testvectors.Path(dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,12 +15,13 @@ import (
 
 	"github.com/ratls/ratls/evidence/azure"
 	"github.com/ratls/ratls/evidence/quote"
+	"github.com/ratls/ratls/internal/testvectors"
 	"github.com/ratls/ratls/verify/amd"
 	"github.com/ratls/ratls/verify/checks"
 	"github.com/ratls/ratls/verify/intel"
 )
 
-const vectors = "../../testdata/trustee-cvm"
+var vectors = testvectors.Path("trustee-cvm")
 
 func read(t testing.TB, name string) []byte {
 	t.Helper()

@@ -2,6 +2,10 @@ package intel
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/sha256"
+	"math/big"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,7 +14,8 @@ import (
 	"github.com/ratls/ratls/evidence/quote"
 )
 
-// benchVector is a TDX v4 quote (UpToDate) with its complete collateral.
+// verifyBenchVector is a TDX v4 quote (UpToDate) with its complete
+// collateral.
 func verifyBenchVector(b *testing.B) ([]byte, *pcs.Collateral, time.Time) {
 	b.Helper()
 	q := read(b, filepath.Join(vectorDir, "dcap-qvl/tdx_quote"))
@@ -66,4 +71,29 @@ func BenchmarkVerify(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkP256Verify is the cost floor of a quote verification: one ECDSA
+// P-256 verification of the quote signature with its attestation key, over
+// a precomputed SHA-256 digest. The quote is dcap-qvl's NEAR TDX v4 quote,
+// the one tests/differential's BenchmarkCompareGoTDXGuest verifies.
+func BenchmarkP256Verify(b *testing.B) {
+	raw := readQuote(b, filepath.Join(vectorDir, "dcap-qvl/near_tdx_quote.hex"), "hex")
+	q, err := quote.Parse(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	key, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append([]byte{4}, q.Signature.AttestationKey[:]...))
+	if err != nil {
+		b.Fatal(err)
+	}
+	digest := sha256.Sum256(q.SignedData())
+	sigR := new(big.Int).SetBytes(q.Signature.QuoteSignature[:32])
+	sigS := new(big.Int).SetBytes(q.Signature.QuoteSignature[32:])
+	b.ReportAllocs()
+	for b.Loop() {
+		if !ecdsa.Verify(key, digest[:], sigR, sigS) {
+			b.Fatal("quote signature does not verify")
+		}
+	}
 }

@@ -14,11 +14,12 @@ import (
 	"time"
 
 	"github.com/ratls/ratls/collateral/pcs"
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
-// The real vectors live with the collateral package, each folder with its
-// PROVENANCE.md and EXPECTED.json (the independently computed results).
-const vectorDir = "../../collateral/pcs/testdata"
+// The real vectors are the repository's shared testdata, each folder with
+// its PROVENANCE.md and EXPECTED.json (the independently computed results).
+var vectorDir = testvectors.Dir()
 
 type expectedFile struct {
 	Vectors []struct {

@@ -11,9 +11,10 @@ import (
 	"testing"
 
 	"github.com/ratls/ratls/evidence/eventlog"
+	"github.com/ratls/ratls/internal/testvectors"
 )
 
-const vectors = "../../testdata/trustee-cvm"
+var vectors = testvectors.Path("trustee-cvm")
 
 func readLog(t testing.TB, name string) *eventlog.Log {
 	t.Helper()
@@ -354,7 +355,7 @@ func TestTPMBank(t *testing.T) {
 // SHA-256 PCRs go-tpm-tools' tests give, and yields the applications and
 // command line they assert.
 func TestGCEUbuntuVTPMLog(t *testing.T) {
-	b, err := os.ReadFile("../../testdata/go-tpm-tools/ubuntu-2404-amd-sevsnp.bin")
+	b, err := os.ReadFile(testvectors.Path("go-tpm-tools/ubuntu-2404-amd-sevsnp.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
