@@ -4,6 +4,13 @@
 // contraindicated) with reasons that name the check, the expected value and
 // the actual value.
 //
+// Package ratls appraises every verification with a policy (its
+// VerifyOptions.Policy; a PeerVerifier, the verification service and the
+// CLI take one too), so most programs only load a Policy (LoadPolicy,
+// ReadPolicy; docs/policy.md lists every key) and read the resulting
+// Appraisal from a ratls.Verification. The Appraise methods are for callers
+// that run verify/intel, verify/amd or verify/arm themselves.
+//
 // Defaults are strict: only the UpToDate TCB status is accepted, debug TEEs
 // are refused, a certificate's evidence must bind its key, collateral must
 // be valid at the verification time, and evidence is affirmed only when

@@ -2,6 +2,12 @@
 // draft-ietf-rats-ear) as JSON Web Tokens signed with ES256 or ES384,
 // implemented with the standard library only.
 //
+// The verification service (package service) signs an EAR for every
+// appraisal (appraise.Appraisal.Submodule makes its submodule) and
+// service/client verifies them; ratls.PostHandshake carries one in a TLS
+// connection (the passport model). Use this package to verify EARs from any
+// verifier that produces them, or to produce them yourself.
+//
 // # Versions
 //
 // MarshalJSON emits the dotted claim names with eat_profile

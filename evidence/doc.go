@@ -4,6 +4,12 @@
 // certificate's public key, IETF CMW, and the legacy formats of Gramine,
 // the Intel SGX SDK, Open Enclave and rats-tls.
 //
+// Package ratls verifies what this package finds (VerifyCertificate,
+// VerifyEvidence, PeerVerifier); use this package alone to read evidence
+// without trusting it, as package inspect does. The TEE formats are parsed
+// by evidence/quote (SGX, TDX), evidence/snp, evidence/cca, evidence/azure
+// and evidence/eventlog, and CMW envelopes by evidence/cmw.
+//
 // It only parses: it checks structure strictly and reports what the bytes
 // say (including whether the evidence binds the certificate key), but it
 // verifies no signatures and makes no policy decision.

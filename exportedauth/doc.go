@@ -1,6 +1,9 @@
 // Package exportedauth implements Exported Authenticators (RFC 9261) over
 // Go's crypto/tls, for TLS 1.3 connections.
 //
+// Package ratls builds post-handshake attestation on it (ratls.PostHandshake);
+// it is usable on its own, without attestation.
+//
 // An exported authenticator proves, after the handshake, that one end of
 // a TLS connection holds the private key of a certificate. It is built from
 // two exporter values of the connection (ConnectionState.ExportKeyingMaterial

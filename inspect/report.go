@@ -4,6 +4,9 @@
 // verifies nothing beyond a certificate's self-signature; see the verify
 // packages for that.
 //
+// It is what "ratls inspect" prints and what the evidence explorer
+// (package explore) decodes.
+//
 // The JSON field names are a documented interface (docs/cli.md).
 package inspect
 

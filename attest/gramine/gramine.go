@@ -1,6 +1,11 @@
 // Package gramine obtains Intel SGX DCAP quotes inside a Gramine enclave
 // through Gramine's /dev/attestation pseudo-filesystem.
 //
+// An Attester is a ratls.Attester: give it to ratls.NewIssuer to serve
+// RA-TLS certificates, or call Attest for raw evidence. Package
+// attest/detect tells whether a process runs under Gramine, and attest/sim
+// stands in for a TEE where there is none.
+//
 // # Requirements
 //
 // The program must run under gramine-sgx (not gramine-direct) with remote

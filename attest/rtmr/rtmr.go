@@ -2,6 +2,10 @@
 // with application events and keeps the event log a verifier replays
 // them from.
 //
+// A verifier replays the log with verify/measuredboot (ratls.VerifyEvidence
+// does, when the log comes with the evidence), and a policy's
+// measured_boot.runtime_events section can then require the events.
+//
 // # Kernel interface
 //
 // Linux 6.16 exposes measurement registers through the TSM

@@ -2,6 +2,11 @@
 // SEV guest device /dev/sev-guest, for guests whose kernel predates the
 // configfs-tsm report interface (use package tsm where it exists).
 //
+// An Attester is a ratls.Attester: give it to ratls.NewIssuer to serve
+// RA-TLS certificates, or call Attest for raw evidence. Package
+// attest/detect tells which interface a machine has, and attest/sim stands
+// in for a TEE where there is none.
+//
 // # Requirements
 //
 // The guest must run as an SEV-SNP VM on Linux 5.19 or later with the

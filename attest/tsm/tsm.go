@@ -2,6 +2,11 @@
 // interface (/sys/kernel/config/tsm/report), the kernel's single entry point
 // for attestation reports of confidential VMs.
 //
+// An Attester is a ratls.Attester: give it to ratls.NewIssuer to serve
+// RA-TLS certificates, or call Attest for raw evidence. Package
+// attest/detect tells whether a machine has configfs-tsm, and attest/sim
+// stands in for a TEE where there is none.
+//
 // # Requirements
 //
 // configfs-tsm reports exist since Linux 6.7. The kernel must run as a

@@ -3,8 +3,8 @@
 // (PCCS): TCB Info, Enclave Identity (QE, QVE, TD_QE), issuer chains and CRLs,
 // and the SGX extensions of PCK certificates.
 //
-// It is groundwork for a DCAP quote verifier and follows the behaviour of
-// Intel's Quote Verification Library (QVL):
+// Package verify/intel verifies quotes against it, and it follows the
+// behaviour of Intel's Quote Verification Library (QVL):
 //
 //   - Parsing is strict. Required fields must be present with the exact JSON
 //     type, hex strings must have the exact length, statuses must come from
@@ -35,6 +35,9 @@
 // Collateral comes from a Provider: Client fetches it from Intel's PCS or a
 // PCCS, Cache keeps it in memory and on disk until its next update, and
 // Static serves offline collateral (LoadDir, ParseDCAPQVLJSON).
+// Verifiers take a Provider (ratls.VerifyOptions, intel.Options); a Cache
+// in front of a Client is the usual one, and "ratls collateral fetch"
+// writes directories for air-gapped verifiers.
 //
 // The package makes no policy decision: whether OutOfDate is acceptable is
 // for the caller.

@@ -3,6 +3,9 @@
 // (CPAK), and the realm token, signed by the realm attestation key (RAK)
 // that the realm token itself carries. Both are COSE_Sign1 messages.
 //
+// Package evidence finds tokens in certificates and raw input and parses
+// them with this package; verify/arm verifies them.
+//
 // Three top-level encodings are accepted:
 //
 //   - "cmw-907": a CMW collection 907({44234: [263, bstr platform],

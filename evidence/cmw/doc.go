@@ -4,6 +4,10 @@
 // Appraisal Policy) with its media type so it can travel through protocols
 // that do not know the message format.
 //
+// Package evidence reads evidence wrapped in CMWs with it, and ratls's
+// post-handshake attestation carries its evidence or attestation result in
+// one (ratls.MarshalCMWAttestation).
+//
 // A CMW is a tree. Its leaves are
 //
 //   - records: [type, value, ? ind], where type is a media type (or, in

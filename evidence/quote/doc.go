@@ -1,6 +1,9 @@
 // Package quote converts Intel SGX and TDX DCAP quotes and reports between
 // their binary form and named Go fields.
 //
+// Package evidence finds quotes in certificates and raw input and parses
+// them with this package; verify/intel verifies them.
+//
 // It handles:
 //
 //   - ECDSA quotes version 3 (SGX), version 4 (SGX or TDX 1.0 body) and

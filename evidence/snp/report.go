@@ -2,6 +2,10 @@
 // structure (SEV-SNP firmware ABI specification 56860, "ATTESTATION_REPORT
 // Structure").
 //
+// Package evidence finds reports in certificates and raw input and parses
+// them with this package; verify/amd verifies them, with certificates from
+// collateral/kds.
+//
 // A report is a fixed 1184-byte little-endian structure: a body of 0x2A0
 // bytes, signed by the AMD secure processor with the VCEK or VLEK, followed by
 // a 512-byte signature area. This package only converts between bytes and

@@ -6,6 +6,13 @@
 // for a VCEK chain, the VLEK CRL for a VLEK chain), and that the report
 // agrees with its certificate: product, REPORTED_TCB and chip ID.
 //
+// Package ratls runs this verifier for every SEV-SNP report it verifies
+// (VerifyCertificate, VerifyEvidence, PeerVerifier) and appraises the
+// result with package appraise; use this package directly to verify reports
+// under a policy of your own. Certificates and CRLs come from
+// collateral/kds. Create one Verifier per process and reuse it: its caches
+// make repeated verifications cheap.
+//
 // A Verifier proves facts; it does not decide whether they are good enough.
 // Every check it ran is in the Result, with what was expected and found.
 // Acceptance (measurements, policy bits, minimum TCB, whether a missing

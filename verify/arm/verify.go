@@ -5,6 +5,11 @@
 // 44237, the binding of the two (the platform challenge is the hash of that
 // claim), and, when asked, the realm challenge the relying party expects.
 //
+// Package ratls runs this verifier for every Arm CCA token it verifies
+// (VerifyCertificate, VerifyEvidence, PeerVerifier) and appraises the
+// result with package appraise; use this package directly to verify tokens
+// under a policy of your own.
+//
 // A Verifier proves facts; it does not decide whether they are good enough.
 // Every check it ran is in the Result, with what was expected and found.
 // Acceptance (lifecycle states, measurements, profiles) is for a policy.

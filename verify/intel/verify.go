@@ -7,6 +7,13 @@
 // Identity, and the TCB level evaluation with Intel's ordering and status
 // convergence rules.
 //
+// Package ratls runs this verifier for every SGX or TDX quote it verifies
+// (VerifyCertificate, VerifyEvidence, PeerVerifier) and appraises the
+// result with package appraise; use this package directly to verify quotes
+// under a policy of your own. Collateral comes from collateral/pcs. Create
+// one Verifier per process and reuse it: its caches make repeated
+// verifications cheap.
+//
 // A Verifier proves facts; it does not decide whether they are good enough.
 // Every check it ran is in the Result, with what was expected and found.
 // Acceptance (which TCB statuses, which measurements) is for a policy.

@@ -4,6 +4,11 @@
 // initrd, command line, secure boot, runtime events) from logs that
 // replayed.
 //
+// Package ratls replays here the event log that comes with TDX or Azure
+// vTPM evidence (Verification.MeasuredBoot), and package appraise checks
+// the facts against a policy's measured_boot section. Logs are parsed by
+// evidence/eventlog; attest/rtmr writes the runtime log of a TD.
+//
 // A log is all or nothing: unless every register it touches replays to the
 // signed value, Verify returns an error and no facts. A log is never
 // partially trusted.
