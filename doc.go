@@ -79,7 +79,10 @@
 // policy or the options) and uses only the collateral a certificate carries
 // in its endorsements extension ([EndorsementsFromCollateral],
 // [EndorsementsFromSNPCertificates]); its own collateral sources
-// (collateral/pcs, collateral/kds) win over the certificate's.
+// (collateral/pcs, collateral/kds) win over the certificate's. They are
+// given per TEE family in [VerifyOptions].TEE: a dcap.Options for SGX
+// and TDX quotes, a sevsnp.Options for SEV-SNP reports, an
+// armcca.Options for Arm CCA tokens.
 //
 // # Packages
 //
@@ -95,6 +98,12 @@
 //     files) and collateral/kds (AMD KDS, caches, certificate files).
 //   - Verifiers: verify/intel, verify/amd, verify/arm, verify/azure and
 //     verify/measuredboot (event log replay), sharing verify/checks.
+//   - TEE families: tee (the Family interface and its registry) with
+//     tee/dcap (SGX and TDX), tee/sevsnp, tee/armcca and tee/azurevtpm.
+//     Each verifies, appraises and names the EAR submodules of its own
+//     evidence; this package, the service, inspect and the CLI find the
+//     family of a piece of evidence with tee.For. A family from outside
+//     ratls registers itself the same way.
 //   - Appraisal and results: appraise (policies), appraise/pin (a policy
 //     from a known-good machine), ear (signed attestation results).
 //   - Attesters: attest/tsm, attest/gramine, attest/sevguest, attest/detect

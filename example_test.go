@@ -15,6 +15,8 @@ import (
 	"github.com/ratls/ratls/attest/sim"
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/dcap"
 	"github.com/ratls/ratls/verify/intel"
 )
 
@@ -45,8 +47,10 @@ func simulatedTEE() (*sim.Sim, *sim.Attester) {
 // is built in, and a real deployment gets collateral from the certificate
 // (the Issuer below puts it there) or from Intel's PCS through a cache.
 func trustSimulation(o *ratls.VerifyOptions, s *sim.Sim) *ratls.VerifyOptions {
-	o.Intel = intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}})
-	o.Collateral = s.Provider()
+	o.TEE = append(o.TEE, &dcap.Options{
+		Verifier:   intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}}),
+		Collateral: s.Provider(),
+	})
 	return o
 }
 
@@ -150,7 +154,8 @@ func ExampleClientConfig() {
 
 	// Everything the evidence proved about the peer.
 	v := pv.Verification(conn.ConnectionState())
-	fmt.Println("TEE:", v.Intel.TEE, "TCB:", v.Intel.TCB.Status)
+	r := v.Result.(*intel.Result) // the Intel verifier's result, for SGX and TDX
+	fmt.Println("TEE:", v.TEE, "TCB:", r.TCB.Status)
 	printVerdict(v)
 	// Output:
 	// hello from the TEE
@@ -365,7 +370,7 @@ func ExampleVerification_CollateralUnavailable() {
 		log.Fatal(err)
 	}
 	opts := trustSimulation(&ratls.VerifyOptions{Now: s.Now(), Policy: sim.ReferencePolicy(att.Measurements())}, s)
-	opts.Collateral = unavailable{}
+	tee.Edit[dcap.Options](&opts.TEE).Collateral = unavailable{}
 
 	v := ratls.VerifyEvidence(context.Background(), items[0], opts)
 	fmt.Println("accepted:", v.Accepted())

@@ -20,6 +20,8 @@ import (
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/client"
 	"github.com/ratls/ratls/service/store"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/dcap"
 	"github.com/ratls/ratls/verify/intel"
 )
 
@@ -51,8 +53,7 @@ func ExampleNew() {
 		Store:  st,
 		Signer: key,
 		Verify: ratls.VerifyOptions{
-			Intel:      intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}}),
-			Collateral: s.Provider(),
+			TEE: []tee.Options{&dcap.Options{Verifier: intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}}), Collateral: s.Provider()}},
 		},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

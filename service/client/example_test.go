@@ -19,6 +19,8 @@ import (
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/client"
 	"github.com/ratls/ratls/service/store"
+	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/dcap"
 	"github.com/ratls/ratls/verify/intel"
 )
 
@@ -38,9 +40,8 @@ func startService(s *sim.Sim, att *sim.Attester) (url string, stop func()) {
 		Store:  st,
 		Signer: key,
 		Verify: ratls.VerifyOptions{
-			Intel:      intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}}),
-			Collateral: s.Provider(),
-			Policy:     sim.ReferencePolicy(att.Measurements()),
+			Policy: sim.ReferencePolicy(att.Measurements()),
+			TEE:    []tee.Options{&dcap.Options{Verifier: intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}}), Collateral: s.Provider()}},
 		},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
