@@ -454,7 +454,7 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) error {
 	}
 	if out.status == ear.StatusContraindicated || out.status == ear.StatusNone {
 		p := problem(http.StatusUnprocessableEntity, probRejected, "Evidence rejected by policy",
-			"policy %s: %s", out.policyID, firstReason(out))
+			"policy %s: %s", out.policyID, appraise.RejectionSummary(out.status, out.reasons))
 		p.Reasons, p.EAR = out.reasons, out.token
 		if r := appraise.FirstRejection(out.reasons); r != nil {
 			p.Check, p.Expected, p.Actual = r.Check, r.Expected, r.Actual
@@ -464,13 +464,6 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, "application/json", &api.AttestResult{EAR: out.token, Status: string(out.status),
 		TEE: out.tee, PolicyID: out.policyID, Reasons: nonNil(out.reasons)})
 	return nil
-}
-
-func firstReason(o *outcome) string {
-	if r := appraise.FirstRejection(o.reasons); r != nil {
-		return r.Check + ": " + r.Message
-	}
-	return string(o.status)
 }
 
 func nonNil[T any](s []T) []T {

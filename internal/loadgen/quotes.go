@@ -133,11 +133,7 @@ func verifyQuote(ctx context.Context, q *quote, opt *ratls.VerifyOptions) string
 	o.Nonce = q.nonce
 	v := ratls.VerifyEvidence(ctx, items[0], &o)
 	if !v.Accepted() {
-		why := string(v.Appraisal.Status)
-		if r := appraise.FirstRejection(v.Appraisal.Reasons); r != nil {
-			why = r.Check + ": " + r.Message
-		}
-		return "rejected: " + why
+		return "rejected: " + appraise.RejectionSummary(v.Appraisal.Status, v.Appraisal.Reasons)
 	}
 	return ""
 }
