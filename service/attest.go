@@ -12,7 +12,7 @@ import (
 func (s *Server) attest(w http.ResponseWriter, r *http.Request) error {
 	var req api.AttestRequest
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ct == "application/json" {
+	if ct == api.JSONMedia {
 		if err := decodeJSON(r, &req); err != nil {
 			return err
 		}
@@ -48,7 +48,7 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) error {
 		}
 		return p
 	}
-	writeJSON(w, http.StatusOK, "application/json", &api.AttestResult{EAR: out.token, Status: string(out.status),
+	writeJSON(w, http.StatusOK, api.JSONMedia, &api.AttestResult{EAR: out.token, Status: string(out.status),
 		TEE: out.tee, PolicyID: out.policyID, Reasons: nonNil(out.reasons)})
 	return nil
 }

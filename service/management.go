@@ -29,7 +29,7 @@ func (s *Server) listDocuments(kind string) handlerFunc {
 		for _, d := range docs {
 			out = append(out, docJSON(d, false))
 		}
-		writeJSON(w, http.StatusOK, "application/json", map[string]any{"documents": out})
+		writeJSON(w, http.StatusOK, api.JSONMedia, map[string]any{"documents": out})
 		return nil
 	}
 }
@@ -48,7 +48,7 @@ func (s *Server) listVersions(kind string) handlerFunc {
 		for _, d := range docs {
 			out = append(out, docJSON(d, false))
 		}
-		writeJSON(w, http.StatusOK, "application/json", map[string]any{"documents": out})
+		writeJSON(w, http.StatusOK, api.JSONMedia, map[string]any{"documents": out})
 		return nil
 	}
 }
@@ -70,7 +70,7 @@ func (s *Server) getDocument(kind string, byVersion bool) handlerFunc {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, "application/json", docJSON(d, true))
+		writeJSON(w, http.StatusOK, api.JSONMedia, docJSON(d, true))
 		return nil
 	}
 }
@@ -99,7 +99,7 @@ func (s *Server) putDocument(kind, base string) handlerFunc {
 			return err
 		}
 		w.Header().Set("Location", fmt.Sprintf("%s/%s/versions/%d", base, name, d.Version))
-		writeJSON(w, http.StatusCreated, "application/json", docJSON(d, true))
+		writeJSON(w, http.StatusCreated, api.JSONMedia, docJSON(d, true))
 		return nil
 	}
 }
@@ -139,7 +139,7 @@ func (s *Server) listAppraisals(w http.ResponseWriter, r *http.Request) error {
 		out = append(out, api.Appraisal{ID: a.ID, Time: a.Time, Session: a.SessionID, Client: a.Client, MediaType: a.MediaType,
 			TEE: a.TEE, Status: a.Status, PolicyID: a.PolicyID, Reasons: a.Reasons, EvidenceHash: hex.EncodeToString(a.EvidenceHash)})
 	}
-	writeJSON(w, http.StatusOK, "application/json", map[string]any{"appraisals": out})
+	writeJSON(w, http.StatusOK, api.JSONMedia, map[string]any{"appraisals": out})
 	return nil
 }
 
@@ -156,7 +156,7 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	for _, a := range list {
 		out = append(out, api.Audit{ID: a.ID, Time: a.Time, Actor: a.Actor, Action: a.Action, Target: a.Target, Detail: a.Detail})
 	}
-	writeJSON(w, http.StatusOK, "application/json", map[string]any{"audit": out})
+	writeJSON(w, http.StatusOK, api.JSONMedia, map[string]any{"audit": out})
 	return nil
 }
 
@@ -173,7 +173,7 @@ func (s *Server) collateralStatus(w http.ResponseWriter, r *http.Request) error 
 	if s.cfg.CollateralStats != nil {
 		out.Stats = s.cfg.CollateralStats()
 	}
-	writeJSON(w, http.StatusOK, "application/json", &out)
+	writeJSON(w, http.StatusOK, api.JSONMedia, &out)
 	return nil
 }
 
@@ -186,7 +186,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 	for _, t := range list {
 		out = append(out, api.Token{ID: t.ID, Name: t.Name, Role: t.Role, Created: t.Created})
 	}
-	writeJSON(w, http.StatusOK, "application/json", map[string]any{"tokens": out})
+	writeJSON(w, http.StatusOK, api.JSONMedia, map[string]any{"tokens": out})
 	return nil
 }
 
@@ -200,7 +200,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Location", api.PathTokens+"/"+t.ID)
-	writeJSON(w, http.StatusCreated, "application/json", t)
+	writeJSON(w, http.StatusCreated, api.JSONMedia, t)
 	return nil
 }
 

@@ -44,7 +44,7 @@ func (s *Server) routes() http.Handler {
 	handle("POST", sessionPath, roleVerify, s.postSession)
 	handle("DELETE", sessionPath, roleVerify, s.deleteSession)
 	handle("GET", api.PathDiscovery, roleOpen, func(w http.ResponseWriter, r *http.Request) error {
-		if !acceptable(r, api.DiscoveryMedia, "application/json") {
+		if !acceptable(r, api.DiscoveryMedia, api.JSONMedia) {
 			return notAcceptable(api.DiscoveryMedia)
 		}
 		state := "READY"
@@ -61,7 +61,7 @@ func (s *Server) routes() http.Handler {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, "application/jwk-set+json", set)
+		writeJSON(w, http.StatusOK, api.KeysMedia, set)
 		return nil
 	})
 	for _, d := range []struct{ path, kind string }{{api.PathPolicies, store.KindPolicy}, {api.PathReferences, store.KindReferenceValues}} {
@@ -78,7 +78,7 @@ func (s *Server) routes() http.Handler {
 	handle("POST", api.PathTokens, store.RoleAdmin, s.createToken)
 	handle("DELETE", api.PathTokens+"/{id}", store.RoleAdmin, s.deleteToken)
 	handle("GET", api.PathHealth, roleOpen, func(w http.ResponseWriter, r *http.Request) error {
-		writeJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ok"})
+		writeJSON(w, http.StatusOK, api.JSONMedia, map[string]string{"status": "ok"})
 		return nil
 	})
 	handle("GET", api.PathReady, roleOpen, func(w http.ResponseWriter, r *http.Request) error {
@@ -87,7 +87,7 @@ func (s *Server) routes() http.Handler {
 		if err := s.Ready(ctx); err != nil {
 			return s.notReady(r, err)
 		}
-		writeJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ready"})
+		writeJSON(w, http.StatusOK, api.JSONMedia, map[string]string{"status": "ready"})
 		return nil
 	})
 	handle("GET", api.PathMetrics, roleOpen, func(w http.ResponseWriter, r *http.Request) error {
@@ -95,7 +95,7 @@ func (s *Server) routes() http.Handler {
 		return nil
 	})
 	handle("GET", api.PathOpenAPI, roleOpen, func(w http.ResponseWriter, r *http.Request) error {
-		w.Header().Set("Content-Type", "application/yaml")
+		w.Header().Set("Content-Type", api.OpenAPIMedia)
 		w.Write(openAPI)
 		return nil
 	})
