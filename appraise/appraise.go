@@ -336,3 +336,13 @@ func FirstRejection(rs []Reason) *Reason {
 	}
 	return nil
 }
+
+// RejectionSummary is the one line that says why evidence was rejected:
+// "check: message" of FirstRejection(rs), or status when there is no
+// reason.
+func RejectionSummary(status Status, rs []Reason) string {
+	if r := FirstRejection(rs); r != nil {
+		return r.Check + ": " + r.Message
+	}
+	return string(status)
+}

@@ -338,3 +338,27 @@ func TestReadPolicy(t *testing.T) {
 		}
 	}
 }
+
+func TestFirstRejectionAndSummary(t *testing.T) {
+	warn := Reason{Check: "tcb.status", Message: "out of date", Status: Warning}
+	bad := Reason{Check: "debug", Message: "debug enabled", Status: Contraindicated}
+	for _, tc := range []struct {
+		name    string
+		status  Status
+		reasons []Reason
+		first   *Reason
+		summary string
+	}{
+		{"rejection first", Contraindicated, []Reason{warn, bad}, &bad, "debug: debug enabled"},
+		{"no rejection", Warning, []Reason{warn}, &warn, "tcb.status: out of date"},
+		{"no reason", Contraindicated, nil, nil, "contraindicated"},
+	} {
+		got := FirstRejection(tc.reasons)
+		if (got == nil) != (tc.first == nil) || (got != nil && got.Check != tc.first.Check) {
+			t.Errorf("%s: FirstRejection = %+v, want %+v", tc.name, got, tc.first)
+		}
+		if s := RejectionSummary(tc.status, tc.reasons); s != tc.summary {
+			t.Errorf("%s: RejectionSummary = %q, want %q", tc.name, s, tc.summary)
+		}
+	}
+}

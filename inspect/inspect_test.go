@@ -71,6 +71,15 @@ func TestDecodeText(t *testing.T) {
 		if got := string(decodeText([]byte(in))); got != want {
 			t.Errorf("decodeText(%q) = %q, want %q", in, got, want)
 		}
+		if got := string(DecodeText([]byte(in))); got != want {
+			t.Errorf("DecodeText(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// Binary input is not text, even when its bytes would decode.
+	for _, in := range []string{"\x00\x01", "0a0b\x80", "AAEC\x00"} {
+		if got := string(DecodeText([]byte(in))); got != in {
+			t.Errorf("DecodeText(%q) = %q, want it unchanged", in, got)
+		}
 	}
 }
 

@@ -173,6 +173,17 @@ func parsePEMCertificates(b []byte) ([]*x509.Certificate, error) {
 	return certs, nil
 }
 
+// DecodeText reads input as Bytes does before looking for evidence:
+// printable ASCII text that is hex (optionally 0x-prefixed) or base64, in
+// any of its alphabets and over several lines, is decoded; other input,
+// binary or words, is returned unchanged.
+func DecodeText(b []byte) []byte {
+	if !isText(b) {
+		return b
+	}
+	return decodeText(b)
+}
+
 // decodeText turns hex or base64 text into bytes; text that is neither is
 // returned unchanged.
 func decodeText(b []byte) []byte {

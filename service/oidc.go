@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/store"
 )
 
@@ -394,7 +395,7 @@ func (o *oidcVerifier) getJSON(ctx context.Context, url string, v any) error {
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept", api.JSONMedia)
 	resp, err := o.cfg.HTTPClient.Do(req)
 	if err != nil {
 		return err

@@ -32,7 +32,7 @@ import (
 )
 
 // The OpenAPI description and the server must not drift apart. The routes
-// the server registers are read from the handle(...) calls in handlers.go
+// the server registers are read from the handle(...) calls in routes.go
 // (go/ast, with the constants of the service packages), the described ones
 // from openapi.yaml (a minimal line parser: go.mod takes no YAML library),
 // and both are compared, with the role each operation needs. Then every
@@ -331,7 +331,7 @@ func (e *routeEval) stmt(s ast.Stmt) {
 	}
 }
 
-// registeredRoutes returns the routes handlers.go registers, with their
+// registeredRoutes returns the routes routes.go registers, with their
 // roles ("open", "verify", "read", "write", "admin").
 func registeredRoutes(t *testing.T) map[string]string {
 	t.Helper()
@@ -343,7 +343,7 @@ func registeredRoutes(t *testing.T) map[string]string {
 			e.consts[prefix+k] = v
 		}
 	}
-	f, err := parser.ParseFile(e.fset, "handlers.go", nil, 0)
+	f, err := parser.ParseFile(e.fset, "routes.go", nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +354,7 @@ func registeredRoutes(t *testing.T) map[string]string {
 		}
 	}
 	if routes == nil {
-		t.Fatal("handlers.go: no routes function")
+		t.Fatal("routes.go: no routes function")
 	}
 	e.stmts(routes.Body.List)
 	// Every handle call must have been evaluated: one hidden in a
@@ -371,7 +371,7 @@ func registeredRoutes(t *testing.T) map[string]string {
 		return true
 	})
 	if len(e.routes) == 0 {
-		t.Fatal("handlers.go: no routes found")
+		t.Fatal("routes.go: no routes found")
 	}
 	return e.routes
 }
@@ -418,16 +418,16 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	for _, k := range slices.Sorted(maps.Keys(registered)) {
 		op := ops[k]
 		if op == nil {
-			t.Errorf("%s is registered in handlers.go but not described in openapi.yaml", k)
+			t.Errorf("%s is registered in routes.go but not described in openapi.yaml", k)
 			continue
 		}
 		if op.role != registered[k] {
-			t.Errorf("%s: x-ratls-role: want %s (handlers.go), got %s", k, registered[k], op.role)
+			t.Errorf("%s: x-ratls-role: want %s (routes.go), got %s", k, registered[k], op.role)
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(ops)) {
 		if _, ok := registered[k]; !ok {
-			t.Errorf("%s is described in openapi.yaml but not registered in handlers.go", k)
+			t.Errorf("%s is described in openapi.yaml but not registered in routes.go", k)
 		}
 	}
 }

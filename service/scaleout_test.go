@@ -17,7 +17,9 @@ import (
 	"github.com/ratls/ratls/service/store"
 	"github.com/ratls/ratls/service/store/storetest"
 	"github.com/ratls/ratls/tee"
+	"github.com/ratls/ratls/tee/armcca"
 	"github.com/ratls/ratls/tee/dcap"
+	"github.com/ratls/ratls/tee/sevsnp"
 )
 
 // backends runs a test on SQLite (replicas as processes on one host) and on
@@ -229,4 +231,60 @@ func TestScaleOutSharedCollateral(t *testing.T) {
 			t.Errorf("replica B collateral status: %+v", status)
 		}
 	})
+}
+
+// TestConfigureReplica runs two replicas assembled by ConfigureReplica:
+// collateral one fetched is served to the other from the store, and the
+// caches and counters are reported.
+func TestConfigureReplica(t *testing.T) {
+	backends(t, func(t *testing.T, dsn func(*testing.T) string) {
+		d := dsn(t)
+		upA := &countingProvider{next: testSim(t).Provider()}
+		upB := &countingProvider{fail: true}
+		var cfgB service.Config
+		replica := func(up pcs.Provider, keep *service.Config) func(*service.Config) {
+			return func(c *service.Config) {
+				tee.Edit[dcap.Options](&c.Verify.TEE).Collateral = nil // from the store, then upstream
+				if err := service.ConfigureReplica(c, service.ReplicaConfig{IntelUpstream: up, CacheBytes: 8 << 20}); err != nil {
+					t.Fatal(err)
+				}
+				d, snp, cca := tee.Find[*dcap.Options](c.Verify.TEE), tee.Find[*sevsnp.Options](c.Verify.TEE), tee.Find[*armcca.Options](c.Verify.TEE)
+				if d == nil || d.Collateral == nil || d.Verifier == nil || snp == nil || snp.Certificates == nil || snp.Verifier == nil || cca == nil || cca.Verifier == nil {
+					t.Fatalf("ConfigureReplica left verification incomplete: %+v", c.Verify)
+				}
+				if keep != nil {
+					*keep = *c
+				}
+			}
+		}
+		a := newFixture(t, fixtureOptions{dsn: d, mutate: replica(upA, nil)})
+		b := newFixture(t, fixtureOptions{dsn: d, mutate: replica(upB, &cfgB)})
+		q := quote(t, a.sgx, nil)
+		if r := a.do("POST", api.PathAttest, "", api.MediaDCAPQuote, q); r.code != 200 {
+			t.Fatalf("replica A: %d %s", r.code, r.body)
+		}
+		for range 3 {
+			if r := b.do("POST", api.PathAttest, "", api.MediaDCAPQuote, q); r.code != 200 {
+				t.Fatalf("replica B after A fetched: %d %s", r.code, r.body)
+			}
+		}
+		if upA.calls.Load() != 1 || upB.calls.Load() != 0 {
+			t.Errorf("upstream fetches: want A 1 and B none, got A %d, B %d", upA.calls.Load(), upB.calls.Load())
+		}
+		if st := cfgB.CollateralStats(); st["intel_store_hits"] == 0 || st["intel_upstream_fetches"] != 0 {
+			t.Errorf("replica B collateral counters: %v", st)
+		}
+		caches := cfgB.CacheStats()
+		for _, name := range []string{"pcs_collateral", "kds_certificates", "cca_platform_tokens"} {
+			if _, ok := caches[name]; !ok {
+				t.Errorf("cache %s not reported: %v", name, caches)
+			}
+		}
+		if c := caches["pcs_collateral"]; c.MaxBytes != 8<<20 || c.Entries != 1 {
+			t.Errorf("replica B collateral cache: %+v", c)
+		}
+	})
+	if err := service.ConfigureReplica(&service.Config{}, service.ReplicaConfig{}); err == nil {
+		t.Error("ConfigureReplica without a store: no error")
+	}
 }

@@ -649,9 +649,10 @@ func TestObservability(t *testing.T) {
 	}
 	f.do("GET", api.PathAppraisals+"?limit=0", f.admin, "", nil).problem(t, 400, "bad-request")
 	f.do("GET", api.PathAppraisals, "", "", nil).problem(t, 401, "unauthorized")
-	for _, p := range []string{api.PathHealth, api.PathReady, api.PathOpenAPI, api.PathKeys} {
-		if r := f.do("GET", p, "", "", nil); r.code != 200 {
-			t.Errorf("%s: %d", p, r.code)
+	for p, media := range map[string]string{api.PathHealth: "application/json", api.PathReady: "application/json",
+		api.PathOpenAPI: "application/yaml", api.PathKeys: "application/jwk-set+json"} {
+		if r := f.do("GET", p, "", "", nil); r.code != 200 || r.hdr.Get("Content-Type") != media {
+			t.Errorf("%s: %d %q, want 200 %s", p, r.code, r.hdr.Get("Content-Type"), media)
 		}
 	}
 	m := string(f.do("GET", api.PathMetrics, "", "", nil).body)

@@ -255,32 +255,13 @@ func fetchOne(ctx context.Context, client *pcs.Client, req pcs.Request, dir stri
 	if err := pcs.WriteDir(dir, col); err != nil {
 		return "", err
 	}
-	until, what := earliestNextUpdate(col)
+	until, what := pcs.EarliestNextUpdate(col)
 	note := ""
 	if !time.Now().Before(until) {
 		note = ", ALREADY EXPIRED"
 	}
-	return fmt.Sprintf("wrote %s: tcbEvaluationDataNumber %d, valid until %s (%s)%s",
+	return fmt.Sprintf("wrote %s: tcbEvaluationDataNumber %d, valid until %s (%s nextUpdate)%s",
 		dir, col.TCBInfo.TCBEvaluationDataNumber, until.UTC().Format(time.RFC3339), what, note), nil
-}
-
-// earliestNextUpdate returns when the first item of complete collateral
-// expires, and which.
-func earliestNextUpdate(col *pcs.Collateral) (time.Time, string) {
-	t, what := col.TCBInfo.NextUpdate, "TCB Info nextUpdate"
-	for _, it := range []struct {
-		t    time.Time
-		what string
-	}{
-		{col.QEIdentity.NextUpdate, "QE Identity nextUpdate"},
-		{col.PCKCRL.NextUpdate, "PCK CRL nextUpdate"},
-		{col.RootCACRL.NextUpdate, "root CA CRL nextUpdate"},
-	} {
-		if !it.t.IsZero() && it.t.Before(t) {
-			t, what = it.t, it.what
-		}
-	}
-	return t, what
 }
 
 func parseFMSPC(s string) ([6]byte, error) {

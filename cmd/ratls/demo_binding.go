@@ -15,6 +15,7 @@ import (
 	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/attest/sim"
+	"github.com/ratls/ratls/internal/relay"
 	"github.com/ratls/ratls/tee"
 	"github.com/ratls/ratls/tee/dcap"
 	"github.com/ratls/ratls/verify/intel"
@@ -81,40 +82,25 @@ func demoBinding(cmd *cobra.Command, s *sim.Sim, iss *ratls.Issuer, certAddr str
 	if err != nil {
 		return err
 	}
-	relayTo := func(target string) (string, func(), error) {
-		ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{*leaked}})
-		if err != nil {
-			return "", nil, err
-		}
-		go acceptWith(ln, func(c *tls.Conn) {
-			up, err := tls.Dial("tcp", target, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
-			if err != nil {
-				return
-			}
-			defer up.Close()
-			relay(c, up)
-		})
-		return ln.Addr().String(), func() { ln.Close() }, nil
-	}
 	fmt.Fprintln(w)
 	step("A relay holds the server's certificate and private key and pipes each connection to the genuine server:")
-	certRelay, stop, err := relayTo(certAddr)
+	certRelay, err := relay.StartTLS("127.0.0.1:0", *leaked, certAddr)
 	if err != nil {
 		return err
 	}
-	defer stop()
-	conn, err = (&tls.Dialer{Config: ratls.ClientConfig(pv, nil)}).DialContext(ctx, "tcp", certRelay)
+	defer certRelay.Close()
+	conn, err = (&tls.Dialer{Config: ratls.ClientConfig(pv, nil)}).DialContext(ctx, "tcp", certRelay.Addr())
 	if err != nil {
 		return fmt.Errorf("demo: the relay was expected to pass in certificate mode: %w", err)
 	}
 	conn.Close()
 	fmt.Fprintf(w, "  certificate mode ACCEPTS the relayed connection: the certificate and its evidence are genuine, but the client's TLS session ends at the relay\n")
-	phRelay, stop2, err := relayTo(phLn.Addr().String())
+	phRelay, err := relay.StartTLS("127.0.0.1:0", *leaked, phLn.Addr().String())
 	if err != nil {
 		return err
 	}
-	defer stop2()
-	_, _, err = client.Dial(ctx, "tcp", phRelay)
+	defer phRelay.Close()
+	_, _, err = client.Dial(ctx, "tcp", phRelay.Addr())
 	if err == nil {
 		return errors.New("demo: post-handshake mode accepted a relayed connection")
 	}

@@ -513,45 +513,6 @@ func TestServeMutual(t *testing.T) {
 	waitFor(t, "serve logs the refused handshake", func() bool { return strings.Contains(srv.stderr.String(), `msg=handshake`) })
 }
 
-// relay copies both ways and returns once both sides are closed.
-func TestRelay(t *testing.T) {
-	a, aPeer := net.Pipe()
-	b, bPeer := net.Pipe()
-	defer a.Close()
-	defer b.Close()
-	done := make(chan struct{})
-	go func() { relay(a, b); close(done) }()
-
-	for _, step := range []struct {
-		from, to net.Conn
-		msg      string
-	}{
-		{aPeer, bPeer, "from a to b"},
-		{bPeer, aPeer, "from b to a"},
-		{aPeer, bPeer, "and back again"},
-	} {
-		step.to.SetDeadline(time.Now().Add(e2eTimeout))
-		step.from.SetDeadline(time.Now().Add(e2eTimeout))
-		go io.WriteString(step.from, step.msg)
-		buf := make([]byte, len(step.msg))
-		if _, err := io.ReadFull(step.to, buf); err != nil || string(buf) != step.msg {
-			t.Fatalf("relayed %q, %v; want %q", buf, err, step.msg)
-		}
-	}
-	select {
-	case <-done:
-		t.Fatal("relay returned while both sides were open")
-	default:
-	}
-	aPeer.Close()
-	bPeer.Close()
-	select {
-	case <-done:
-	case <-time.After(e2eTimeout):
-		t.Fatal("relay did not return after both sides closed")
-	}
-}
-
 // Stopping serve lets open connections finish, then closes those still
 // open after shutdownGrace: an idle client cannot keep it running.
 func TestServeShutdown(t *testing.T) {

@@ -152,7 +152,7 @@ func TestCompletion(t *testing.T) {
 		}
 	}
 	_, out, _ := runCLI(t, "__complete", "verify", "--media-type", "")
-	for _, mt := range []string{"application/vnd.ratls.dcap-quote\n", "application/vnd.veraison.tsm-report+json\n", "application/cmw+cbor\n"} {
+	for _, mt := range []string{api.MediaDCAPQuote + "\n", api.MediaTSMReport + "\n", api.MediaCMWCBOR + "\n"} {
 		if !strings.Contains(out, mt) {
 			t.Errorf("media types lack %q", mt)
 		}
@@ -211,7 +211,7 @@ func TestVerifierServesExplorer(t *testing.T) {
 	}
 	// An EAR of this service: the explorer verifies it with the service's key.
 	body, _ := json.Marshal(api.AttestRequest{MediaType: api.MediaDCAPQuote, Evidence: mustReadFile(t, vec+"dcap-qvl/tdx_quote")})
-	resp, err = http.Post(p.base+api.PathAttest, "application/json", bytes.NewReader(body))
+	resp, err = http.Post(p.base+api.PathAttest, api.JSONMedia, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestVerifierServesExplorer(t *testing.T) {
 		t.Fatal("the service signed no EAR")
 	}
 	req, _ := json.Marshal(explore.Request{Name: "ear", Data: []byte(prob.EAR)})
-	resp, err = http.Post(p.base+explore.PathAnalyze, "application/json", bytes.NewReader(req))
+	resp, err = http.Post(p.base+explore.PathAnalyze, api.JSONMedia, bytes.NewReader(req))
 	if err != nil {
 		t.Fatal(err)
 	}

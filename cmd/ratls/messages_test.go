@@ -86,7 +86,7 @@ func TestVerifierPCKChain(t *testing.T) {
 		p := startVerifier(t, append([]string{"--db", "sqlite:" + filepath.Join(t.TempDir(), "db"), "--key", filepath.Join(t.TempDir(), "key.pem"),
 			"--offline", "--collateral", qvl, "--trust-root", filepath.Join(qvl, "trustedRootCaCert.pem")}, args...)...)
 		req, _ := json.Marshal(api.AttestRequest{MediaType: api.MediaDCAPQuote, Evidence: quote})
-		resp, err := http.Post(p.base+api.PathAttest, "application/json", bytes.NewReader(req))
+		resp, err := http.Post(p.base+api.PathAttest, api.JSONMedia, bytes.NewReader(req))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ratls/ratls"
+	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/ear"
 	"github.com/ratls/ratls/inspect"
 	"github.com/ratls/ratls/service/client"
@@ -115,7 +116,7 @@ func runConnectPostHandshake(cmd *cobra.Command, addr string, f *connectFlags, p
 	var pe *ratls.PeerError
 	switch {
 	case errors.As(err, &pe):
-		return &exitError{code: exitRejected, err: fmt.Errorf("server rejected: %s", firstReason(v.Verification.Appraisal))}
+		return &exitError{code: exitRejected, err: fmt.Errorf("server rejected: %s", appraise.RejectionSummary(v.Verification.Appraisal.Status, v.Verification.Appraisal.Reasons))}
 	case err != nil:
 		// The server did not attest, attested for another connection, or
 		// refused this client: no accepted attestation either way.

@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ratls/ratls"
+	"github.com/ratls/ratls/internal/relay"
 )
 
 type serveFlags struct {
@@ -220,7 +221,7 @@ func forwarder(f *serveFlags, ph *ratls.PostHandshake, log *slog.Logger) (func(n
 				return
 			}
 			defer up.Close()
-			relay(c, up)
+			relay.Copy(c, up)
 		}, nil
 	}
 	return nil, fmt.Errorf("--upstream: want http://, https:// or tcp://, got %q", f.upstream)
@@ -291,24 +292,6 @@ func serveLoop(ctx context.Context, ln net.Listener, forward func(net.Conn, *slo
 			forward(c, log)
 		}()
 	}
-}
-
-// relay copies both ways until both directions are done, passing each
-// half-close on, so a client may send its request, close its side and still
-// read the answer.
-func relay(a, b io.ReadWriter) {
-	done := make(chan struct{}, 2)
-	cp := func(dst io.Writer, src io.Reader) {
-		io.Copy(dst, src)
-		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
-			cw.CloseWrite()
-		}
-		done <- struct{}{}
-	}
-	go cp(a, b)
-	go cp(b, a)
-	<-done
-	<-done
 }
 
 // The connections serve hands to its http.Server are wrapped (closeNotifyConn),

@@ -26,17 +26,11 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ratls/ratls"
-	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/ear"
 	"github.com/ratls/ratls/explore"
-	"github.com/ratls/ratls/internal/lru"
 	"github.com/ratls/ratls/service"
-	"github.com/ratls/ratls/service/shared"
 	"github.com/ratls/ratls/service/store"
-	"github.com/ratls/ratls/verify/amd"
-	"github.com/ratls/ratls/verify/arm"
-	"github.com/ratls/ratls/verify/intel"
 )
 
 func newVerifierCommand() *cobra.Command {
@@ -244,7 +238,7 @@ func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*se
 	}
 	// Verification options as for "ratls verify", but collateral fetched
 	// from the network goes through the shared store so that replicas
-	// fetch it once. Each database call has a deadline (store.Bounded).
+	// fetch it once (service.ConfigureReplica).
 	online := !f.offline && f.collateral == ""
 	amdOnline := !f.offline && f.amdCerts == ""
 	if f.cacheMiB < 1 {
@@ -260,46 +254,6 @@ func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*se
 		st.Close()
 		return nil, nil, err
 	}
-	// Verifiers of its own, whose caches the service reports.
-	if dcapOptions(opt).Verifier == nil {
-		dcapOptions(opt).Verifier = intel.NewVerifier(&intel.Config{CacheBytes: cacheBytes})
-	}
-	if sevsnpOptions(opt).Verifier == nil {
-		sevsnpOptions(opt).Verifier = amd.NewVerifier(&amd.Config{CacheBytes: cacheBytes})
-	}
-	if ccaOptions(opt).Verifier == nil {
-		ccaOptions(opt).Verifier = arm.NewVerifier(&arm.Config{CacheBytes: cacheBytes})
-	}
-	caches := map[string]func() map[string]lru.Stats{
-		"intel_": dcapOptions(opt).Verifier.CacheStats,
-		"amd_":   sevsnpOptions(opt).Verifier.CacheStats,
-		"cca_": func() map[string]lru.Stats {
-			return map[string]lru.Stats{"platform_tokens": ccaOptions(opt).Verifier.CacheStats()}
-		},
-	}
-	var stats []func() map[string]uint64
-	var intelUp pcs.Provider
-	if online {
-		intelUp = pcs.NewClient(pcs.ClientConfig{BaseURL: f.pccs, HTTPClient: &http.Client{Timeout: f.timeout}})
-	}
-	if dcapOptions(opt).Collateral == nil {
-		sh := shared.NewIntel(store.Bounded(st, f.dbTimeout), intelUp, shared.Config{Logger: logger})
-		c := pcs.NewCache(sh, pcs.CacheConfig{RefreshBefore: f.refreshEarly, MaxBytes: cacheBytes})
-		dcapOptions(opt).Collateral = c
-		stats = append(stats, prefixed("intel_", func() map[string]uint64 { return sh.Stats().Map() }))
-		caches["pcs_"] = func() map[string]lru.Stats { return map[string]lru.Stats{"collateral": c.Stats()} }
-	}
-	if sevsnpOptions(opt).Certificates == nil {
-		var amdUp kds.Provider
-		if amdOnline {
-			amdUp = f.kdsClient()
-		}
-		sh := shared.NewAMD(store.Bounded(st, f.dbTimeout), amdUp, shared.Config{Logger: logger})
-		c := kds.NewCache(sh, kds.CacheConfig{MaxBytes: cacheBytes})
-		sevsnpOptions(opt).Certificates = c
-		stats = append(stats, prefixed("amd_", func() map[string]uint64 { return sh.Stats().Map() }))
-		caches["kds_"] = func() map[string]lru.Stats { return map[string]lru.Stats{"certificates": c.Stats()} }
-	}
 	verifyAuth, err := service.ParseVerifyAuth(f.verifyAuth)
 	if err != nil {
 		st.Close()
@@ -310,50 +264,34 @@ func (f *verifierFlags) newServer(ctx context.Context, logger *slog.Logger) (*se
 		st.Close()
 		return nil, nil, err
 	}
-	// The evidence explorer at / checks EARs with this service's keys.
-	var self *service.Server
-	explorer := &explore.Config{Verify: *opt, Where: "ratls verifier serve",
-		Keys: func(ctx context.Context) (*ear.JWKSet, error) { return ownServiceKeys(ctx, self) }}
-	srv, err := service.New(ctx, service.Config{
-		Explorer: explorer.Handler(),
-		Store:    st, Signer: key, Verify: *opt, DefaultPolicy: f.defaultPol, SessionTTL: f.sessionTTL,
+	cfg := service.Config{
+		Store: st, Signer: key, Verify: *opt, DefaultPolicy: f.defaultPol, SessionTTL: f.sessionTTL,
 		MaxBody: f.maxBody, Rate: f.rate, Burst: f.burst, RequestTimeout: f.timeout, StoreTimeout: f.dbTimeout,
 		VerifyAuth: verifyAuth, OIDC: oidc, Version: buildVersion().Version, Logger: logger, DiscoveryMaxAge: f.discoveryMaxAge,
-		CacheStats: func() map[string]lru.Stats {
-			out := map[string]lru.Stats{}
-			for prefix, stats := range caches {
-				for name, s := range stats() {
-					out[prefix+name] = s
-				}
-			}
-			return out
-		},
-		CollateralStats: func() map[string]uint64 {
-			out := map[string]uint64{}
-			for _, s := range stats {
-				for k, v := range s() {
-					out[k] = v
-				}
-			}
-			return out
-		},
-	})
+	}
+	replica := service.ReplicaConfig{CacheBytes: cacheBytes, IntelRefreshBefore: f.refreshEarly}
+	if online {
+		replica.IntelUpstream = pcs.NewClient(pcs.ClientConfig{BaseURL: f.pccs, HTTPClient: &http.Client{Timeout: f.timeout}})
+	}
+	if amdOnline {
+		replica.AMDUpstream = f.kdsClient()
+	}
+	if err := service.ConfigureReplica(&cfg, replica); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	// The evidence explorer at / checks EARs with this service's keys.
+	var self *service.Server
+	explorer := &explore.Config{Verify: cfg.Verify, Where: "ratls verifier serve",
+		Keys: func(ctx context.Context) (*ear.JWKSet, error) { return ownServiceKeys(ctx, self) }}
+	cfg.Explorer = explorer.Handler()
+	srv, err := service.New(ctx, cfg)
 	if err != nil {
 		st.Close()
 		return nil, nil, err
 	}
 	self = srv
 	return srv, st, nil
-}
-
-func prefixed(p string, f func() map[string]uint64) func() map[string]uint64 {
-	return func() map[string]uint64 {
-		out := map[string]uint64{}
-		for k, v := range f() {
-			out[p+k] = v
-		}
-		return out
-	}
 }
 
 // tlsConfig returns the service's own TLS configuration, nil for plain HTTP.

@@ -284,7 +284,7 @@ func TestVerifyRemoteUntrusted(t *testing.T) {
 	otherKeys := func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			if req.URL.Path == api.PathKeys {
-				w.Header().Set("Content-Type", "application/jwk-set+json")
+				w.Header().Set("Content-Type", api.KeysMedia)
 				json.NewEncoder(w).Encode(&ear.JWKSet{Keys: []ear.JWK{ear.NewJWK(&stranger.PublicKey)}})
 				return
 			}

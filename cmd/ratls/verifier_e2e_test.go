@@ -147,7 +147,7 @@ func TestVerifierKillRestart(t *testing.T) {
 
 			p := startVerifier(t, args...)
 			var doc api.Document
-			if c := p.request(t, "POST", api.PathPolicies+"/default", admin, "application/json", []byte(`{"allow_debug":false}`), &doc); c != 201 {
+			if c := p.request(t, "POST", api.PathPolicies+"/default", admin, api.JSONMedia, []byte(`{"allow_debug":false}`), &doc); c != 201 {
 				t.Fatalf("put policy: %d", c)
 			}
 			nonce := []byte("kill-restart-nonce-0123456789")

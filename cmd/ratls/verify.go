@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -188,16 +187,7 @@ func verdictError(rejected string, v *ratls.Verification) error {
 	if err := v.CollateralUnavailable(); err != nil {
 		return &exitError{code: exitRejected, err: err}
 	}
-	return &exitError{code: exitRejected, err: fmt.Errorf("%s: %s", rejected, firstReason(v.Appraisal))}
-}
-
-func firstReason(a *appraise.Appraisal) string {
-	for _, r := range a.Reasons {
-		if r.Status == appraise.Contraindicated {
-			return r.Check + ": " + r.Message
-		}
-	}
-	return string(a.Status)
+	return &exitError{code: exitRejected, err: fmt.Errorf("%s: %s", rejected, appraise.RejectionSummary(v.Appraisal.Status, v.Appraisal.Reasons))}
 }
 
 // options turns flags into verification options.
@@ -605,10 +595,7 @@ func runRemoteVerify(ctx context.Context, w io.Writer, source string, f *verifyF
 		}
 		return nil
 	}
-	why := string(out.Result.Status)
-	if r := appraise.FirstRejection(out.Result.Reasons); r != nil {
-		why = r.Check + ": " + r.Message
-	}
+	why := appraise.RejectionSummary(out.Result.Status, out.Result.Reasons)
 	return &exitError{code: exitRejected, err: fmt.Errorf("evidence rejected by the service (policy %s): %s", out.Result.PolicyID, why)}
 }
 
@@ -692,9 +679,7 @@ func remoteEvidence(source string, r *inspect.Report) (string, []byte, error) {
 	if len(b) > inspect.MaxInputSize {
 		return "", nil, inputErr("%s: file exceeds the limit of %d bytes", source, inspect.MaxInputSize)
 	}
-	if isTextInput(b) {
-		b = decodeTextInput(b)
-	}
+	b = inspect.DecodeText(b)
 	items, err := evidence.ParseRaw(b)
 	if err != nil {
 		return "", nil, inputErr("%s: %v", source, err)
@@ -716,37 +701,6 @@ func remoteEvidence(source string, r *inspect.Report) (string, []byte, error) {
 		return api.MediaCCAToken, b, nil
 	}
 	return "", nil, inputErr("%s: %s evidence cannot be sent to a verification service (it takes DCAP quotes, SEV-SNP reports, Arm CCA tokens, tagged evidence, CMWs and certificates)", source, it.Kind)
-}
-
-// isTextInput and decodeTextInput read text input as inspect.Bytes does:
-// printable ASCII is hex or base64 unless it decodes as neither.
-func isTextInput(b []byte) bool {
-	for _, c := range b {
-		if (c < 0x20 || c > 0x7e) && c != '\n' && c != '\r' && c != '\t' {
-			return false
-		}
-	}
-	return true
-}
-
-func decodeTextInput(b []byte) []byte {
-	lines := strings.Split(string(b), "\n")
-	for i, l := range lines {
-		lines[i] = strings.TrimSpace(l)
-	}
-	s := strings.Join(lines, "")
-	if strings.ContainsAny(s, " \t") {
-		return b // words, not an encoding
-	}
-	if d, err := hex.DecodeString(strings.TrimPrefix(s, "0x")); err == nil && len(d) > 0 {
-		return d
-	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if d, err := enc.DecodeString(s); err == nil && len(d) > 0 {
-			return d
-		}
-	}
-	return b
 }
 
 func writeRemote(w io.Writer, r *remoteReport) {

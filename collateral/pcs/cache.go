@@ -397,6 +397,14 @@ func newCacheEntry(req Request, col *Collateral, now time.Time) (*cacheEntry, er
 	return &cacheEntry{req: req, col: col, fetchedAt: now, nextUpdate: first.NotAfter}, nil
 }
 
+// EarliestNextUpdate returns when the first item of complete collateral
+// expires, and which item: "TCB Info", "QE Identity", "PCK CRL" or "root CA
+// CRL". CRLs without a nextUpdate do not expire.
+func EarliestNextUpdate(col *Collateral) (time.Time, string) {
+	first := earliestNextUpdate(col)
+	return first.NotAfter, first.What
+}
+
 // earliestNextUpdate returns the validity window of the item of a complete
 // collateral that expires first. CRLs without a nextUpdate do not expire.
 func earliestNextUpdate(col *Collateral) ValidityError {

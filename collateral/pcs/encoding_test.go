@@ -255,6 +255,22 @@ func TestCacheExpiry(t *testing.T) {
 	}
 }
 
+func TestEarliestNextUpdate(t *testing.T) {
+	c := tdxCollateral(t, false)
+	if at, what := EarliestNextUpdate(c); !at.Equal(tdxNextUpdate) || what != "PCK CRL" {
+		t.Errorf("got %s, %q; want %s, PCK CRL", at, what, tdxNextUpdate)
+	}
+	// A CRL without nextUpdate does not expire; a sooner item comes first.
+	later := *c
+	pck, root, qe := *c.PCKCRL, *c.RootCACRL, *c.QEIdentity
+	pck.NextUpdate, root.NextUpdate = time.Time{}, time.Time{}
+	qe.NextUpdate = c.TCBInfo.NextUpdate.Add(-time.Hour)
+	later.PCKCRL, later.RootCACRL, later.QEIdentity = &pck, &root, &qe
+	if at, what := EarliestNextUpdate(&later); !at.Equal(qe.NextUpdate) || what != "QE Identity" {
+		t.Errorf("got %s, %q; want %s, QE Identity", at, what, qe.NextUpdate)
+	}
+}
+
 func FuzzParseCollateral(f *testing.F) {
 	for _, name := range []string{"tdx_quote_collateral.json", "sgx_quote_collateral.json"} {
 		c, err := ParseDCAPQVLJSON(readFile(f, "dcap-qvl/"+name))

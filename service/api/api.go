@@ -44,6 +44,13 @@ const (
 	ProblemCollateralUnavailable = "collateral-unavailable"
 )
 
+// Media types of the service's other answers and JSON requests.
+const (
+	JSONMedia    = "application/json"
+	KeysMedia    = "application/jwk-set+json" // the JWK Set at PathKeys
+	OpenAPIMedia = "application/yaml"         // the description at PathOpenAPI
+)
+
 // Evidence media types the service accepts, as Content-Type of a session's
 // evidence or of POST /v1/attest.
 const (

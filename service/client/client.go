@@ -204,7 +204,7 @@ func acceptFor(path string) string {
 	case path == api.PathDiscovery:
 		return api.DiscoveryMedia + ", " + api.ProblemMedia
 	}
-	return "application/json, " + api.ProblemMedia
+	return api.JSONMedia + ", " + api.ProblemMedia
 }
 
 // answerError turns a failed answer into a problem or an HTTPError.
@@ -236,7 +236,7 @@ func snippet(b []byte) string {
 func (r *response) decode(method, path string, v any) error {
 	ct := r.header.Get("Content-Type")
 	mt, _, _ := mime.ParseMediaType(ct)
-	if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+	if mt != api.JSONMedia && !strings.HasSuffix(mt, "+json") {
 		return &HTTPError{Method: method, Path: path, StatusCode: r.status, ContentType: ct, Body: snippet(r.body),
 			Err: errors.New("want a JSON answer")}
 	}
@@ -393,7 +393,7 @@ func (c *Client) Attest(ctx context.Context, req *api.AttestRequest) (*api.Attes
 	}
 	// The service reads a JSON body as an AttestRequest envelope, not as
 	// evidence.
-	if mt, _, err := mime.ParseMediaType(req.MediaType); err != nil || mt == "application/json" {
+	if mt, _, err := mime.ParseMediaType(req.MediaType); err != nil || mt == api.JSONMedia {
 		return nil, fmt.Errorf("ratls service: attest: want an evidence media type such as %s, got %q", api.MediaDCAPQuote, req.MediaType)
 	}
 	q := url.Values{}
@@ -475,7 +475,7 @@ func (c *Client) putDocument(ctx context.Context, base, name string, body []byte
 		return nil, err
 	}
 	var d api.Document
-	if _, err := c.call(ctx, http.MethodPost, p, nil, "application/json", body, &d); err != nil {
+	if _, err := c.call(ctx, http.MethodPost, p, nil, api.JSONMedia, body, &d); err != nil {
 		return nil, err
 	}
 	return &d, nil
@@ -610,7 +610,7 @@ func (c *Client) CreateToken(ctx context.Context, name, role string) (*api.Token
 		return nil, err
 	}
 	var t api.Token
-	if _, err := c.call(ctx, http.MethodPost, api.PathTokens, nil, "application/json", body, &t); err != nil {
+	if _, err := c.call(ctx, http.MethodPost, api.PathTokens, nil, api.JSONMedia, body, &t); err != nil {
 		return nil, err
 	}
 	if t.Secret == "" {
