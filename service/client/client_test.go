@@ -567,7 +567,7 @@ func TestErrors(t *testing.T) {
 			if !errors.As(err, &he) || errors.As(err, &p) {
 				t.Fatalf("want an *HTTPError and no problem, got %T: %v", err, err)
 			}
-			if he.StatusCode != tc.status || he.Method != "GET" || he.Path != api.PathKeys || len(he.Body) > 512 {
+			if he.StatusCode != tc.status || he.Method != "GET" || he.URL != api.PathKeys || len(he.Body) > 512 {
 				t.Errorf("HTTPError: %+v", he)
 			}
 			if !strings.Contains(err.Error(), tc.errSubstring) {
