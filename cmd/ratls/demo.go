@@ -18,7 +18,6 @@ import (
 	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/attest/sim"
 	"github.com/ratls/ratls/inspect"
-	"github.com/ratls/ratls/verify/intel"
 )
 
 func newDemoCommand() *cobra.Command {
@@ -72,8 +71,11 @@ func runDemo(cmd *cobra.Command, tee string) error {
 	go acceptEcho(ln)
 	step("RA-TLS server listening on %s: its certificate carries a quote whose report data is SHA-256 of a claims buffer naming the certificate's key", ln.Addr())
 
-	roots := []*x509.Certificate{s.Root()}
-	verifier := intel.NewVerifier(&intel.Config{ExtraRoots: roots})
+	// What a relying party of the simulation verifies with; the TLS
+	// client takes the collateral from the certificate, the service from
+	// the simulation.
+	trust := s.VerifyOptions(nil)
+	verifier := trust.Intel
 	policy := referencePolicy(att)
 	pv := ratls.NewPeerVerifier(&ratls.VerifyOptions{Intel: verifier, Policy: policy, Now: time.Now()})
 	var got *ratls.Verification
@@ -133,7 +135,7 @@ func runDemo(cmd *cobra.Command, tee string) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	return demoService(cmd, s, att, verifier, step)
+	return demoService(cmd, att, trust, step)
 }
 
 func referencePolicy(a *sim.Attester) *appraise.Policy {

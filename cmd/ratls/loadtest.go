@@ -7,7 +7,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -357,17 +356,11 @@ func loadtest(ctx context.Context, f *loadtestFlags, logw io.Writer) (*loadRepor
 	if err != nil {
 		return nil, inputErr("simulated TEE: %v", err)
 	}
-	coll, err := s.Collateral(sim.TEESGX)
-	if err != nil {
-		return nil, inputErr("simulated TEE: %v", err)
-	}
 	cacheBytes := f.cacheMiB << 20
-	// Warm collateral: the same parsed collateral for every request, as a
-	// warm cache gives; one verifier, whose caches both sides share.
-	opt := ratls.VerifyOptions{
-		Intel:      intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}, CacheBytes: cacheBytes}),
-		Collateral: pcs.Static{C: coll},
-	}
+	// Warm collateral: the simulation's provider answers every request with
+	// the same parsed collateral, as a warm cache does; one verifier, whose
+	// caches both sides share.
+	opt := s.VerifyOptions(&intel.Config{CacheBytes: cacheBytes})
 	var quotes []*loadQuote
 	var fleet *loadFleet
 	var lookups, fetches *countingProvider

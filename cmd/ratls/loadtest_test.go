@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,12 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/attest/sim"
 	"github.com/ratls/ratls/service"
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/store/storetest"
-	"github.com/ratls/ratls/verify/intel"
 )
 
 // runLoadtestCLI runs "ratls loadtest" with a deadline well above its
@@ -173,10 +170,7 @@ func externalService(t *testing.T, dir string, fail *atomic.Bool) string {
 	srv, err := service.New(context.Background(), service.Config{
 		Store:  storetest.Open(t, storetest.SQLite(t)),
 		Signer: key,
-		Verify: ratls.VerifyOptions{
-			Intel:      intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}}),
-			Collateral: s.Provider(),
-		},
+		Verify: s.VerifyOptions(nil),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Rate:   -1,
 	})

@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -21,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/attest/sim"
 	"github.com/ratls/ratls/ear"
 	"github.com/ratls/ratls/service"
@@ -29,7 +27,6 @@ import (
 	"github.com/ratls/ratls/service/client"
 	"github.com/ratls/ratls/service/store"
 	"github.com/ratls/ratls/service/store/storetest"
-	"github.com/ratls/ratls/verify/intel"
 )
 
 // The simulation is shared: creating one costs key generation. Its time is
@@ -98,10 +95,7 @@ func newServer(t *testing.T, st store.Store, mutate func(*service.Config)) *serv
 	cfg := service.Config{
 		Store:  st,
 		Signer: key,
-		Verify: ratls.VerifyOptions{
-			Intel:      intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}}),
-			Collateral: s.Provider(),
-		},
+		Verify: s.VerifyOptions(nil),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Rate:   -1,
 	}
