@@ -1,6 +1,7 @@
 package neterr
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -96,4 +97,19 @@ func (e *HTTPError[S]) Unwrap() error { return e.Err }
 // attempt: 429 Too Many Requests and the 5xx.
 func Retryable(status int) bool {
 	return status == http.StatusTooManyRequests || status >= 500 && status <= 599
+}
+
+// retryAfterError is an HTTPError of any client.
+type retryAfterError interface{ retryAfter() time.Duration }
+
+func (e *HTTPError[S]) retryAfter() time.Duration { return e.RetryAfter }
+
+// RetryAfter returns the Retry-After of the HTTPError in err's chain, 0
+// when there is none or it sent none.
+func RetryAfter(err error) time.Duration {
+	var he retryAfterError
+	if errors.As(err, &he) {
+		return he.retryAfter()
+	}
+	return 0
 }

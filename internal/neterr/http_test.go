@@ -2,6 +2,7 @@ package neterr
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -39,5 +40,15 @@ func TestHTTPError(t *testing.T) {
 	cause := errors.New("cause")
 	if !errors.Is(&HTTPError[testSource]{StatusCode: 200, Err: cause}, cause) {
 		t.Error("Err is not unwrapped")
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	err := fmt.Errorf("fetch: %w", &HTTPError[testSource]{StatusCode: 429, RetryAfter: 30 * time.Second})
+	if got := RetryAfter(err); got != 30*time.Second {
+		t.Errorf("RetryAfter: got %s", got)
+	}
+	if got := RetryAfter(errors.New("other")); got != 0 {
+		t.Errorf("RetryAfter of another error: %s", got)
 	}
 }
