@@ -1,5 +1,6 @@
 // Package fetchcache is the machinery the collateral caches
-// (collateral/pcs.Cache, collateral/kds.Cache) share: entries in an LRU
+// (collateral/pcs.Cache, collateral/kds.Cache, and the store-backed
+// providers of service/shared) share: entries in an LRU
 // bounded by memory, one fetch per key at a time that runs detached from
 // the callers' contexts (so that one caller giving up does not fail the
 // others waiting for it), and the source's outages remembered, so that
