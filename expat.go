@@ -24,6 +24,7 @@ import (
 	"github.com/ratls/ratls/evidence/cmw"
 	"github.com/ratls/ratls/exportedauth"
 	"github.com/ratls/ratls/internal/bounded"
+	"github.com/ratls/ratls/internal/lru"
 	"github.com/ratls/ratls/verify/checks"
 )
 
@@ -469,29 +470,21 @@ func (lc *lightCache) get(full *tls.Certificate) (*tls.Certificate, error) {
 // selfSignatures remembers, by content, the certificates whose
 // self-signature verified: a server's certificate is checked once, not on
 // every connection.
-var selfSignatures = &signatureCache{ok: make(map[[32]byte]struct{}), max: 1024}
+var selfSignatures = &signatureCache{ok: lru.NewEntries[[32]byte, struct{}](1024)}
 
 type signatureCache struct {
-	mu  sync.Mutex
-	ok  map[[32]byte]struct{}
-	max int
+	ok *lru.Cache[[32]byte, struct{}] // by SHA-256 of the certificate
 }
 
 func (sc *signatureCache) check(c *x509.Certificate) error {
 	key := sha256.Sum256(c.Raw)
-	sc.mu.Lock()
-	_, ok := sc.ok[key]
-	sc.mu.Unlock()
-	if ok {
+	if _, ok := sc.ok.Get(key); ok {
 		return nil
 	}
 	if err := CheckSelfSignature(c); err != nil {
 		return err
 	}
-	sc.mu.Lock()
-	bounded.MakeRoom(sc.ok, sc.max)
-	sc.ok[key] = struct{}{}
-	sc.mu.Unlock()
+	sc.ok.Add(key, struct{}{}, 0)
 	return nil
 }
 

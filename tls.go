@@ -8,11 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ratls/ratls/appraise"
-	"github.com/ratls/ratls/internal/bounded"
+	"github.com/ratls/ratls/internal/lru"
 	"github.com/ratls/ratls/verify/checks"
 )
 
@@ -27,9 +26,7 @@ type PeerVerifier struct {
 	// not) before the handshake completes.
 	OnVerified func(*Verification)
 
-	mu      sync.Mutex
-	results map[[32]byte]cachedVerification
-	max     int
+	results *lru.Cache[[32]byte, cachedVerification] // by SHA-256 of the certificate
 }
 
 type cachedVerification struct {
@@ -40,7 +37,7 @@ type cachedVerification struct {
 // NewPeerVerifier returns a PeerVerifier; opts may be nil (strict default
 // policy, Intel root, collateral only from the certificate).
 func NewPeerVerifier(opts *VerifyOptions) *PeerVerifier {
-	p := &PeerVerifier{results: make(map[[32]byte]cachedVerification), max: 1024}
+	p := &PeerVerifier{results: lru.NewEntries[[32]byte, cachedVerification](1024)}
 	if opts != nil {
 		p.opts = *opts
 	}
@@ -108,10 +105,7 @@ func (p *PeerVerifier) Verification(cs tls.ConnectionState) *Verification {
 	if len(cs.PeerCertificates) == 0 {
 		return nil
 	}
-	key := sha256.Sum256(cs.PeerCertificates[0].Raw)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if c, ok := p.results[key]; ok {
+	if c, ok := p.results.Get(sha256.Sum256(cs.PeerCertificates[0].Raw)); ok {
 		return c.v
 	}
 	return nil
@@ -127,10 +121,7 @@ func (p *PeerVerifier) now() time.Time {
 func (p *PeerVerifier) verify(ctx context.Context, cert *x509.Certificate) (*Verification, error) {
 	key := sha256.Sum256(cert.Raw)
 	now := p.now()
-	p.mu.Lock()
-	c, ok := p.results[key]
-	p.mu.Unlock()
-	if ok && now.Before(c.until) {
+	if c, ok := p.results.Get(key); ok && now.Before(c.until) {
 		return c.v, nil
 	}
 	v, err := p.verifyCertificate(ctx, cert, nil)
@@ -186,11 +177,7 @@ func (p *PeerVerifier) requireReferenceValues(v *Verification) {
 // record keeps a verification for Verification lookups; it is reused for
 // later handshakes until the given time (never, when zero).
 func (p *PeerVerifier) record(cert *x509.Certificate, v *Verification, until time.Time) {
-	key := sha256.Sum256(cert.Raw)
-	p.mu.Lock()
-	bounded.MakeRoom(p.results, p.max)
-	p.results[key] = cachedVerification{v: v, until: until}
-	p.mu.Unlock()
+	p.results.Add(sha256.Sum256(cert.Raw), cachedVerification{v: v, until: until}, 0)
 }
 
 // ServerConfig returns a TLS 1.3 server configuration that presents RA-TLS

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/ratls/ratls/evidence/snp"
 )
 
 // Endorsements is the RA-TLS endorsements extension (2.23.133.5.4.2): what
@@ -53,6 +55,23 @@ type Endorsements struct {
 type SNPEndorsements struct {
 	Leaf, Intermediate, Root []byte
 	CRL                      []byte // nil when absent
+}
+
+// SNPEndorsementsFromCertTable reads the certificate table a SEV-SNP host
+// attaches to an extended report (configfs-tsm's auxblob) as endorsements:
+// the VCEK, or else the VLEK, with the ASK (or ASVK), the ARK and the CRL
+// the host supplied. It returns nil when the table has neither VCEK nor
+// VLEK.
+func SNPEndorsementsFromCertTable(table []byte) (*SNPEndorsements, error) {
+	t, err := snp.ParseCertTable(table)
+	if err != nil {
+		return nil, err
+	}
+	leaf := t.Leaf()
+	if leaf == nil {
+		return nil, nil
+	}
+	return &SNPEndorsements{Leaf: leaf, Intermediate: t.ASK, Root: t.ARK, CRL: t.CRL}, nil
 }
 
 // EndorsementsVersion is the VERSION this package emits.

@@ -21,7 +21,6 @@ import (
 	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/ear"
 	"github.com/ratls/ratls/evidence"
-	"github.com/ratls/ratls/evidence/snp"
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/store"
 	"github.com/ratls/ratls/verify/checks"
@@ -302,38 +301,9 @@ func rawItem(mt string, body []byte, is func(*evidence.Item) bool, what string) 
 // snpCertificates reads the VCEK (or VLEK) chain of a SEV-SNP certificate
 // table; nil when it has no VCEK or VLEK, so the configured provider is asked.
 func snpCertificates(aux []byte) (*kds.Certificates, error) {
-	t, err := snp.ParseCertTable(aux)
-	if err != nil {
+	e, err := evidence.SNPEndorsementsFromCertTable(aux)
+	if err != nil || e == nil {
 		return nil, err
 	}
-	leaf := t.VCEK
-	if leaf == nil {
-		leaf = t.VLEK
-	}
-	if leaf == nil {
-		return nil, nil
-	}
-	c := &kds.Certificates{Source: "configfs-tsm auxblob"}
-	if c.Leaf, err = kds.ParseCertificate("SEV-SNP VCEK/VLEK", leaf); err != nil {
-		return nil, err
-	}
-	for _, f := range []struct {
-		der  []byte
-		name string
-		dst  **x509.Certificate
-	}{{t.ASK, "SEV-SNP ASK/ASVK", &c.Intermediate}, {t.ARK, "SEV-SNP ARK", &c.Root}} {
-		if len(f.der) > 0 {
-			if *f.dst, err = kds.ParseCertificate(f.name, f.der); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if len(t.CRL) > 0 {
-		crl, err := kds.ParseCRL("SEV-SNP CRL", t.CRL)
-		if err != nil {
-			return nil, err
-		}
-		c.CRLs = []kds.CRL{{List: crl, Source: c.Source}}
-	}
-	return c, nil
+	return kds.ParseSupplied("configfs-tsm auxblob", e.Leaf, e.Intermediate, e.Root, e.CRL)
 }

@@ -8,12 +8,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/ratls/ratls/appraise"
-	"github.com/ratls/ratls/internal/bounded"
+	"github.com/ratls/ratls/internal/lru"
 	"github.com/ratls/ratls/service/store"
 )
 
@@ -85,9 +84,8 @@ type policies struct {
 	latestTTL time.Duration
 	now       func() time.Time
 
-	mu     sync.Mutex
-	parsed map[docKey]*appraise.Policy
-	latest map[docKey]latestEntry // Version 0
+	parsed *lru.Cache[docKey, *appraise.Policy]
+	latest *lru.Cache[docKey, latestEntry] // Version 0
 }
 
 type docKey struct {
@@ -105,7 +103,8 @@ func newPolicies(st store.Store, builtin *appraise.Policy, ttl time.Duration, no
 		builtin = &appraise.Policy{}
 	}
 	return &policies{st: st, builtin: builtin, latestTTL: ttl, now: now,
-		parsed: map[docKey]*appraise.Policy{}, latest: map[docKey]latestEntry{}}
+		parsed: lru.NewEntries[docKey, *appraise.Policy](maxParsedDocuments),
+		latest: lru.NewEntries[docKey, latestEntry](maxParsedDocuments)}
 }
 
 // splitRef splits "name" or "name@version".
@@ -176,9 +175,7 @@ func (p *policies) get(ctx context.Context, kind, name string, version int) (*ap
 	now := p.now()
 	if version == 0 {
 		k := docKey{kind, name, 0}
-		p.mu.Lock()
-		l, ok := p.latest[k]
-		p.mu.Unlock()
+		l, ok := p.latest.Get(k)
 		if ok && now.Sub(l.at) < p.latestTTL {
 			if l.version == 0 {
 				return nil, "", nil
@@ -187,10 +184,7 @@ func (p *policies) get(ctx context.Context, kind, name string, version int) (*ap
 		}
 	}
 	if version != 0 {
-		p.mu.Lock()
-		pol := p.parsed[docKey{kind, name, version}]
-		p.mu.Unlock()
-		if pol != nil {
+		if pol, ok := p.parsed.Get(docKey{kind, name, version}); ok {
 			return pol, fmt.Sprintf("%s@%d", name, version), nil
 		}
 	}
@@ -198,10 +192,7 @@ func (p *policies) get(ctx context.Context, kind, name string, version int) (*ap
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		if version == 0 {
-			p.mu.Lock()
-			bounded.MakeRoom(p.latest, maxParsedDocuments)
-			p.latest[docKey{kind, name, 0}] = latestEntry{at: now}
-			p.mu.Unlock()
+			p.latest.Add(docKey{kind, name, 0}, latestEntry{at: now}, 0)
 		}
 		return nil, "", nil
 	case err != nil:
@@ -212,21 +203,15 @@ func (p *policies) get(ctx context.Context, kind, name string, version int) (*ap
 		// Stored documents were validated when they were put.
 		return nil, "", fmt.Errorf("stored %s %s@%d no longer parses: %w", kind, name, d.Version, err)
 	}
-	p.mu.Lock()
-	bounded.MakeRoom(p.parsed, maxParsedDocuments)
-	p.parsed[docKey{kind, name, d.Version}] = pol
+	p.parsed.Add(docKey{kind, name, d.Version}, pol, 0)
 	if version == 0 {
-		bounded.MakeRoom(p.latest, maxParsedDocuments)
-		p.latest[docKey{kind, name, 0}] = latestEntry{version: d.Version, at: now}
+		p.latest.Add(docKey{kind, name, 0}, latestEntry{version: d.Version, at: now}, 0)
 	}
-	p.mu.Unlock()
 	return pol, fmt.Sprintf("%s@%d", name, d.Version), nil
 }
 
 // forget drops the cached latest version of kind/name, after a put on
 // this replica.
 func (p *policies) forget(kind, name string) {
-	p.mu.Lock()
-	delete(p.latest, docKey{kind, name, 0})
-	p.mu.Unlock()
+	p.latest.Remove(docKey{kind, name, 0})
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
 	"io"
 	"log/slog"
 	"net"
@@ -14,15 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/attest/sim"
 	"github.com/ratls/ratls/service"
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/store"
 	"github.com/ratls/ratls/service/store/storetest"
-	"github.com/ratls/ratls/tee"
-	"github.com/ratls/ratls/tee/dcap"
-	"github.com/ratls/ratls/verify/intel"
 )
 
 // slowStore holds appraisal log writes until released.
@@ -47,7 +42,7 @@ func TestGracefulShutdown(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	srv, err := service.New(context.Background(), service.Config{
 		Store: st, Signer: key, Rate: -1,
-		Verify: ratls.VerifyOptions{TEE: []tee.Options{&dcap.Options{Verifier: intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{simu.Root()}}), Collateral: simu.Provider()}}},
+		Verify: simu.VerifyOptions(nil),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

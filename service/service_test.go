@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -91,9 +90,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	cfg := service.Config{
 		Store:  f.st,
 		Signer: key,
-		Verify: ratls.VerifyOptions{
-			TEE: []tee.Options{&dcap.Options{Verifier: intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}}), Collateral: s.Provider()}},
-		},
+		Verify: s.VerifyOptions(nil),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now:    f.clock,
 		Rate:   -1,

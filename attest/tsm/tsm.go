@@ -63,7 +63,6 @@ import (
 	"github.com/google/go-configfs-tsm/report"
 
 	"github.com/ratls/ratls/evidence"
-	"github.com/ratls/ratls/evidence/snp"
 )
 
 // Report providers, the values of the "provider" attribute without the
@@ -203,20 +202,14 @@ func (r *Report) Evidence() (*evidence.Evidence, error) {
 // auxblob into endorsements, so the VCEK (or VLEK) chain travels with the
 // report and verifiers need not ask AMD's KDS.
 func snpEndorsements(aux []byte) (*evidence.Endorsements, error) {
-	t, err := snp.ParseCertTable(aux)
+	s, err := evidence.SNPEndorsementsFromCertTable(aux)
 	if err != nil {
 		return nil, fmt.Errorf("tsm: auxblob: %w", err)
 	}
-	leaf := t.VCEK
-	if leaf == nil {
-		leaf = t.VLEK
-	}
-	if leaf == nil {
+	if s == nil {
 		return nil, nil // the host supplied no VCEK or VLEK
 	}
-	return &evidence.Endorsements{Version: evidence.EndorsementsVersion, SNP: &evidence.SNPEndorsements{
-		Leaf: leaf, Intermediate: t.ASK, Root: t.ARK, CRL: t.CRL,
-	}}, nil
+	return &evidence.Endorsements{Version: evidence.EndorsementsVersion, SNP: s}, nil
 }
 
 // TagForProvider returns the CBOR evidence tag of the outblobs a provider

@@ -74,8 +74,11 @@ func runDemo(cmd *cobra.Command, simTEE string) error {
 	go acceptEcho(ln)
 	step("RA-TLS server listening on %s: its certificate carries a quote whose report data is SHA-256 of a claims buffer naming the certificate's key", ln.Addr())
 
-	roots := []*x509.Certificate{s.Root()}
-	verifier := intel.NewVerifier(&intel.Config{ExtraRoots: roots})
+	// What a relying party of the simulation verifies with; the TLS
+	// client takes the collateral from the certificate, the service from
+	// the simulation.
+	trust := s.VerifyOptions(nil)
+	verifier := tee.Find[*dcap.Options](trust.TEE).Verifier
 	policy := referencePolicy(att)
 	pv := ratls.NewPeerVerifier(&ratls.VerifyOptions{Policy: policy, Now: time.Now(), TEE: []tee.Options{&dcap.Options{Verifier: verifier}}})
 	var got *ratls.Verification
@@ -135,7 +138,7 @@ func runDemo(cmd *cobra.Command, simTEE string) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	return demoService(cmd, s, att, verifier, step)
+	return demoService(cmd, att, trust, step)
 }
 
 func referencePolicy(a *sim.Attester) *appraise.Policy {

@@ -19,21 +19,17 @@ import (
 
 	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/attest/sim"
-	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/service"
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/client"
 	"github.com/ratls/ratls/service/store"
-	"github.com/ratls/ratls/tee"
-	"github.com/ratls/ratls/tee/dcap"
-	"github.com/ratls/ratls/verify/intel"
 )
 
 // demoService runs the verification service on SQLite in a temporary
 // directory and has it appraise the simulated TEE's evidence through the
 // challenge-response API, as a relying party that does not verify evidence
 // itself would.
-func demoService(cmd *cobra.Command, s *sim.Sim, att *sim.Attester, verifier *intel.Verifier, step func(string, ...any)) error {
+func demoService(cmd *cobra.Command, att *sim.Attester, trust ratls.VerifyOptions, step func(string, ...any)) error {
 	w := cmd.OutOrStdout()
 	ctx, cancel := context.WithCancel(contextOf(cmd))
 	defer cancel()
@@ -47,19 +43,17 @@ func demoService(cmd *cobra.Command, s *sim.Sim, att *sim.Attester, verifier *in
 		return err
 	}
 	defer st.Close()
-	col, err := s.Collateral(att.TEE())
-	if err != nil {
-		return err
-	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
 	}
+	verify := trust
+	verify.Policy = referencePolicy(att)
 	srv, err := service.New(ctx, service.Config{
 		Store: st, Signer: key, Version: buildVersion().Version,
 		// The built-in policy has the simulated TEE's reference values, so
 		// the only reservation is the simulated root.
-		Verify: ratls.VerifyOptions{Policy: referencePolicy(att), TEE: []tee.Options{&dcap.Options{Verifier: verifier, Collateral: pcs.Static{C: col}}}},
+		Verify: verify,
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	})
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -35,9 +34,7 @@ import (
 	"github.com/ratls/ratls/service/store/storetest"
 	"github.com/ratls/ratls/tee"
 	"github.com/ratls/ratls/tee/armcca"
-	"github.com/ratls/ratls/tee/dcap"
 	"github.com/ratls/ratls/testing/ccatest"
-	"github.com/ratls/ratls/verify/intel"
 )
 
 var (
@@ -78,9 +75,7 @@ func startRemoteService(t *testing.T, mutate func(*service.Config), wrap func(ht
 	cfg := service.Config{
 		Store:  st,
 		Signer: key,
-		Verify: ratls.VerifyOptions{
-			TEE: []tee.Options{&dcap.Options{Verifier: intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}}), Collateral: s.Provider()}},
-		},
+		Verify: s.VerifyOptions(nil),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Rate:   -1,
 	}

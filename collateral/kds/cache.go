@@ -10,14 +10,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ratls/ratls/evidence/snp"
+	"github.com/ratls/ratls/internal/fetchcache"
 	"github.com/ratls/ratls/internal/lru"
-	"github.com/ratls/ratls/internal/retry"
-	"golang.org/x/sync/singleflight"
 )
 
 // Cache defaults.
@@ -30,8 +27,8 @@ const (
 	// Deprecated: the cache is bounded by memory (CacheConfig.MaxBytes);
 	// CacheConfig.MaxEntries has no default.
 	DefaultCacheEntries = 1024
-	// maxCacheFailures bounds the outages remembered (one per item).
-	maxCacheFailures = 4096
+	// maxCacheOutages bounds the outages remembered (one per item).
+	maxCacheOutages = 4096
 	// cacheFetchTimeout bounds one fetch from the next provider. Fetches run
 	// detached from the callers' contexts so that one caller giving up does
 	// not fail the others waiting for the same item.
@@ -103,13 +100,9 @@ type Cache struct {
 	dir     string
 	now     func() time.Time
 
-	flights singleflight.Group // fetches in progress, by item key
-
-	mu       sync.Mutex
-	entries  *lru.Cache[string, *cacheEntry] // in order of use; c.mu held for changes
-	failures *retry.Failures[string]         // outages of the source, by key
-
-	hits, misses atomic.Uint64
+	// fc holds the items, in order of use, and runs their fetches (by
+	// item key).
+	fc *fetchcache.Cache[string, *cacheEntry]
 }
 
 // CacheStats are a cache's counters since it was created and its size now:
@@ -119,11 +112,7 @@ type Cache struct {
 type CacheStats = lru.Stats
 
 // Stats returns the cache's counters and size.
-func (c *Cache) Stats() CacheStats {
-	s := c.entries.Stats()
-	s.Hits, s.Misses = c.hits.Load(), c.misses.Load()
-	return s
-}
+func (c *Cache) Stats() CacheStats { return c.fc.Stats() }
 
 // cacheEntry is one cached item. val is a *x509.Certificate (VCEK), a
 // chainVal, a *x509.RevocationList or a *Certificates (whole requests).
@@ -156,10 +145,9 @@ type cacheItem struct {
 // NewCache returns a cache in front of next.
 func NewCache(next Provider, cfg CacheConfig) *Cache {
 	c := &Cache{
-		next:     next,
-		dir:      cfg.Dir,
-		now:      cfg.Now,
-		failures: retry.NewFailures[string](maxCacheFailures),
+		next: next,
+		dir:  cfg.Dir,
+		now:  cfg.Now,
 	}
 	c.fetcher, _ = next.(Fetcher)
 	if c.now == nil {
@@ -169,9 +157,11 @@ func NewCache(next Provider, cfg CacheConfig) *Cache {
 	if maxBytes <= 0 {
 		maxBytes = DefaultCacheBytes
 	}
-	c.entries = lru.New[string, *cacheEntry](maxBytes, cfg.MaxEntries)
+	c.fc = fetchcache.New[string, *cacheEntry](fetchcache.Config{
+		MaxBytes: maxBytes, MaxEntries: cfg.MaxEntries, MaxOutages: maxCacheOutages, FetchTimeout: cacheFetchTimeout,
+	})
 	// Chains and CRLs serve every chip of a product: they stay while valid.
-	c.entries.SetKeep(func(e *cacheEntry) bool {
+	c.fc.Entries.SetKeep(func(e *cacheEntry) bool {
 		_, isVCEK := e.val.(*x509.Certificate)
 		return !isVCEK && c.now().Before(e.expires)
 	})
@@ -223,12 +213,12 @@ func (c *Cache) Certificates(ctx context.Context, req Request) (*Certificates, e
 		reuse = chainItem
 	}
 
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.fc.Mu.Lock()
+	defer c.fc.Mu.Unlock()
 	certs := &Certificates{Leaf: vcek, Intermediate: chain.ask, Root: chain.ark,
 		CRLs:   []CRL{{List: crl, Kind: CRLKindFor(req.SigningKey), Source: c.fetcher.Source()}},
 		Source: c.fetcher.Source()}
-	e, _ := c.entries.Peek(reuse.key)
+	e, _ := c.fc.Entries.Peek(reuse.key)
 	if e == nil {
 		return certs, nil // evicted meanwhile; nothing to reuse
 	}
@@ -412,47 +402,36 @@ func earliest(a, b time.Time) time.Time {
 // get returns the value of it from memory, or fetches it once for all
 // concurrent callers.
 func (c *Cache) get(ctx context.Context, it cacheItem) (any, error) {
-	c.mu.Lock()
-	if e, ok := c.entries.Peek(it.key); ok && c.now().Before(e.expires) {
-		c.entries.Get(it.key) // most recently used
-		v := e.val
-		c.mu.Unlock()
-		c.hits.Add(1)
-		return v, nil
-	}
-	c.misses.Add(1)
-	now := c.now()
-	if fl := c.failures.Active(it.key, now); fl != nil {
-		c.mu.Unlock()
-		return nil, &UnavailableError{What: it.what, RetryAfter: fl.Until.Sub(now), Err: fl.Err}
-	}
-	c.mu.Unlock()
-
-	// One fetch for all concurrent callers, detached from their contexts.
-	detached := context.WithoutCancel(ctx)
-	done := c.flights.DoChan(it.key, func() (any, error) { return c.fill(detached, it) })
-	select {
-	case res := <-done:
-		return res.Val, res.Err
-	case <-ctx.Done():
-		return nil, timedOut(fmt.Errorf("kds: cache: %s: %w", it.what, context.Cause(ctx)))
-	}
+	return c.fc.Get(ctx, fetchcache.Request[string]{
+		Key: it.key, Flight: it.key, Now: c.now(),
+		Hit: func() (any, bool) {
+			if e, ok := c.fc.Entries.Peek(it.key); ok && c.now().Before(e.expires) {
+				c.fc.Entries.Get(it.key) // most recently used
+				return e.val, true
+			}
+			return nil, false
+		},
+		Outage: func(retryAfter time.Duration, err error) error {
+			return &UnavailableError{What: it.what, RetryAfter: retryAfter, Err: err}
+		},
+		Gone: func(cause error) error {
+			return timedOut(fmt.Errorf("kds: cache: %s: %w", it.what, cause))
+		},
+		Fill: func(ctx context.Context) (any, error) { return c.fill(ctx, it) },
+	})
 }
 
 // fill loads it from disk or from the next provider, installs the result and
 // returns it.
 func (c *Cache) fill(ctx context.Context, it cacheItem) (any, error) {
-	ctx, cancel := context.WithTimeout(ctx, cacheFetchTimeout)
-	defer cancel()
-
-	c.mu.Lock()
-	old, _ := c.entries.Peek(it.key)
+	c.fc.Mu.Lock()
+	old, _ := c.fc.Entries.Peek(it.key)
 	if old != nil && c.now().Before(old.expires) {
 		// Installed by a fetch that ended after this one's caller looked.
-		c.mu.Unlock()
+		c.fc.Mu.Unlock()
 		return old.val, nil
 	}
-	c.mu.Unlock()
+	c.fc.Mu.Unlock()
 
 	if old == nil && it.path != "" {
 		if v := c.load(it); v != nil {
@@ -480,8 +459,8 @@ func (c *Cache) fill(ctx context.Context, it cacheItem) (any, error) {
 // finish installs v, or remembers an outage of the source, and returns the
 // result of the fetch.
 func (c *Cache) finish(it cacheItem, v any, old *cacheEntry, err error) (any, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.fc.Mu.Lock()
+	defer c.fc.Mu.Unlock()
 	var backingOff *UnavailableError
 	switch {
 	case err == nil:
@@ -490,28 +469,17 @@ func (c *Cache) finish(it cacheItem, v any, old *cacheEntry, err error) (any, er
 			e.certs = old.certs
 		}
 		c.install(e)
-		c.failures.Clear(it.key)
+		c.fc.Available(it.key)
 	case errors.Is(err, ErrUnavailable) && !errors.As(err, &backingOff):
-		now := c.now()
-		until := c.failures.Add(it.key, err, sourceRetryAfter(err), now)
-		err = &UnavailableError{What: it.what, RetryAfter: until.Sub(now), Err: err}
+		err = &UnavailableError{What: it.what, RetryAfter: c.fc.Unavailable(it.key, err, c.now()), Err: err}
 	}
 	return v, err
 }
 
-// sourceRetryAfter is the Retry-After the source answered with, 0 if none.
-func sourceRetryAfter(err error) time.Duration {
-	var he *HTTPError
-	if errors.As(err, &he) {
-		return he.RetryAfter
-	}
-	return 0
-}
-
 // install adds or replaces e and drops the least recently used entries
-// beyond the bounds; c.mu must be held.
+// beyond the bounds; c.fc.Mu must be held.
 func (c *Cache) install(e *cacheEntry) {
-	c.entries.Add(e.key, e, itemSize(e.val))
+	c.fc.Entries.Add(e.key, e, itemSize(e.val))
 }
 
 // itemSize estimates the memory of a parsed item (measured with AMD's

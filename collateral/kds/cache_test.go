@@ -94,9 +94,9 @@ func TestCacheHitsAndPointers(t *testing.T) {
 
 	// A refetch returning identical bytes keeps the old pointers.
 	now.Set(crlNextUpdate2.Add(-time.Minute))
-	cache.mu.Lock()
+	cache.fc.Mu.Lock()
 	mustPeek(t, cache, "crl/Milan/vcek").expires = now.Now() // force a refetch
-	cache.mu.Unlock()
+	cache.fc.Mu.Unlock()
 	if e, err := cache.Certificates(ctx, requestFor(r1)); err != nil || e != d {
 		t.Errorf("identical CRL refetched: same certificates %v, error %v", e == d, err)
 	}
@@ -366,7 +366,7 @@ func TestCacheEviction(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := cache.entries.Len(); n > 3 {
+	if n := cache.fc.Entries.Len(); n > 3 {
 		t.Errorf("%d entries, want at most 3", n)
 	}
 	if got := k.hitsFor("/vcek/v1/Milan/" + v1.chipID); got != 2 {
@@ -436,9 +436,9 @@ func TestCacheBacksOffDuringOutage(t *testing.T) {
 	retryAfter = ""
 	k.override = down
 	k.mu.Unlock()
-	cache.mu.Lock()
+	cache.fc.Mu.Lock()
 	mustPeek(t, cache, cache.vcekItem(requestFor(r)).key).expires = now.Now()
-	cache.mu.Unlock()
+	cache.fc.Mu.Unlock()
 	unavailable(5 * time.Second)
 }
 
@@ -465,10 +465,10 @@ func TestCacheRemembersOnlyOutages(t *testing.T) {
 	}
 }
 
-// mustPeek returns the cache's entry of key; cache.mu must be held.
+// mustPeek returns the cache's entry of key; cache.fc.Mu must be held.
 func mustPeek(t *testing.T, cache *Cache, key string) *cacheEntry {
 	t.Helper()
-	e, ok := cache.entries.Peek(key)
+	e, ok := cache.fc.Entries.Peek(key)
 	if !ok {
 		t.Fatalf("no cache entry %s", key)
 	}
@@ -490,16 +490,16 @@ func TestCacheMemoryBound(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cache.mu.Lock()
+	cache.fc.Mu.Lock()
 	var kept []string
-	for _, e := range cache.entries.Values() {
+	for _, e := range cache.fc.Entries.Values() {
 		if _, isVCEK := e.val.(*x509.Certificate); isVCEK {
 			kept = append(kept, "vcek")
 		} else {
 			kept = append(kept, strings.SplitN(e.key, "/", 2)[0])
 		}
 	}
-	cache.mu.Unlock()
+	cache.fc.Mu.Unlock()
 	slices.Sort(kept)
 	if !slices.Equal(kept, []string{"chain", "crl"}) {
 		t.Errorf("kept %v, want the chain and the CRL only", kept)

@@ -285,41 +285,19 @@ func (c *Client) CRL(ctx context.Context, product string, key snp.SigningKey) (*
 	return crl, nil
 }
 
-// HTTPError reports a response other than 200 OK, after any retries. A 404
-// matches ErrNotFound.
-type HTTPError struct {
-	URL        string
-	StatusCode int
-	Status     string // e.g. "429 Too Many Requests"
-	Body       []byte // the start of the response body (at most 256 bytes)
-	Attempts   int    // how many requests were sent
-	RetryAfter time.Duration
-}
+// HTTPError reports a response other than 200 OK, after any retries, with
+// the start of the body (at most 256 bytes). A 404 matches ErrNotFound, a
+// 429 or 5xx ErrUnavailable.
+type HTTPError = neterr.HTTPError[httpSource]
 
-func (e *HTTPError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "kds: GET %s: %s", e.URL, e.Status)
-	if len(e.Body) > 0 {
-		fmt.Fprintf(&b, ": body %q", e.Body)
-	}
-	if e.Attempts > 1 {
-		fmt.Fprintf(&b, " (after %d attempts)", e.Attempts)
-	}
-	if e.RetryAfter > MaxRetryWait {
-		fmt.Fprintf(&b, " (Retry-After %s exceeds the %s limit)", e.RetryAfter, MaxRetryWait)
-	}
-	return b.String()
-}
+// httpSource makes an HTTPError read and match as this package's.
+type httpSource struct{}
 
-// Is reports a 404 as ErrNotFound, a 429 or 5xx as ErrUnavailable.
-func (e *HTTPError) Is(target error) bool {
-	return target == ErrNotFound && e.StatusCode == http.StatusNotFound ||
-		target == ErrUnavailable && retryable(e.StatusCode)
-}
-
-// retryable reports whether a status is worth another attempt.
-func retryable(code int) bool {
-	return code == http.StatusTooManyRequests || code >= 500 && code <= 599
+func (httpSource) Name() string                { return "kds" }
+func (httpSource) MaxRetryWait() time.Duration { return MaxRetryWait }
+func (httpSource) Is(status int, target error) bool {
+	return target == ErrNotFound && status == http.StatusNotFound ||
+		target == ErrUnavailable && neterr.Retryable(status)
 }
 
 // get fetches u, retrying 429, 5xx and transport errors with exponential
@@ -338,7 +316,7 @@ func (c *Client) get(ctx context.Context, u string, limit int64) ([]byte, error)
 		isHTTP := errors.As(err, &he)
 		if isHTTP {
 			he.Attempts = attempt
-			if !retryable(he.StatusCode) || he.RetryAfter > MaxRetryWait {
+			if !neterr.Retryable(he.StatusCode) || he.RetryAfter > MaxRetryWait {
 				return nil, err
 			}
 		} else if errors.Is(err, ErrFormat) {

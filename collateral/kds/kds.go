@@ -247,6 +247,40 @@ func ParseCertificate(where string, b []byte) (*x509.Certificate, error) {
 	return cert, nil
 }
 
+// ParseSupplied reads the certificates an attester supplied with its report
+// (in an RA-TLS endorsements extension, or the certificate table of an
+// extended report): the VCEK or VLEK, and, when not empty, its
+// intermediate (ASK or ASVK), the ARK and a CRL of unstated kind, each in
+// DER or PEM. Absent intermediate or root certificates are left for the
+// verifier to take from its own copy of AMD's roots. source becomes the
+// Source of the result and of its CRL.
+func ParseSupplied(source string, leaf, intermediate, root, crl []byte) (*Certificates, error) {
+	c := &Certificates{Source: source}
+	var err error
+	if c.Leaf, err = ParseCertificate("SEV-SNP VCEK/VLEK", leaf); err != nil {
+		return nil, err
+	}
+	for _, f := range []struct {
+		der  []byte
+		name string
+		dst  **x509.Certificate
+	}{{intermediate, "SEV-SNP ASK/ASVK", &c.Intermediate}, {root, "SEV-SNP ARK", &c.Root}} {
+		if len(f.der) > 0 {
+			if *f.dst, err = ParseCertificate(f.name, f.der); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(crl) > 0 {
+		l, err := ParseCRL("SEV-SNP CRL", crl)
+		if err != nil {
+			return nil, err
+		}
+		c.CRLs = []CRL{{List: l, Source: source}}
+	}
+	return c, nil
+}
+
 // ParseCertChain parses a KDS cert_chain response: exactly two PEM
 // certificates, the intermediate (ASK or ASVK) then the root (ARK).
 func ParseCertChain(where string, b []byte) (intermediate, root *x509.Certificate, err error) {

@@ -13,13 +13,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/ratls/ratls/internal/fetchcache"
 	"github.com/ratls/ratls/internal/lru"
-	"github.com/ratls/ratls/internal/retry"
-	"golang.org/x/sync/singleflight"
 )
 
 // Cache defaults and limits.
@@ -48,8 +45,8 @@ const (
 	// cache directory entry, next to the LoadDir files.
 	cacheMetaFile    = "cache.json"
 	maxCacheMetaSize = 4 << 10
-	// maxCacheFailures bounds the outages remembered (one per request).
-	maxCacheFailures = 4096
+	// maxCacheOutages bounds the outages remembered (one per request).
+	maxCacheOutages = 4096
 )
 
 // CacheConfig configures a Cache.
@@ -118,15 +115,10 @@ type Cache struct {
 	inUse         time.Duration
 	maxBytes      int64
 
-	flights  singleflight.Group // fetches in progress, by Request.String
-	fetching atomic.Int32       // callers of fetch not done yet, for tests
-
-	mu       sync.Mutex
-	entries  *lru.Cache[Request, *cacheEntry] // in order of use; c.mu held for changes
-	parts    parts                            // collateral parts the entries share
-	failures *retry.Failures[Request]         // outages of the source, by request
-
-	hits, misses atomic.Uint64
+	// fc holds the entries, in order of use, and runs their fetches (by
+	// Request.String); fc.Mu guards the entries and parts.
+	fc    *fetchcache.Cache[Request, *cacheEntry]
+	parts parts // collateral parts the entries share
 }
 
 type cacheEntry struct {
@@ -161,7 +153,6 @@ func NewCache(next Provider, cfg CacheConfig) *Cache {
 		now:           cfg.Now,
 		refreshBefore: max(cfg.RefreshBefore, 0),
 		inUse:         cfg.InUse,
-		failures:      retry.NewFailures[Request](maxCacheFailures),
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -174,10 +165,12 @@ func NewCache(next Provider, cfg CacheConfig) *Cache {
 		maxBytes = DefaultCacheBytes
 	}
 	c.maxBytes = maxBytes
-	c.entries = lru.New[Request, *cacheEntry](maxBytes, cfg.MaxEntries)
-	c.entries.SetKeep(c.keep)
-	c.entries.OnRemove(func(e *cacheEntry) { c.parts.release(e.parts) })
-	c.parts.init(&c.mu)
+	c.fc = fetchcache.New[Request, *cacheEntry](fetchcache.Config{
+		MaxBytes: maxBytes, MaxEntries: cfg.MaxEntries, MaxOutages: maxCacheOutages, FetchTimeout: cacheFetchTimeout,
+	})
+	c.fc.Entries.SetKeep(c.keep)
+	c.fc.Entries.OnRemove(func(e *cacheEntry) { c.parts.release(e.parts) })
+	c.parts.init(&c.fc.Mu)
 	return c
 }
 
@@ -189,18 +182,17 @@ type CacheStats = lru.Stats
 
 // Stats returns the cache's counters and size.
 func (c *Cache) Stats() CacheStats {
-	c.mu.Lock()
+	c.fc.Mu.Lock()
 	shared := c.parts.bytes
-	c.mu.Unlock()
-	s := c.entries.Stats()
-	s.Hits, s.Misses = c.hits.Load(), c.misses.Load()
+	c.fc.Mu.Unlock()
+	s := c.fc.Stats()
 	s.Bytes += shared
 	s.MaxBytes = c.maxBytes
 	return s
 }
 
 // keep reports whether e is valid collateral in use, which the bound on
-// memory does not evict; c.mu is held.
+// memory does not evict; c.fc.Mu is held.
 func (c *Cache) keep(e *cacheEntry) bool {
 	now := c.now()
 	return c.inUse > 0 && now.Before(e.nextUpdate) && now.Sub(e.usedAt) < c.inUse
@@ -220,93 +212,71 @@ func (c *Cache) Collateral(ctx context.Context, req Request) (*Collateral, error
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
 	now := c.now()
-	if e, ok := c.entries.Get(req); ok {
-		e.usedAt = now
-		if now.Before(e.refreshAt(c.refreshBefore)) {
-			col := e.col
-			c.mu.Unlock()
-			c.hits.Add(1)
-			return col, nil
-		}
-		if now.Before(e.nextUpdate) {
-			// Due for refresh but still valid: refresh in the background
-			// and serve it meanwhile. Until the refresh ends (and sets
-			// retryAt again), nobody starts another.
-			if !now.Before(e.retryAt) {
-				e.retryAt = now.Add(cacheRetryInterval)
-				c.fetch(ctx, req)
+	v, err := c.fc.Get(ctx, fetchcache.Request[Request]{
+		Key: req, Flight: req.String(), Now: now,
+		Hit: func() (any, bool) {
+			e, ok := c.fc.Entries.Get(req)
+			if !ok {
+				return nil, false
 			}
-			col := e.col
-			c.mu.Unlock()
-			c.hits.Add(1)
-			return col, nil
-		}
-	}
-	c.misses.Add(1)
-	if fl := c.failures.Active(req, now); fl != nil {
-		c.mu.Unlock()
-		return nil, &UnavailableError{Request: req, RetryAfter: fl.Until.Sub(now), Err: fl.Err}
-	}
-	c.mu.Unlock()
-
-	select {
-	case res := <-c.fetch(ctx, req):
-		return res.col, res.err
-	case <-ctx.Done():
-		return nil, timedOut(fmt.Errorf("pcs: cache: %s: %w", req, context.Cause(ctx)))
-	}
+			e.usedAt = now
+			if now.Before(e.refreshAt(c.refreshBefore)) {
+				return e.col, true
+			}
+			if now.Before(e.nextUpdate) {
+				// Due for refresh but still valid: refresh in the
+				// background and serve it meanwhile. Until the refresh
+				// ends (and sets retryAt again), nobody starts another.
+				if !now.Before(e.retryAt) {
+					e.retryAt = now.Add(cacheRetryInterval)
+					c.fetch(ctx, req)
+				}
+				return e.col, true
+			}
+			return nil, false
+		},
+		Outage: func(retryAfter time.Duration, err error) error {
+			return &UnavailableError{Request: req, RetryAfter: retryAfter, Err: err}
+		},
+		Gone: func(cause error) error {
+			return timedOut(fmt.Errorf("pcs: cache: %s: %w", req, cause))
+		},
+		Fill: func(ctx context.Context) (any, error) { return c.fill(ctx, req) },
+	})
+	col, _ := v.(*Collateral)
+	return col, err
 }
 
-type fetchResult struct {
-	col *Collateral
-	err error
-}
-
-// fetch starts fetching req, or joins the fetch in progress, and delivers
-// its result on the channel. The fetch runs detached from ctx, so that one
-// caller giving up does not fail the others waiting for the same
-// collateral.
-func (c *Cache) fetch(ctx context.Context, req Request) <-chan fetchResult {
-	ctx = context.WithoutCancel(ctx)
-	done := make(chan fetchResult, 1)
-	c.fetching.Add(1)
-	go func() {
-		defer c.fetching.Add(-1)
-		v, err, _ := c.flights.Do(req.String(), func() (any, error) { return c.fill(ctx, req) })
-		col, _ := v.(*Collateral)
-		done <- fetchResult{col, err}
-	}()
-	return done
+// fetch starts fetching req in the background, or joins the fetch in
+// progress.
+func (c *Cache) fetch(ctx context.Context, req Request) {
+	c.fc.Fetch(ctx, req.String(), func(ctx context.Context) (any, error) { return c.fill(ctx, req) })
 }
 
 // fill loads req from disk or from the next provider, installs the result
 // and returns it.
 func (c *Cache) fill(ctx context.Context, req Request) (*Collateral, error) {
-	ctx, cancel := context.WithTimeout(ctx, cacheFetchTimeout)
-	defer cancel()
-
-	c.mu.Lock()
-	old, _ := c.entries.Peek(req)
+	c.fc.Mu.Lock()
+	old, _ := c.fc.Entries.Peek(req)
 	if old != nil && c.now().Before(old.refreshAt(c.refreshBefore)) {
 		// Installed by a fetch that ended after this one's caller looked.
-		c.mu.Unlock()
+		c.fc.Mu.Unlock()
 		return old.col, nil
 	}
-	c.mu.Unlock()
+	c.fc.Mu.Unlock()
 
 	if old == nil && c.dir != "" {
 		if e := c.load(req); e != nil {
 			now := c.now()
 			if now.Before(e.nextUpdate) {
-				c.mu.Lock()
+				c.fc.Mu.Lock()
 				c.install(e)
 				if now.Before(e.refreshAt(c.refreshBefore)) {
-					c.mu.Unlock()
+					c.fc.Mu.Unlock()
 					return e.col, nil
 				}
-				c.mu.Unlock()
+				c.fc.Mu.Unlock()
 				old = e
 			}
 		}
@@ -327,8 +297,8 @@ func (c *Cache) fill(ctx context.Context, req Request) (*Collateral, error) {
 		}
 	}
 
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.fc.Mu.Lock()
+	defer c.fc.Mu.Unlock()
 	if ne != nil {
 		if !now.Before(ne.refreshAt(c.refreshBefore)) {
 			// The source still serves collateral that is due.
@@ -338,7 +308,7 @@ func (c *Cache) fill(ctx context.Context, req Request) (*Collateral, error) {
 		c.install(ne)
 		return ne.col, nil
 	}
-	if cur, _ := c.entries.Peek(req); cur != nil {
+	if cur, _ := c.fc.Entries.Peek(req); cur != nil {
 		cur.err = err
 		cur.retryAt = now.Add(cacheRetryInterval)
 		if now.Before(cur.nextUpdate) {
@@ -348,37 +318,27 @@ func (c *Cache) fill(ctx context.Context, req Request) (*Collateral, error) {
 	}
 	var backingOff *UnavailableError
 	if errors.Is(err, ErrUnavailable) && !errors.As(err, &backingOff) {
-		until := c.failures.Add(req, err, sourceRetryAfter(err), now)
-		return nil, &UnavailableError{Request: req, RetryAfter: until.Sub(now), Err: err}
+		return nil, &UnavailableError{Request: req, RetryAfter: c.fc.Unavailable(req, err, now), Err: err}
 	}
 	return nil, fmt.Errorf("pcs: cache: %s: %w", req, err)
 }
 
-// sourceRetryAfter is the Retry-After the source answered with, 0 if none.
-func sourceRetryAfter(err error) time.Duration {
-	var he *HTTPError
-	if errors.As(err, &he) {
-		return he.RetryAfter
-	}
-	return 0
-}
-
 // install adds or replaces the entry of e.req, sharing its parts with the
 // other entries, and drops the least recently used entries beyond the
-// bounds; c.mu must be held.
+// bounds; c.fc.Mu must be held.
 func (c *Cache) install(e *cacheEntry) {
-	c.failures.Clear(e.req)
+	c.fc.Available(e.req)
 	e.usedAt = c.now()
-	if old, ok := c.entries.Peek(e.req); ok {
+	if old, ok := c.fc.Entries.Peek(e.req); ok {
 		// Released first, so that parts only it held are e's own again.
 		e.usedAt = old.usedAt
-		c.entries.Remove(e.req)
+		c.fc.Entries.Remove(e.req)
 	}
 	var size int64
 	e.col, e.parts, size = c.parts.share(e.col)
 	// The shared parts take their share of the bound first.
-	c.entries.SetMaxBytes(c.maxBytes - c.parts.bytes)
-	c.entries.Add(e.req, e, size)
+	c.fc.Entries.SetMaxBytes(c.maxBytes - c.parts.bytes)
+	c.fc.Entries.Add(e.req, e, size)
 }
 
 // newCacheEntry checks that col is complete and not expired at now.
@@ -457,9 +417,9 @@ func collateralEqual(a, b *Collateral) bool {
 
 // Entries describes the entries held in memory, ordered by request.
 func (c *Cache) Entries() []CacheEntry {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	entries := c.entries.Values()
+	c.fc.Mu.Lock()
+	defer c.fc.Mu.Unlock()
+	entries := c.fc.Entries.Values()
 	out := make([]CacheEntry, 0, len(entries))
 	for _, e := range entries {
 		out = append(out, CacheEntry{

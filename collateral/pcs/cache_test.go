@@ -124,7 +124,7 @@ func (c *testClock) set(s string) {
 func waitIdle(t *testing.T, c *Cache) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		if c.fetching.Load() == 0 {
+		if c.fc.Fetching() == 0 {
 			return
 		}
 	}
@@ -590,9 +590,9 @@ func TestCacheBacksOffDuringOutage(t *testing.T) {
 	down.Store(false)
 	clock.set("2025-07-01T00:00:15Z")
 	mustCollateral(t, c, req)
-	c.mu.Lock()
-	active := c.failures.Active(req, clock.Now())
-	c.mu.Unlock()
+	c.fc.Mu.Lock()
+	active := c.fc.Outage(req, clock.Now())
+	c.fc.Mu.Unlock()
 	if active != nil {
 		t.Error("failure still remembered after a successful fetch")
 	}
@@ -728,9 +728,9 @@ func TestCacheSharesParts(t *testing.T) {
 	small := NewCache(p, CacheConfig{Now: clock.Now, MaxEntries: 1, InUse: -1})
 	mustCollateral(t, small, fmspcRequest(t, 0))
 	mustCollateral(t, small, fmspcRequest(t, 1))
-	small.mu.Lock()
+	small.fc.Mu.Lock()
 	n := len(small.parts.m)
-	small.mu.Unlock()
+	small.fc.Mu.Unlock()
 	if s := small.Stats(); s.Entries != 1 || s.Evictions != 1 || n != 6 {
 		t.Errorf("one-entry cache: %+v, %d parts kept (want the 6 distinct ones of one entry: QE Identity, two CRLs, TCB signer, PCK CA, root)", s, n)
 	}
@@ -757,7 +757,7 @@ func TestCacheKeepsCollateralInUse(t *testing.T) {
 		t.Errorf("after an hour: %+v, %d fetches; want entries 0 and 3 kept", s, p.fetches.Load())
 	}
 	for i, want := range []bool{true, false, false, true} {
-		if _, ok := c.entries.Peek(fmspcRequest(t, i)); ok != want {
+		if _, ok := c.fc.Entries.Peek(fmspcRequest(t, i)); ok != want {
 			t.Errorf("FMSPC %d cached: %v, want %v", i, ok, want)
 		}
 	}

@@ -231,49 +231,19 @@ func normalize(req Request) (Request, error) {
 	return req, nil
 }
 
-// HTTPError reports a response other than 200 OK, after any retries.
-type HTTPError struct {
-	URL        string
-	StatusCode int
-	Status     string // e.g. "503 Service Unavailable"
-	// ErrorCode and ErrorMessage are PCS's Error-Code and Error-Message
-	// headers, when sent.
-	ErrorCode    string
-	ErrorMessage string
-	// Body is the start of the response body (at most 256 bytes).
-	Body []byte
-	// Attempts is how many requests were sent.
-	Attempts int
-	// RetryAfter is the server's Retry-After, when it sent one.
-	RetryAfter time.Duration
-}
+// HTTPError reports a response other than 200 OK, after any retries,
+// with PCS's Error-Code and Error-Message headers when sent and the start
+// of the body (at most 256 bytes). A 429 or 5xx answer matches
+// ErrUnavailable.
+type HTTPError = neterr.HTTPError[httpSource]
 
-func (e *HTTPError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "pcs: GET %s: %s", e.URL, e.Status)
-	if e.ErrorCode != "" || e.ErrorMessage != "" {
-		fmt.Fprintf(&b, " (Error-Code %q, Error-Message %q)", e.ErrorCode, e.ErrorMessage)
-	}
-	if len(e.Body) > 0 {
-		fmt.Fprintf(&b, ": body %q", e.Body)
-	}
-	if e.Attempts > 1 {
-		fmt.Fprintf(&b, " (after %d attempts)", e.Attempts)
-	}
-	if e.RetryAfter > MaxRetryWait {
-		fmt.Fprintf(&b, " (Retry-After %s exceeds the %s limit)", e.RetryAfter, MaxRetryWait)
-	}
-	return b.String()
-}
+// httpSource makes an HTTPError read and match as this package's.
+type httpSource struct{}
 
-// Is reports a 429 or 5xx answer as ErrUnavailable.
-func (e *HTTPError) Is(target error) bool {
-	return target == ErrUnavailable && retryable(e.StatusCode)
-}
-
-// retryable reports whether a status is worth another attempt.
-func retryable(code int) bool {
-	return code == http.StatusTooManyRequests || code >= 500 && code <= 599
+func (httpSource) Name() string                { return "pcs" }
+func (httpSource) MaxRetryWait() time.Duration { return MaxRetryWait }
+func (httpSource) Is(status int, target error) bool {
+	return target == ErrUnavailable && neterr.Retryable(status)
 }
 
 // Collateral fetches the TCB Info, QE Identity, PCK CRL and root CA CRL for
@@ -513,7 +483,7 @@ func (c *Client) get(ctx context.Context, u string, limit int64) ([]byte, http.H
 		isHTTP := errors.As(err, &he)
 		if isHTTP {
 			he.Attempts = attempt
-			if !retryable(he.StatusCode) || he.RetryAfter > MaxRetryWait {
+			if !neterr.Retryable(he.StatusCode) || he.RetryAfter > MaxRetryWait {
 				return nil, nil, err
 			}
 		} else if errors.Is(err, ErrFormat) {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/ratls/ratls/internal/fielderr"
 )
 
 // Sentinel errors; test with errors.Is.
@@ -72,24 +74,12 @@ func (e *UnavailableError) Error() string {
 func (e *UnavailableError) Unwrap() error { return e.Err }
 
 // FieldError reports a malformed field. Path names the field in the
-// document, e.g. "tcbInfo.tcbLevels[3].tcb.pcesvn". It matches ErrFormat.
-type FieldError struct {
-	Path string
-	Msg  string
-}
-
-func (e *FieldError) Error() string {
-	if e.Path == "" {
-		return "pcs: " + e.Msg
-	}
-	return "pcs: " + e.Path + ": " + e.Msg
-}
-
-// Unwrap returns ErrFormat.
-func (e *FieldError) Unwrap() error { return ErrFormat }
+// document, e.g. "tcbInfo.tcbLevels[3].tcb.pcesvn", and Got what is wrong
+// with it. Its Kind is ErrFormat.
+type FieldError = fielderr.Error
 
 func fieldErrorf(path, format string, args ...any) error {
-	return &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)}
+	return &FieldError{Pkg: "pcs", Path: path, Got: fmt.Sprintf(format, args...), Kind: ErrFormat}
 }
 
 // IdentityMismatchError reports which report field does not match an Enclave
@@ -149,12 +139,12 @@ func checkWindow(what string, now, notBefore, notAfter time.Time) error {
 // enclosing document), keeping *FieldError and its ErrFormat match.
 func withPrefix(prefix string, err error) error {
 	var fe *FieldError
-	if errors.As(err, &fe) {
+	if errors.As(err, &fe) && fe.Kind == ErrFormat {
 		p := prefix
 		if fe.Path != "" {
 			p += ": " + fe.Path
 		}
-		return &FieldError{Path: p, Msg: fe.Msg}
+		return &FieldError{Pkg: fe.Pkg, Path: p, Got: fe.Got, Kind: ErrFormat}
 	}
 	return fmt.Errorf("pcs: %s: %w", prefix, err)
 }

@@ -72,7 +72,7 @@ func describe(raw []byte) string {
 // out, so only the first byte needs looking at.
 func expectMajor(raw []byte, major byte, field string) error {
 	if len(raw) == 0 || raw[0]>>5 != major {
-		return &Error{Kind: ErrMalformed, Field: field, Want: majorNames[major], Got: describe(raw)}
+		return &Error{Pkg: "cca", Kind: ErrMalformed, Field: field, Want: majorNames[major], Got: describe(raw)}
 	}
 	return nil
 }
@@ -115,7 +115,7 @@ func decodeUint(raw []byte, field string) (uint64, error) {
 
 func decodeInt(raw []byte, field string) (int64, error) {
 	if len(raw) == 0 || (raw[0]>>5 != majorUint && raw[0]>>5 != majorNegInt) {
-		return 0, &Error{Kind: ErrMalformed, Field: field, Want: "integer", Got: describe(raw)}
+		return 0, &Error{Pkg: "cca", Kind: ErrMalformed, Field: field, Want: "integer", Got: describe(raw)}
 	}
 	var v int64
 	if err := decMode.Unmarshal(raw, &v); err != nil {
@@ -150,13 +150,13 @@ func decodeIntMap(raw []byte, field string) (map[int64]cbor.RawMessage, error) {
 		switch k := k.(type) {
 		case uint64:
 			if k > 1<<63-1 {
-				return nil, &Error{Kind: ErrMalformed, Field: field + ": map key", Want: "integer in int64 range", Got: fmt.Sprint(k)}
+				return nil, &Error{Pkg: "cca", Kind: ErrMalformed, Field: field + ": map key", Want: "integer in int64 range", Got: fmt.Sprint(k)}
 			}
 			key = int64(k)
 		case int64:
 			key = k
 		default:
-			return nil, &Error{Kind: ErrMalformed, Field: field + ": map key", Want: "integer", Got: fmt.Sprintf("%T %v", k, k)}
+			return nil, &Error{Pkg: "cca", Kind: ErrMalformed, Field: field + ": map key", Want: "integer", Got: fmt.Sprintf("%T %v", k, k)}
 		}
 		out[key] = v
 	}
@@ -173,15 +173,15 @@ func cborError(field string, err error) error {
 	var mp *cbor.MaxMapPairsError
 	switch {
 	case errors.As(err, &dup):
-		return &Error{Kind: ErrMalformed, Field: field, Got: "duplicate map key", Err: err}
+		return &Error{Pkg: "cca", Kind: ErrMalformed, Field: field, Got: "duplicate map key", Cause: err}
 	case errors.As(err, &extra):
-		return &Error{Kind: ErrMalformed, Field: field, Got: "trailing bytes", Err: err}
+		return &Error{Pkg: "cca", Kind: ErrMalformed, Field: field, Got: "trailing bytes", Cause: err}
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return &Error{Kind: ErrMalformed, Field: field, Got: "truncated item", Err: err}
+		return &Error{Pkg: "cca", Kind: ErrMalformed, Field: field, Got: "truncated item", Cause: err}
 	case errors.As(err, &indef):
-		return &Error{Kind: ErrMalformed, Field: field, Got: "indefinite-length item", Err: err}
+		return &Error{Pkg: "cca", Kind: ErrMalformed, Field: field, Got: "indefinite-length item", Cause: err}
 	case errors.As(err, &limit), errors.As(err, &arr), errors.As(err, &mp):
-		return &Error{Kind: ErrTooLarge, Field: field, Err: err}
+		return &Error{Pkg: "cca", Kind: ErrTooLarge, Field: field, Cause: err}
 	}
-	return &Error{Kind: ErrMalformed, Field: field, Err: err}
+	return &Error{Pkg: "cca", Kind: ErrMalformed, Field: field, Cause: err}
 }

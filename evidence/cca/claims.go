@@ -127,7 +127,7 @@ func (cs *claimSet) take(key int64, label string, mandatory bool) (cbor.RawMessa
 	raw, ok := cs.m[key]
 	if !ok {
 		if mandatory {
-			return nil, false, &Error{Kind: ErrMissingClaim, Field: cs.name(key, label), Want: "present", Got: "missing"}
+			return nil, false, &Error{Pkg: "cca", Kind: ErrMissingClaim, Field: cs.name(key, label), Want: "present", Got: "missing"}
 		}
 		return nil, false, nil
 	}
@@ -162,7 +162,7 @@ func (cs *claimSet) text(key int64, label string, mandatory bool) (string, error
 		return "", err
 	}
 	if s == "" {
-		return "", &Error{Kind: ErrInvalidClaim, Field: field, Want: "non-empty text", Got: "empty text"}
+		return "", &Error{Pkg: "cca", Kind: ErrInvalidClaim, Field: field, Want: "non-empty text", Got: "empty text"}
 	}
 	return s, nil
 }
@@ -189,7 +189,7 @@ func checkSize(b []byte, field string, sizes ...int) error {
 		want += sep + fmt.Sprint(n)
 	}
 	want += " bytes"
-	return &Error{Kind: ErrInvalidClaim, Field: field, Want: want, Got: fmt.Sprintf("%d bytes", len(b))}
+	return &Error{Pkg: "cca", Kind: ErrInvalidClaim, Field: field, Want: want, Got: fmt.Sprintf("%d bytes", len(b))}
 }
 
 func parsePlatformClaims(payload []byte, field string) (PlatformClaims, error) {
@@ -212,14 +212,14 @@ func parsePlatformClaims(payload []byte, field string) (PlatformClaims, error) {
 		return c, err
 	}
 	if c.InstanceID[0] != instanceIDTypeRAND {
-		return c, &Error{Kind: ErrInvalidClaim, Field: cs.name(ClaimInstanceID, "instance id") + " type byte",
+		return c, &Error{Pkg: "cca", Kind: ErrInvalidClaim, Field: cs.name(ClaimInstanceID, "instance id") + " type byte",
 			Want: "0x01", Got: fmt.Sprintf("0x%02x", c.InstanceID[0])}
 	}
 	if c.Config, err = cs.bytes(ClaimPlatformConfig, "config", true); err != nil {
 		return c, err
 	}
 	if len(c.Config) == 0 {
-		return c, &Error{Kind: ErrInvalidClaim, Field: cs.name(ClaimPlatformConfig, "config"), Want: "non-empty byte string", Got: "empty"}
+		return c, &Error{Pkg: "cca", Kind: ErrInvalidClaim, Field: cs.name(ClaimPlatformConfig, "config"), Want: "non-empty byte string", Got: "empty"}
 	}
 	if c.Lifecycle, err = cs.lifecycle(); err != nil {
 		return c, err
@@ -248,7 +248,7 @@ func (cs *claimSet) lifecycle() (Lifecycle, error) {
 		return 0, err
 	}
 	if v > 0xffff || !Lifecycle(v).State().Valid() {
-		return 0, &Error{Kind: ErrInvalidClaim, Field: field,
+		return 0, &Error{Pkg: "cca", Kind: ErrInvalidClaim, Field: field,
 			Want: "a value in 0x0000-0x00ff, 0x1000-0x10ff, ..., 0x6000-0x60ff", Got: fmt.Sprintf("0x%x", v)}
 	}
 	return Lifecycle(v), nil
@@ -265,7 +265,7 @@ func (cs *claimSet) swComponents() ([]SWComponent, error) {
 		return nil, err
 	}
 	if len(items) == 0 {
-		return nil, &Error{Kind: ErrInvalidClaim, Field: field, Want: "at least one component", Got: "empty array"}
+		return nil, &Error{Pkg: "cca", Kind: ErrInvalidClaim, Field: field, Want: "at least one component", Got: "empty array"}
 	}
 	out := make([]SWComponent, len(items))
 	for i, item := range items {
@@ -325,7 +325,7 @@ func parseRealmClaims(payload []byte, field string) (RealmClaims, error) {
 		return c, err
 	}
 	if len(c.PublicKey) == 0 {
-		return c, &Error{Kind: ErrInvalidClaim, Field: cs.name(ClaimRealmPublicKey, "public key"), Want: "non-empty byte string", Got: "empty"}
+		return c, &Error{Pkg: "cca", Kind: ErrInvalidClaim, Field: cs.name(ClaimRealmPublicKey, "public key"), Want: "non-empty byte string", Got: "empty"}
 	}
 	if c.PublicKeyHashAlgo, err = cs.text(ClaimRealmPublicKeyHashAlgo, "public key hash algorithm", true); err != nil {
 		return c, err
@@ -345,7 +345,7 @@ func (cs *claimSet) extensibleMeasurements() ([][]byte, error) {
 		return nil, err
 	}
 	if len(items) != ExtensibleMeasurementsLen {
-		return nil, &Error{Kind: ErrInvalidClaim, Field: field, Want: "4 measurements", Got: fmt.Sprintf("%d", len(items))}
+		return nil, &Error{Pkg: "cca", Kind: ErrInvalidClaim, Field: field, Want: "4 measurements", Got: fmt.Sprintf("%d", len(items))}
 	}
 	out := make([][]byte, len(items))
 	for i, item := range items {

@@ -38,21 +38,21 @@ type Sign1 struct {
 // attached (not nil).
 func parseSign1(raw []byte, field string) (*Sign1, error) {
 	if err := expectMajor(raw, majorTag, field); err != nil {
-		return nil, &Error{Kind: ErrWrongTag, Field: field, Want: "COSE_Sign1 tag 18", Got: describe(raw)}
+		return nil, &Error{Pkg: "cca", Kind: ErrWrongTag, Field: field, Want: "COSE_Sign1 tag 18", Got: describe(raw)}
 	}
 	var tag cbor.RawTag
 	if err := decMode.Unmarshal(raw, &tag); err != nil {
 		return nil, cborError(field, err)
 	}
 	if tag.Number != TagCOSESign1 {
-		return nil, &Error{Kind: ErrWrongTag, Field: field, Want: "COSE_Sign1 tag 18", Got: fmt.Sprintf("tag %d", tag.Number)}
+		return nil, &Error{Pkg: "cca", Kind: ErrWrongTag, Field: field, Want: "COSE_Sign1 tag 18", Got: fmt.Sprintf("tag %d", tag.Number)}
 	}
 	parts, err := decodeArray(tag.Content, field+": COSE_Sign1")
 	if err != nil {
 		return nil, err
 	}
 	if len(parts) != 4 {
-		return nil, &Error{Kind: ErrMalformed, Field: field + ": COSE_Sign1", Want: "array of 4 elements", Got: fmt.Sprintf("%d elements", len(parts))}
+		return nil, &Error{Pkg: "cca", Kind: ErrMalformed, Field: field + ": COSE_Sign1", Want: "array of 4 elements", Got: fmt.Sprintf("%d elements", len(parts))}
 	}
 	s := &Sign1{Raw: raw, Unprotected: parts[1]}
 	if s.Protected, err = decodeBytes(parts[0], field+": protected header"); err != nil {
@@ -67,7 +67,7 @@ func parseSign1(raw []byte, field string) (*Sign1, error) {
 		return nil, err
 	}
 	if len(parts[2]) == 1 && parts[2][0] == 0xf6 {
-		return nil, &Error{Kind: ErrMalformed, Field: field + ": payload", Want: "byte string", Got: "null (detached payload)"}
+		return nil, &Error{Pkg: "cca", Kind: ErrMalformed, Field: field + ": payload", Want: "byte string", Got: "null (detached payload)"}
 	}
 	if s.Payload, err = decodeBytes(parts[2], field+": payload"); err != nil {
 		return nil, err
@@ -76,7 +76,7 @@ func parseSign1(raw []byte, field string) (*Sign1, error) {
 		return nil, err
 	}
 	if len(s.Signature) == 0 {
-		return nil, &Error{Kind: ErrMalformed, Field: field + ": signature", Want: "non-empty byte string", Got: "empty"}
+		return nil, &Error{Pkg: "cca", Kind: ErrMalformed, Field: field + ": signature", Want: "non-empty byte string", Got: "empty"}
 	}
 	return s, nil
 }
@@ -84,7 +84,7 @@ func parseSign1(raw []byte, field string) (*Sign1, error) {
 // parseProtected returns the alg parameter of a serialized protected header.
 func parseProtected(b []byte, field string) (int64, error) {
 	if len(b) == 0 {
-		return 0, &Error{Kind: ErrMissingClaim, Field: field, Want: "alg (label 1)", Got: "empty protected header"}
+		return 0, &Error{Pkg: "cca", Kind: ErrMissingClaim, Field: field, Want: "alg (label 1)", Got: "empty protected header"}
 	}
 	m, err := decodeIntMap(b, field)
 	if err != nil {
@@ -92,7 +92,7 @@ func parseProtected(b []byte, field string) (int64, error) {
 	}
 	raw, ok := m[headerLabelAlg]
 	if !ok {
-		return 0, &Error{Kind: ErrMissingClaim, Field: field, Want: "alg (label 1)", Got: "no alg"}
+		return 0, &Error{Pkg: "cca", Kind: ErrMissingClaim, Field: field, Want: "alg (label 1)", Got: "no alg"}
 	}
 	return decodeInt(raw, field+": alg")
 }

@@ -34,6 +34,8 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 	cose "github.com/veraison/go-cose"
+
+	"github.com/ratls/ratls/internal/fielderr"
 )
 
 // MaxTokenSize is the largest token Parse accepts, in bytes.
@@ -76,34 +78,9 @@ var (
 )
 
 // Error describes one failed check: where (Field), what was expected and
-// what was found. Err, if set, is the underlying decoder error.
-type Error struct {
-	Kind  error // one of the Err* sentinels
-	Field string
-	Want  string
-	Got   string
-	Err   error
-}
-
-func (e *Error) Error() string {
-	switch {
-	case e.Want != "":
-		return fmt.Sprintf("cca: %s: want %s, got %s", e.Field, e.Want, e.Got)
-	case e.Got != "" && e.Err != nil:
-		return fmt.Sprintf("cca: %s: %s (%v)", e.Field, e.Got, e.Err)
-	case e.Err != nil:
-		return fmt.Sprintf("cca: %s: %v", e.Field, e.Err)
-	}
-	return fmt.Sprintf("cca: %s: %s", e.Field, e.Got)
-}
-
-// Unwrap returns the sentinel and, if present, the decoder error.
-func (e *Error) Unwrap() []error {
-	if e.Err != nil {
-		return []error{e.Kind, e.Err}
-	}
-	return []error{e.Kind}
-}
+// what was found. Its Kind is one of the Err* sentinels; Cause, if set, is
+// the underlying decoder error.
+type Error = fielderr.Error
 
 // Token is a parsed CCA attestation token.
 type Token struct {
@@ -131,15 +108,15 @@ type RealmToken struct {
 // *Error values wrapping one of the Err* sentinels.
 func Parse(b []byte) (*Token, error) {
 	if len(b) == 0 {
-		return nil, &Error{Kind: ErrMalformed, Field: "token", Want: "a CBOR item", Got: "empty input"}
+		return nil, &Error{Pkg: "cca", Kind: ErrMalformed, Field: "token", Want: "a CBOR item", Got: "empty input"}
 	}
 	if len(b) > MaxTokenSize {
-		return nil, &Error{Kind: ErrTooLarge, Field: "token", Want: fmt.Sprintf("at most %d bytes", MaxTokenSize),
+		return nil, &Error{Pkg: "cca", Kind: ErrTooLarge, Field: "token", Want: fmt.Sprintf("at most %d bytes", MaxTokenSize),
 			Got: fmt.Sprintf("%d bytes", len(b))}
 	}
 	const wantTag = "tag 907 (CMW collection), 399 (legacy collection) or 18 (platform token)"
 	if b[0]>>5 != majorTag {
-		return nil, &Error{Kind: ErrWrongTag, Field: "token", Want: wantTag, Got: describe(b)}
+		return nil, &Error{Pkg: "cca", Kind: ErrWrongTag, Field: "token", Want: wantTag, Got: describe(b)}
 	}
 	var top cbor.RawTag
 	if err := decMode.Unmarshal(b, &top); err != nil {
@@ -157,7 +134,7 @@ func Parse(b []byte) (*Token, error) {
 	case TagCollectionCMW:
 		t, err = parseCollection(top.Content, FormCMW)
 	default:
-		return nil, &Error{Kind: ErrWrongTag, Field: "token", Want: wantTag, Got: fmt.Sprintf("tag %d", top.Number)}
+		return nil, &Error{Pkg: "cca", Kind: ErrWrongTag, Field: "token", Want: wantTag, Got: fmt.Sprintf("tag %d", top.Number)}
 	}
 	if err != nil {
 		return nil, err
@@ -205,7 +182,7 @@ func parseCollection(content []byte, form Form) (*Token, error) {
 		entryField := fmt.Sprintf("%s: %d (%s)", field, e.key, e.name)
 		raw, ok := m[e.key]
 		if !ok {
-			return nil, &Error{Kind: ErrMissingClaim, Field: entryField, Want: "present", Got: "missing"}
+			return nil, &Error{Pkg: "cca", Kind: ErrMissingClaim, Field: entryField, Want: "present", Got: "missing"}
 		}
 		delete(m, e.key)
 		if form == FormCMW {
@@ -218,7 +195,7 @@ func parseCollection(content []byte, form Form) (*Token, error) {
 		}
 	}
 	for k := range m {
-		return nil, &Error{Kind: ErrMalformed, Field: field, Want: "only keys 44234 and 44241", Got: fmt.Sprintf("key %d", k)}
+		return nil, &Error{Pkg: "cca", Kind: ErrMalformed, Field: field, Want: "only keys 44234 and 44241", Got: fmt.Sprintf("key %d", k)}
 	}
 	return t, nil
 }
@@ -230,14 +207,14 @@ func unwrapCMWRecord(raw []byte, field string) ([]byte, error) {
 		return nil, err
 	}
 	if len(rec) != 2 {
-		return nil, &Error{Kind: ErrMalformed, Field: field, Want: "CMW record [content-format, bstr]", Got: fmt.Sprintf("array of %d", len(rec))}
+		return nil, &Error{Pkg: "cca", Kind: ErrMalformed, Field: field, Want: "CMW record [content-format, bstr]", Got: fmt.Sprintf("array of %d", len(rec))}
 	}
 	cf, err := decodeUint(rec[0], field+": content format")
 	if err != nil {
 		return nil, err
 	}
 	if cf != CollectionContentFormat {
-		return nil, &Error{Kind: ErrInvalidClaim, Field: field + ": content format", Want: "263", Got: fmt.Sprint(cf)}
+		return nil, &Error{Pkg: "cca", Kind: ErrInvalidClaim, Field: field + ": content format", Want: "263", Got: fmt.Sprint(cf)}
 	}
 	return rec[1], nil
 }
@@ -248,7 +225,7 @@ func unwrapCMWRecord(raw []byte, field string) ([]byte, error) {
 // realm public key claim bytes exactly as carried in the token.
 func (t *Token) ExpectedPlatformChallenge() ([]byte, error) {
 	if t.Realm == nil {
-		return nil, &Error{Kind: ErrNoRealmToken, Field: "binding", Want: "a realm token", Got: string(t.Form)}
+		return nil, &Error{Pkg: "cca", Kind: ErrNoRealmToken, Field: "binding", Want: "a realm token", Got: string(t.Form)}
 	}
 	c := &t.Realm.Claims
 	switch c.PublicKeyHashAlgo {
@@ -262,7 +239,7 @@ func (t *Token) ExpectedPlatformChallenge() ([]byte, error) {
 		h := sha512.Sum512(c.PublicKey)
 		return h[:], nil
 	}
-	return nil, &Error{Kind: ErrUnsupportedHash, Field: "realm token: claim 44240 (public key hash algorithm)",
+	return nil, &Error{Pkg: "cca", Kind: ErrUnsupportedHash, Field: "realm token: claim 44240 (public key hash algorithm)",
 		Want: "sha-256, sha-384 or sha-512", Got: fmt.Sprintf("%q", c.PublicKeyHashAlgo)}
 }
 
@@ -275,7 +252,7 @@ func (t *Token) CheckBinding() error {
 		return err
 	}
 	if got := t.Platform.Claims.Challenge; !bytes.Equal(got, want) {
-		return &Error{Kind: ErrBindingMismatch, Field: "platform token: claim 10 (challenge)",
+		return &Error{Pkg: "cca", Kind: ErrBindingMismatch, Field: "platform token: claim 10 (challenge)",
 			Want: hex.EncodeToString(want), Got: hex.EncodeToString(got)}
 	}
 	return nil
@@ -320,12 +297,12 @@ func (c *RealmClaims) PublicKeyECDSA() (*ecdsa.PublicKey, error) {
 		case 133:
 			curve = elliptic.P521()
 		default:
-			return nil, &Error{Kind: ErrUnsupportedKey, Field: field, Want: "65, 97 or 133 bytes (P-256, P-384, P-521 point)",
+			return nil, &Error{Pkg: "cca", Kind: ErrUnsupportedKey, Field: field, Want: "65, 97 or 133 bytes (P-256, P-384, P-521 point)",
 				Got: fmt.Sprintf("%d bytes", len(c.PublicKey))}
 		}
 		pub, err := ecdsa.ParseUncompressedPublicKey(curve, c.PublicKey)
 		if err != nil {
-			return nil, &Error{Kind: ErrUnsupportedKey, Field: field, Err: err}
+			return nil, &Error{Pkg: "cca", Kind: ErrUnsupportedKey, Field: field, Cause: err}
 		}
 		return pub, nil
 	case PublicKeyCOSEKey:
@@ -335,15 +312,15 @@ func (c *RealmClaims) PublicKeyECDSA() (*ecdsa.PublicKey, error) {
 		}
 		var k cose.Key
 		if err := k.UnmarshalCBOR(c.PublicKey); err != nil {
-			return nil, &Error{Kind: ErrUnsupportedKey, Field: field, Err: err}
+			return nil, &Error{Pkg: "cca", Kind: ErrUnsupportedKey, Field: field, Cause: err}
 		}
 		pub, err := k.PublicKey()
 		if err != nil {
-			return nil, &Error{Kind: ErrUnsupportedKey, Field: field, Err: err}
+			return nil, &Error{Pkg: "cca", Kind: ErrUnsupportedKey, Field: field, Cause: err}
 		}
 		ec, ok := pub.(*ecdsa.PublicKey)
 		if !ok {
-			return nil, &Error{Kind: ErrUnsupportedKey, Field: field, Want: "EC2 key", Got: fmt.Sprintf("%T", pub)}
+			return nil, &Error{Pkg: "cca", Kind: ErrUnsupportedKey, Field: field, Want: "EC2 key", Got: fmt.Sprintf("%T", pub)}
 		}
 		return ec, nil
 	}
@@ -351,5 +328,5 @@ func (c *RealmClaims) PublicKeyECDSA() (*ecdsa.PublicKey, error) {
 	if len(c.PublicKey) > 0 {
 		got = fmt.Sprintf("first byte 0x%02x", c.PublicKey[0])
 	}
-	return nil, &Error{Kind: ErrUnsupportedKey, Field: field, Want: "uncompressed EC point or COSE_Key", Got: got}
+	return nil, &Error{Pkg: "cca", Kind: ErrUnsupportedKey, Field: field, Want: "uncompressed EC point or COSE_Key", Got: got}
 }

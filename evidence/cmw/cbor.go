@@ -85,7 +85,7 @@ func wellformed(b []byte) error {
 	if err == nil {
 		return nil
 	}
-	fe := &FormatError{Field: "CBOR", Err: ErrMalformed, Cause: err, Got: err.Error()}
+	fe := &FormatError{Pkg: errPkg, Field: "CBOR", Kind: ErrMalformed, Cause: err, Got: err.Error()}
 	var (
 		nested *cbor.MaxNestedLevelError
 		arrays *cbor.MaxArrayElementsError
@@ -96,7 +96,7 @@ func wellformed(b []byte) error {
 	switch {
 	case errors.As(err, &nested), errors.As(err, &arrays), errors.As(err, &maps):
 		fe.Want = fmt.Sprintf("at most %d nested levels, %d array elements and %d map pairs", MaxDepth+3, 16, MaxEntries+1)
-		fe.Err = ErrLimit
+		fe.Kind = ErrLimit
 	case errors.As(err, &indef):
 		fe.Want = "definite-length encoding"
 	case errors.As(err, &extra):

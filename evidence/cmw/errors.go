@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/ratls/ratls/internal/fielderr"
 )
 
 // Error kinds. Every error returned by a parser or encoder in this package
@@ -18,60 +20,34 @@ var (
 )
 
 // FormatError describes a check that failed: where in the CMW tree, which
-// field, what was expected and what was found.
-type FormatError struct {
-	// Path holds the labels of the collection entries leading to the
-	// offending node, outermost first, separated by "/"; text labels are
-	// quoted. It is empty for the top-level node.
-	Path  string
-	Field string // field or check, e.g. "record ind"
-	Want  string // expected value, e.g. "non-zero"
-	Got   string // value found, e.g. "0"
-	Err   error  // ErrMalformed or ErrLimit
-	Cause error  // underlying decoder error, if any
-}
+// field, what was expected and what was found. Its Path is "entry " and the
+// labels of the collection entries leading to the offending node,
+// outermost first, separated by "/" (text labels quoted), or empty for the
+// top-level node; its Kind is ErrMalformed or ErrLimit, its Cause the
+// underlying decoder error, if any.
+type FormatError = fielderr.Error
 
-func (e *FormatError) Error() string {
-	var b strings.Builder
-	b.WriteString("cmw: ")
-	if e.Path != "" {
-		b.WriteString("entry ")
-		b.WriteString(e.Path)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Field)
-	b.WriteString(": want ")
-	b.WriteString(e.Want)
-	b.WriteString(", got ")
-	b.WriteString(e.Got)
-	return b.String()
-}
-
-// Unwrap returns the error kind and, if present, the underlying decoder
-// error.
-func (e *FormatError) Unwrap() []error {
-	if e.Cause != nil {
-		return []error{e.Err, e.Cause}
-	}
-	return []error{e.Err}
-}
+const (
+	errPkg      = "cmw"    // starts the messages of this package's FormatErrors
+	entryPrefix = "entry " // starts a FormatError's Path
+)
 
 func malformed(field, want string, got any) error {
-	return &FormatError{Field: field, Want: want, Got: fmt.Sprint(got), Err: ErrMalformed}
+	return &FormatError{Pkg: errPkg, Field: field, Want: want, Got: fmt.Sprint(got), Kind: ErrMalformed}
 }
 
 func limitErr(field, want string, got any) error {
-	return &FormatError{Field: field, Want: want, Got: fmt.Sprint(got), Err: ErrLimit}
+	return &FormatError{Pkg: errPkg, Field: field, Want: want, Got: fmt.Sprint(got), Kind: ErrLimit}
 }
 
 // inEntry records that err happened inside the collection entry labelled l.
 func inEntry(err error, l Label) error {
 	var fe *FormatError
-	if errors.As(err, &fe) {
+	if errors.As(err, &fe) && fe.Pkg == errPkg {
 		if fe.Path == "" {
-			fe.Path = l.pathElem()
+			fe.Path = entryPrefix + l.pathElem()
 		} else {
-			fe.Path = l.pathElem() + "/" + fe.Path
+			fe.Path = entryPrefix + l.pathElem() + "/" + strings.TrimPrefix(fe.Path, entryPrefix)
 		}
 	}
 	return err

@@ -47,7 +47,7 @@ func ParseJSON(b []byte) (*CMW, error) {
 }
 
 func jsonErr(err error) error {
-	fe := &FormatError{Field: "JSON", Want: "well-formed JSON", Got: err.Error(), Err: ErrMalformed, Cause: err}
+	fe := &FormatError{Pkg: errPkg, Field: "JSON", Want: "well-formed JSON", Got: err.Error(), Kind: ErrMalformed, Cause: err}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		fe.Got = "truncated input"
 	}
@@ -170,7 +170,7 @@ func decodeBase64URL(s string) ([]byte, error) {
 	}
 	v, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil {
-		return nil, &FormatError{Field: "record value", Want: "canonical unpadded base64url", Got: err.Error(), Err: ErrMalformed, Cause: err}
+		return nil, &FormatError{Pkg: errPkg, Field: "record value", Want: "canonical unpadded base64url", Got: err.Error(), Kind: ErrMalformed, Cause: err}
 	}
 	return v, nil
 }

@@ -67,7 +67,7 @@ func ParseExtension(der []byte) (*CMW, error) {
 	var v asn1.RawValue
 	rest, err := asn1.Unmarshal(der, &v)
 	if err != nil {
-		return nil, &FormatError{Field: "extension", Want: "DER OCTET STRING or UTF8String", Got: err.Error(), Err: ErrMalformed, Cause: err}
+		return nil, &FormatError{Pkg: errPkg, Field: "extension", Want: "DER OCTET STRING or UTF8String", Got: err.Error(), Kind: ErrMalformed, Cause: err}
 	}
 	if len(rest) != 0 {
 		return nil, malformed("extension", "exactly one DER value", fmt.Sprintf("%d trailing bytes", len(rest)))

@@ -3,6 +3,8 @@ package quote
 import (
 	"errors"
 	"fmt"
+
+	"github.com/ratls/ratls/internal/fielderr"
 )
 
 // Error kinds. Every error returned by a parser in this package wraps exactly
@@ -24,32 +26,22 @@ var (
 )
 
 // FormatError describes a structural check that failed: which field, what
-// was expected and what was found. Its Err is one of the error kinds above.
-type FormatError struct {
-	Field string // field or check, e.g. "header version"
-	Want  string // expected value, e.g. "3, 4 or 5"
-	Got   string // value found, e.g. "7"
-	Err   error  // ErrTruncated, ErrTooLarge, ErrUnsupported, ErrMalformed or ErrNoPCKChain
-}
-
-func (e *FormatError) Error() string {
-	return "quote: " + e.Field + ": want " + e.Want + ", got " + e.Got
-}
-
-// Unwrap returns the error kind.
-func (e *FormatError) Unwrap() error { return e.Err }
+// was expected and what was found. Its Kind is one of the error kinds
+// above.
+type FormatError = fielderr.Error
 
 func formatErr(kind error, field, want string, got any) error {
-	return &FormatError{Field: field, Want: want, Got: fmt.Sprint(got), Err: kind}
+	return &FormatError{Pkg: "quote", Field: field, Want: want, Got: fmt.Sprint(got), Kind: kind}
 }
 
 // truncatedErr reports that field needed want bytes but only have remained.
 func truncatedErr(field string, want, have int) error {
 	return &FormatError{
+		Pkg:   "quote",
 		Field: field,
 		Want:  fmt.Sprintf("%d bytes", want),
 		Got:   fmt.Sprintf("%d bytes left", have),
-		Err:   ErrTruncated,
+		Kind:  ErrTruncated,
 	}
 }
 
@@ -60,9 +52,10 @@ func sizeErr(what string, want int, got int) error {
 		kind = ErrMalformed
 	}
 	return &FormatError{
+		Pkg:   "quote",
 		Field: what + " size",
 		Want:  fmt.Sprintf("%d bytes", want),
 		Got:   fmt.Sprintf("%d bytes", got),
-		Err:   kind,
+		Kind:  kind,
 	}
 }

@@ -67,12 +67,7 @@ func (r *reader) u32(field string) (uint32, error) {
 // never overflow int.
 func (r *reader) sized(n uint32, field string) ([]byte, error) {
 	if uint64(n) > uint64(r.left()) {
-		return nil, &FormatError{
-			Field: r.field(field),
-			Want:  fmt.Sprintf("at most %d bytes (what is left)", r.left()),
-			Got:   fmt.Sprintf("%d bytes", n),
-			Err:   ErrTruncated,
-		}
+		return nil, formatErr(ErrTruncated, r.field(field), fmt.Sprintf("at most %d bytes (what is left)", r.left()), fmt.Sprintf("%d bytes", n))
 	}
 	return r.bytes(int(n), field)
 }

@@ -17,14 +17,22 @@ const (
 	maxCertTableRows = 64
 )
 
-// GUIDs of the certificate table entries (stored in the table in the
-// mixed-endian GUID byte order).
+// GUIDs of the certificate table entries.
+const (
+	GUIDVCEK = "63da758d-e664-4564-adc5-f4b93be8accd"
+	GUIDVLEK = "a8074bc2-a25a-483e-aae6-39c045a0b8a1"
+	GUIDASK  = "4ab7b379-bbac-4fe4-a02f-05aef327c782" // the ASK, or the ASVK for a VLEK
+	GUIDARK  = "c0b406a4-a803-4952-9743-3fb6014cd0ae"
+	GUIDCRL  = "92f81bc3-5811-4d3d-97ff-d19f88dc67ea"
+)
+
+// The GUIDs as stored in a table, in the mixed-endian GUID byte order.
 var (
-	guidVCEK = mustGUID("63da758d-e664-4564-adc5-f4b93be8accd")
-	guidVLEK = mustGUID("a8074bc2-a25a-483e-aae6-39c045a0b8a1")
-	guidASK  = mustGUID("4ab7b379-bbac-4fe4-a02f-05aef327c782")
-	guidARK  = mustGUID("c0b406a4-a803-4952-9743-3fb6014cd0ae")
-	guidCRL  = mustGUID("92f81bc3-5811-4d3d-97ff-d19f88dc67ea")
+	guidVCEK = mustGUID(GUIDVCEK)
+	guidVLEK = mustGUID(GUIDVLEK)
+	guidASK  = mustGUID(GUIDASK)
+	guidARK  = mustGUID(GUIDARK)
+	guidCRL  = mustGUID(GUIDCRL)
 )
 
 // CertTable holds the certificates found in a certificate table: DER (or
@@ -34,6 +42,40 @@ type CertTable struct {
 	VCEK, VLEK, ASK, ARK, CRL []byte
 	// Unknown counts entries with GUIDs this package does not know.
 	Unknown int
+}
+
+// Leaf returns the certificate that signs the report: the VCEK, or else the
+// VLEK; nil when the table has neither.
+func (t *CertTable) Leaf() []byte {
+	if t.VCEK != nil {
+		return t.VCEK
+	}
+	return t.VLEK
+}
+
+// Marshal lays out the table as a host does: the entries present (VCEK,
+// VLEK, ASK, ARK, CRL, in this order), the all-zero entry, then their
+// data. ParseCertTable reads it back.
+func (t *CertTable) Marshal() []byte {
+	type entry struct {
+		guid [16]byte
+		data []byte
+	}
+	var entries []entry
+	for _, e := range []entry{{guidVCEK, t.VCEK}, {guidVLEK, t.VLEK}, {guidASK, t.ASK}, {guidARK, t.ARK}, {guidCRL, t.CRL}} {
+		if len(e.data) > 0 {
+			entries = append(entries, e)
+		}
+	}
+	table := make([]byte, (len(entries)+1)*certTableEntrySize)
+	for i, e := range entries {
+		row := table[i*certTableEntrySize:]
+		copy(row, e.guid[:])
+		binary.LittleEndian.PutUint32(row[16:], uint32(len(table)))
+		binary.LittleEndian.PutUint32(row[20:], uint32(len(e.data)))
+		table = append(table, e.data...)
+	}
+	return table
 }
 
 // ParseCertTable reads a certificate table strictly: every entry must lie

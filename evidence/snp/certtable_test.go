@@ -76,3 +76,29 @@ func FuzzParseCertTable(f *testing.F) {
 		}
 	})
 }
+
+func TestCertTableMarshal(t *testing.T) {
+	for _, want := range []*CertTable{
+		{VCEK: []byte("vcek"), ASK: []byte("ask"), ARK: []byte("ark")},
+		{VLEK: []byte("vlek"), ASK: []byte("asvk"), ARK: []byte("ark"), CRL: []byte("crl")},
+		{},
+	} {
+		got, err := ParseCertTable(want.Marshal())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.VCEK, want.VCEK) || !bytes.Equal(got.VLEK, want.VLEK) || !bytes.Equal(got.ASK, want.ASK) ||
+			!bytes.Equal(got.ARK, want.ARK) || !bytes.Equal(got.CRL, want.CRL) || got.Unknown != 0 {
+			t.Errorf("round trip: got %+v, want %+v", got, want)
+		}
+		if leaf := want.Leaf(); !bytes.Equal(leaf, want.VCEK) && !bytes.Equal(leaf, want.VLEK) {
+			t.Errorf("Leaf %q of %+v", leaf, want)
+		}
+	}
+	// The layout is the host's: the table built by hand reads the same.
+	entries := map[[16]byte][]byte{guidVCEK: []byte("vcek"), guidASK: []byte("ask"), guidARK: []byte("ark")}
+	if got, want := (&CertTable{VCEK: []byte("vcek"), ASK: []byte("ask"), ARK: []byte("ark")}).Marshal(),
+		buildTable(entries, [][16]byte{guidVCEK, guidASK, guidARK}); !bytes.Equal(got, want) {
+		t.Errorf("Marshal: got %x, want %x", got, want)
+	}
+}

@@ -25,6 +25,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+
+	"github.com/ratls/ratls/internal/fielderr"
 )
 
 // ReportSize is the size in bytes of an SEV-SNP attestation report.
@@ -69,24 +71,13 @@ var (
 )
 
 // Error describes one failed check on a report: which field, the value the
-// check wanted and the value it found.
-type Error struct {
-	Kind  error  // one of the Err* sentinels above
-	Field string // report field or byte range that failed the check
-	Want  string
-	Got   string
-}
+// check wanted and the value it found. Its Kind is one of the Err*
+// sentinels above.
+type Error = fielderr.Error
 
 func newError(kind error, field, want, got string) *Error {
-	return &Error{Kind: kind, Field: field, Want: want, Got: got}
+	return &Error{Pkg: "snp", Kind: kind, Field: field, Want: want, Got: got}
 }
-
-func (e *Error) Error() string {
-	return fmt.Sprintf("snp: %s: want %s, got %s", e.Field, e.Want, e.Got)
-}
-
-// Unwrap returns the sentinel error describing the kind of failure.
-func (e *Error) Unwrap() error { return e.Kind }
 
 // Report is a decoded SEV-SNP attestation report. Field names follow the ABI
 // specification; all multi-byte integers are converted from little-endian.

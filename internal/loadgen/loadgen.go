@@ -12,7 +12,6 @@ package loadgen
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +20,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/attest/sim"
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/service/store"
@@ -126,11 +124,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	// Warm collateral: the same parsed collateral for every request, as a
 	// warm cache gives; one verifier, whose caches both sides share.
-	intelOpt := &dcap.Options{
-		Verifier:   intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}, CacheBytes: cfg.CacheBytes}),
-		Collateral: pcs.Static{C: coll},
-	}
-	opt := ratls.VerifyOptions{TEE: []tee.Options{intelOpt}}
+	opt := s.VerifyOptions(&intel.Config{CacheBytes: cfg.CacheBytes})
+	intelOpt := tee.Edit[dcap.Options](&opt.TEE)
+	intelOpt.Collateral = pcs.Static{C: coll}
 	var quotes []*quote
 	var fleet *Fleet
 	var lookups, fetches *countingProvider

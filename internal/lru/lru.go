@@ -7,6 +7,7 @@
 package lru
 
 import (
+	"math"
 	"sync"
 	"unsafe"
 )
@@ -60,6 +61,12 @@ func New[K comparable, V any](maxBytes int64, maxEntries int) *Cache[K, V] {
 	c := &Cache[K, V]{maxBytes: maxBytes, maxEntries: maxEntries, m: make(map[K]*node[K, V])}
 	c.head.prev, c.head.next = &c.head, &c.head
 	return c
+}
+
+// NewEntries returns a cache bounded by its number of entries only, for
+// values whose memory does not matter: Add them with size 0.
+func NewEntries[K comparable, V any](maxEntries int) *Cache[K, V] {
+	return New[K, V](math.MaxInt64, maxEntries)
 }
 
 // EntryOverhead is the memory the cache itself uses per entry: the list

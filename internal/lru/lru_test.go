@@ -151,3 +151,13 @@ func TestOnRemove(t *testing.T) {
 		t.Errorf("removed %v, want %v", gone, want)
 	}
 }
+
+func TestNewEntries(t *testing.T) {
+	c := NewEntries[int, string](2)
+	for i := range 3 {
+		c.Add(i, "v", 0)
+	}
+	if _, ok := c.Peek(0); ok || c.Len() != 2 || c.Stats().Evictions != 1 {
+		t.Errorf("bound on entries not kept: %+v", c.Stats())
+	}
+}

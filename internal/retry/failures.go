@@ -3,7 +3,7 @@ package retry
 import (
 	"time"
 
-	"github.com/ratls/ratls/internal/bounded"
+	"github.com/ratls/ratls/internal/lru"
 )
 
 // Backoff of the collateral caches after a failed fetch: the fetch is not
@@ -22,8 +22,7 @@ const (
 // once until the backoff has passed. It is not safe for concurrent use:
 // callers hold their own lock.
 type Failures[K comparable] struct {
-	m   map[K]*Failure
-	max int
+	m *lru.Cache[K, *Failure]
 }
 
 // Failure is a remembered failed fetch.
@@ -33,14 +32,15 @@ type Failure struct {
 	count int       // consecutive failures
 }
 
-// NewFailures returns an empty record holding at most max keys.
+// NewFailures returns an empty record holding at most max keys, dropping
+// the least recently failed first.
 func NewFailures[K comparable](max int) *Failures[K] {
-	return &Failures[K]{m: map[K]*Failure{}, max: max}
+	return &Failures[K]{m: lru.NewEntries[K, *Failure](max)}
 }
 
 // Active returns the failure of key while its backoff lasts at now, or nil.
 func (f *Failures[K]) Active(key K, now time.Time) *Failure {
-	if fl := f.m[key]; fl != nil && now.Before(fl.Until) {
+	if fl, _ := f.m.Peek(key); fl != nil && now.Before(fl.Until) {
 		return fl
 	}
 	return nil
@@ -50,15 +50,12 @@ func (f *Failures[K]) Active(key K, now time.Time) *Failure {
 // Retry-After, 0 when it sent none. It returns when the fetch may be tried
 // again.
 func (f *Failures[K]) Add(key K, err error, retryAfter time.Duration, now time.Time) time.Time {
-	fl := f.m[key]
+	fl, _ := f.m.Peek(key)
 	// Failures that long apart are not one outage: start over.
 	if fl == nil || now.After(fl.Until.Add(MaxFailureBackoff)) {
-		if fl == nil {
-			bounded.MakeRoom(f.m, f.max)
-		}
 		fl = &Failure{}
-		f.m[key] = fl
 	}
+	f.m.Add(key, fl, 0)
 	fl.count++
 	wait := min(FailureBackoff<<min(fl.count-1, 16), MaxFailureBackoff)
 	wait = max(wait, min(retryAfter, MaxRetryAfter))
@@ -67,4 +64,4 @@ func (f *Failures[K]) Add(key K, err error, retryAfter time.Duration, now time.T
 }
 
 // Clear forgets the failures of key, after a successful fetch.
-func (f *Failures[K]) Clear(key K) { delete(f.m, key) }
+func (f *Failures[K]) Clear(key K) { f.m.Remove(key) }

@@ -85,8 +85,8 @@ func TestFailures(t *testing.T) {
 	// Bounded.
 	f.Add("b", errDown, 0, t0)
 	f.Add("c", errDown, 0, t0)
-	if len(f.m) != 2 {
-		t.Errorf("%d keys kept, want at most 2", len(f.m))
+	if f.m.Len() != 2 {
+		t.Errorf("%d keys kept, want at most 2", f.m.Len())
 	}
 }
 

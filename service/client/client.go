@@ -79,34 +79,17 @@ type Session struct {
 }
 
 // HTTPError is a failed answer that is not a problem document, or a
-// successful one that could not be read.
-type HTTPError struct {
-	Method string
-	// Path is the request's path (without the base URL and query).
-	Path        string
-	StatusCode  int
-	ContentType string
-	// Body is the start of the body (at most 512 bytes).
-	Body string
-	// Err says what was wrong with a 2xx answer; nil for a non-2xx one.
-	Err error
-}
+// successful one that could not be read (Err). Its URL is the request's
+// path (without the base URL and query), its Body the start of the body (at
+// most 512 bytes).
+type HTTPError = neterr.HTTPError[httpSource]
 
-func (e *HTTPError) Error() string {
-	s := fmt.Sprintf("ratls service: %s %s: HTTP %d", e.Method, e.Path, e.StatusCode)
-	if e.ContentType != "" {
-		s += " (" + e.ContentType + ")"
-	}
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	if e.Body != "" {
-		s += ": " + strconv.Quote(e.Body)
-	}
-	return s
-}
+// httpSource makes an HTTPError read as this package's.
+type httpSource struct{}
 
-func (e *HTTPError) Unwrap() error { return e.Err }
+func (httpSource) Name() string                  { return "ratls service" }
+func (httpSource) MaxRetryWait() time.Duration   { return 0 }
+func (httpSource) Is(status int, err error) bool { return false }
 
 // base returns the parsed base URL.
 func (c *Client) base() (*url.URL, error) {
@@ -186,7 +169,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, cont
 	}
 	ct := resp.Header.Get("Content-Type")
 	if len(b) > MaxResponseSize {
-		return nil, &HTTPError{Method: method, Path: path, StatusCode: resp.StatusCode, ContentType: ct,
+		return nil, &HTTPError{Method: method, URL: path, StatusCode: resp.StatusCode, ContentType: ct,
 			Err: fmt.Errorf("answer exceeds the limit of %d bytes", MaxResponseSize)}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -218,17 +201,17 @@ func answerError(method, path string, status int, ct string, b []byte) error {
 			}
 			return fmt.Errorf("ratls service: %s %s: %w", method, path, &p)
 		}
-		return &HTTPError{Method: method, Path: path, StatusCode: status, ContentType: ct, Body: snippet(b),
+		return &HTTPError{Method: method, URL: path, StatusCode: status, ContentType: ct, Body: snippet(b),
 			Err: errors.New("malformed problem document")}
 	}
-	return &HTTPError{Method: method, Path: path, StatusCode: status, ContentType: ct, Body: snippet(b)}
+	return &HTTPError{Method: method, URL: path, StatusCode: status, ContentType: ct, Body: snippet(b)}
 }
 
-func snippet(b []byte) string {
+func snippet(b []byte) []byte {
 	if len(b) > maxErrorBody {
 		b = b[:maxErrorBody]
 	}
-	return strings.ToValidUTF8(string(b), "?")
+	return bytes.ToValidUTF8(b, []byte("?"))
 }
 
 // decode reads a JSON answer into v. Unknown members are ignored: the
@@ -237,16 +220,16 @@ func (r *response) decode(method, path string, v any) error {
 	ct := r.header.Get("Content-Type")
 	mt, _, _ := mime.ParseMediaType(ct)
 	if mt != api.JSONMedia && !strings.HasSuffix(mt, "+json") {
-		return &HTTPError{Method: method, Path: path, StatusCode: r.status, ContentType: ct, Body: snippet(r.body),
+		return &HTTPError{Method: method, URL: path, StatusCode: r.status, ContentType: ct, Body: snippet(r.body),
 			Err: errors.New("want a JSON answer")}
 	}
 	dec := json.NewDecoder(bytes.NewReader(r.body))
 	if err := dec.Decode(v); err != nil {
-		return &HTTPError{Method: method, Path: path, StatusCode: r.status, ContentType: ct, Body: snippet(r.body),
+		return &HTTPError{Method: method, URL: path, StatusCode: r.status, ContentType: ct, Body: snippet(r.body),
 			Err: fmt.Errorf("malformed JSON answer: %w", err)}
 	}
 	if dec.More() {
-		return &HTTPError{Method: method, Path: path, StatusCode: r.status, ContentType: ct, Body: snippet(r.body),
+		return &HTTPError{Method: method, URL: path, StatusCode: r.status, ContentType: ct, Body: snippet(r.body),
 			Err: errors.New("trailing data after the JSON answer")}
 	}
 	return nil
@@ -316,7 +299,7 @@ func (c *Client) newSession(ctx context.Context, q url.Values) (*Session, error)
 	loc := r.header.Get("Location")
 	id, ok := api.SessionIDFromLocation(loc)
 	if !ok {
-		return nil, &HTTPError{Method: http.MethodPost, Path: api.PathNewSession, StatusCode: r.status,
+		return nil, &HTTPError{Method: http.MethodPost, URL: api.PathNewSession, StatusCode: r.status,
 			Err: fmt.Errorf("the Location header: want session/<id> (relative to %s) or %s<id>, got %q", api.PathNewSession, api.PathSession, loc)}
 	}
 	p, err := sessionPath(id)

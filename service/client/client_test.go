@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -21,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/attest/sim"
 	"github.com/ratls/ratls/ear"
 	"github.com/ratls/ratls/service"
@@ -29,9 +27,6 @@ import (
 	"github.com/ratls/ratls/service/client"
 	"github.com/ratls/ratls/service/store"
 	"github.com/ratls/ratls/service/store/storetest"
-	"github.com/ratls/ratls/tee"
-	"github.com/ratls/ratls/tee/dcap"
-	"github.com/ratls/ratls/verify/intel"
 )
 
 // The simulation is shared: creating one costs key generation. Its time is
@@ -100,9 +95,7 @@ func newServer(t *testing.T, st store.Store, mutate func(*service.Config)) *serv
 	cfg := service.Config{
 		Store:  st,
 		Signer: key,
-		Verify: ratls.VerifyOptions{
-			TEE: []tee.Options{&dcap.Options{Verifier: intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}}), Collateral: s.Provider()}},
-		},
+		Verify: s.VerifyOptions(nil),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Rate:   -1,
 	}
@@ -568,7 +561,7 @@ func TestErrors(t *testing.T) {
 			if !errors.As(err, &he) || errors.As(err, &p) {
 				t.Fatalf("want an *HTTPError and no problem, got %T: %v", err, err)
 			}
-			if he.StatusCode != tc.status || he.Method != "GET" || he.Path != api.PathKeys || len(he.Body) > 512 {
+			if he.StatusCode != tc.status || he.Method != "GET" || he.URL != api.PathKeys || len(he.Body) > 512 {
 				t.Errorf("HTTPError: %+v", he)
 			}
 			if !strings.Contains(err.Error(), tc.errSubstring) {

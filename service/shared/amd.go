@@ -48,13 +48,6 @@ func NewAMD(st store.Store, upstream kds.Provider, cfg Config) *AMD {
 			},
 			expired: kds.ErrExpired,
 			outage:  kds.ErrUnavailable,
-			retryAfter: func(err error) time.Duration {
-				var he *kds.HTTPError
-				if errors.As(err, &he) {
-					return he.RetryAfter
-				}
-				return 0
-			},
 		}, st, cfg),
 	}
 }

@@ -1,20 +1,19 @@
 package shared
 
 import (
-	"container/list"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/ratls/ratls/internal/fetchcache"
 	"github.com/ratls/ratls/internal/retry"
 	"github.com/ratls/ratls/service/store"
-	"golang.org/x/sync/singleflight"
 )
 
 const (
@@ -77,10 +76,8 @@ type codec[T comparable] struct {
 	missing func(key string) error
 	// expired is the sentinel of expired collateral.
 	expired error
-	// outage is the sentinel of an unavailable upstream; retryAfter reads
-	// the Retry-After upstream answered with from its error.
-	outage     error
-	retryAfter func(error) time.Duration
+	// outage is the sentinel of an unavailable upstream.
+	outage error
 }
 
 // lookup is one request: its store key, how to check a value against the
@@ -106,12 +103,9 @@ type core[T comparable] struct {
 	log           *slog.Logger
 	refreshBefore time.Duration
 
-	flights singleflight.Group // lookups in progress, by key
-
-	mu       sync.Mutex
-	memo     map[string]*memoEntry[T]
-	lru      *list.List              // of *memoEntry, most recently used first
-	failures *retry.Failures[string] // upstream outages, by key
+	// fc runs the lookups (by key) and remembers upstream outages; its
+	// entries are the decoded values, least recently used dropped first.
+	fc *fetchcache.Cache[string, *memoEntry[T]]
 
 	// waiting, when set, is called as each caller of get starts waiting
 	// for its key's flight (the one it started or joined), so that tests
@@ -124,12 +118,10 @@ type core[T comparable] struct {
 
 // memoEntry is the decoded value of the last body seen for a key.
 type memoEntry[T comparable] struct {
-	key     string
 	hash    [sha256.Size]byte // of the encoded body
 	val     T
 	expires time.Time
 	retryAt time.Time // no refresh before this while the entry is valid
-	elem    *list.Element
 }
 
 func newCore[T comparable](c codec[T], st store.Store, cfg Config) *core[T] {
@@ -139,9 +131,10 @@ func newCore[T comparable](c codec[T], st store.Store, cfg Config) *core[T] {
 		now:           cfg.Now,
 		log:           cfg.Logger,
 		refreshBefore: max(cfg.RefreshBefore, 0),
-		memo:          map[string]*memoEntry[T]{},
-		lru:           list.New(),
-		failures:      retry.NewFailures[string](maxMemo),
+		// Bounded by count only: pointer stability, not memory, is the point.
+		fc: fetchcache.New[string, *memoEntry[T]](fetchcache.Config{
+			MaxBytes: math.MaxInt64, MaxEntries: maxMemo, MaxOutages: maxMemo, FetchTimeout: c.fetchTimeout,
+		}),
 	}
 	if k.now == nil {
 		k.now = time.Now
@@ -180,12 +173,7 @@ func (k *core[T]) entries(ctx context.Context) ([]*store.Collateral, error) {
 // resolution runs detached from ctx, so that one caller giving up does not
 // fail the others; each caller stops waiting when its ctx ends.
 func (k *core[T]) get(ctx context.Context, l lookup[T]) (T, error) {
-	detached := context.WithoutCancel(ctx)
-	done := k.flights.DoChan(l.key, func() (any, error) {
-		ctx, cancel := context.WithTimeout(detached, k.codec.fetchTimeout)
-		defer cancel()
-		return k.resolve(ctx, l)
-	})
+	done := k.fc.Fetch(ctx, l.key, func(ctx context.Context) (any, error) { return k.resolve(ctx, l) })
 	if k.waiting != nil {
 		k.waiting(l.key)
 	}
@@ -306,8 +294,7 @@ func (k *core[T]) resolve(ctx context.Context, l lookup[T]) (T, error) {
 			e = fmt.Errorf("shared: %s: %w", l.key, err)
 		}
 		if errors.Is(err, k.codec.outage) {
-			until := k.addOutage(l.key, e, k.codec.retryAfter(err), now)
-			return zero, l.unavailable(e, until.Sub(now))
+			return zero, l.unavailable(e, k.addOutage(l.key, e, now))
 		}
 		return zero, e
 	}
@@ -335,15 +322,14 @@ func (k *core[T]) resolve(ctx context.Context, l lookup[T]) (T, error) {
 func (k *core[T]) decode(l lookup[T], e *store.Collateral, now time.Time) (T, time.Time, error) {
 	var zero T
 	h := sha256.Sum256(e.Body)
-	k.mu.Lock()
-	m := k.memo[l.key]
-	if m != nil && m.hash == h {
-		k.lru.MoveToFront(m.elem)
+	k.fc.Mu.Lock()
+	m, ok := k.fc.Entries.Get(l.key)
+	if ok && m.hash == h {
 		v, exp := m.val, m.expires
-		k.mu.Unlock()
+		k.fc.Mu.Unlock()
 		return k.window(v, earliest(exp, e.NextUpdate), now)
 	}
-	k.mu.Unlock()
+	k.fc.Mu.Unlock()
 
 	v, err := k.codec.decode(e.Body)
 	if err != nil {
@@ -370,19 +356,12 @@ func (k *core[T]) window(v T, exp, now time.Time) (T, time.Time, error) {
 // that unchanged collateral keeps its pointer. A non-zero fetched (a fresh
 // fetch) clears any refresh backoff unless the value is itself due.
 func (k *core[T]) remember(key string, h [sha256.Size]byte, v T, exp, fetched time.Time) T {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	m := k.memo[key]
-	if m == nil {
-		m = &memoEntry[T]{key: key}
-		k.memo[key] = m
-		m.elem = k.lru.PushFront(m)
-		for k.lru.Len() > maxMemo {
-			last := k.lru.Remove(k.lru.Back()).(*memoEntry[T])
-			delete(k.memo, last.key)
-		}
-	} else {
-		k.lru.MoveToFront(m.elem)
+	k.fc.Mu.Lock()
+	defer k.fc.Mu.Unlock()
+	m, ok := k.fc.Entries.Get(key)
+	if !ok {
+		m = &memoEntry[T]{}
+		k.fc.Entries.Add(key, m, 0)
 	}
 	if m.hash != h {
 		m.hash, m.val = h, v
@@ -395,9 +374,9 @@ func (k *core[T]) remember(key string, h [sha256.Size]byte, v T, exp, fetched ti
 }
 
 func (k *core[T]) retryAt(key string) time.Time {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if m := k.memo[key]; m != nil {
+	k.fc.Mu.Lock()
+	defer k.fc.Mu.Unlock()
+	if m, ok := k.fc.Entries.Peek(key); ok {
 		return m.retryAt
 	}
 	return time.Time{}
@@ -406,32 +385,32 @@ func (k *core[T]) retryAt(key string) time.Time {
 // setRetry records the backoff of a refresh; the entry exists, as the
 // stored value was just decoded and remembered.
 func (k *core[T]) setRetry(key string, t time.Time) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if m := k.memo[key]; m != nil {
+	k.fc.Mu.Lock()
+	defer k.fc.Mu.Unlock()
+	if m, ok := k.fc.Entries.Peek(key); ok {
 		m.retryAt = t
 	}
 }
 
 // outage returns the upstream outage of key while its backoff lasts.
 func (k *core[T]) outage(key string, now time.Time) *retry.Failure {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.failures.Active(key, now)
+	k.fc.Mu.Lock()
+	defer k.fc.Mu.Unlock()
+	return k.fc.Outage(key, now)
 }
 
-// addOutage records an upstream outage for key and returns when upstream
-// may be asked again.
-func (k *core[T]) addOutage(key string, err error, retryAfter time.Duration, now time.Time) time.Time {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.failures.Add(key, err, retryAfter, now)
+// addOutage records an upstream outage for key and returns how long
+// upstream is not asked again.
+func (k *core[T]) addOutage(key string, err error, now time.Time) time.Duration {
+	k.fc.Mu.Lock()
+	defer k.fc.Mu.Unlock()
+	return k.fc.Unavailable(key, err, now)
 }
 
 func (k *core[T]) clearOutage(key string) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.failures.Clear(key)
+	k.fc.Mu.Lock()
+	defer k.fc.Mu.Unlock()
+	k.fc.Available(key)
 }
 
 // earliest returns the earlier of a and b, ignoring a zero one.

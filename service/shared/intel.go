@@ -39,13 +39,6 @@ func NewIntel(st store.Store, upstream pcs.Provider, cfg Config) *Intel {
 			},
 			expired: pcs.ErrExpired,
 			outage:  pcs.ErrUnavailable,
-			retryAfter: func(err error) time.Duration {
-				var he *pcs.HTTPError
-				if errors.As(err, &he) {
-					return he.RetryAfter
-				}
-				return 0
-			},
 		}, st, cfg),
 	}
 }

@@ -18,11 +18,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"math/big"
-	"strings"
 	"time"
 
 	"github.com/ratls/ratls/evidence/snp"
@@ -212,47 +209,23 @@ func (p *PKI) CRL(number int64, thisUpdate, nextUpdate time.Time, revoked ...*x5
 
 // GUIDs of the certificate table entries.
 const (
-	GUIDVCEK = "63da758d-e664-4564-adc5-f4b93be8accd"
-	GUIDVLEK = "a8074bc2-a25a-483e-aae6-39c045a0b8a1"
-	GUIDASK  = "4ab7b379-bbac-4fe4-a02f-05aef327c782" // the ASK, or the ASVK for a VLEK
-	GUIDARK  = "c0b406a4-a803-4952-9743-3fb6014cd0ae"
-	GUIDCRL  = "92f81bc3-5811-4d3d-97ff-d19f88dc67ea"
+	GUIDVCEK = snp.GUIDVCEK
+	GUIDVLEK = snp.GUIDVLEK
+	GUIDASK  = snp.GUIDASK // the ASK, or the ASVK for a VLEK
+	GUIDARK  = snp.GUIDARK
+	GUIDCRL  = snp.GUIDCRL
 )
 
 // CertTable returns the certificate table a host attaches to an extended
 // report (configfs-tsm's auxblob): the VCEK or VLEK, its intermediate, the
 // ARK and, when crl is not nil, the CRL.
 func (p *PKI) CertTable(key snp.SigningKey, crl *x509.RevocationList) []byte {
-	type entry struct {
-		guid string
-		der  []byte
-	}
-	entries := []entry{{GUIDVCEK, p.VCEK.Raw}, {GUIDASK, p.ASK.Raw}, {GUIDARK, p.ARK.Raw}}
+	t := &snp.CertTable{VCEK: p.VCEK.Raw, ASK: p.ASK.Raw, ARK: p.ARK.Raw}
 	if key == snp.SigningKeyVLEK {
-		entries[0], entries[1] = entry{GUIDVLEK, p.VLEK.Raw}, entry{GUIDASK, p.ASVK.Raw}
+		t.VCEK, t.VLEK, t.ASK = nil, p.VLEK.Raw, p.ASVK.Raw
 	}
 	if crl != nil {
-		entries = append(entries, entry{GUIDCRL, crl.Raw})
+		t.CRL = crl.Raw
 	}
-	const rowSize = 24
-	table := make([]byte, (len(entries)+1)*rowSize) // and the all-zero terminator
-	for i, e := range entries {
-		row := table[i*rowSize:]
-		copy(row, guidBytes(e.guid))
-		binary.LittleEndian.PutUint32(row[16:], uint32(len(table)))
-		binary.LittleEndian.PutUint32(row[20:], uint32(len(e.der)))
-		table = append(table, e.der...)
-	}
-	return table
-}
-
-// guidBytes encodes a textual GUID as stored: the first three groups
-// little-endian, the rest as written.
-func guidBytes(s string) []byte {
-	raw, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
-	if err != nil || len(raw) != 16 {
-		panic("amdtest: bad GUID " + s)
-	}
-	return []byte{raw[3], raw[2], raw[1], raw[0], raw[5], raw[4], raw[7], raw[6],
-		raw[8], raw[9], raw[10], raw[11], raw[12], raw[13], raw[14], raw[15]}
+	return t.Marshal()
 }

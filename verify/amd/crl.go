@@ -12,7 +12,6 @@ import (
 
 	"github.com/ratls/ratls/collateral/kds"
 	"github.com/ratls/ratls/evidence/snp"
-	"github.com/ratls/ratls/internal/bounded"
 )
 
 // crlFloor is the newest CRL of one kind a Verifier has seen for an ARK.
@@ -188,10 +187,9 @@ func floorKey(root *x509.Certificate, kind kds.CRLKind) string {
 
 // floor returns the newest CRL of kind seen for root.
 func (v *Verifier) floor(root *x509.Certificate, kind kds.CRLKind) (crlFloor, bool) {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	f, ok := v.floors[floorKey(root, kind)]
-	return f, ok
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.floors.Get(floorKey(root, kind))
 }
 
 // raiseFloor records crl, which root signed, as seen. A CRL of unstated
@@ -204,7 +202,7 @@ func (v *Verifier) raiseFloor(root *x509.Certificate, crl *kds.CRL) {
 	key := floorKey(root, crl.Kind)
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	f, ok := v.floors[key]
+	f, ok := v.floors.Peek(key)
 	raised := !ok
 	if n := crl.List.Number; n != nil && (f.number == nil || n.Cmp(f.number) > 0) {
 		f.number, raised = n, true
@@ -216,8 +214,5 @@ func (v *Verifier) raiseFloor(root *x509.Certificate, crl *kds.CRL) {
 		return
 	}
 	f.source = crl.Source
-	if !ok {
-		bounded.MakeRoom(v.floors, maxCRLFloors)
-	}
-	v.floors[key] = f
+	v.floors.Add(key, f, 0)
 }

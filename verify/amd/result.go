@@ -9,17 +9,18 @@ import (
 )
 
 // Errors that classify a failed verification; test with errors.Is on the
-// error Verify returns, or with Check.Err on one check.
+// error Verify returns, or with Check.Err on one check. The classes other
+// verifiers have too are those of package checks (or refine them).
 var (
-	ErrMalformed   = errors.New("malformed report or certificate")
-	ErrUnsupported = errors.New("unsupported report or product")
-	ErrSignature   = errors.New("invalid signature")
-	ErrChain       = errors.New("certificate chain not trusted")
+	ErrMalformed   = checks.Refine(checks.ErrMalformed, "malformed report or certificate")
+	ErrUnsupported = checks.Refine(checks.ErrUnsupported, "unsupported report or product")
+	ErrSignature   = checks.ErrSignature
+	ErrChain       = checks.ErrChain
 	// ErrNoCertificate: no VCEK or VLEK certificate was given (fetch it
 	// from the AMD KDS, or take it from the evidence's certificate table).
 	ErrNoCertificate = errors.New("endorsement key certificate missing")
-	ErrRevoked       = errors.New("revoked")
-	ErrValidity      = errors.New("outside validity period")
+	ErrRevoked       = checks.ErrRevoked
+	ErrValidity      = checks.ErrValidity
 	// ErrNoCRL: no CRL was given, so revocation was not checked. It is the
 	// only class of the crl check when the chain is otherwise fine, so a
 	// policy that accepts unchecked revocation can allow exactly it.
@@ -28,7 +29,7 @@ var (
 	ErrCRL = errors.New("CRL invalid")
 	// ErrMismatch: the report disagrees with its certificate (product, TCB,
 	// chip ID).
-	ErrMismatch = errors.New("report does not match certificate")
+	ErrMismatch = checks.Refine(checks.ErrMismatch, "report does not match certificate")
 )
 
 // Check names, stable across releases (they appear in JSON output).

@@ -132,8 +132,10 @@ type Verifier struct {
 	issuers *lru.Cache[[sha256.Size]byte, *verifiedIssuer]
 	crls    *lru.Cache[[sha256.Size]byte, crlCheck]
 
-	mu     sync.RWMutex
-	floors map[string]crlFloor // by ARK and CRL kind
+	// floors are the newest CRL seen of each ARK and kind; mu makes
+	// raising one atomic, so that a floor never goes down.
+	mu     sync.Mutex
+	floors *lru.Cache[string, crlFloor]
 }
 
 // CacheStats are the counters and sizes of a cache.
@@ -161,7 +163,7 @@ func NewVerifier(cfg *Config) *Verifier {
 		chains:  lru.New[[sha256.Size]byte, *verifiedChain](c.CacheBytes, c.CacheSize),
 		issuers: lru.New[[sha256.Size]byte, *verifiedIssuer](smallCacheBytes, c.CacheSize),
 		crls:    lru.New[[sha256.Size]byte, crlCheck](smallCacheBytes, c.CacheSize),
-		floors:  make(map[string]crlFloor),
+		floors:  lru.NewEntries[string, crlFloor](maxCRLFloors),
 	}
 }
 

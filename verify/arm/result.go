@@ -9,15 +9,16 @@ import (
 )
 
 // Errors that classify a failed verification; test with errors.Is on the
-// error Verify returns.
+// error Verify returns. The classes other verifiers have too are those of
+// package checks (or refine them).
 var (
-	ErrMalformed   = errors.New("malformed token")
+	ErrMalformed   = checks.Refine(checks.ErrMalformed, "malformed token")
 	ErrNoRealm     = errors.New("platform token without a realm token")
-	ErrNoKey       = errors.New("platform attestation key not found")
-	ErrKey         = errors.New("platform attestation key unusable")
-	ErrUnsupported = errors.New("unsupported algorithm or key")
-	ErrSignature   = errors.New("invalid signature")
-	ErrBinding     = errors.New("platform token does not bind the realm token")
+	ErrNoKey       = checks.Refine(checks.ErrKey, "platform attestation key not found")
+	ErrKey         = checks.Refine(checks.ErrKey, "platform attestation key unusable")
+	ErrUnsupported = checks.Refine(checks.ErrUnsupported, "unsupported algorithm or key")
+	ErrSignature   = checks.ErrSignature
+	ErrBinding     = checks.Refine(checks.ErrBinding, "platform token does not bind the realm token")
 	ErrChallenge   = errors.New("challenge mismatch")
 )
 

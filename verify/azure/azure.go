@@ -62,9 +62,9 @@ func init() {
 // Errors classifying failed checks.
 var (
 	ErrHardware  = errors.New("hardware report not verified")
-	ErrBinding   = errors.New("runtime data not bound by the hardware report")
-	ErrKey       = errors.New("no usable attestation key")
-	ErrSignature = errors.New("TPM quote signature invalid")
+	ErrBinding   = checks.Refine(checks.ErrBinding, "runtime data not bound by the hardware report")
+	ErrKey       = checks.Refine(checks.ErrKey, "no usable attestation key")
+	ErrSignature = checks.Refine(checks.ErrSignature, "TPM quote signature invalid")
 	ErrPCRs      = errors.New("PCR values do not match the quote")
 )
 

@@ -11,17 +11,18 @@ import (
 )
 
 // Errors that classify a failed verification; test with errors.Is on the
-// error Verify returns.
+// error Verify returns. The classes other verifiers have too are those of
+// package checks (or refine them).
 var (
-	ErrMalformed      = errors.New("malformed quote")
-	ErrUnsupported    = errors.New("unsupported quote")
-	ErrSignature      = errors.New("invalid signature")
-	ErrChain          = errors.New("certificate chain not trusted")
-	ErrRevoked        = errors.New("revoked")
-	ErrValidity       = errors.New("outside validity period")
+	ErrMalformed      = checks.Refine(checks.ErrMalformed, "malformed quote")
+	ErrUnsupported    = checks.Refine(checks.ErrUnsupported, "unsupported quote")
+	ErrSignature      = checks.ErrSignature
+	ErrChain          = checks.ErrChain
+	ErrRevoked        = checks.ErrRevoked
+	ErrValidity       = checks.ErrValidity
 	ErrNoCollateral   = errors.New("collateral missing")
 	ErrCollateral     = errors.New("collateral invalid")
-	ErrMismatch       = errors.New("evidence does not match collateral")
+	ErrMismatch       = checks.Refine(checks.ErrMismatch, "evidence does not match collateral")
 	ErrTCBUnsupported = errors.New("no matching TCB level")
 	// ErrRollback marks attester-supplied collateral older than collateral
 	// this verifier has already verified for the same platform.

@@ -9,10 +9,9 @@ import (
 	"encoding/pem"
 	"fmt"
 	"slices"
-	"sync"
 	"sync/atomic"
 
-	"github.com/ratls/ratls/internal/bounded"
+	"github.com/ratls/ratls/internal/lru"
 )
 
 // intelRootPEM is the Intel SGX Root CA (CN=Intel SGX Root CA, P-256,
@@ -84,16 +83,14 @@ type Anchor struct {
 type trustStore struct {
 	roots []*x509.Certificate
 
-	mu       sync.RWMutex
-	accepted map[string]*x509.Certificate // chain root DER -> trusted root
-	max      int
+	accepted *lru.Cache[string, *x509.Certificate] // chain root DER -> trusted root
 	// selfSigChecks counts self-signature verifications (for tests of the
 	// cache).
 	selfSigChecks atomic.Int64
 }
 
 func newTrustStore(extra []*x509.Certificate, withoutIntel bool, max int) *trustStore {
-	ts := &trustStore{accepted: make(map[string]*x509.Certificate), max: max}
+	ts := &trustStore{accepted: lru.NewEntries[string, *x509.Certificate](max)}
 	if !withoutIntel {
 		ts.roots = append(ts.roots, intelRoot)
 	}
@@ -104,18 +101,13 @@ func newTrustStore(extra []*x509.Certificate, withoutIntel bool, max int) *trust
 // anchor returns the trusted root that c (the last certificate of a chain)
 // stands for, with its description.
 func (ts *trustStore) anchor(c *x509.Certificate) (*x509.Certificate, Anchor, error) {
-	ts.mu.RLock()
-	r := ts.accepted[string(c.Raw)]
-	ts.mu.RUnlock()
-	if r == nil {
+	r, ok := ts.accepted.Get(string(c.Raw))
+	if !ok {
 		var err error
 		if r, err = ts.match(c); err != nil {
 			return nil, Anchor{}, err
 		}
-		ts.mu.Lock()
-		bounded.MakeRoom(ts.accepted, ts.max)
-		ts.accepted[string(c.Raw)] = r
-		ts.mu.Unlock()
+		ts.accepted.Add(string(c.Raw), r, 0)
 	}
 	return r, Anchor{Subject: r.Subject.CommonName, SPKISHA256: spkiHash(r), Intel: r == intelRoot,
 		Simulated: slices.Contains(r.Subject.Organization, SimulatedOrganization)}, nil

@@ -27,7 +27,7 @@ func TestCollateralGap(t *testing.T) {
 		{"connection refused", &url.Error{Op: "Get", URL: "https://pcs.invalid", Err: &net.OpError{Op: "dial", Err: errors.New("connection refused")}}, true},
 		{"timeout", fmt.Errorf("fetch: %w", context.DeadlineExceeded), true},
 		{"HTTP 400", &pcs.HTTPError{StatusCode: 400}, false},
-		{"malformed collateral", fmt.Errorf("pcs: %w", &pcs.FieldError{Path: "tcbInfo", Msg: "bad"}), false},
+		{"malformed collateral", fmt.Errorf("pcs: %w", &pcs.FieldError{Pkg: "pcs", Path: "tcbInfo", Got: "bad", Kind: pcs.ErrFormat}), false},
 		{"refused collateral", errors.New("refused upstream collateral: signature"), false},
 		{"cancelled", &url.Error{Op: "Get", URL: "https://pcs.invalid", Err: context.Canceled}, false},
 	} {
