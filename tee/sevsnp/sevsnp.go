@@ -63,7 +63,7 @@ func Of(in *tee.Input) (*Options, error) {
 		o = &Options{}
 	}
 	if e := in.Peer; e != nil && !e.Empty && e.SNP != nil {
-		certs, err := endorsementCertificates(e.SNP)
+		certs, err := kds.ParseSupplied("certificate endorsements extension", e.SNP.Leaf, e.SNP.Intermediate, e.SNP.Root, e.SNP.CRL)
 		if err != nil {
 			return nil, &tee.EndorsementsError{Err: err}
 		}
@@ -153,35 +153,6 @@ func CertificatesReason(r *tee.Result) {
 		r.Appraisal.Add(appraise.Reason{Check: CheckCertificates, Category: checks.Hardware, State: checks.NotRun, Expected: "VCEK or VLEK chain", Actual: "none",
 			Message: r.CollateralErr.Error(), Status: appraise.Contraindicated})
 	}
-}
-
-// endorsementCertificates reads the SEV-SNP certificates carried in an
-// endorsements extension. Absent intermediate or root certificates are
-// left for the verifier to take from its own copy of AMD's roots.
-func endorsementCertificates(e *evidence.SNPEndorsements) (*kds.Certificates, error) {
-	c := &kds.Certificates{Source: "certificate endorsements extension"}
-	var err error
-	if c.Leaf, err = kds.ParseCertificate("SEV-SNP VCEK/VLEK", e.Leaf); err != nil {
-		return nil, err
-	}
-	if len(e.Intermediate) > 0 {
-		if c.Intermediate, err = kds.ParseCertificate("SEV-SNP ASK/ASVK", e.Intermediate); err != nil {
-			return nil, err
-		}
-	}
-	if len(e.Root) > 0 {
-		if c.Root, err = kds.ParseCertificate("SEV-SNP ARK", e.Root); err != nil {
-			return nil, err
-		}
-	}
-	if len(e.CRL) > 0 {
-		crl, err := kds.ParseCRL("SEV-SNP CRL", e.CRL)
-		if err != nil {
-			return nil, err
-		}
-		c.CRLs = []kds.CRL{{List: crl, Source: c.Source}}
-	}
-	return c, nil
 }
 
 // WithPeer returns opts with the sev_snp options' certificate source
