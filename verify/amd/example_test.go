@@ -57,6 +57,6 @@ func ExampleVerifier_Verify() {
 	res, err = v.Verify(context.Background(), r, amd.Options{Now: now, Certs: []*x509.Certificate{pki.VCEK, pki.ASK, pki.ARK}})
 	fmt.Println(errors.Is(err, amd.ErrNoCRL), res.Failed()[0].Name)
 	// Output:
-	// sev-snp Milan vcek 0 failed checks
+	// sev_snp Milan vcek 0 failed checks
 	// true crl
 }
