@@ -77,7 +77,7 @@ func (toyFamily) Verify(_ context.Context, it *evidence.Item, in *tee.Input) *te
 	var pol toyPolicy
 	_ = json.Unmarshal(in.Policy.Section(toySection), &pol) // validated when the policy was read
 	a, compare := in.Policy.AppraiseSection(toySection, list, []string{toySignature}, nil, false, in.Binding, len(pol.Measurements) > 0)
-	r := &tee.Result{Appraisal: a}
+	r := &tee.Result{Appraisal: a, Checks: list}
 	if len(it.Data) >= 32 {
 		r.TEE, r.Verified = toySection, hex.EncodeToString(it.Data[:32])
 		if compare && len(pol.Measurements) > 0 && !containsHex(pol.Measurements, it.Data[:32]) {
@@ -154,6 +154,9 @@ func TestFifthFamily(t *testing.T) {
 	v := ratls.VerifyEvidence(ctx, toyEvidence(t, priv, 7), opts(good))
 	if !v.Accepted() || v.Appraisal.Status != appraise.Affirming || v.TEE != toySection || v.Result != strings.Repeat("07", 32) {
 		t.Fatalf("toy evidence: want affirming, got %s %+v (TEE %q)", v.Appraisal.Status, v.Appraisal.Reasons, v.TEE)
+	}
+	if c, ok := v.Checks().Get(toySignature); !ok || c.State != checks.Passed {
+		t.Errorf("checks: want %s passed, got %+v", toySignature, v.Checks())
 	}
 	sub := v.Submodules(good)
 	if len(sub) != 1 || sub[toySection] == nil || sub[toySection].Status != ear.StatusAffirming {

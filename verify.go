@@ -101,7 +101,16 @@ func (v *Verification) ValidUntil() time.Time {
 	if v.res == nil {
 		return time.Time{}
 	}
-	return v.res.ValidUntil
+	return v.res.Valid.Until
+}
+
+// Checks are every check the TEE's verifier ran or could not run, in
+// order; empty when there was no verifier for the evidence.
+func (v *Verification) Checks() checks.List {
+	if v.res == nil {
+		return nil
+	}
+	return v.res.Checks
 }
 
 // Accepted reports whether the policy accepts the evidence (affirming, or

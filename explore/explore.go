@@ -166,9 +166,10 @@ func describe(v *ratls.Verification) *Verification {
 	if v.Binding != nil {
 		out.KeyBinding = string(v.Binding.Status)
 	}
+	out.Checks = append(out.Checks, v.Checks()...)
+	out.TEE = v.TEE
 	switch r := v.Result.(type) {
 	case *intel.Result:
-		out.Checks = append(out.Checks, r.Checks...)
 		out.TEE = "Intel SGX/TDX"
 		if t := r.TCB; t != nil {
 			out.TCBStatus, out.Advisories = string(t.Status), t.AdvisoryIDs
@@ -180,13 +181,11 @@ func describe(v *ratls.Verification) *Verification {
 			out.TrustAnchor = a.Subject + anchorNote(a.Intel, a.Simulated, "Intel")
 		}
 	case *amd.Result:
-		out.Checks = append(out.Checks, r.Checks...)
 		out.TEE = "AMD SEV-SNP"
 		if a := r.TrustAnchor; a != nil {
 			out.TrustAnchor = a.Subject + anchorNote(a.AMD, false, "AMD")
 		}
 	case *arm.Result:
-		out.Checks = append(out.Checks, r.Checks...)
 		out.TEE = "Arm CCA"
 	}
 	return out

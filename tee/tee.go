@@ -25,6 +25,7 @@ import (
 	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/ear"
 	"github.com/ratls/ratls/evidence"
+	"github.com/ratls/ratls/verify/checks"
 	"github.com/ratls/ratls/verify/measuredboot"
 )
 
@@ -114,9 +115,13 @@ type Result struct {
 	Err error
 	// Appraisal is the policy's verdict, with reasons. It is never nil.
 	Appraisal *appraise.Appraisal
-	// ValidUntil is the earliest expiry of what the verification depended
-	// on; zero when unknown.
-	ValidUntil time.Time
+	// Checks are every check the verifier ran, or could not run, in order:
+	// for evidence that holds another family's (a vTPM's hardware report),
+	// that family's checks first.
+	Checks checks.List
+	// Valid is the period in which everything the verification depended on
+	// (certificates, CRLs, collateral) is valid; zero when unknown.
+	Valid checks.Window
 	// CollateralErr is why collateral (certificates, CRLs) could not be had
 	// from the configured source; nil when it could.
 	CollateralErr error

@@ -327,31 +327,36 @@ func describeVerification(v *ratls.Verification) *verificationJSON {
 	if err := v.CollateralUnavailable(); err != nil {
 		out.collateralUnavailable(err)
 	}
-	if r, _ := v.Result.(*amd.Result); r != nil {
-		out.SNP = r
-		out.Checks = append(out.Checks, r.Checks...)
-		out.ValidFrom, out.ValidUntil = fmtWindow(r.Valid.From), fmtWindow(r.Valid.Until)
-	}
-	if r, _ := v.Result.(*arm.Result); r != nil {
-		out.CCA = r
-		out.Checks = append(out.Checks, r.Checks...)
-	}
-	describeAzure(v, out)
+	// What every TEE family reports, then what one verifier says beyond it.
+	out.Checks = append(out.Checks, v.Checks()...)
 	out.MeasuredBoot = describeMeasuredBoot(v)
-	if r, _ := v.Result.(*intel.Result); r != nil {
-		out.Checks = append(out.Checks, r.Checks...)
-		out.FMSPC, out.TrustAnchor, out.Collateral = r.FMSPC, r.TrustAnchor, r.Collateral
-		if !r.Valid.From.IsZero() {
-			out.ValidFrom, out.ValidUntil = r.Valid.From.UTC().Format(time.RFC3339), r.Valid.Until.UTC().Format(time.RFC3339)
-		}
-		if t := r.TCB; t != nil {
-			out.TCB, out.TCBStatus, out.AdvisoryIDs = t, string(t.Status), t.AdvisoryIDs
-			if !t.Date.IsZero() {
-				out.TCBDate = t.Date.UTC().Format(time.RFC3339)
-			}
-		}
+	switch r := v.Result.(type) {
+	case *amd.Result:
+		out.SNP = r
+		out.ValidFrom, out.ValidUntil = fmtWindow(r.Valid.From), fmtWindow(r.Valid.Until)
+	case *arm.Result:
+		out.CCA = r
+	case *azureverify.Result:
+		describeAzure(r, out)
+	case *intel.Result:
+		describeIntel(r, out)
 	}
 	return out
+}
+
+// describeIntel adds what the Intel verifier says of a quote: its
+// platform, trust anchor, collateral and TCB level.
+func describeIntel(r *intel.Result, out *verificationJSON) {
+	out.FMSPC, out.TrustAnchor, out.Collateral = r.FMSPC, r.TrustAnchor, r.Collateral
+	if !r.Valid.From.IsZero() {
+		out.ValidFrom, out.ValidUntil = r.Valid.From.UTC().Format(time.RFC3339), r.Valid.Until.UTC().Format(time.RFC3339)
+	}
+	if t := r.TCB; t != nil {
+		out.TCB, out.TCBStatus, out.AdvisoryIDs = t, string(t.Status), t.AdvisoryIDs
+		if !t.Date.IsZero() {
+			out.TCBDate = t.Date.UTC().Format(time.RFC3339)
+		}
+	}
 }
 
 func fmtWindow(t time.Time) string {

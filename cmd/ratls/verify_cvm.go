@@ -60,25 +60,18 @@ func joinRegisters(regs map[string]string) string {
 	return s
 }
 
-// describeAzure adds an Azure vTPM verification: its hardware report's
-// checks, then the vTPM chain's.
-func describeAzure(v *ratls.Verification, out *verificationJSON) {
-	r, _ := v.Result.(*azureverify.Result)
-	if r == nil {
-		return
-	}
+// describeAzure adds what the Azure vTPM verifier says beyond its checks:
+// the hardware report's verification.
+func describeAzure(r *azureverify.Result, out *verificationJSON) {
 	out.Azure = r
 	if r.SNP != nil {
 		out.SNP = r.SNP
-		out.Checks = append(out.Checks, r.SNP.Checks...)
 	}
 	if t := r.TDX; t != nil {
-		out.Checks = append(out.Checks, t.Checks...)
 		out.FMSPC, out.TrustAnchor, out.Collateral = t.FMSPC, t.TrustAnchor, t.Collateral
 		if tcb := t.TCB; tcb != nil {
 			out.TCB, out.TCBStatus, out.AdvisoryIDs = tcb, string(tcb.Status), tcb.AdvisoryIDs
 		}
 	}
-	out.Checks = append(out.Checks, r.Checks...)
 	out.ValidFrom, out.ValidUntil = fmtWindow(r.Valid.From), fmtWindow(r.Valid.Until)
 }

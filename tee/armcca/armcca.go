@@ -70,7 +70,7 @@ func (family) Verify(ctx context.Context, it *evidence.Item, in *tee.Input) *tee
 	res, err := v.Verify(ctx, it.CCA, opts)
 	r := &tee.Result{Err: err, Appraisal: in.Policy.AppraiseCCA(res, err, in.Binding)}
 	if res != nil {
-		r.Verified, r.TEE = res, Name
+		r.Verified, r.Checks, r.TEE = res, res.Checks, Name
 	}
 	return r
 }

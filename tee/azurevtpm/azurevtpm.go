@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/ear"
@@ -71,7 +72,15 @@ func (family) Verify(ctx context.Context, it *evidence.Item, in *tee.Input) *tee
 	res, err := azureverify.Verify(ctx, ev, opts)
 	r.Err, r.Appraisal = err, in.Policy.AppraiseAzure(res, err, in.Binding)
 	if res != nil {
-		r.Verified, r.ValidUntil, r.TEE, r.PCRs = res, res.Valid.Until, Name, res.PCRs
+		r.Verified, r.Valid, r.TEE, r.PCRs = res, res.Valid, Name, res.PCRs
+		// The hardware report's checks, then the vTPM chain's.
+		if res.SNP != nil {
+			r.Checks = append(r.Checks, res.SNP.Checks...)
+		}
+		if res.TDX != nil {
+			r.Checks = append(r.Checks, res.TDX.Checks...)
+		}
+		r.Checks = append(slices.Clip(r.Checks), res.Checks...)
 	}
 	sevsnp.CertificatesReason(r)
 	replay(r, it)

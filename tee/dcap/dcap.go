@@ -101,7 +101,7 @@ func (family) Verify(ctx context.Context, it *evidence.Item, in *tee.Input) *tee
 	res, err := o.VerifierOf().Verify(ctx, it.Quote, opts)
 	r.Err, r.Appraisal = err, in.Policy.AppraiseIntel(res, err, in.Binding)
 	if res != nil {
-		r.Verified, r.ValidUntil, r.TEE = res, res.Valid.Until, res.TEE
+		r.Verified, r.Checks, r.Valid, r.TEE = res, res.Checks, res.Valid, res.TEE
 	}
 	if td := it.Quote.TD; td != nil {
 		r.ReplayEventLog(it, it.EventLog, measuredboot.TDX(td.RTMR), "the quote's RTMR0..3")

@@ -118,7 +118,7 @@ func (family) Verify(ctx context.Context, it *evidence.Item, in *tee.Input) *tee
 	res, err := o.VerifierOf().Verify(ctx, rep, opts)
 	r.Err, r.Appraisal = err, in.Policy.AppraiseSNP(res, err, in.Binding)
 	if res != nil {
-		r.Verified, r.ValidUntil, r.TEE = res, res.Valid.Until, Name
+		r.Verified, r.Checks, r.Valid, r.TEE = res, res.Checks, res.Valid, Name
 	}
 	CertificatesReason(r)
 	return r
