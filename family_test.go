@@ -208,6 +208,65 @@ func TestFifthFamily(t *testing.T) {
 	}
 }
 
+// greedy families claim the same evidence, or return nothing: either way
+// the evidence is refused, whatever order the families were registered in.
+type greedy struct {
+	name   string
+	answer bool
+}
+
+const greedyMediaType = "application/vnd.example.greedy"
+
+func (g greedy) Name() string                  { return g.name }
+func (greedy) Verifies(it *evidence.Item) bool { return it.MediaType == greedyMediaType }
+func (g greedy) Verify(context.Context, *evidence.Item, *tee.Input) *tee.Result {
+	if !g.answer {
+		return nil
+	}
+	a := appraise.NewAppraisal("p") // affirming: no reasons at all
+	return &tee.Result{TEE: g.name, Verified: "anything", Appraisal: a}
+}
+func (greedy) Submodules(*evidence.Item, *tee.Result, *appraise.Policy) map[string]*ear.Appraisal {
+	return nil
+}
+
+type silent struct{}
+
+const silentMediaType = "application/vnd.example.silent"
+
+func (silent) Name() string                                                   { return "silent" }
+func (silent) Verifies(it *evidence.Item) bool                                { return it.MediaType == silentMediaType }
+func (silent) Verify(context.Context, *evidence.Item, *tee.Input) *tee.Result { return &tee.Result{} }
+func (silent) Submodules(*evidence.Item, *tee.Result, *appraise.Policy) map[string]*ear.Appraisal {
+	return nil
+}
+
+func init() {
+	tee.Register(greedy{name: "greedy-a", answer: true})
+	tee.Register(greedy{name: "greedy-b", answer: true})
+	tee.Register(silent{})
+}
+
+func TestFamiliesThatMustNotDecide(t *testing.T) {
+	for _, mt := range []string{greedyMediaType, silentMediaType} {
+		b, err := (&cmw.CMW{Format: cmw.FormatJSON, Kind: cmw.KindRecord, MediaType: mt, Value: []byte("x")}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		items, err := evidence.ParseRaw(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := ratls.VerifyEvidence(context.Background(), items[0], &ratls.VerifyOptions{Policy: &appraise.Policy{AcceptAnyMeasurement: true}})
+		if v.Accepted() || !hasReason(v, ratls.CheckVerifier) || v.Result != nil {
+			t.Errorf("%s: want refused by %s, got %s %+v", mt, ratls.CheckVerifier, v.Appraisal.Status, v.Appraisal.Reasons)
+		}
+		if mt == greedyMediaType && !errors.Is(v.Err, tee.ErrAmbiguous) {
+			t.Errorf("two families claiming one item: error %v, want ErrAmbiguous", v.Err)
+		}
+	}
+}
+
 func hasReason(v *ratls.Verification, check string) bool {
 	for _, r := range v.Appraisal.Reasons {
 		if r.Check == check {

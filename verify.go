@@ -321,9 +321,12 @@ func (o *VerifyOptions) now() time.Time {
 func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, o *VerifyOptions) *Verification {
 	v := &Verification{Item: item, Binding: b}
 	p := o.policy()
-	f := tee.For(item)
+	f, err := tee.Lookup(item)
 	if f == nil {
 		v.Err = fmt.Errorf("ratls: no verifier for %s evidence (%s)", item.TEE, item.Kind)
+		if err != nil {
+			v.Err = fmt.Errorf("ratls: %s evidence (%s): %w", item.TEE, item.Kind, err)
+		}
 		v.Appraisal = appraise.NewAppraisal(p.Name())
 		v.Appraisal.Add(appraise.Reason{Check: CheckVerifier, Category: checks.Hardware, State: checks.NotRun, Expected: "a DCAP quote, SEV-SNP report, Arm CCA token or Azure vTPM evidence", Actual: fmt.Sprintf("%s %s", item.TEE, item.Kind),
 			Message: v.Err.Error(), Status: appraise.Contraindicated})
@@ -334,11 +337,18 @@ func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, o
 	in := &tee.Input{Now: o.Now, Policy: p, Binding: b, Peer: o.peer, Options: o.TEE}
 	r := f.Verify(ctx, item, in)
 	var ee *tee.EndorsementsError
-	if o.lenientPeer && in.Peer != nil && errors.As(r.Err, &ee) {
+	if r != nil && o.lenientPeer && in.Peer != nil && errors.As(r.Err, &ee) {
 		// Unusable peer collateral is ignored: verification then reports
 		// what is missing.
 		in.Peer = nil
 		r = f.Verify(ctx, item, in)
+	}
+	if r == nil || r.Appraisal == nil {
+		// A family that answers nothing has not vouched for anything.
+		err := fmt.Errorf("ratls: the %q TEE family returned no appraisal", f.Name())
+		r = &tee.Result{Err: err, Appraisal: appraise.NewAppraisal(p.Name())}
+		r.Appraisal.Add(appraise.Reason{Check: CheckVerifier, Category: checks.Hardware, State: checks.NotRun, Expected: "an appraisal", Actual: "none",
+			Message: err.Error(), Status: appraise.Contraindicated})
 	}
 	r.AppraiseCVM(p)
 	v.family, v.res = f, r

@@ -17,6 +17,7 @@ package tee
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -163,16 +164,34 @@ func Families() []Family {
 	return slices.Clone(registry.families)
 }
 
-// For returns the family that verifies it, nil when none does.
+// For returns the family that verifies it, nil when none does or when
+// several claim it (see Lookup).
 func For(it *evidence.Item) Family {
+	f, _ := Lookup(it)
+	return f
+}
+
+// ErrAmbiguous means that several registered families claim one piece of
+// evidence. Such evidence is refused: which family judges it must never
+// depend on the order in which packages were initialised.
+var ErrAmbiguous = errors.New("tee: evidence claimed by several families")
+
+// Lookup returns the family that verifies it: nil and no error when none
+// does, nil and an error matching ErrAmbiguous when several do.
+func Lookup(it *evidence.Item) (Family, error) {
 	registry.RLock()
 	defer registry.RUnlock()
+	var found Family
 	for _, f := range registry.families {
-		if f.Verifies(it) {
-			return f
+		if !f.Verifies(it) {
+			continue
 		}
+		if found != nil {
+			return nil, fmt.Errorf("%w: %q and %q", ErrAmbiguous, found.Name(), f.Name())
+		}
+		found = f
 	}
-	return nil
+	return found, nil
 }
 
 // Named returns the registered family named name, nil when there is none.
