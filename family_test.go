@@ -261,6 +261,9 @@ func TestFamiliesThatMustNotDecide(t *testing.T) {
 		if v.Accepted() || !hasReason(v, ratls.CheckVerifier) || v.Result != nil {
 			t.Errorf("%s: want refused by %s, got %s %+v", mt, ratls.CheckVerifier, v.Appraisal.Status, v.Appraisal.Reasons)
 		}
+		if sub := v.Submodules(nil); sub != nil {
+			t.Errorf("%s: submodules %v for evidence nothing verified", mt, sub)
+		}
 		if mt == greedyMediaType && !errors.Is(v.Err, tee.ErrAmbiguous) {
 			t.Errorf("two families claiming one item: error %v, want ErrAmbiguous", v.Err)
 		}

@@ -92,7 +92,11 @@ func (v *Verification) Submodules(p *appraise.Policy) map[string]*ear.Appraisal 
 	if p == nil {
 		p = &appraise.Policy{}
 	}
-	return v.family.Submodules(v.Item, v.res, p)
+	if m := v.family.Submodules(v.Item, v.res, p); len(m) > 0 {
+		return m
+	}
+	// A family that names no submodule still has its appraisal reported.
+	return map[string]*ear.Appraisal{v.TEE: v.Appraisal.Submodule(nil)}
 }
 
 // ValidUntil is the earliest expiry of what the verification depended on,
