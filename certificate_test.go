@@ -18,6 +18,8 @@ import (
 
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/quote"
+	"github.com/ratls/ratls/keybinding"
+	"github.com/ratls/ratls/tee"
 )
 
 // fakeQuoteAttester returns structurally valid SGX v3 quotes carrying the
@@ -104,8 +106,8 @@ func TestCreateCertificateDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	it := ce.Preferred()
-	if b := it.CheckBinding(cert); b.Status != evidence.BindingOK || b.Rule != evidence.RuleClaimsSHA256 {
+	it := tee.Preferred(ce)
+	if b := keybinding.Check(it, cert); b.Status != evidence.BindingOK || b.Rule != evidence.RuleClaimsSHA256 {
 		t.Errorf("binding: %s/%s: %s", b.Status, b.Rule, b.Detail)
 	}
 	if it.Claims.Nonce != nil {
@@ -139,7 +141,7 @@ func TestCreateCertificateKeyTypes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b := ce.Preferred().CheckBinding(cert); b.Status != evidence.BindingOK {
+		if b := keybinding.Check(tee.Preferred(ce), cert); b.Status != evidence.BindingOK {
 			t.Errorf("%s binding: %s", tc.alg, b.Detail)
 		}
 	}
@@ -171,12 +173,12 @@ func TestCreateCertificateOptions(t *testing.T) {
 	if len(ce.Items) != 2 {
 		t.Fatalf("items: want interop + legacy, got %d", len(ce.Items))
 	}
-	interop := ce.Preferred()
+	interop := tee.Preferred(ce)
 	if string(interop.Claims.Nonce) != "fresh-nonce-1234" || interop.Claims.PubKeyHashAlg != evidence.SHA512 {
 		t.Errorf("claims: %+v", interop.Claims)
 	}
 	for _, it := range ce.Items {
-		if b := it.CheckBinding(cert); b.Status != evidence.BindingOK {
+		if b := keybinding.Check(it, cert); b.Status != evidence.BindingOK {
 			t.Errorf("%s binding: %s", it.Format, b.Detail)
 		}
 	}

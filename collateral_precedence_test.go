@@ -12,6 +12,7 @@ import (
 	"github.com/ratls/ratls/appraise"
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence"
+	"github.com/ratls/ratls/tee"
 	"github.com/ratls/ratls/testing/dcaptest"
 	"github.com/ratls/ratls/verify/intel"
 )
@@ -304,7 +305,7 @@ func TestChannelEvidencePeerCollateralIsNoDowngrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	item := ce.Preferred()
+	item := tee.Preferred(ce)
 	o := withLeafEndorsements(*opt, oldCert)
 	v := VerifyEvidence(ctx, item, &o)
 	if v.Accepted() || !contraindicatedBy(v, intel.CheckTCBInfoFloor) {

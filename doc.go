@@ -98,7 +98,10 @@
 //     files) and collateral/kds (AMD KDS, caches, certificate files).
 //   - Verifiers: verify/intel, verify/amd, verify/arm, verify/azure and
 //     verify/measuredboot (event log replay), sharing verify/checks.
-//   - TEE families: tee (the Family interface and its registry) with
+//   - Key binding: keybinding (whether the evidence's signed report data
+//     commits to the certificate's key, and by which rule).
+//   - TEE families: tee (the Family interface and its registry, and
+//     tee.Preferred, which of a certificate's evidence to verify) with
 //     tee/dcap (SGX and TDX), tee/sevsnp, tee/armcca and tee/azurevtpm.
 //     Each verifies, appraises and names the EAR submodules of its own
 //     evidence; this package, the service, inspect and the CLI find the

@@ -15,6 +15,7 @@ import (
 	"github.com/ratls/ratls/attest/sim"
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence"
+	"github.com/ratls/ratls/keybinding"
 	"github.com/ratls/ratls/tee"
 	"github.com/ratls/ratls/tee/dcap"
 	"github.com/ratls/ratls/verify/intel"
@@ -117,9 +118,9 @@ func ExampleServerConfig() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	item := ce.Preferred()
+	item := tee.Preferred(ce)
 	fmt.Println("evidence:", item.TEE, item.Kind)
-	fmt.Println("key binding:", item.CheckBinding(cert.Leaf).Status)
+	fmt.Println("key binding:", keybinding.Check(item, cert.Leaf).Status)
 	// Output:
 	// evidence: tdx intel-quote
 	// key binding: ok

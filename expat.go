@@ -25,6 +25,7 @@ import (
 	"github.com/ratls/ratls/exportedauth"
 	"github.com/ratls/ratls/internal/bounded"
 	"github.com/ratls/ratls/internal/lru"
+	"github.com/ratls/ratls/keybinding"
 	"github.com/ratls/ratls/verify/checks"
 )
 
@@ -358,7 +359,7 @@ func (p *PeerVerifier) verifyChannelEvidence(ctx context.Context, cs *tls.Connec
 	v.Binding = &evidence.Binding{Status: evidence.BindingAbsent, Rule: RuleChannelClaims, Detail: "no claims buffer bound by the report data"}
 	bound := false
 	if item.Claims != nil {
-		_, bound = item.Claims.BoundBy(item.ReportData())
+		_, bound = keybinding.ClaimsBound(item.Claims, item.ReportData())
 	}
 	if !bound {
 		v.Appraisal.Add(appraise.Reason{Check: CheckChannelBinder, Category: checks.InstanceIdentity, State: checks.NotRun,

@@ -12,6 +12,7 @@ import (
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/cmw"
+	"github.com/ratls/ratls/tee"
 	"github.com/ratls/ratls/verify/checks"
 )
 
@@ -26,7 +27,7 @@ func TestUnboundClaimsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	genuine := ce.Preferred()
+	genuine := tee.Preferred(ce)
 	nonce := []byte("fresh session nonce, 32 bytes!!!")
 	claims, err := evidence.NewClaims(old.RawSubjectPublicKeyInfo, evidence.SHA256, nonce)
 	if err != nil {
@@ -72,7 +73,7 @@ func TestUnboundClaimsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	it := ce.Preferred()
+	it := tee.Preferred(ce)
 	bound, err := evidence.EncodeTagged(evidence.TagIntelQuote, it.Data, it.Claims.Raw)
 	if err != nil {
 		t.Fatal(err)

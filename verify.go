@@ -15,6 +15,7 @@ import (
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/ear"
 	"github.com/ratls/ratls/evidence"
+	"github.com/ratls/ratls/keybinding"
 	"github.com/ratls/ratls/tee"
 	"github.com/ratls/ratls/tee/sevsnp"
 	"github.com/ratls/ratls/verify/checks"
@@ -199,14 +200,14 @@ func VerifyCertificate(ctx context.Context, cert *x509.Certificate, opt *VerifyO
 	if err != nil {
 		return nil, err
 	}
-	item := ce.Preferred()
+	item := tee.Preferred(ce)
 	if item == nil {
 		a := appraise.NewAppraisal(o.policy().Name())
 		a.Add(appraise.Reason{Check: CheckEvidence, Category: checks.Hardware, State: checks.NotRun, Expected: "an RA-TLS evidence extension", Actual: "none",
 			Message: "the certificate carries no TEE evidence", Status: appraise.Contraindicated})
 		return &Verification{Certificate: cert, Appraisal: a, Err: errors.New("ratls: no evidence in certificate")}, nil
 	}
-	b := item.CheckBinding(cert)
+	b := keybinding.Check(item, cert)
 	o.peer = ce.Endorsements
 	v := verifyItem(ctx, item, &b, &o)
 	var ee *tee.EndorsementsError
@@ -239,7 +240,7 @@ func checkClaims(v *Verification, item *evidence.Item) bool {
 		return false
 	}
 	rd := item.ReportData()
-	if _, ok := item.Claims.BoundBy(rd); ok {
+	if _, ok := keybinding.ClaimsBound(item.Claims, rd); ok {
 		return true
 	}
 	actual := "report data not available"

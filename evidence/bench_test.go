@@ -7,7 +7,8 @@ import (
 )
 
 // BenchmarkFromCertificate parses a real interoperable RA-TLS certificate's
-// evidence (quote and claims) and checks the key binding.
+// evidence (quote and claims); keybinding's BenchmarkCheck measures the key
+// binding check.
 func BenchmarkFromCertificate(b *testing.B) {
 	cert := readPEMCert(b, testvectors.Path("ratls-certs/rats-rs_demo-sgx-cert.pem"))
 	b.ReportAllocs()
@@ -16,8 +17,8 @@ func BenchmarkFromCertificate(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if ce.Preferred().CheckBinding(cert).Status != BindingOK {
-			b.Fatal("binding")
+		if len(ce.Items) != 1 || ce.Items[0].Claims == nil {
+			b.Fatal("evidence")
 		}
 	}
 }

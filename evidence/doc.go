@@ -11,6 +11,8 @@
 // and evidence/eventlog, and CMW envelopes by evidence/cmw.
 //
 // It only parses: it checks structure strictly and reports what the bytes
-// say (including whether the evidence binds the certificate key), but it
-// verifies no signatures and makes no policy decision.
+// say, but it verifies no signatures and makes no trust decision. Whether
+// the evidence binds the certificate key is package keybinding's verdict,
+// and which of several evidence items to verify is tee.Preferred's; the
+// Binding type they report in is defined here.
 package evidence

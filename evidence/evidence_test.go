@@ -6,9 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/sha512"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -47,6 +45,15 @@ func readPEMCert(t testing.TB, path string) *x509.Certificate {
 	return c
 }
 
+// onlyItem returns ce's single item.
+func onlyItem(t testing.TB, ce *CertificateEvidence) *Item {
+	t.Helper()
+	if len(ce.Items) != 1 {
+		t.Fatalf("items: want 1, got %d", len(ce.Items))
+	}
+	return ce.Items[0]
+}
+
 func mustHex(s string) []byte {
 	b, err := hex.DecodeString(s)
 	if err != nil {
@@ -56,7 +63,8 @@ func mustHex(s string) []byte {
 }
 
 // Real Interoperable RA-TLS certificate (rats-rs): 60000([quote, claims]) and
-// an empty endorsements extension. Expected values from EXPECTED.json.
+// an empty endorsements extension. Expected values from EXPECTED.json; its
+// key binding is tested in package keybinding.
 func TestRatsRSCertificate(t *testing.T) {
 	cert := readPEMCert(t, testvectors.Path("ratls-certs/rats-rs_demo-sgx-cert.pem"))
 	ce, err := FromCertificate(cert)
@@ -66,8 +74,8 @@ func TestRatsRSCertificate(t *testing.T) {
 	if len(ce.Items) != 1 {
 		t.Fatalf("items: want 1, got %d", len(ce.Items))
 	}
-	it := ce.Preferred()
-	if it != ce.Items[0] || it.Format != FormatInterop || it.Tag != TagIntelQuote || it.TEE != TEESGX || it.Kind != KindIntelQuote {
+	it := ce.Items[0]
+	if it.Format != FormatInterop || it.Tag != TagIntelQuote || it.TEE != TEESGX || it.Kind != KindIntelQuote {
 		t.Fatalf("item: got format %s tag %d tee %s kind %s", it.Format, it.Tag, it.TEE, it.Kind)
 	}
 	if !it.OID.Equal(OIDTaggedEvidence) {
@@ -89,36 +97,25 @@ func TestRatsRSCertificate(t *testing.T) {
 	if debug, known := it.Debug(); !known || !debug {
 		t.Errorf("debug: want a known debug enclave, got debug=%v known=%v", debug, known)
 	}
-	b := it.CheckBinding(cert)
-	if b.Status != BindingOK || b.Rule != RuleClaimsSHA256 {
-		t.Errorf("binding: want ok/%s, got %s/%s: %s", RuleClaimsSHA256, b.Status, b.Rule, b.Detail)
-	}
 	if ce.Endorsements == nil || !ce.Endorsements.Empty {
 		t.Errorf("endorsements: want the empty extension to be reported as Empty, got %+v", ce.Endorsements)
-	}
-	if b := it.CheckBinding(nil); b.Status != BindingNotApplicable {
-		t.Errorf("binding without certificate: got %s", b.Status)
 	}
 }
 
 // Real legacy Enclave-TLS/rats-tls certificate: raw quote under
-// 1.2.840.113741.1337.6 binding SHA-256 of the PKCS#1 RSA public key.
+// 1.2.840.113741.1337.6 (binding SHA-256 of the PKCS#1 RSA public key).
 func TestRatsTLSLegacyCertificate(t *testing.T) {
 	cert := readPEMCert(t, testvectors.Path("ratls-certs/rats-tls_legacy-sample.pem"))
 	ce, err := FromCertificate(cert)
 	if err != nil {
 		t.Fatal(err)
 	}
-	it := ce.Preferred()
-	if it == nil || it.Format != FormatGramineLegacy || !it.OID.Equal(OIDGramineLegacy) || it.TEE != TEESGX {
+	it := onlyItem(t, ce)
+	if it.Format != FormatGramineLegacy || !it.OID.Equal(OIDGramineLegacy) || it.TEE != TEESGX {
 		t.Fatalf("preferred item: got %+v", it)
 	}
 	if got := hex.EncodeToString(it.Quote.SGX.MREnclave[:]); got != "144e81488fc3d59ddbe69b03bd939a3b938d85b6a7c9897e2b09808ade956574" {
 		t.Errorf("mrenclave: got %s", got)
-	}
-	b := it.CheckBinding(cert)
-	if b.Status != BindingOK || b.Rule != RulePKCS1SHA256 {
-		t.Errorf("binding: want ok/%s, got %s/%s: %s", RulePKCS1SHA256, b.Status, b.Rule, b.Detail)
 	}
 }
 
@@ -223,20 +220,13 @@ func TestGramineStyleCertificate(t *testing.T) {
 	if len(ce.Items) != 2 {
 		t.Fatalf("items: want 2, got %d", len(ce.Items))
 	}
-	if p := ce.Preferred(); p.Format != FormatInterop {
-		t.Errorf("preferred: want interop, got %s", p.Format)
-	}
-	for _, it := range ce.Items {
-		b := it.CheckBinding(cert)
-		want := map[Format]string{FormatInterop: RuleClaimsSHA256, FormatGramineLegacy: RuleSPKISHA256}[it.Format]
-		if b.Status != BindingOK || b.Rule != want {
-			t.Errorf("%s binding: want ok/%s, got %s/%s: %s", it.Format, want, b.Status, b.Rule, b.Detail)
-		}
+	if ce.Items[0].Format != FormatInterop || ce.Items[1].Format != FormatGramineLegacy || !ce.Items[1].OID.Equal(OIDGramineLegacyMisencoded) {
+		t.Errorf("items: want interop then Gramine legacy, got %s, %s (%s)", ce.Items[0].Format, ce.Items[1].Format, ce.Items[1].OID)
 	}
 }
 
-// The Intel SGX SDK puts the identical quote under the legacy OID; it binds
-// the interop claims, not the key directly.
+// The Intel SGX SDK puts the identical quote under the legacy OID; it
+// shares the interop claims (which bind the key, not the quote directly).
 func TestIntelSDKStyleCertificate(t *testing.T) {
 	key := newKey(t, elliptic.P256())
 	interop, q := interopExtension(t, key)
@@ -248,8 +238,8 @@ func TestIntelSDKStyleCertificate(t *testing.T) {
 	if len(ce.Items) != 2 || ce.Items[1].Format != FormatIntelSDKLegacy {
 		t.Fatalf("items: got %d, second %+v", len(ce.Items), ce.Items[1])
 	}
-	if b := ce.Items[1].CheckBinding(cert); b.Status != BindingOK || b.Rule != RuleClaimsSHA256 {
-		t.Errorf("legacy binding: want ok via the shared claims, got %s/%s: %s", b.Status, b.Rule, b.Detail)
+	if ce.Items[1].Claims != ce.Items[0].Claims {
+		t.Errorf("legacy item: want the interop item's claims, got %+v", ce.Items[1].Claims)
 	}
 }
 
@@ -262,7 +252,7 @@ func TestPCKExtensionIsNotEvidence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ce.Items) != 0 || ce.Preferred() != nil {
+	if len(ce.Items) != 0 {
 		t.Fatalf("want no evidence, got %d items", len(ce.Items))
 	}
 }
@@ -295,12 +285,12 @@ func TestOpenEnclaveReport(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		it := ce.Preferred()
+		it := onlyItem(t, ce)
 		if it.Format != FormatOpenEnclave || it.TEE != TEESGX {
 			t.Fatalf("%s: got %s %s", tc.name, it.Format, it.TEE)
 		}
-		if b := it.CheckBinding(cert); b.Status != BindingOK || b.Rule != tc.want {
-			t.Errorf("%s: binding want ok/%s, got %s/%s: %s", tc.name, tc.want, b.Status, b.Rule, b.Detail)
+		if !bytes.HasPrefix(it.ReportData(), tc.rd) {
+			t.Errorf("%s: report data %x, want %x first", tc.name, it.ReportData(), tc.rd)
 		}
 	}
 	// Lying size field.
@@ -329,77 +319,17 @@ func TestOpenEnclaveEvidence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	it := ce.Preferred()
+	it := onlyItem(t, ce)
 	if !bytes.Equal(it.OECustomClaims, pemKey) {
 		t.Fatalf("custom claims: got %q", it.OECustomClaims)
 	}
-	if b := it.CheckBinding(cert); b.Status != BindingOK || b.Rule != RuleOECustomClaims {
-		t.Errorf("binding: got %s/%s: %s", b.Status, b.Rule, b.Detail)
-	}
-	other := newKey(t, elliptic.P256())
-	if b := it.CheckBinding(makeCert(t, other)); b.Status != BindingMismatch {
-		t.Errorf("binding to another key: want mismatch, got %s", b.Status)
+	if !bytes.Equal(it.OEFormatID, oeFormatSGXECDSA) {
+		t.Errorf("format id: got %x", it.OEFormatID)
 	}
 	bad := oeEvidence(sgxQuote(t, h[:]), pemKey)
 	bad[4] ^= 1
 	if _, err := FromCertificate(makeCert(t, key, pkix.Extension{Id: OIDOEEvidence, Value: bad})); err == nil || !strings.Contains(err.Error(), "format id") {
 		t.Errorf("wrong format id: got %v", err)
-	}
-}
-
-func TestBindingFailures(t *testing.T) {
-	key := newKey(t, elliptic.P256())
-	ext, _ := interopExtension(t, key)
-
-	// Evidence made for one key, presented in a certificate for another.
-	other := newKey(t, elliptic.P256())
-	swapped := makeCert(t, other, ext)
-	ce, err := FromCertificate(swapped)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := ce.Preferred().CheckBinding(swapped)
-	if b.Status != BindingMismatch || !strings.Contains(b.Detail, "pubkey-hash") {
-		t.Errorf("key swap: want a pubkey-hash mismatch, got %s: %s", b.Status, b.Detail)
-	}
-
-	// Claims for this key but report_data over something else.
-	claims, _ := NewClaims(spkiOf(t, key.Public()), SHA256, nil)
-	v, _ := EncodeTagged(TagIntelQuote, sgxQuote(t, []byte("not the claims hash")), claims)
-	cert := makeCert(t, key, pkix.Extension{Id: OIDTaggedEvidence, Value: v})
-	ce, err = FromCertificate(cert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b = ce.Preferred().CheckBinding(cert)
-	if b.Status != BindingMismatch || !strings.Contains(b.Detail, "report_data") {
-		t.Errorf("report_data: want mismatch naming report_data, got %s: %s", b.Status, b.Detail)
-	}
-
-	// The hash in the right place but non-zero padding.
-	h := sha256.Sum256(claims)
-	rd := append(h[:], bytes.Repeat([]byte{1}, 32)...)
-	v, _ = EncodeTagged(TagIntelQuote, sgxQuote(t, rd), claims)
-	cert = makeCert(t, key, pkix.Extension{Id: OIDTaggedEvidence, Value: v})
-	ce, _ = FromCertificate(cert)
-	if b := ce.Preferred().CheckBinding(cert); b.Status != BindingMismatch {
-		t.Errorf("non-zero report_data padding: want mismatch, got %s", b.Status)
-	}
-}
-
-// The Intel SGX SDK TDX convention: report_data = SHA-384(claims).
-func TestBindingSHA384Claims(t *testing.T) {
-	key := newKey(t, elliptic.P384())
-	claims, _ := NewClaims(spkiOf(t, key.Public()), SHA384, nil)
-	h := sha512.Sum384(claims)
-	v, _ := EncodeTagged(TagIntelQuote, sgxQuote(t, h[:]), claims)
-	cert := makeCert(t, key, pkix.Extension{Id: OIDTaggedEvidence, Value: v})
-	ce, err := FromCertificate(cert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b := ce.Preferred().CheckBinding(cert); b.Status != BindingOK || b.Rule != RuleClaimsSHA384 {
-		t.Errorf("got %s/%s: %s", b.Status, b.Rule, b.Detail)
 	}
 }
 
@@ -414,7 +344,8 @@ func TestCriticalEvidenceExtensionRejected(t *testing.T) {
 }
 
 // The TCG ASN.1 wraps the CBOR as SEQUENCE { OCTET STRING }; some tools use a
-// bare OCTET STRING. Both are accepted.
+// bare OCTET STRING. Both are accepted (and bind the key: package
+// keybinding tests that).
 func TestWrappedExtensionValues(t *testing.T) {
 	key := newKey(t, elliptic.P256())
 	ext, _ := interopExtension(t, key)
@@ -426,24 +357,8 @@ func TestWrappedExtensionValues(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if b := ce.Preferred().CheckBinding(cert); b.Status != BindingOK {
-			t.Errorf("%s: binding %s: %s", name, b.Status, b.Detail)
+		if len(ce.Items) != 1 || ce.Items[0].Format != FormatInterop || ce.Items[0].Claims == nil {
+			t.Errorf("%s: want one interop item with claims, got %d items", name, len(ce.Items))
 		}
-	}
-}
-
-func TestRSAKeyCertificate(t *testing.T) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ext, _ := interopExtension(t, key)
-	cert := makeCert(t, key, ext)
-	ce, err := FromCertificate(cert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b := ce.Preferred().CheckBinding(cert); b.Status != BindingOK {
-		t.Errorf("binding: %s: %s", b.Status, b.Detail)
 	}
 }

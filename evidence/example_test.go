@@ -13,9 +13,9 @@ import (
 	"github.com/ratls/ratls/evidence"
 )
 
-// FromCertificate finds the evidence in an RA-TLS certificate, and
-// CheckBinding says whether it binds the certificate's key. Nothing here
-// verifies a signature: ratls.VerifyCertificate does that.
+// FromCertificate finds the evidence in an RA-TLS certificate. Nothing here
+// verifies a signature or the key binding: ratls.VerifyCertificate does
+// that (keybinding.Check alone says whether the evidence binds the key).
 func ExampleFromCertificate() {
 	s, err := sim.New(sim.InitOptions{Seed: make([]byte, sim.SeedSize), Now: time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)})
 	if err != nil {
@@ -42,13 +42,13 @@ func ExampleFromCertificate() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	item := ce.Preferred()
-	fmt.Println(item.Format, item.TEE, item.Kind, item.OID)
-	b := item.CheckBinding(cert)
-	fmt.Println(b.Status, b.Rule)
+	for _, item := range ce.Items {
+		fmt.Println(item.Format, item.TEE, item.Kind, item.OID)
+		fmt.Println(item.Claims.PubKeyHashAlg, item.Claims.Nonce == nil)
+	}
 	// Output:
 	// interop sgx intel-quote 2.23.133.5.4.9
-	// ok claims-sha256
+	// sha-256 true
 }
 
 // A claims buffer names the certificate key (by hash) and, in nonce mode,

@@ -44,20 +44,6 @@ type CertificateEvidence struct {
 	Endorsements *Endorsements
 }
 
-// Preferred returns the item a verifier should use: the Interoperable RA-TLS
-// one if present, then CMW, then the legacy formats in extension order. It
-// returns nil when the certificate carries no evidence.
-func (ce *CertificateEvidence) Preferred() *Item {
-	for _, f := range []Format{FormatInterop, FormatCMW, FormatRatsTLSLegacy, FormatOpenEnclave, FormatGramineLegacy, FormatIntelSDKLegacy} {
-		for _, it := range ce.Items {
-			if it.Format == f && it.Kind != KindUnsupported {
-				return it
-			}
-		}
-	}
-	return nil
-}
-
 // IsEvidenceExtension reports whether oid is one of the extensions this
 // package reads evidence from.
 func IsEvidenceExtension(oid asn1.ObjectIdentifier) bool {

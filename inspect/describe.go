@@ -11,6 +11,7 @@ import (
 	"github.com/ratls/ratls/evidence/cca"
 	"github.com/ratls/ratls/evidence/quote"
 	"github.com/ratls/ratls/evidence/snp"
+	"github.com/ratls/ratls/keybinding"
 	"github.com/ratls/ratls/tee"
 	"github.com/ratls/ratls/verify/measuredboot"
 )
@@ -114,7 +115,7 @@ func describeItem(it *evidence.Item, cert *x509.Certificate) *Evidence {
 	if it.OEFormatID != nil || it.OECustomClaims != nil {
 		e.OE = &OpenEnclave{FormatID: hexs(it.OEFormatID), CustomClaims: string(it.OECustomClaims)}
 	}
-	b := it.CheckBinding(cert)
+	b := keybinding.Check(it, cert)
 	e.KeyBinding, e.BindingRule, e.BindingDetail = string(b.Status), b.Rule, b.Detail
 	return e
 }

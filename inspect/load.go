@@ -23,6 +23,7 @@ import (
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/evidence/snp"
 	"github.com/ratls/ratls/internal/neterr"
+	"github.com/ratls/ratls/tee"
 )
 
 // MaxInputSize bounds files and certificate chains read by this package.
@@ -242,7 +243,7 @@ func issuerOf(certs []*x509.Certificate, i int) *x509.Certificate {
 }
 
 func orderPreferredFirst(ce *evidence.CertificateEvidence) []*evidence.Item {
-	pref := ce.Preferred()
+	pref := tee.Preferred(ce)
 	items := make([]*evidence.Item, 0, len(ce.Items))
 	if pref != nil {
 		items = append(items, pref)

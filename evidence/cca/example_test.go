@@ -1,6 +1,7 @@
 package cca_test
 
 import (
+	"bytes"
 	"fmt"
 	"log"
 
@@ -9,8 +10,9 @@ import (
 )
 
 // Parse decodes a CCA attestation token (the platform and the realm
-// token) and every claim by name; CheckBinding checks that the platform
-// token vouches for the realm token's key. Signatures are verify/arm's. A
+// token) and every claim by name; ExpectedPlatformChallenge is the value
+// the platform challenge holds when the platform token vouches for the
+// realm token's key. Checking it, and the signatures, is verify/arm's. A
 // token from a test platform stands in for one from configfs-tsm.
 func ExampleParse() {
 	p, err := ccatest.NewPlatform()
@@ -32,11 +34,15 @@ func ExampleParse() {
 		fmt.Printf("%s %x...\n", c.MeasurementType, c.MeasurementValue[:4])
 	}
 	fmt.Printf("realm challenge %q, RIM %x...\n", rc.Challenge[:19], rc.InitialMeasurement[:4])
-	fmt.Println("binding:", t.CheckBinding())
+	want, err := t.ExpectedPlatformChallenge()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("platform challenge binds the realm key:", bytes.Equal(pc.Challenge, want))
 	// Output:
 	// legacy-399 http://arm.com/CCA-SSD/1.0.0 true
 	// BL 33333333...
 	// RMM 55555555...
 	// realm challenge "relying party nonce", RIM 88888888...
-	// binding: <nil>
+	// platform challenge binds the realm key: true
 }

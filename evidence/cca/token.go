@@ -28,7 +28,6 @@ import (
 	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/sha512"
-	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -74,6 +73,9 @@ var (
 	ErrNoRealmToken    = errors.New("cca: no realm token")
 	ErrUnsupportedHash = errors.New("cca: unsupported hash algorithm")
 	ErrUnsupportedKey  = errors.New("cca: unsupported realm public key")
+	// ErrBindingMismatch is not returned by this package: it is the kind
+	// of the *Error verify/arm reports when the platform challenge is not
+	// ExpectedPlatformChallenge.
 	ErrBindingMismatch = errors.New("cca: platform challenge does not bind the realm key")
 )
 
@@ -241,21 +243,6 @@ func (t *Token) ExpectedPlatformChallenge() ([]byte, error) {
 	}
 	return nil, &Error{Pkg: "cca", Kind: ErrUnsupportedHash, Field: "realm token: claim 44240 (public key hash algorithm)",
 		Want: "sha-256, sha-384 or sha-512", Got: fmt.Sprintf("%q", c.PublicKeyHashAlgo)}
-}
-
-// CheckBinding reports whether the platform challenge equals
-// ExpectedPlatformChallenge. A mismatch returns an error wrapping
-// ErrBindingMismatch. It checks no signature.
-func (t *Token) CheckBinding() error {
-	want, err := t.ExpectedPlatformChallenge()
-	if err != nil {
-		return err
-	}
-	if got := t.Platform.Claims.Challenge; !bytes.Equal(got, want) {
-		return &Error{Pkg: "cca", Kind: ErrBindingMismatch, Field: "platform token: claim 10 (challenge)",
-			Want: hex.EncodeToString(want), Got: hex.EncodeToString(got)}
-	}
-	return nil
 }
 
 // PublicKeyFormat names how the realm public key claim is encoded.

@@ -305,7 +305,7 @@ func verifySign1(s *cca.Sign1, tbs []byte, key *ecdsa.PublicKey, what string) (d
 // checkBinding checks that the platform challenge is the hash of the realm
 // public key claim.
 func checkBinding(r *Result, t *cca.Token) {
-	err := t.CheckBinding()
+	err := checkRealmBinding(t)
 	switch {
 	case err == nil:
 		r.Checks.Pass(CheckBinding, fmt.Sprintf("platform challenge = %s(realm public key claim 44237)", t.Realm.Claims.PublicKeyHashAlgo))
@@ -316,6 +316,24 @@ func checkBinding(r *Result, t *cca.Token) {
 	default:
 		r.Checks.FailCause(CheckBinding, ErrMalformed, err, "%v", err)
 	}
+}
+
+// checkRealmBinding reports whether the platform challenge equals
+// t.ExpectedPlatformChallenge, that is whether the platform token vouches
+// for the realm token's key. A mismatch is a *cca.Error of kind
+// cca.ErrBindingMismatch; a token without a realm token or with an
+// unsupported hash algorithm is the error ExpectedPlatformChallenge
+// returns. It checks no signature.
+func checkRealmBinding(t *cca.Token) error {
+	want, err := t.ExpectedPlatformChallenge()
+	if err != nil {
+		return err
+	}
+	if got := t.Platform.Claims.Challenge; !bytes.Equal(got, want) {
+		return &cca.Error{Pkg: "cca", Kind: cca.ErrBindingMismatch, Field: "platform token: claim 10 (challenge)",
+			Want: hex.EncodeToString(want), Got: hex.EncodeToString(got)}
+	}
+	return nil
 }
 
 // checkChallenge compares the token's challenge with the expected one.
