@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ratls/ratls/appraise"
+	"github.com/ratls/ratls/ear"
 )
 
 // Paths of the API.
@@ -229,7 +229,7 @@ type AttestResult struct {
 	TEE      string `json:"tee"`
 	PolicyID string `json:"policy_id"`
 	// Reasons say why the status is not affirming.
-	Reasons []appraise.Reason `json:"reasons"`
+	Reasons []ear.Reason `json:"reasons"`
 }
 
 // Problem is an RFC 9457 problem details document.
@@ -244,7 +244,7 @@ type Problem struct {
 	Expected string `json:"expected,omitempty"`
 	Actual   string `json:"actual,omitempty"`
 	// Reasons are the policy's reasons for a rejection.
-	Reasons []appraise.Reason `json:"reasons,omitempty"`
+	Reasons []ear.Reason `json:"reasons,omitempty"`
 	// EAR is the signed (contraindicated) attestation result of a policy
 	// rejection, for relying parties that keep negative results.
 	EAR string `json:"ear,omitempty"`
