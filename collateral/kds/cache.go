@@ -402,15 +402,18 @@ func earliest(a, b time.Time) time.Time {
 // get returns the value of it from memory, or fetches it once for all
 // concurrent callers.
 func (c *Cache) get(ctx context.Context, it cacheItem) (any, error) {
+	// A hit builds no request: it is the path every verification takes.
+	c.fc.Mu.Lock()
+	v, ok := c.hit(it.key)
+	c.fc.Mu.Unlock()
+	if ok {
+		c.fc.CountHit()
+		return v, nil
+	}
 	return c.fc.Get(ctx, fetchcache.Request[string]{
 		Key: it.key, Flight: it.key, Now: c.now(),
-		Hit: func() (any, bool) {
-			if e, ok := c.fc.Entries.Peek(it.key); ok && c.now().Before(e.expires) {
-				c.fc.Entries.Get(it.key) // most recently used
-				return e.val, true
-			}
-			return nil, false
-		},
+		// Again, under the lock: a fetch may have ended since.
+		Hit: func() (any, bool) { return c.hit(it.key) },
 		Outage: func(retryAfter time.Duration, err error) error {
 			return &UnavailableError{What: it.what, RetryAfter: retryAfter, Err: err}
 		},
@@ -419,6 +422,16 @@ func (c *Cache) get(ctx context.Context, it cacheItem) (any, error) {
 		},
 		Fill: func(ctx context.Context) (any, error) { return c.fill(ctx, it) },
 	})
+}
+
+// hit returns the value of key to serve from memory, if any. c.fc.Mu must
+// be held.
+func (c *Cache) hit(key string) (any, bool) {
+	if e, ok := c.fc.Entries.Peek(key); ok && c.now().Before(e.expires) {
+		c.fc.Entries.Get(key) // most recently used
+		return e.val, true
+	}
+	return nil, false
 }
 
 // fill loads it from disk or from the next provider, installs the result and

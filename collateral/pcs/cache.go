@@ -213,29 +213,18 @@ func (c *Cache) Collateral(ctx context.Context, req Request) (*Collateral, error
 		return nil, err
 	}
 	now := c.now()
+	// A hit builds no request: it is the path every verification takes.
+	c.fc.Mu.Lock()
+	col, ok := c.hit(ctx, req, now)
+	c.fc.Mu.Unlock()
+	if ok {
+		c.fc.CountHit()
+		return col, nil
+	}
 	v, err := c.fc.Get(ctx, fetchcache.Request[Request]{
 		Key: req, Flight: req.String(), Now: now,
-		Hit: func() (any, bool) {
-			e, ok := c.fc.Entries.Get(req)
-			if !ok {
-				return nil, false
-			}
-			e.usedAt = now
-			if now.Before(e.refreshAt(c.refreshBefore)) {
-				return e.col, true
-			}
-			if now.Before(e.nextUpdate) {
-				// Due for refresh but still valid: refresh in the
-				// background and serve it meanwhile. Until the refresh
-				// ends (and sets retryAt again), nobody starts another.
-				if !now.Before(e.retryAt) {
-					e.retryAt = now.Add(cacheRetryInterval)
-					c.fetch(ctx, req)
-				}
-				return e.col, true
-			}
-			return nil, false
-		},
+		// Again, under the lock: a fetch may have ended since.
+		Hit: func() (any, bool) { return c.hit(ctx, req, now) },
 		Outage: func(retryAfter time.Duration, err error) error {
 			return &UnavailableError{Request: req, RetryAfter: retryAfter, Err: err}
 		},
@@ -244,8 +233,33 @@ func (c *Cache) Collateral(ctx context.Context, req Request) (*Collateral, error
 		},
 		Fill: func(ctx context.Context) (any, error) { return c.fill(ctx, req) },
 	})
-	col, _ := v.(*Collateral)
+	col, _ = v.(*Collateral)
 	return col, err
+}
+
+// hit returns the collateral of req to serve from memory at now, if any,
+// starting a refresh in the background when it is due. c.fc.Mu must be
+// held.
+func (c *Cache) hit(ctx context.Context, req Request, now time.Time) (*Collateral, bool) {
+	e, ok := c.fc.Entries.Get(req)
+	if !ok {
+		return nil, false
+	}
+	e.usedAt = now
+	if now.Before(e.refreshAt(c.refreshBefore)) {
+		return e.col, true
+	}
+	if now.Before(e.nextUpdate) {
+		// Due for refresh but still valid: refresh in the background and
+		// serve it meanwhile. Until the refresh ends (and sets retryAt
+		// again), nobody starts another.
+		if !now.Before(e.retryAt) {
+			e.retryAt = now.Add(cacheRetryInterval)
+			c.fetch(ctx, req)
+		}
+		return e.col, true
+	}
+	return nil, false
 }
 
 // fetch starts fetching req in the background, or joins the fetch in

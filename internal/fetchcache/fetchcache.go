@@ -103,6 +103,10 @@ func (c *Cache[K, E]) Get(ctx context.Context, r Request[K]) (any, error) {
 	}
 }
 
+// CountHit counts a request served from memory without Get: an owner that
+// looks its entry up first, so that a hit builds no Request.
+func (c *Cache[K, E]) CountHit() { c.hits.Add(1) }
+
 // Fetch starts fill under the name flight, or joins the fetch of that name
 // in progress (before it returns), and delivers its result on the
 // channel. fill runs detached from the cancellation of ctx and bounded by
