@@ -417,7 +417,7 @@ func TestTagForProvider(t *testing.T) {
 	for p, tag := range want {
 		got, err := tagForProvider(p)
 		if err != nil || got != tag {
-			t.Errorf("TagForProvider(%q) = %#x, %v; want %#x", p, got, err, tag)
+			t.Errorf("tagForProvider(%q) = %#x, %v; want %#x", p, got, err, tag)
 		}
 	}
 }
