@@ -32,17 +32,17 @@ var acceptedProfiles = []string{ProfileVeraison, ProfileIETF01, ProfileIETF03, P
 
 // Limits on decoded input.
 const (
-	MaxPayloadSize = 1 << 20 // bytes of JSON claims set
-	MaxSubmods     = 64
-	MaxReasons     = 1024
-	MaxPolicyIDs   = 64
+	maxPayloadSize = 1 << 20 // bytes of JSON claims set
+	maxSubmods     = 64
+	maxReasons     = 1024
+	maxPolicyIDs   = 64
 )
 
 // Nonce length limits for eat_nonce in JSON (RFC 9711: 8..64 bytes,
 // 8..88 characters of text).
 const (
-	MinNonceLen = 8
-	MaxNonceLen = 88
+	minNonceLen = 8
+	maxNonceLen = 88
 )
 
 // ErrClaims is wrapped by every error about a missing or invalid claim.
@@ -147,15 +147,15 @@ func (e *EAR) validate() error {
 		return claimErr("verifier-id: want non-empty build and developer, got build %q developer %q", e.VerifierID.Build, e.VerifierID.Developer)
 	}
 	if e.Nonce != "" {
-		if n := utf8.RuneCountInString(e.Nonce); n < MinNonceLen || n > MaxNonceLen {
-			return claimErr("eat_nonce: want %d..%d characters, got %d", MinNonceLen, MaxNonceLen, n)
+		if n := utf8.RuneCountInString(e.Nonce); n < minNonceLen || n > maxNonceLen {
+			return claimErr("eat_nonce: want %d..%d characters, got %d", minNonceLen, maxNonceLen, n)
 		}
 	}
 	if len(e.Submods) == 0 {
 		return claimErr("submods: want at least one submodule, got none")
 	}
-	if len(e.Submods) > MaxSubmods {
-		return claimErr("submods: want at most %d, got %d", MaxSubmods, len(e.Submods))
+	if len(e.Submods) > maxSubmods {
+		return claimErr("submods: want at most %d, got %d", maxSubmods, len(e.Submods))
 	}
 	for name, a := range e.Submods {
 		if a == nil {
@@ -177,8 +177,8 @@ func (a *Appraisal) validate() error {
 			return claimErr("ear.status: must be no better than the trustworthiness vector's worst claim: want %s or worse, got %s", worst, a.Status)
 		}
 	}
-	if len(a.Reasons) > MaxReasons {
-		return claimErr("ratls.reasons: want at most %d, got %d", MaxReasons, len(a.Reasons))
+	if len(a.Reasons) > maxReasons {
+		return claimErr("ratls.reasons: want at most %d, got %d", maxReasons, len(a.Reasons))
 	}
 	for i, r := range a.Reasons {
 		switch r.Status {
@@ -187,8 +187,8 @@ func (a *Appraisal) validate() error {
 			return claimErr("ratls.reasons[%d].status: want affirming, warning or contraindicated, got %q", i, string(r.Status))
 		}
 	}
-	if len(a.PolicyIDs) > MaxPolicyIDs {
-		return claimErr("appraisal policy IDs: want at most %d, got %d", MaxPolicyIDs, len(a.PolicyIDs))
+	if len(a.PolicyIDs) > maxPolicyIDs {
+		return claimErr("appraisal policy IDs: want at most %d, got %d", maxPolicyIDs, len(a.PolicyIDs))
 	}
 	return nil
 }
@@ -239,8 +239,8 @@ func decodeInt(raw json.RawMessage, name string) (int64, error) {
 // drafts -00 to -02) or the underscore form of draft -03, then applies the
 // same checks as MarshalJSON. Unknown claims are ignored.
 func (e *EAR) UnmarshalJSON(b []byte) error {
-	if len(b) > MaxPayloadSize {
-		return claimErr("claims set: want at most %d bytes, got %d", MaxPayloadSize, len(b))
+	if len(b) > maxPayloadSize {
+		return claimErr("claims set: want at most %d bytes, got %d", maxPayloadSize, len(b))
 	}
 	top, err := decodeObject(b, "claims set")
 	if err != nil {
@@ -297,7 +297,7 @@ func (e *EAR) UnmarshalJSON(b []byte) error {
 			return claimErr("eat_nonce: want a string (arrays of nonces are not supported), got %.40s", raw)
 		}
 		if out.Nonce == "" {
-			return claimErr("eat_nonce: want %d..%d characters, got 0", MinNonceLen, MaxNonceLen)
+			return claimErr("eat_nonce: want %d..%d characters, got 0", minNonceLen, maxNonceLen)
 		}
 	}
 	if raw, name, err = pick(top, "ear.raw-evidence", "ear_raw_evidence"); err != nil {
@@ -320,8 +320,8 @@ func (e *EAR) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return err
 	}
-	if len(subs) > MaxSubmods {
-		return claimErr("submods: want at most %d, got %d", MaxSubmods, len(subs))
+	if len(subs) > maxSubmods {
+		return claimErr("submods: want at most %d, got %d", maxSubmods, len(subs))
 	}
 	out.Submods = make(map[string]*Appraisal, len(subs))
 	for sub, raw := range subs {

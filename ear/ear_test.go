@@ -211,7 +211,7 @@ func TestUnmarshalRejects(t *testing.T) {
 			t.Errorf("UnmarshalJSON(%q) succeeded", bad)
 		}
 	}
-	big := make([]byte, MaxPayloadSize+1)
+	big := make([]byte, maxPayloadSize+1)
 	var e EAR
 	if err := e.UnmarshalJSON(big); err == nil || !strings.Contains(err.Error(), "want at most") {
 		t.Errorf("oversized payload: %v", err)

@@ -57,7 +57,7 @@ func FuzzVerify(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if got.IssuedAt > testNow.Add(MaxClockSkew).Unix() || (got.Expiry != 0 && got.Expiry <= testNow.Unix()) {
+		if got.IssuedAt > testNow.Add(maxClockSkew).Unix() || (got.Expiry != 0 && got.Expiry <= testNow.Unix()) {
 			t.Fatalf("accepted a token outside its validity: %+v", got)
 		}
 		again, err := Verify(token, keys, testNow)

@@ -25,12 +25,12 @@ var (
 	ErrExpired     = errors.New("ear: expired")
 )
 
-// MaxClockSkew is how far in the future iat may be.
-const MaxClockSkew = 5 * time.Minute
+// maxClockSkew is how far in the future iat may be.
+const maxClockSkew = 5 * time.Minute
 
 // maxTokenSize bounds a compact JWS: the base64 of the payload plus header
 // and signature.
-const maxTokenSize = MaxPayloadSize*4/3 + 4096
+const maxTokenSize = maxPayloadSize*4/3 + 4096
 
 type header struct {
 	Alg string `json:"alg"`
@@ -141,8 +141,8 @@ func hashFor(p curveParams) crypto.Hash {
 
 // Verify checks a compact-serialized EAR JWT against keys and returns its
 // claims. It accepts only ES256 with P-256 keys and ES384 with P-384 keys,
-// a raw R||S signature of the exact length, iat no later than now plus
-// MaxClockSkew and, when present, exp after now.
+// a raw R||S signature of the exact length, iat no later than five minutes
+// after now (clock skew) and, when present, exp after now.
 func Verify(token []byte, keys *JWKSet, now time.Time) (*EAR, error) {
 	if len(token) > maxTokenSize {
 		return nil, fmt.Errorf("%w: want at most %d bytes, got %d", ErrMalformed, maxTokenSize, len(token))
@@ -196,8 +196,8 @@ func Verify(token []byte, keys *JWKSet, now time.Time) (*EAR, error) {
 	if err := e.UnmarshalJSON(decoded[1]); err != nil {
 		return nil, err
 	}
-	if latest := now.Add(MaxClockSkew).Unix(); e.IssuedAt > latest {
-		return nil, fmt.Errorf("%w: iat %d is after now+%s (%d)", ErrNotYetValid, e.IssuedAt, MaxClockSkew, latest)
+	if latest := now.Add(maxClockSkew).Unix(); e.IssuedAt > latest {
+		return nil, fmt.Errorf("%w: iat %d is after now+%s (%d)", ErrNotYetValid, e.IssuedAt, maxClockSkew, latest)
 	}
 	if e.Expiry != 0 && now.Unix() >= e.Expiry {
 		return nil, fmt.Errorf("%w: exp %d is not after now (%d)", ErrExpired, e.Expiry, now.Unix())

@@ -102,7 +102,7 @@ func TestSignVerify(t *testing.T) {
 				t.Errorf("claims = %+v", got)
 			}
 			// Within the clock skew, iat may be slightly ahead.
-			if _, err := Verify(tok, keys, testNow.Add(-MaxClockSkew)); err != nil {
+			if _, err := Verify(tok, keys, testNow.Add(-maxClockSkew)); err != nil {
 				t.Errorf("iat at now+skew: %v", err)
 			}
 		})
@@ -133,7 +133,7 @@ func TestVerifyRejects(t *testing.T) {
 	der, _ := asn1Sig(r, s)
 
 	future := testEAR()
-	future.IssuedAt = testNow.Add(MaxClockSkew + time.Second).Unix()
+	future.IssuedAt = testNow.Add(maxClockSkew + time.Second).Unix()
 	future.Expiry = 0
 	futureTok, _ := future.Sign(k)
 	noExp := testEAR()

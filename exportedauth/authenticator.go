@@ -54,10 +54,10 @@ func (r Role) requestType() byte {
 // Exporter labels of RFC 9261 Section 5.1, by the role of the endpoint
 // that sends the authenticator.
 const (
-	LabelClientHandshakeContext = "EXPORTER-client authenticator handshake context"
-	LabelServerHandshakeContext = "EXPORTER-server authenticator handshake context"
-	LabelClientFinishedKey      = "EXPORTER-client authenticator finished key"
-	LabelServerFinishedKey      = "EXPORTER-server authenticator finished key"
+	labelClientHandshakeContext = "EXPORTER-client authenticator handshake context"
+	labelServerHandshakeContext = "EXPORTER-server authenticator handshake context"
+	labelClientFinishedKey      = "EXPORTER-client authenticator finished key"
+	labelServerFinishedKey      = "EXPORTER-server authenticator finished key"
 )
 
 // ErrRefused is returned by Verify for a valid empty authenticator: the
@@ -131,9 +131,9 @@ func (s *Session) Hash() crypto.Hash { return s.hash }
 // authenticators sender sends: exporter values with an empty context and
 // the hash's length (RFC 9261 Section 5.1).
 func (s *Session) keys(sender Role) (hc, fk []byte, err error) {
-	hcLabel, fkLabel := LabelClientHandshakeContext, LabelClientFinishedKey
+	hcLabel, fkLabel := labelClientHandshakeContext, labelClientFinishedKey
 	if sender == Server {
-		hcLabel, fkLabel = LabelServerHandshakeContext, LabelServerFinishedKey
+		hcLabel, fkLabel = labelServerHandshakeContext, labelServerFinishedKey
 	}
 	if hc, err = s.export(hcLabel, nil, s.hash.Size()); err != nil {
 		return nil, nil, fmt.Errorf("exportedauth: exporter %q: %w", hcLabel, err)

@@ -225,9 +225,9 @@ func mislabelled(t *testing.T, conn *tls.Conn, rename map[string]string) *Sessio
 
 func TestWrongExporterLabelRefused(t *testing.T) {
 	for name, rename := range map[string]map[string]string{
-		"client labels for a server authenticator": {LabelServerHandshakeContext: LabelClientHandshakeContext, LabelServerFinishedKey: LabelClientFinishedKey},
-		"wrong handshake context label":            {LabelServerHandshakeContext: "EXPORTER-authenticator handshake context"},
-		"wrong finished key label":                 {LabelServerFinishedKey: "EXPORTER-client authenticator finished key"},
+		"client labels for a server authenticator": {labelServerHandshakeContext: labelClientHandshakeContext, labelServerFinishedKey: labelClientFinishedKey},
+		"wrong handshake context label":            {labelServerHandshakeContext: "EXPORTER-authenticator handshake context"},
+		"wrong finished key label":                 {labelServerFinishedKey: "EXPORTER-client authenticator finished key"},
 	} {
 		c, s := tlsPair(t)
 		cs := c.ConnectionState()

@@ -85,13 +85,13 @@ func fixedExporter(t *testing.T, values map[string][]byte) ExportFunc {
 
 func vectorSession(t *testing.T, h crypto.Hash) *Session {
 	values := map[string][]byte{
-		LabelClientHandshakeContext: vecClientHC, LabelClientFinishedKey: vecClientFK,
-		LabelServerHandshakeContext: vecServerHC, LabelServerFinishedKey: vecServerFK,
+		labelClientHandshakeContext: vecClientHC, labelClientFinishedKey: vecClientFK,
+		labelServerHandshakeContext: vecServerHC, labelServerFinishedKey: vecServerFK,
 	}
 	if h == crypto.SHA384 {
 		values = map[string][]byte{
-			LabelClientHandshakeContext: vecClientHC384, LabelClientFinishedKey: vecClientFK384,
-			LabelServerHandshakeContext: vecServerHC384, LabelServerFinishedKey: vecServerFK384,
+			labelClientHandshakeContext: vecClientHC384, labelClientFinishedKey: vecClientFK384,
+			labelServerHandshakeContext: vecServerHC384, labelServerFinishedKey: vecServerFK384,
 		}
 	}
 	return NewSessionFromExporter(h, fixedExporter(t, values))

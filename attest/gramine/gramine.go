@@ -72,7 +72,7 @@ const (
 // the quote limit leaves room for larger certification data without letting
 // a broken file drive allocation.
 const (
-	MaxQuoteSize           = 64 << 10
+	maxQuoteSize           = 64 << 10
 	maxAttestationTypeSize = 64
 )
 
@@ -176,10 +176,10 @@ func (a *Attester) quote(reportData [64]byte) ([]byte, error) {
 	if err := a.files.WriteFile(fileUserReportData, reportData[:]); err != nil {
 		return nil, fmt.Errorf("gramine: writing %s: %w", filepath.Join(a.dir, fileUserReportData), err)
 	}
-	b, err := a.files.ReadFile(fileQuote, MaxQuoteSize)
+	b, err := a.files.ReadFile(fileQuote, maxQuoteSize)
 	switch {
 	case errors.Is(err, errTooLarge):
-		return nil, fmt.Errorf("%w: quote size: want at most %d bytes, got more", ErrQuote, MaxQuoteSize)
+		return nil, fmt.Errorf("%w: quote size: want at most %d bytes, got more", ErrQuote, maxQuoteSize)
 	case err != nil:
 		return nil, fmt.Errorf("gramine: reading %s: %w", filepath.Join(a.dir, fileQuote), err)
 	}

@@ -149,7 +149,7 @@ func TestQuoteChecks(t *testing.T) {
 		{"truncated", sgx[:len(sgx)-1], "signature"},
 		{"header only", sgx[:48], "quote size"},
 		{"TDX quote", readVector(t, "tdx_quote"), "want an SGX enclave report, got a TD report"},
-		{"oversized", make([]byte, MaxQuoteSize+1), "want at most 65536 bytes"},
+		{"oversized", make([]byte, maxQuoteSize+1), "want at most 65536 bytes"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -42,9 +42,9 @@ const (
 // SeedSize is the size of a simulation seed in bytes.
 const SeedSize = 32
 
-// StateVersion is the version of the sim.json format and of the derivation
+// stateVersion is the version of the sim.json format and of the derivation
 // of the PKI from the seed.
-const StateVersion = 1
+const stateVersion = 1
 
 // Validity bounds. Collateral (TCB Info, QE Identity, CRLs) is valid until
 // the reference time plus the validity.
@@ -58,13 +58,13 @@ const (
 	MaxValidity     = 7 * 365 * 24 * time.Hour
 )
 
-// Names in the simulated certificates. CommonNamePrefix starts every common
+// Names in the simulated certificates. commonNamePrefix starts every common
 // name ("ratls Simulated SGX Root CA", "... PCK Platform CA",
 // "... PCK Processor CA", "... TCB Signing", "... PCK Certificate"). The CRL
 // distribution points use the reserved .invalid domain: they name nothing
 // that could be fetched.
 const (
-	CommonNamePrefix = "ratls Simulated SGX"
+	commonNamePrefix = "ratls Simulated SGX"
 	rootCRLURL       = "https://simulated.ratls.invalid/SimulatedSGXRootCA.der"
 	pckCRLURLBase    = "https://simulated.ratls.invalid/sgx/certification/v4/pckcrl"
 )
@@ -194,7 +194,7 @@ const derivationLabel = "ratls simulated TEE v1\x00"
 
 // build derives the PKI and both platforms from the seed. The order of the
 // calls fixes the draws from the seed stream: it must not change within a
-// StateVersion (Load detects a change by comparing root.pem).
+// stateVersion (Load detects a change by comparing root.pem).
 func build(seed [SeedSize]byte, now time.Time, validity time.Duration, dir string) (*Sim, error) {
 	h := sha256.New()
 	h.Write([]byte(derivationLabel))
@@ -206,7 +206,7 @@ func build(seed [SeedSize]byte, now time.Time, validity time.Duration, dir strin
 	pki, err := dcapsim.New(dcapsim.Options{
 		Now:              now,
 		Rand:             src,
-		CommonNamePrefix: CommonNamePrefix,
+		CommonNamePrefix: commonNamePrefix,
 		Organization:     intel.SimulatedOrganization,
 		RootCRLURL:       rootCRLURL,
 		PCKCRLURLBase:    pckCRLURLBase,
@@ -449,7 +449,7 @@ type stateJSON struct {
 
 func encodeState(seed [SeedSize]byte, now time.Time, validity time.Duration) ([]byte, error) {
 	b, err := json.MarshalIndent(stateJSON{
-		Version:  StateVersion,
+		Version:  stateVersion,
 		Seed:     hex.EncodeToString(seed[:]),
 		Now:      now.UTC().Format(time.RFC3339),
 		Validity: validity.String(),
@@ -477,8 +477,8 @@ func parseState(b []byte) (seed [SeedSize]byte, now time.Time, validity time.Dur
 	if _, err := dec.Token(); err != io.EOF {
 		return seed, now, 0, errors.New("malformed JSON: data after the object")
 	}
-	if st.Version != StateVersion {
-		return seed, now, 0, fmt.Errorf("version: want %d, got %d", StateVersion, st.Version)
+	if st.Version != stateVersion {
+		return seed, now, 0, fmt.Errorf("version: want %d, got %d", stateVersion, st.Version)
 	}
 	if len(st.Seed) != 2*SeedSize {
 		return seed, now, 0, fmt.Errorf("seed: want %d hex digits, got %d characters", 2*SeedSize, len(st.Seed))

@@ -75,10 +75,10 @@ const (
 
 // Limits and defaults.
 const (
-	// MaxOutBlobSize bounds the report accepted from the kernel. The kernel
+	// maxOutBlobSize bounds the report accepted from the kernel. The kernel
 	// itself caps outblob at 32 KiB (TSM_OUTBLOB_MAX); the margin leaves room
 	// for larger TDX quotes without accepting arbitrary sizes.
-	MaxOutBlobSize = 64 << 10
+	maxOutBlobSize = 64 << 10
 	// MaxPrivilegeLevel is the highest privlevel the kernel accepts
 	// (TSM_PRIVLEVEL_MAX); for SEV-SNP it is the VMPL.
 	MaxPrivilegeLevel = 3
@@ -182,7 +182,7 @@ type Report struct {
 // Evidence converts the report into tagged evidence according to its
 // provider.
 func (r *Report) Evidence() (*evidence.Evidence, error) {
-	tag, err := TagForProvider(r.Provider)
+	tag, err := tagForProvider(r.Provider)
 	if err != nil {
 		return nil, err
 	}
@@ -212,9 +212,9 @@ func snpEndorsements(aux []byte) (*evidence.Endorsements, error) {
 	return &evidence.Endorsements{Version: evidence.EndorsementsVersion, SNP: s}, nil
 }
 
-// TagForProvider returns the CBOR evidence tag of the outblobs a provider
+// tagForProvider returns the CBOR evidence tag of the outblobs a provider
 // produces, or an error wrapping ErrUnknownProvider.
-func TagForProvider(provider string) (uint64, error) {
+func tagForProvider(provider string) (uint64, error) {
 	switch provider {
 	case ProviderTDX:
 		return evidence.TagIntelQuote, nil
@@ -233,8 +233,8 @@ func checkOutBlob(b []byte) error {
 	switch {
 	case len(b) == 0:
 		return fmt.Errorf("%w: outblob is empty", ErrOutBlob)
-	case len(b) > MaxOutBlobSize:
-		return fmt.Errorf("%w: outblob size: want at most %d bytes, got %d", ErrOutBlob, MaxOutBlobSize, len(b))
+	case len(b) > maxOutBlobSize:
+		return fmt.Errorf("%w: outblob size: want at most %d bytes, got %d", ErrOutBlob, maxOutBlobSize, len(b))
 	}
 	return nil
 }
@@ -273,8 +273,8 @@ func (a *Attester) Report(ctx context.Context, reportData [64]byte) (*Report, er
 	if err := checkOutBlob(r.OutBlob); err != nil {
 		return nil, err
 	}
-	if len(r.AuxBlob) > MaxOutBlobSize {
-		return nil, fmt.Errorf("tsm: auxblob size: want at most %d bytes, got %d", MaxOutBlobSize, len(r.AuxBlob))
+	if len(r.AuxBlob) > maxOutBlobSize {
+		return nil, fmt.Errorf("tsm: auxblob size: want at most %d bytes, got %d", maxOutBlobSize, len(r.AuxBlob))
 	}
 	return r, nil
 }

@@ -256,7 +256,7 @@ func TestOutBlobSize(t *testing.T) {
 		want string
 	}{
 		{"empty", []byte{}, "outblob is empty"},
-		{"oversized", make([]byte, MaxOutBlobSize+1), fmt.Sprintf("want at most %d bytes, got %d", MaxOutBlobSize, MaxOutBlobSize+1)},
+		{"oversized", make([]byte, maxOutBlobSize+1), fmt.Sprintf("want at most %d bytes, got %d", maxOutBlobSize, maxOutBlobSize+1)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -268,13 +268,13 @@ func TestOutBlobSize(t *testing.T) {
 		})
 	}
 	// Exactly the limit is accepted.
-	fake := newFake(ProviderSEV+"\n", func([]byte) []byte { return make([]byte, MaxOutBlobSize) })
+	fake := newFake(ProviderSEV+"\n", func([]byte) []byte { return make([]byte, maxOutBlobSize) })
 	if _, err := newTestAttester(t, Options{Client: fake}).Attest(context.Background(), [64]byte{}); err != nil {
-		t.Errorf("outblob of exactly %d bytes: %v", MaxOutBlobSize, err)
+		t.Errorf("outblob of exactly %d bytes: %v", maxOutBlobSize, err)
 	}
 	// Oversized auxblob.
 	fake = newFake(ProviderSEV+"\n", func([]byte) []byte { return []byte{1} })
-	fake.auxblob = make([]byte, MaxOutBlobSize+1)
+	fake.auxblob = make([]byte, maxOutBlobSize+1)
 	if _, err := newTestAttester(t, Options{Client: fake, GetAuxBlob: true}).Attest(context.Background(), [64]byte{}); err == nil || !strings.Contains(err.Error(), "auxblob size") {
 		t.Errorf("oversized auxblob: err = %v", err)
 	}
@@ -415,9 +415,9 @@ func TestConcurrentAttest(t *testing.T) {
 func TestTagForProvider(t *testing.T) {
 	want := map[string]uint64{ProviderTDX: 60000, ProviderSEV: 0x1a7504, ProviderCCA: 0x1a7507}
 	for p, tag := range want {
-		got, err := TagForProvider(p)
+		got, err := tagForProvider(p)
 		if err != nil || got != tag {
-			t.Errorf("TagForProvider(%q) = %#x, %v; want %#x", p, got, err, tag)
+			t.Errorf("tagForProvider(%q) = %#x, %v; want %#x", p, got, err, tag)
 		}
 	}
 }
@@ -453,7 +453,7 @@ func FuzzReportEvidence(f *testing.F) {
 		default:
 			t.Fatalf("unexpected tag %#x", ev.Tag)
 		}
-		if !bytes.Equal(ev.Data, out) || len(out) == 0 || len(out) > MaxOutBlobSize {
+		if !bytes.Equal(ev.Data, out) || len(out) == 0 || len(out) > maxOutBlobSize {
 			t.Fatal("evidence data is not the accepted outblob")
 		}
 	})

@@ -22,11 +22,6 @@ const (
 	// DefaultCacheBytes is the default CacheConfig.MaxBytes: 64 MiB, the
 	// VCEKs of about 11,000 chips (a parsed VCEK takes about 6 KB).
 	DefaultCacheBytes = 64 << 20
-	// DefaultCacheEntries was the default bound on entries.
-	//
-	// Deprecated: the cache is bounded by memory (CacheConfig.MaxBytes);
-	// CacheConfig.MaxEntries has no default.
-	DefaultCacheEntries = 1024
 	// maxCacheOutages bounds the outages remembered (one per item).
 	maxCacheOutages = 4096
 	// cacheFetchTimeout bounds one fetch from the next provider. Fetches run
@@ -135,7 +130,7 @@ type cacheItem struct {
 	// expiry returns when a value stops being served.
 	expiry func(v any) time.Time
 	// path is the disk file, "" when not kept on disk; limit bounds its
-	// size (default MaxCertSize).
+	// size (default maxCertSize).
 	path   string
 	limit  int64
 	encode func(v any) []byte
@@ -296,7 +291,7 @@ func (c *Cache) chainItem(product string, key snp.SigningKey) cacheItem {
 	it := cacheItem{
 		key:   "chain/" + product + "/" + kind,
 		what:  fmt.Sprintf("%s %s cert_chain", product, kind),
-		limit: MaxChainSize,
+		limit: maxChainSize,
 		fetch: func(ctx context.Context) (any, error) {
 			ask, ark, err := c.fetcher.CertChain(ctx, product, key)
 			if err != nil {
@@ -345,7 +340,7 @@ func (c *Cache) crlItem(product string, key snp.SigningKey) cacheItem {
 	it := cacheItem{
 		key:   "crl/" + product + "/" + kind.path(),
 		what:  fmt.Sprintf("%s %s", product, kind),
-		limit: MaxCRLSize,
+		limit: maxCRLSize,
 		fetch: func(ctx context.Context) (any, error) {
 			crl, err := c.fetcher.CRL(ctx, product, key)
 			if err != nil {
@@ -542,7 +537,7 @@ func sameValue(a, b any) bool {
 func (c *Cache) load(it cacheItem) any {
 	limit := it.limit
 	if limit == 0 {
-		limit = MaxCertSize
+		limit = maxCertSize
 	}
 	b, err := readFile(it.path, limit)
 	if err != nil {

@@ -31,9 +31,9 @@ const (
 
 // Retry timing of Client.
 const (
-	// MaxRetryWait bounds a single wait between attempts. A Retry-After
+	// maxRetryWait bounds a single wait between attempts. A Retry-After
 	// asking for longer makes the client give up rather than retry early.
-	MaxRetryWait = 2 * time.Minute
+	maxRetryWait = 2 * time.Minute
 	// initialBackoff is the wait before the first retry without
 	// Retry-After; it doubles with each retry. KDS rate-limits per client
 	// address, so the start is generous.
@@ -219,7 +219,7 @@ func (c *Client) VCEK(ctx context.Context, req Request) (*x509.Certificate, erro
 		return nil, err
 	}
 	u := c.vcekURL(req)
-	body, err := c.get(ctx, u, MaxCertSize)
+	body, err := c.get(ctx, u, maxCertSize)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, fmt.Errorf("kds: no VCEK for %s: %w", req, err)
@@ -247,7 +247,7 @@ func (c *Client) CertChain(ctx context.Context, product string, key snp.SigningK
 		return nil, nil, err
 	}
 	u := c.certChainURL(product, key)
-	body, err := c.get(ctx, u, MaxChainSize)
+	body, err := c.get(ctx, u, maxChainSize)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -271,7 +271,7 @@ func (c *Client) CRL(ctx context.Context, product string, key snp.SigningKey) (*
 		return nil, err
 	}
 	u := c.crlURL(product, key)
-	body, err := c.get(ctx, u, MaxCRLSize)
+	body, err := c.get(ctx, u, maxCRLSize)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +294,7 @@ type HTTPError = neterr.HTTPError[httpSource]
 type httpSource struct{}
 
 func (httpSource) Name() string                { return "kds" }
-func (httpSource) MaxRetryWait() time.Duration { return MaxRetryWait }
+func (httpSource) MaxRetryWait() time.Duration { return maxRetryWait }
 func (httpSource) Is(status int, target error) bool {
 	return target == ErrNotFound && status == http.StatusNotFound ||
 		target == ErrUnavailable && neterr.Retryable(status)
@@ -316,7 +316,7 @@ func (c *Client) get(ctx context.Context, u string, limit int64) ([]byte, error)
 		isHTTP := errors.As(err, &he)
 		if isHTTP {
 			he.Attempts = attempt
-			if !neterr.Retryable(he.StatusCode) || he.RetryAfter > MaxRetryWait {
+			if !neterr.Retryable(he.StatusCode) || he.RetryAfter > maxRetryWait {
 				return nil, err
 			}
 		} else if errors.Is(err, ErrFormat) {
@@ -348,9 +348,9 @@ func timedOut(err error) error {
 }
 
 // backoff is the wait before retry n (1-based): initialBackoff doubled per
-// retry, capped at MaxRetryWait, with jitter in [d/2, d] so that clients
+// retry, capped at maxRetryWait, with jitter in [d/2, d] so that clients
 // started together spread out.
-func backoff(n int) time.Duration { return retry.Backoff(n, initialBackoff, MaxRetryWait) }
+func backoff(n int) time.Duration { return retry.Backoff(n, initialBackoff, maxRetryWait) }
 
 func (c *Client) getOnce(ctx context.Context, u string, limit int64) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)

@@ -126,8 +126,8 @@ func TestClientGivesUp(t *testing.T) {
 				t.Errorf("%d requests, %d waits; want %d, %d", k.totalHits(), len(*waits), tc.wantHits, tc.wantWaits)
 			}
 			for _, d := range *waits {
-				if d <= 0 || d > MaxRetryWait {
-					t.Errorf("wait %v outside (0, %v]", d, MaxRetryWait)
+				if d <= 0 || d > maxRetryWait {
+					t.Errorf("wait %v outside (0, %v]", d, maxRetryWait)
 				}
 			}
 			msg := err.Error()
@@ -174,7 +174,7 @@ func TestClientBadResponses(t *testing.T) {
 	}{
 		{"malformed VCEK DER", "/vcek/v1/Milan/" + v.chipID, vcek[:len(vcek)-1], ErrFormat, "x509"},
 		{"garbage VCEK", "/vcek/v1/Milan/" + v.chipID, []byte("<html>rate limited</html>"), ErrFormat, ""},
-		{"oversize VCEK", "/vcek/v1/Milan/" + v.chipID, make([]byte, MaxCertSize+1), ErrFormat, "exceeds the limit"},
+		{"oversize VCEK", "/vcek/v1/Milan/" + v.chipID, make([]byte, maxCertSize+1), ErrFormat, "exceeds the limit"},
 		{"another chip's VCEK", "/vcek/v1/Milan/" + v.chipID, readTestdata(t, other.folder, other.vcekFile), ErrMismatch, "hwID"},
 		{"Turin VCEK for a Milan request", "/vcek/v1/Milan/" + v.chipID, readTestdata(t, "snp-virtee", "vcek_turin.der"), ErrMismatch, "SEV-Milan"},
 		{"chain with one certificate", "/vcek/v1/Milan/cert_chain", chain[:len(chain)/2+10], ErrFormat, ""},
@@ -377,7 +377,7 @@ func TestParseRetryAfter(t *testing.T) {
 func TestBackoffBounded(t *testing.T) {
 	for n := 1; n < 40; n++ {
 		d := backoff(n)
-		hi := min(initialBackoff<<min(n-1, 16), MaxRetryWait)
+		hi := min(initialBackoff<<min(n-1, 16), maxRetryWait)
 		if d < hi/2 || d > hi {
 			t.Errorf("backoff(%d) = %v, want in [%v, %v]", n, d, hi/2, hi)
 		}

@@ -128,7 +128,7 @@ func LoadDir(dir string) (*Certificates, error) {
 		if f.name == "vcek" || f.name == "vlek" {
 			continue // no leaf file
 		}
-		b, err := readFile(filepath.Join(dir, f.name), MaxCertSize)
+		b, err := readFile(filepath.Join(dir, f.name), maxCertSize)
 		if err != nil {
 			return nil, err
 		}
@@ -138,7 +138,7 @@ func LoadDir(dir string) (*Certificates, error) {
 	}
 	for _, f := range crls {
 		path := filepath.Join(dir, f.name)
-		b, err := readFile(path, MaxCRLSize)
+		b, err := readFile(path, maxCRLSize)
 		if err != nil {
 			return nil, err
 		}

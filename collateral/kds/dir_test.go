@@ -126,7 +126,7 @@ func TestLoadDir(t *testing.T) {
 			"both vcek-crl.pem and crl.der present"},
 		{"two VLEK CRL files", map[string][]byte{"vlek.pem": vcek, "asvk.pem": ask, "ark.pem": ark, "vlek-crl.der": crl, "vlek-crl.pem": crl}, false,
 			"both vlek-crl.pem and vlek-crl.der"},
-		{"oversize VCEK", map[string][]byte{"vcek.pem": make([]byte, MaxCertSize+1), "ask.pem": ask, "ark.pem": ark}, false, "larger than the limit"},
+		{"oversize VCEK", map[string][]byte{"vcek.pem": make([]byte, maxCertSize+1), "ask.pem": ask, "ark.pem": ark}, false, "larger than the limit"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := LoadDir(writeDir(t, tc.files))

@@ -10,9 +10,9 @@ import (
 	"unicode/utf8"
 )
 
-// MaxEncodedSize bounds the input of ParseCertificates: three certificates
+// maxEncodedSize bounds the input of ParseCertificates: three certificates
 // and a CRL at their size limits, base64 encoded.
-const MaxEncodedSize = 2 << 20
+const maxEncodedSize = 2 << 20
 
 // maxSourceLength bounds Certificates.Source in an encoding.
 const maxSourceLength = 4096
@@ -127,8 +127,8 @@ func encode(c *Certificates, version int) (*encoded, error) {
 // ErrFormat.
 func ParseCertificates(b []byte) (*Certificates, error) {
 	const where = "encoded certificates"
-	if len(b) > MaxEncodedSize {
-		return nil, formatError(where, "%d bytes exceeds the limit of %d", len(b), MaxEncodedSize)
+	if len(b) > maxEncodedSize {
+		return nil, formatError(where, "%d bytes exceeds the limit of %d", len(b), maxEncodedSize)
 	}
 	var e encoded
 	dec := json.NewDecoder(bytes.NewReader(b))

@@ -132,7 +132,7 @@ func TestParseCertificatesRejects(t *testing.T) {
 		"not an object":              []byte(`[]`),
 		"empty":                      nil,
 		"truncated":                  b[:len(b)/2],
-		"oversize":                   append(bytes.Clone(b), make([]byte, MaxEncodedSize)...),
+		"oversize":                   append(bytes.Clone(b), make([]byte, maxEncodedSize)...),
 	} {
 		if got, err := ParseCertificates(in); !errors.Is(err, ErrFormat) || got != nil {
 			t.Errorf("%s: got %v, %v; want ErrFormat", name, got, err)

@@ -16,13 +16,13 @@ import (
 
 // Size limits on certificate material, whatever its source.
 const (
-	// MaxCertSize bounds one certificate file or KDS VCEK response.
-	MaxCertSize = 16 << 10
-	// MaxChainSize bounds a cert_chain response (two RSA-4096 certificates
+	// maxCertSize bounds one certificate file or KDS VCEK response.
+	maxCertSize = 16 << 10
+	// maxChainSize bounds a cert_chain response (two RSA-4096 certificates
 	// in PEM are about 4.6 KB).
-	MaxChainSize = 64 << 10
-	// MaxCRLSize bounds a CRL in any encoding.
-	MaxCRLSize = 1 << 20
+	maxChainSize = 64 << 10
+	// maxCRLSize bounds a CRL in any encoding.
+	maxCRLSize = 1 << 20
 )
 
 // Sentinel errors; test with errors.Is.
@@ -227,8 +227,8 @@ func mismatchError(where, format string, args ...any) error {
 // CERTIFICATE block, nothing else but white space). where names the source
 // in errors.
 func ParseCertificate(where string, b []byte) (*x509.Certificate, error) {
-	if len(b) > MaxCertSize {
-		return nil, formatError(where, "%d bytes exceeds the limit of %d", len(b), MaxCertSize)
+	if len(b) > maxCertSize {
+		return nil, formatError(where, "%d bytes exceeds the limit of %d", len(b), maxCertSize)
 	}
 	der := b
 	if block, rest := pem.Decode(b); block != nil {
@@ -284,8 +284,8 @@ func ParseSupplied(source string, leaf, intermediate, root, crl []byte) (*Certif
 // ParseCertChain parses a KDS cert_chain response: exactly two PEM
 // certificates, the intermediate (ASK or ASVK) then the root (ARK).
 func ParseCertChain(where string, b []byte) (intermediate, root *x509.Certificate, err error) {
-	if len(b) > MaxChainSize {
-		return nil, nil, formatError(where, "%d bytes exceeds the limit of %d", len(b), MaxChainSize)
+	if len(b) > maxChainSize {
+		return nil, nil, formatError(where, "%d bytes exceeds the limit of %d", len(b), maxChainSize)
 	}
 	var certs []*x509.Certificate
 	rest := b
@@ -315,8 +315,8 @@ func ParseCertChain(where string, b []byte) (intermediate, root *x509.Certificat
 
 // ParseCRL parses a CRL in DER (as KDS serves it) or PEM ("X509 CRL").
 func ParseCRL(where string, b []byte) (*x509.RevocationList, error) {
-	if len(b) > MaxCRLSize {
-		return nil, formatError(where, "%d bytes exceeds the limit of %d", len(b), MaxCRLSize)
+	if len(b) > maxCRLSize {
+		return nil, formatError(where, "%d bytes exceeds the limit of %d", len(b), maxCRLSize)
 	}
 	der := b
 	if block, rest := pem.Decode(b); block != nil {

@@ -30,7 +30,7 @@ func TestParseCertChain(t *testing.T) {
 		{"DER", parts[0], "other data after 0"},
 		{"wrong block", append([]byte("-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n"), chain...), `got "X509 CRL"`},
 		{"bad certificate", pemCert(parts[0][:50]), "certificate 1"},
-		{"oversize", make([]byte, MaxChainSize+1), "exceeds the limit"},
+		{"oversize", make([]byte, maxChainSize+1), "exceeds the limit"},
 	} {
 		if _, _, err := ParseCertChain("t", tc.in); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("%s: error %v, want ErrFormat containing %q", tc.name, err, tc.msg)
@@ -54,7 +54,7 @@ func TestParseCertificateAndCRL(t *testing.T) {
 	if _, err := ParseCRL("t", crl); err != nil {
 		t.Error(err)
 	}
-	for _, in := range [][]byte{nil, crl[:len(crl)-1], pemCert(crl), make([]byte, MaxCRLSize+1)} {
+	for _, in := range [][]byte{nil, crl[:len(crl)-1], pemCert(crl), make([]byte, maxCRLSize+1)} {
 		if _, err := ParseCRL("t", in); !errors.Is(err, ErrFormat) {
 			t.Errorf("ParseCRL(%d bytes): error %v, want ErrFormat", len(in), err)
 		}

@@ -28,11 +28,6 @@ const (
 	DefaultCacheBytes = 64 << 20
 	// DefaultCacheInUse is the default CacheConfig.InUse.
 	DefaultCacheInUse = time.Hour
-	// DefaultCacheEntries was the default bound on entries.
-	//
-	// Deprecated: the cache is bounded by memory (CacheConfig.MaxBytes);
-	// CacheConfig.MaxEntries has no default.
-	DefaultCacheEntries = 256
 	// cacheRetryInterval spaces refresh attempts while an entry is still
 	// valid but due for refresh (after a failure, or when the source still
 	// serves collateral that is due).

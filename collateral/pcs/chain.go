@@ -12,13 +12,13 @@ import (
 
 // Limits on certificate chains and CRLs.
 const (
-	// MaxChainSize bounds an issuer chain (PEM or percent-encoded PEM);
+	// maxChainSize bounds an issuer chain (PEM or percent-encoded PEM);
 	// Intel's chains are two or three certificates, under 4 KiB.
-	MaxChainSize = 64 << 10
-	// MaxChainCerts bounds the number of certificates in a chain.
-	MaxChainCerts = 8
-	// MaxCRLSize bounds a CRL in any encoding.
-	MaxCRLSize = 1 << 20
+	maxChainSize = 64 << 10
+	// maxChainCerts bounds the number of certificates in a chain.
+	maxChainCerts = 8
+	// maxCRLSize bounds a CRL in any encoding.
+	maxCRLSize = 1 << 20
 )
 
 // ParsePEMChain parses a certificate chain given as concatenated PEM
@@ -28,8 +28,8 @@ const (
 // anything else outside the PEM blocks is an error. The order is kept
 // (PCS: signing certificate first, root last); it is not verified here.
 func ParsePEMChain(b []byte) ([]*x509.Certificate, error) {
-	if len(b) > MaxChainSize {
-		return nil, fieldErrorf("chain", "larger than %d bytes", MaxChainSize)
+	if len(b) > maxChainSize {
+		return nil, fieldErrorf("chain", "larger than %d bytes", maxChainSize)
 	}
 	b = bytes.TrimSpace(bytes.TrimRight(b, "\x00"))
 	// PEM never contains '%', so any '%' means the header form.
@@ -51,8 +51,8 @@ func ParsePEMChain(b []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
 	for rest := b; len(rest) > 0; rest = bytes.TrimSpace(rest) {
 		where := fmt.Sprintf("chain[%d]", len(certs))
-		if len(certs) == MaxChainCerts {
-			return nil, fieldErrorf("chain", "more than %d certificates", MaxChainCerts)
+		if len(certs) == maxChainCerts {
+			return nil, fieldErrorf("chain", "more than %d certificates", maxChainCerts)
 		}
 		if !bytes.HasPrefix(rest, []byte(begin)) {
 			return nil, fieldErrorf(where, "want %q, got non-PEM or non-certificate data", begin)
@@ -95,8 +95,8 @@ func EncodePEMChain(certs []*x509.Certificate) []byte {
 // own CRL input). Trailing NULs and whitespace around the text forms are
 // ignored. The signature is not checked.
 func ParseCRL(b []byte) (*x509.RevocationList, error) {
-	if len(b) > MaxCRLSize {
-		return nil, fieldErrorf("crl", "larger than %d bytes", MaxCRLSize)
+	if len(b) > maxCRLSize {
+		return nil, fieldErrorf("crl", "larger than %d bytes", maxCRLSize)
 	}
 	der := b
 	t := bytes.TrimSpace(bytes.TrimRight(b, "\x00"))
@@ -142,7 +142,7 @@ func isHexText(b []byte) bool {
 	return true
 }
 
-// EncodeCRLPEM encodes a CRL as a PEM "X509 CRL" block.
-func EncodeCRLPEM(crl *x509.RevocationList) []byte {
+// encodeCRLPEM encodes a CRL as a PEM "X509 CRL" block.
+func encodeCRLPEM(crl *x509.RevocationList) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: crl.Raw})
 }

@@ -21,9 +21,9 @@ import (
 const (
 	// DefaultBaseURL is Intel's Provisioning Certification Service.
 	DefaultBaseURL = "https://api.trustedservices.intel.com"
-	// IntelRootCACRLURL is the CRL distribution point of the Intel SGX Root
+	// intelRootCACRLURL is the CRL distribution point of the Intel SGX Root
 	// CA certificate.
-	IntelRootCACRLURL = "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der"
+	intelRootCACRLURL = "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der"
 	// DefaultMaxRetries is how often a request is retried after a 429, a 5xx
 	// or a transport error.
 	DefaultMaxRetries = 3
@@ -32,11 +32,11 @@ const (
 )
 
 // Limits and timings of Client. Response bodies are limited to MaxJSONSize (TCB Info,
-// QE Identity) and MaxCRLSize (CRLs), 1 MiB each.
+// QE Identity) and maxCRLSize (CRLs), 1 MiB each.
 const (
-	// MaxRetryWait bounds a single wait between attempts. A Retry-After
+	// maxRetryWait bounds a single wait between attempts. A Retry-After
 	// asking for longer makes the client give up rather than retry early.
-	MaxRetryWait = time.Minute
+	maxRetryWait = time.Minute
 	// defaultRequestTimeout bounds one attempt when ClientConfig.HTTPClient
 	// is nil.
 	defaultRequestTimeout = 30 * time.Second
@@ -50,12 +50,12 @@ const (
 // Response headers carrying issuer chains (URL-encoded concatenated PEM,
 // signing certificate first).
 const (
-	HeaderTCBInfoIssuerChain    = "TCB-Info-Issuer-Chain"
-	HeaderSGXTCBInfoIssuerChain = "SGX-TCB-Info-Issuer-Chain" // API v3 name, accepted as a fallback
-	HeaderEnclaveIDIssuerChain  = "SGX-Enclave-Identity-Issuer-Chain"
-	HeaderPCKCRLIssuerChain     = "SGX-PCK-CRL-Issuer-Chain"
-	// HeaderAPIKey carries ClientConfig.APIKey.
-	HeaderAPIKey = "Ocp-Apim-Subscription-Key"
+	headerTCBInfoIssuerChain    = "TCB-Info-Issuer-Chain"
+	headerSGXTCBInfoIssuerChain = "SGX-TCB-Info-Issuer-Chain" // API v3 name, accepted as a fallback
+	headerEnclaveIDIssuerChain  = "SGX-Enclave-Identity-Issuer-Chain"
+	headerPCKCRLIssuerChain     = "SGX-PCK-CRL-Issuer-Chain"
+	// headerAPIKey carries ClientConfig.APIKey.
+	headerAPIKey = "Ocp-Apim-Subscription-Key"
 )
 
 // Headers with which PCS details an error response.
@@ -70,7 +70,9 @@ type ClientConfig struct {
 	// Default DefaultBaseURL. A PCCS serves the same paths as PCS.
 	BaseURL string
 	// RootCACRLURL is where the Intel SGX Root CA CRL is fetched. Default:
-	// IntelRootCACRLURL when BaseURL is Intel's (a host under
+	// Intel's distribution point,
+	// https://certificates.trustedservices.intel.com/IntelSGXRootCA.der,
+	// when BaseURL is Intel's (a host under
 	// trustedservices.intel.com), otherwise the PCCS endpoint
 	// BaseURL+"/sgx/certification/v4/rootcacrl".
 	RootCACRLURL string
@@ -135,7 +137,7 @@ func NewClient(cfg ClientConfig) *Client {
 	c.apiHost = baseURL.Host
 	if c.rootCRL == "" {
 		if isIntelHost(baseURL.Hostname()) {
-			c.rootCRL = IntelRootCACRLURL
+			c.rootCRL = intelRootCACRLURL
 		} else {
 			c.rootCRL = c.base + "/sgx/certification/v4/rootcacrl"
 		}
@@ -155,7 +157,7 @@ func NewClient(cfg ClientConfig) *Client {
 		next := hc.CheckRedirect
 		cp.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 			if req.URL.Host != c.apiHost {
-				req.Header.Del(HeaderAPIKey)
+				req.Header.Del(headerAPIKey)
 			}
 			if next != nil {
 				return next(req, via)
@@ -195,8 +197,8 @@ func isIntelHost(host string) bool {
 // BaseURL returns the PCS or PCCS base URL the client uses.
 func (c *Client) BaseURL() string { return c.base }
 
-// RootCACRLURL returns where the client fetches the root CA CRL.
-func (c *Client) RootCACRLURL() string { return c.rootCRL }
+// rootCACRLURL returns where the client fetches the root CA CRL.
+func (c *Client) rootCACRLURL() string { return c.rootCRL }
 
 // Request URLs. FMSPC is sent in upper case, as in Intel's documentation.
 
@@ -241,7 +243,7 @@ type HTTPError = neterr.HTTPError[httpSource]
 type httpSource struct{}
 
 func (httpSource) Name() string                { return "pcs" }
-func (httpSource) MaxRetryWait() time.Duration { return MaxRetryWait }
+func (httpSource) MaxRetryWait() time.Duration { return maxRetryWait }
 func (httpSource) Is(status int, target error) bool {
 	return target == ErrUnavailable && neterr.Retryable(status)
 }
@@ -268,7 +270,7 @@ func (c *Client) Collateral(ctx context.Context, req Request) (*Collateral, erro
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	col := &Collateral{Source: c.Source(req.Update)}
+	col := &Collateral{Source: c.source(req.Update)}
 	type job struct {
 		item string // file name, for MissingError
 		run  func(ctx context.Context) error
@@ -319,8 +321,8 @@ func (c *Client) Collateral(ctx context.Context, req Request) (*Collateral, erro
 	return col, nil
 }
 
-// Source is the Collateral.Source of this client's collateral.
-func (c *Client) Source(u Update) string {
+// source is the Collateral.Source of this client's collateral.
+func (c *Client) source(u Update) string {
 	if u == "" {
 		u = UpdateStandard
 	}
@@ -354,7 +356,7 @@ func (c *Client) fetchQEIdentity(ctx context.Context, req Request, col *Collater
 
 func (c *Client) fetchPCKCRL(ctx context.Context, req Request, col *Collateral) error {
 	u := c.pckCRLURL(req)
-	body, h, err := c.get(ctx, u, MaxCRLSize)
+	body, h, err := c.get(ctx, u, maxCRLSize)
 	if err != nil {
 		return err
 	}
@@ -363,7 +365,7 @@ func (c *Client) fetchPCKCRL(ctx context.Context, req Request, col *Collateral) 
 }
 
 func (c *Client) fetchRootCACRL(ctx context.Context, col *Collateral) error {
-	body, _, err := c.get(ctx, c.rootCRL, MaxCRLSize)
+	body, _, err := c.get(ctx, c.rootCRL, maxCRLSize)
 	if err != nil {
 		return err
 	}
@@ -390,7 +392,7 @@ func parseTCBInfoResponse(req Request, u string, body []byte, h http.Header) (*T
 	if ti.FMSPC != req.FMSPC {
 		return nil, nil, fieldErrorf("GET "+u+": tcbInfo.fmspc", "want %X, got %X", req.FMSPC[:], ti.FMSPC[:])
 	}
-	chain, err := headerChain(u, h, HeaderTCBInfoIssuerChain, HeaderSGXTCBInfoIssuerChain)
+	chain, err := headerChain(u, h, headerTCBInfoIssuerChain, headerSGXTCBInfoIssuerChain)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -409,7 +411,7 @@ func parseQEIdentityResponse(req Request, u string, body []byte, h http.Header) 
 	if id.ID != wantID {
 		return nil, nil, fieldErrorf("GET "+u+": enclaveIdentity.id", "want %q, got %q", wantID, id.ID)
 	}
-	chain, err := headerChain(u, h, HeaderEnclaveIDIssuerChain)
+	chain, err := headerChain(u, h, headerEnclaveIDIssuerChain)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -421,14 +423,14 @@ func parsePCKCRLResponse(req Request, u string, body []byte, h http.Header) (*x5
 	if err != nil {
 		return nil, nil, withPrefix("GET "+u, err)
 	}
-	wantCN := CNPlatformCA
+	wantCN := cnPlatformCA
 	if req.CA == CAProcessor {
-		wantCN = CNProcessorCA
+		wantCN = cnProcessorCA
 	}
 	if cn := crl.Issuer.CommonName; cn != wantCN {
 		return nil, nil, fieldErrorf("GET "+u+": crl.issuer", "want CN %q, got %q", wantCN, cn)
 	}
-	chain, err := headerChain(u, h, HeaderPCKCRLIssuerChain)
+	chain, err := headerChain(u, h, headerPCKCRLIssuerChain)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -440,8 +442,8 @@ func parseRootCACRLResponse(u string, body []byte) (*x509.RevocationList, error)
 	if err != nil {
 		return nil, withPrefix("GET "+u, err)
 	}
-	if cn := crl.Issuer.CommonName; cn != CNRootCA {
-		return nil, fieldErrorf("GET "+u+": crl.issuer", "want CN %q, got %q", CNRootCA, cn)
+	if cn := crl.Issuer.CommonName; cn != cnRootCA {
+		return nil, fieldErrorf("GET "+u+": crl.issuer", "want CN %q, got %q", cnRootCA, cn)
 	}
 	return crl, nil
 }
@@ -483,7 +485,7 @@ func (c *Client) get(ctx context.Context, u string, limit int64) ([]byte, http.H
 		isHTTP := errors.As(err, &he)
 		if isHTTP {
 			he.Attempts = attempt
-			if !neterr.Retryable(he.StatusCode) || he.RetryAfter > MaxRetryWait {
+			if !neterr.Retryable(he.StatusCode) || he.RetryAfter > maxRetryWait {
 				return nil, nil, err
 			}
 		} else if errors.Is(err, ErrFormat) {
@@ -515,9 +517,9 @@ func timedOut(err error) error {
 }
 
 // backoff is the wait before retry n (1-based): initialBackoff doubled per
-// retry, capped at MaxRetryWait, with jitter in [d/2, d] so that clients
+// retry, capped at maxRetryWait, with jitter in [d/2, d] so that clients
 // started together spread out.
-func backoff(n int) time.Duration { return retry.Backoff(n, initialBackoff, MaxRetryWait) }
+func backoff(n int) time.Duration { return retry.Backoff(n, initialBackoff, maxRetryWait) }
 
 func (c *Client) getOnce(ctx context.Context, u string, limit int64) ([]byte, http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -526,7 +528,7 @@ func (c *Client) getOnce(ctx context.Context, u string, limit int64) ([]byte, ht
 	}
 	req.Header.Set("User-Agent", c.userAgent)
 	if c.apiKey != "" && req.URL.Host == c.apiHost {
-		req.Header.Set(HeaderAPIKey, c.apiKey)
+		req.Header.Set(headerAPIKey, c.apiKey)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

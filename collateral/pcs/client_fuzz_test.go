@@ -55,10 +55,10 @@ func FuzzClientResponse(f *testing.F) {
 		const u = "https://pcs.example/x"
 		h := http.Header{}
 		name := map[uint8]string{
-			fuzzTCBTDX: HeaderTCBInfoIssuerChain, fuzzTCBSGX: HeaderTCBInfoIssuerChain,
-			fuzzQETDX: HeaderEnclaveIDIssuerChain, fuzzQESGX: HeaderEnclaveIDIssuerChain,
-			fuzzCRLPlatform: HeaderPCKCRLIssuerChain, fuzzCRLProcessor: HeaderPCKCRLIssuerChain,
-			fuzzTCBFallbackHeader: HeaderSGXTCBInfoIssuerChain,
+			fuzzTCBTDX: headerTCBInfoIssuerChain, fuzzTCBSGX: headerTCBInfoIssuerChain,
+			fuzzQETDX: headerEnclaveIDIssuerChain, fuzzQESGX: headerEnclaveIDIssuerChain,
+			fuzzCRLPlatform: headerPCKCRLIssuerChain, fuzzCRLProcessor: headerPCKCRLIssuerChain,
+			fuzzTCBFallbackHeader: headerSGXTCBInfoIssuerChain,
 		}[kind%fuzzKinds]
 		if name != "" {
 			h.Set(name, chain)
@@ -97,9 +97,9 @@ func FuzzClientResponse(f *testing.F) {
 				t.Fatalf("Body does not round-trip: %v", err)
 			}
 		case fuzzCRLPlatform, fuzzCRLProcessor:
-			req, want := tdxReq, CNPlatformCA
+			req, want := tdxReq, cnPlatformCA
 			if kind%fuzzKinds == fuzzCRLProcessor {
-				req, want = sgxReq, CNProcessorCA
+				req, want = sgxReq, cnProcessorCA
 			}
 			crl, ch, err := parsePCKCRLResponse(req, u, body, h)
 			if err != nil {
@@ -110,7 +110,7 @@ func FuzzClientResponse(f *testing.F) {
 			}
 		case fuzzRootCRL:
 			crl, err := parseRootCACRLResponse(u, body)
-			if err == nil && crl.Issuer.CommonName != CNRootCA {
+			if err == nil && crl.Issuer.CommonName != cnRootCA {
 				t.Fatalf("accepted a root CRL of %q", crl.Issuer.CommonName)
 			}
 		}
@@ -135,7 +135,7 @@ func FuzzParseRetryAfter(f *testing.F) {
 func BenchmarkParseTCBInfoResponse(b *testing.B) {
 	f := loadPCSFixture(b, "tdx_quote_collateral.json")
 	h := http.Header{}
-	h.Set(HeaderTCBInfoIssuerChain, encodeURIComponent(f.tcbChain))
+	h.Set(headerTCBInfoIssuerChain, encodeURIComponent(f.tcbChain))
 	req := Request{TEE: TEETDX, FMSPC: [6]byte{0xb0, 0xc0, 0x6f}, CA: CAPlatform, Update: UpdateStandard}
 	b.ReportAllocs()
 	for b.Loop() {

@@ -337,15 +337,15 @@ func TestClientSGXEarlyProcessor(t *testing.T) {
 func TestClientDefaults(t *testing.T) {
 	c := NewClient(ClientConfig{})
 	if c.BaseURL() != "https://api.trustedservices.intel.com" ||
-		c.RootCACRLURL() != "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der" {
-		t.Errorf("defaults %q %q", c.BaseURL(), c.RootCACRLURL())
+		c.rootCACRLURL() != "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der" {
+		t.Errorf("defaults %q %q", c.BaseURL(), c.rootCACRLURL())
 	}
 	if c.retries != 3 || c.userAgent == "" || c.http == nil {
 		t.Errorf("retries %d agent %q", c.retries, c.userAgent)
 	}
 	c = NewClient(ClientConfig{BaseURL: "https://pccs.example:8081/"})
-	if c.RootCACRLURL() != "https://pccs.example:8081/sgx/certification/v4/rootcacrl" {
-		t.Errorf("PCCS root CRL URL %q", c.RootCACRLURL())
+	if c.rootCACRLURL() != "https://pccs.example:8081/sgx/certification/v4/rootcacrl" {
+		t.Errorf("PCCS root CRL URL %q", c.rootCACRLURL())
 	}
 	if got := c.tcbInfoURL(tdxRequest(t)); got != "https://pccs.example:8081"+tdxTCBPath {
 		t.Errorf("TCB Info URL %q", got)

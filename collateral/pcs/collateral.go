@@ -277,17 +277,17 @@ const dcapQVLPCKChain = "pck_certificate_chain"
 // writes them, or arrays of byte values, as the JavaScript getCollateral()
 // writes them; the CRLs may also be PEM. All these members are required
 // and must be non-empty. The optional pck_certificate_chain (PEM, or null)
-// is not collateral: ParseDCAPQVLJSONWithPCK returns it.
+// is not collateral and is ignored here (ParseOffline uses it).
 func ParseDCAPQVLJSON(b []byte) (*Collateral, error) {
-	c, _, err := ParseDCAPQVLJSONWithPCK(b)
+	c, _, err := parseDCAPQVLJSONWithPCK(b)
 	return c, err
 }
 
-// ParseDCAPQVLJSONWithPCK is ParseDCAPQVLJSON that also returns the PCK
+// parseDCAPQVLJSONWithPCK is ParseDCAPQVLJSON that also returns the PCK
 // certificate chain of the optional pck_certificate_chain member (nil when
 // absent or null). dcap-qvl stores it so that quotes carrying only an
 // encrypted PPID can be verified offline.
-func ParseDCAPQVLJSONWithPCK(b []byte) (*Collateral, []*x509.Certificate, error) {
+func parseDCAPQVLJSONWithPCK(b []byte) (*Collateral, []*x509.Certificate, error) {
 	if len(b) > MaxJSONSize {
 		return nil, nil, fieldErrorf("", "dcap-qvl collateral larger than %d bytes", MaxJSONSize)
 	}
@@ -324,7 +324,7 @@ func ParseDCAPQVLJSONWithPCK(b []byte) (*Collateral, []*x509.Certificate, error)
 	if err != nil {
 		return nil, nil, err
 	}
-	if c.TCBInfo, err = ParseTCBInfoValue([]byte(tcbInfo), tsig); err != nil {
+	if c.TCBInfo, err = parseBareTCBInfo([]byte(tcbInfo), tsig); err != nil {
 		return nil, nil, withPrefix("tcb_info", err)
 	}
 	qeIdentity, err := text("qe_identity")
@@ -335,7 +335,7 @@ func ParseDCAPQVLJSONWithPCK(b []byte) (*Collateral, []*x509.Certificate, error)
 	if err != nil {
 		return nil, nil, err
 	}
-	if c.QEIdentity, err = ParseEnclaveIdentityValue([]byte(qeIdentity), qsig); err != nil {
+	if c.QEIdentity, err = parseBareEnclaveIdentity([]byte(qeIdentity), qsig); err != nil {
 		return nil, nil, withPrefix("qe_identity", err)
 	}
 	for _, ch := range []struct {
@@ -371,7 +371,7 @@ func ParseDCAPQVLJSONWithPCK(b []byte) (*Collateral, []*x509.Certificate, error)
 	}
 	var pck []*x509.Certificate
 	if v, ok := o.get(dcapQVLPCKChain); ok && v.kind != 'n' {
-		s, err := o.strMax(dcapQVLPCKChain, MaxChainSize)
+		s, err := o.strMax(dcapQVLPCKChain, maxChainSize)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -20,7 +20,7 @@ func TestParsePEMChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(want) != 3 || want[0].Subject.CommonName != CNPCK || want[2].Subject.CommonName != CNRootCA {
+	if len(want) != 3 || want[0].Subject.CommonName != cnPCK || want[2].Subject.CommonName != cnRootCA {
 		t.Fatalf("chain %d certificates", len(want))
 	}
 	// The PCS header form: percent-encoded, as url.QueryEscape (no '+' left
@@ -54,7 +54,7 @@ func TestParsePEMChain(t *testing.T) {
 	}
 
 	blocks := strings.SplitAfter(string(plain), "-----END CERTIFICATE-----")
-	many := strings.Repeat(blocks[0]+"\n", MaxChainCerts+1)
+	many := strings.Repeat(blocks[0]+"\n", maxChainCerts+1)
 	for _, c := range []struct {
 		name string
 		b    []byte
@@ -72,7 +72,7 @@ func TestParsePEMChain(t *testing.T) {
 		{"not a certificate", []byte("-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"), "chain[0]: x509"},
 		{"too many", []byte(many), "more than 8 certificates"},
 		{"bad percent-encoding", []byte("%2D%2D%2D%2D%2DBEGIN%zz"), "invalid percent-encoding"},
-		{"oversize", bytes.Repeat([]byte(" "), MaxChainSize+1), "larger than"},
+		{"oversize", bytes.Repeat([]byte(" "), maxChainSize+1), "larger than"},
 	} {
 		_, err := ParsePEMChain(c.b)
 		if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), c.want) {
@@ -83,7 +83,7 @@ func TestParsePEMChain(t *testing.T) {
 
 func TestParseCRLRejects(t *testing.T) {
 	der := readFile(t, "intel-roots/IntelSGXRootCA_crl_2025-03-20.der")
-	pemCRL := EncodeCRLPEM(&x509.RevocationList{Raw: der})
+	pemCRL := encodeCRLPEM(&x509.RevocationList{Raw: der})
 	for _, c := range []struct {
 		name string
 		b    []byte
@@ -98,7 +98,7 @@ func TestParseCRLRejects(t *testing.T) {
 		{"PEM wrong type", bytes.Replace(pemCRL, []byte("X509 CRL"), []byte("CERTIFICATE"), 2), `want PEM type X509 CRL, got "CERTIFICATE"`},
 		{"PEM trailing data", append(bytes.Clone(pemCRL), "junk"...), "trailing data after the PEM block"},
 		{"PEM broken", []byte("-----BEGIN X509 CRL-----\n"), "invalid PEM"},
-		{"oversize", make([]byte, MaxCRLSize+1), "larger than"},
+		{"oversize", make([]byte, maxCRLSize+1), "larger than"},
 	} {
 		_, err := ParseCRL(c.b)
 		if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), c.want) {
@@ -132,7 +132,7 @@ func TestParseDCAPQVLJSON(t *testing.T) {
 	if hexs(c.PCKCRL.Raw) != m["pck_crl"] || hexs(c.RootCACRL.Raw) != m["root_ca_crl"] {
 		t.Fatal("CRL bytes differ")
 	}
-	if c.TCBInfoIssuerChain[1].Subject.CommonName != CNRootCA || c.PCKCRLIssuerChain[0].Subject.CommonName != CNProcessorCA {
+	if c.TCBInfoIssuerChain[1].Subject.CommonName != cnRootCA || c.PCKCRLIssuerChain[0].Subject.CommonName != cnProcessorCA {
 		t.Fatal("chains")
 	}
 
@@ -281,7 +281,7 @@ func TestLoadDirPartial(t *testing.T) {
 
 	// Root CRL in PEM under the .pem name, hex under the .pem name.
 	root := readFile(t, "mobilecoin-sgx/root_crl.der")
-	for _, form := range [][]byte{EncodeCRLPEM(&x509.RevocationList{Raw: root}), []byte(hexs(root))} {
+	for _, form := range [][]byte{encodeCRLPEM(&x509.RevocationList{Raw: root}), []byte(hexs(root))} {
 		writeFiles(t, dir, map[string][]byte{FileRootCACRLPEM: form})
 		c, err = LoadDir(dir)
 		if !errors.As(err, &me) || c.RootCACRL == nil || !bytes.Equal(c.RootCACRL.Raw, root) {

@@ -12,10 +12,10 @@ import (
 	"unicode/utf8"
 )
 
-// MaxEncodedSize bounds the input of ParseCollateral: two signed documents
+// maxEncodedSize bounds the input of ParseCollateral: two signed documents
 // and two CRLs at their size limits, base64 or PEM encoded, plus three
 // chains.
-const MaxEncodedSize = 8 << 20
+const maxEncodedSize = 8 << 20
 
 // encodingVersion is the "version" member MarshalCollateral writes.
 const encodingVersion = 1
@@ -118,7 +118,7 @@ func MarshalCollateral(c *Collateral) ([]byte, error) {
 		if len(cr.crl.Raw) == 0 {
 			return nil, fmt.Errorf("pcs: MarshalCollateral: %s: no CRL bytes", cr.name)
 		}
-		*cr.dst = string(EncodeCRLPEM(cr.crl))
+		*cr.dst = string(encodeCRLPEM(cr.crl))
 	}
 	return json.Marshal(e)
 }
@@ -134,15 +134,15 @@ func encodeDoc(name string, body, raw, sig []byte) (*encodedDoc, error) {
 }
 
 // ParseCollateral decodes what MarshalCollateral wrote. Every item goes
-// through the parser it would go through when fetched (ParseTCBInfo or
-// ParseTCBInfoValue, ParseEnclaveIdentity or ParseEnclaveIdentityValue,
-// ParsePEMChain, ParseCRL), so an encoding is trusted no more than a PCS
+// through the parser it would go through when fetched (ParseTCBInfo,
+// ParseEnclaveIdentity, ParsePEMChain, ParseCRL, or the first two's forms
+// for a bare signed value), so an encoding is trusted no more than a PCS
 // response; unknown or duplicate members, another version and empty items
 // are errors (matching ErrFormat). Signatures are not checked. Absent items
 // stay nil.
 func ParseCollateral(b []byte) (*Collateral, error) {
-	if len(b) > MaxEncodedSize {
-		return nil, fieldErrorf("", "encoded collateral larger than %d bytes", MaxEncodedSize)
+	if len(b) > maxEncodedSize {
+		return nil, fieldErrorf("", "encoded collateral larger than %d bytes", maxEncodedSize)
 	}
 	o, err := decodeObject(b, "")
 	if err != nil {
@@ -170,7 +170,7 @@ func ParseCollateral(b []byte) (*Collateral, error) {
 		if body != nil {
 			c.TCBInfo, err = ParseTCBInfo(body)
 		} else {
-			c.TCBInfo, err = ParseTCBInfoValue(raw, sig)
+			c.TCBInfo, err = parseBareTCBInfo(raw, sig)
 		}
 		if err != nil {
 			return nil, withPrefix("tcb_info", err)
@@ -184,7 +184,7 @@ func ParseCollateral(b []byte) (*Collateral, error) {
 		if body != nil {
 			c.QEIdentity, err = ParseEnclaveIdentity(body)
 		} else {
-			c.QEIdentity, err = ParseEnclaveIdentityValue(raw, sig)
+			c.QEIdentity, err = parseBareEnclaveIdentity(raw, sig)
 		}
 		if err != nil {
 			return nil, withPrefix("qe_identity", err)
@@ -201,7 +201,7 @@ func ParseCollateral(b []byte) (*Collateral, error) {
 		if !o.has(ch.key) {
 			continue
 		}
-		s, err := o.strMax(ch.key, MaxChainSize)
+		s, err := o.strMax(ch.key, maxChainSize)
 		if err != nil {
 			return nil, err
 		}
@@ -223,7 +223,7 @@ func ParseCollateral(b []byte) (*Collateral, error) {
 		if !o.has(cr.key) {
 			continue
 		}
-		s, err := o.strMax(cr.key, MaxCRLSize)
+		s, err := o.strMax(cr.key, maxCRLSize)
 		if err != nil {
 			return nil, err
 		}

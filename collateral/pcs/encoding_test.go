@@ -201,7 +201,7 @@ func TestParseCollateralRejects(t *testing.T) {
 		"truncated":        b[:len(b)/2],
 		"trailing data":    append(bytes.Clone(b), " {}"...),
 		"empty":            nil,
-		"oversize":         append(bytes.Repeat([]byte(" "), MaxEncodedSize), b...),
+		"oversize":         append(bytes.Repeat([]byte(" "), maxEncodedSize), b...),
 	} {
 		if c, err := ParseCollateral(in); !errors.Is(err, ErrFormat) || c != nil {
 			t.Errorf("%s: got %v, %v; want ErrFormat", name, c, err)

@@ -70,7 +70,7 @@ func TestParseDCAPQVLJSONForms(t *testing.T) {
 			return mustJSON(t, m)
 		}(), true},
 	} {
-		got, pck, err := ParseDCAPQVLJSONWithPCK(tc.b)
+		got, pck, err := parseDCAPQVLJSONWithPCK(tc.b)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -448,7 +448,7 @@ func TestOfflineMessages(t *testing.T) {
 // The embedded certificates are Intel's, byte for byte the vectors'
 // copies, and the root has the pinned key.
 func TestIntelCertificates(t *testing.T) {
-	certs := IntelCertificates()
+	certs := intelCertificates()
 	names := []string{"Intel_SGX_PCK_Platform_CA.pem", "Intel_SGX_PCK_Processor_CA.pem", "Intel_SGX_Root_CA.pem",
 		"Intel_SGX_TCB_Signing_2018-2025.pem", "Intel_SGX_TCB_Signing_2025-2032.pem"}
 	if len(certs) != len(names) {
@@ -480,6 +480,6 @@ func FuzzParseOffline(f *testing.F) {
 		for _, req := range []Request{{TEE: TEESGX, CA: CAProcessor}, {TEE: TEETDX, CA: CAPlatform, Update: UpdateEarly}} {
 			o.Collateral(context.Background(), req)
 		}
-		o.Items()
+		o.items()
 	})
 }

@@ -36,7 +36,7 @@ func FuzzParseTCBInfo(f *testing.F) {
 				t.Fatal("levels not strictly descending")
 			}
 		}
-		again, err := ParseTCBInfoValue(ti.Raw, ti.Signature)
+		again, err := parseBareTCBInfo(ti.Raw, ti.Signature)
 		if err != nil || !bytes.Equal(again.Raw, ti.Raw) || len(again.TCBLevels) != len(ti.TCBLevels) {
 			t.Fatalf("re-parse of Raw: %v", err)
 		}
@@ -97,18 +97,18 @@ func FuzzParseEnclaveIdentity(f *testing.F) {
 func FuzzParsePCKExtensions(f *testing.F) {
 	pckExtensionSeeds(f)
 	f.Fuzz(func(t *testing.T, der []byte) {
-		e, err := ParsePCKExtensionsDER(der)
+		e, err := parsePCKExtensionsDER(der)
 		if err != nil {
 			if !errors.Is(err, ErrFormat) {
 				t.Fatalf("error %v does not match ErrFormat", err)
 			}
 			return
 		}
-		enc, err := e.Marshal()
+		enc, err := e.marshal()
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := ParsePCKExtensionsDER(enc)
+		again, err := parsePCKExtensionsDER(enc)
 		if err != nil || !pckEqual(e, again) {
 			t.Fatalf("round trip: %v", err)
 		}
@@ -195,7 +195,7 @@ func FuzzParseCRL(f *testing.F) {
 			}
 			return
 		}
-		for _, form := range [][]byte{crl.Raw, EncodeCRLPEM(crl), []byte(hexs(crl.Raw))} {
+		for _, form := range [][]byte{crl.Raw, encodeCRLPEM(crl), []byte(hexs(crl.Raw))} {
 			again, err := ParseCRL(form)
 			if err != nil || !bytes.Equal(again.Raw, crl.Raw) {
 				t.Fatalf("round trip: %v", err)

@@ -82,9 +82,9 @@ func ParseEnclaveIdentity(body []byte) (*EnclaveIdentity, error) {
 	return e, nil
 }
 
-// ParseEnclaveIdentityValue parses a bare "enclaveIdentity" JSON value with
+// parseBareEnclaveIdentity parses a bare "enclaveIdentity" JSON value with
 // its signature (64 bytes r||s). raw must be exactly the signed bytes.
-func ParseEnclaveIdentityValue(raw []byte, signature []byte) (*EnclaveIdentity, error) {
+func parseBareEnclaveIdentity(raw []byte, signature []byte) (*EnclaveIdentity, error) {
 	if len(raw) > MaxJSONSize {
 		return nil, fieldErrorf("enclaveIdentity", "larger than %d bytes", MaxJSONSize)
 	}

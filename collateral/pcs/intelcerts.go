@@ -37,12 +37,12 @@ func mustIntelCerts() []*x509.Certificate {
 	return out
 }
 
-// IntelCertificates returns Intel's public SGX certificates that sign
+// intelCertificates returns Intel's public SGX certificates that sign
 // collateral or issue PCK certificates: the Intel SGX Root CA, the Intel
 // SGX TCB Signing certificates and the PCK Platform and Processor CAs.
 // LoadOffline completes issuer chains with them, so that collateral saved
 // without its chains still verifies. They are not trust anchors: the
 // verifier decides which root it trusts.
-func IntelCertificates() []*x509.Certificate {
+func intelCertificates() []*x509.Certificate {
 	return append([]*x509.Certificate(nil), intelCerts...)
 }

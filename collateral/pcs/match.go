@@ -118,7 +118,7 @@ func (t *TCBInfo) MatchTDX(compSVN [16]uint8, pcesvn uint16, teeTCBSVN [16]byte)
 	start := 0
 	if ver > 0 {
 		start = 2
-		res.ModuleIdentity = t.ModuleIdentity(ver)
+		res.ModuleIdentity = t.moduleIdentity(ver)
 		if res.ModuleIdentity == nil {
 			return nil, fmt.Errorf("pcs: TCB Info FMSPC %s: TEE_TCB_SVN[1] = %d needs module identity TDX_%02X: %w",
 				hex.EncodeToString(t.FMSPC[:]), ver, ver, ErrTDXModuleMismatch)
@@ -207,7 +207,7 @@ func (t *TCBInfo) RelaunchStatus(r *TDXTCBResult, teeTCBSVN2 [16]byte, qe Status
 	latest := &t.TCBLevels[0]
 	need0 := latest.TCB.TDXComponents[0].SVN
 	if v := teeTCBSVN2[1]; v != 0 {
-		id := t.ModuleIdentity(v)
+		id := t.moduleIdentity(v)
 		if id == nil || len(id.TCBLevels) == 0 {
 			return "", fmt.Errorf("pcs: TEE_TCB_SVN2[1] = %d needs module identity TDX_%02X: %w", v, v, ErrTDXModuleMismatch)
 		}

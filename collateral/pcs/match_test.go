@@ -382,8 +382,8 @@ func TestTDXModuleCheck(t *testing.T) {
 
 // TestSyntheticSignature signs synthetic documents with a generated key.
 func TestSyntheticSignature(t *testing.T) {
-	s := newTestSigner(t, CNTCBSigning)
-	other := newTestSigner(t, CNTCBSigning)
+	s := newTestSigner(t, cnTCBSigning)
+	other := newTestSigner(t, cnTCBSigning)
 	ti, err := ParseTCBInfo(s.signedDocBody(t, "tcbInfo", tcbInfoDoc(TCBInfoIDSGX, sgxLevel(svns(1), 1, "UpToDate"))))
 	if err != nil {
 		t.Fatal(err)
@@ -402,7 +402,7 @@ func TestSyntheticSignature(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A body rebuilt from Raw (dcap-qvl layout) keeps the signature valid.
-	again, err := ParseTCBInfoValue(ti.Raw, ti.Signature)
+	again, err := parseBareTCBInfo(ti.Raw, ti.Signature)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,7 +413,7 @@ func TestSyntheticSignature(t *testing.T) {
 	if err != nil || reparsed.CheckSignature(s.cert) != nil {
 		t.Fatalf("synthesized body: %v", err)
 	}
-	if _, err := ParseTCBInfoValue(ti.Raw, ti.Signature[:63]); !errors.Is(err, ErrFormat) {
+	if _, err := parseBareTCBInfo(ti.Raw, ti.Signature[:63]); !errors.Is(err, ErrFormat) {
 		t.Fatalf("63-byte signature: %v", err)
 	}
 }

@@ -23,9 +23,9 @@ import (
 
 // Limits of LoadOffline.
 const (
-	// MaxOfflineFileSize bounds one file. A PCCS platform collateral file
+	// maxOfflineFileSize bounds one file. A PCCS platform collateral file
 	// holding the TCB Info of every FMSPC is a few MiB.
-	MaxOfflineFileSize = 32 << 20
+	maxOfflineFileSize = 32 << 20
 	// maxOfflineFiles bounds the files read from a directory tree.
 	maxOfflineFiles = 1024
 	// maxOfflineDepth is how deep LoadOffline descends into directories:
@@ -36,7 +36,7 @@ const (
 // Where Intel publishes what offline collateral most often lacks, for the
 // messages naming it.
 const (
-	rootCACRLHint = "Intel publishes it at " + IntelRootCACRLURL
+	rootCACRLHint = "Intel publishes it at " + intelRootCACRLURL
 	pcsHint       = "https://api.trustedservices.intel.com"
 )
 
@@ -46,7 +46,7 @@ var ErrNoCollateral = errors.New("no TCB Info, QE Identity or CRL found")
 
 // OfflineOptions configures LoadOffline and ParseOffline.
 type OfflineOptions struct {
-	// Certificates complete issuer chains besides IntelCertificates, for
+	// Certificates complete issuer chains besides Intel's public ones, for
 	// example the test roots a verifier is told to trust.
 	Certificates []*x509.Certificate
 }
@@ -61,7 +61,8 @@ type OfflineOptions struct {
 //     (curl -D, or curl -i with the body), as PEM files or as the
 //     percent-encoded header value;
 //   - CRLs in DER, PEM or hex;
-//   - dcap-qvl collateral JSON (ParseDCAPQVLJSONWithPCK);
+//   - dcap-qvl collateral JSON (as ParseDCAPQVLJSON reads it, with its
+//     pck_certificate_chain);
 //   - the platform collateral JSON of Intel's PCCS admin tool
 //     (pccsadmin fetch, platform_collaterals.json);
 //   - the directory layout of LoadDir and WriteDir.
@@ -71,7 +72,7 @@ type OfflineOptions struct {
 // versions of an item it uses the newest (highest TCB evaluation data
 // number, latest issue). Issuer chains that are missing, or that stop short
 // of the root, are completed with the certificates at hand, Intel's public
-// ones (IntelCertificates) and OfflineOptions.Certificates, matched by
+// ones (embedded in the package) and OfflineOptions.Certificates, matched by
 // issuer name and signature. Nothing is trusted here: the verifier checks
 // every signature against the roots it trusts.
 //
@@ -176,12 +177,12 @@ func readOfflineFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, MaxOfflineFileSize+1))
+	b, err := io.ReadAll(io.LimitReader(f, maxOfflineFileSize+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > MaxOfflineFileSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, MaxOfflineFileSize)
+	if len(b) > maxOfflineFileSize {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxOfflineFileSize)
 	}
 	return b, nil
 }
@@ -414,7 +415,7 @@ func (l *offlineLoader) addJSON(name string, b []byte, chain []*x509.Certificate
 	case has("enclaveIdentity"):
 		return l.addSigned(name, b, chain, "", false)
 	case has("tcb_info") || has("qe_identity"):
-		c, pck, err := ParseDCAPQVLJSONWithPCK(b)
+		c, pck, err := parseDCAPQVLJSONWithPCK(b)
 		if err != nil {
 			return withPrefix(name+" (dcap-qvl collateral)", err)
 		}
@@ -596,7 +597,7 @@ func (l *offlineLoader) pool() []*x509.Certificate {
 // self-signed certificate.
 func complete(chain, pool []*x509.Certificate) []*x509.Certificate {
 	out := slices.Clone(chain)
-	for len(out) > 0 && len(out) < MaxChainCerts {
+	for len(out) > 0 && len(out) < maxChainCerts {
 		last := out[len(out)-1]
 		if bytes.Equal(last.RawIssuer, last.RawSubject) {
 			break
@@ -931,9 +932,9 @@ func holds(what string, held []string) string {
 	return "the input has " + what + " only for " + strings.Join(held, " and ")
 }
 
-// Items lists what the collateral holds, one line per item, for a
+// items lists what the collateral holds, one line per item, for a
 // summary: kind, platform, validity and file.
-func (o *Offline) Items() []string {
+func (o *Offline) items() []string {
 	var out []string
 	for _, d := range o.tcbInfos {
 		out = append(out, fmt.Sprintf("TCB Info %s FMSPC %x, evaluation data number %d, next update %s (%s)",

@@ -187,10 +187,10 @@ func TestParseSignedBodyRejects(t *testing.T) {
 	if _, err := ParseTCBInfo(big); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "larger than") {
 		t.Fatalf("oversize body: %v", err)
 	}
-	if _, err := ParseTCBInfoValue(bytes.Repeat([]byte(" "), MaxJSONSize+1), make([]byte, 64)); !errors.Is(err, ErrFormat) {
+	if _, err := parseBareTCBInfo(bytes.Repeat([]byte(" "), MaxJSONSize+1), make([]byte, 64)); !errors.Is(err, ErrFormat) {
 		t.Fatalf("oversize value: %v", err)
 	}
-	if _, err := ParseTCBInfoValue([]byte(inner+"x"), make([]byte, 64)); !errors.Is(err, ErrFormat) {
+	if _, err := parseBareTCBInfo([]byte(inner+"x"), make([]byte, 64)); !errors.Is(err, ErrFormat) {
 		t.Fatalf("value with trailing data: %v", err)
 	}
 }
@@ -254,7 +254,7 @@ func TestParseEnclaveIdentityRejects(t *testing.T) {
 	if _, err := ParseEnclaveIdentity(bodyOf(t, "tcbInfo", base)); !errors.Is(err, ErrFormat) {
 		t.Fatalf("tcbInfo key: %v", err)
 	}
-	if _, err := ParseEnclaveIdentityValue(mustJSON(t, base), make([]byte, 65)); !errors.Is(err, ErrFormat) {
+	if _, err := parseBareEnclaveIdentity(mustJSON(t, base), make([]byte, 65)); !errors.Is(err, ErrFormat) {
 		t.Fatalf("65-byte signature: %v", err)
 	}
 }

@@ -30,9 +30,9 @@ const (
 	cfgSMTEnabled      = 3
 )
 
-// MaxPCKExtensionSize bounds the DER of the SGX extension; real ones are
+// maxPCKExtensionSize bounds the DER of the SGX extension; real ones are
 // about 550 bytes.
-const MaxPCKExtensionSize = 4096
+const maxPCKExtensionSize = 4096
 
 // SGXType is the SGX Type of a PCK certificate.
 type SGXType int
@@ -114,7 +114,7 @@ func ParsePCKExtensions(cert *x509.Certificate) (*PCKExtensions, error) {
 	if found != 1 {
 		return nil, fieldErrorf("pck", "want one SGX extension %s, got %d", OIDSGXExtensions, found)
 	}
-	e, err := ParsePCKExtensionsDER(value)
+	e, err := parsePCKExtensionsDER(value)
 	if err != nil {
 		return nil, err
 	}
@@ -128,14 +128,14 @@ func ParsePCKExtensions(cert *x509.Certificate) (*PCKExtensions, error) {
 	return e, nil
 }
 
-// ParsePCKExtensionsDER parses the value (DER) of the SGX extension
+// parsePCKExtensionsDER parses the value (DER) of the SGX extension
 // OIDSGXExtensions, with the rules of ParsePCKExtensions except the check
 // against the issuing CA: PlatformInstanceID and Configuration must both be
 // present or both absent.
-func ParsePCKExtensionsDER(der []byte) (*PCKExtensions, error) {
+func parsePCKExtensionsDER(der []byte) (*PCKExtensions, error) {
 	const path = "pck.sgxExtensions"
-	if len(der) > MaxPCKExtensionSize {
-		return nil, fieldErrorf(path, "larger than %d bytes", MaxPCKExtensionSize)
+	if len(der) > maxPCKExtensionSize {
+		return nil, fieldErrorf(path, "larger than %d bytes", maxPCKExtensionSize)
 	}
 	if e, ok := parseCanonicalPCKExtensions(der); ok {
 		return e, nil
@@ -371,9 +371,9 @@ func unmarshalExact(der []byte, dst any, tag int, path string) error {
 	return nil
 }
 
-// Marshal encodes the extensions as the DER value of OIDSGXExtensions, in
-// the entry order Intel uses. ParsePCKExtensionsDER(e.Marshal()) yields e.
-func (e *PCKExtensions) Marshal() ([]byte, error) {
+// marshal encodes the extensions as the DER value of OIDSGXExtensions, in
+// the entry order Intel uses. parsePCKExtensionsDER(e.marshal()) yields e.
+func (e *PCKExtensions) marshal() ([]byte, error) {
 	type entry struct {
 		OID   asn1.ObjectIdentifier
 		Value asn1.RawValue
@@ -477,11 +477,11 @@ const (
 
 // Common names of the Intel SGX PKI.
 const (
-	CNRootCA      = "Intel SGX Root CA"
-	CNProcessorCA = "Intel SGX PCK Processor CA"
-	CNPlatformCA  = "Intel SGX PCK Platform CA"
-	CNPCK         = "Intel SGX PCK Certificate"
-	CNTCBSigning  = "Intel SGX TCB Signing"
+	cnRootCA      = "Intel SGX Root CA"
+	cnProcessorCA = "Intel SGX PCK Processor CA"
+	cnPlatformCA  = "Intel SGX PCK Platform CA"
+	cnPCK         = "Intel SGX PCK Certificate"
+	cnTCBSigning  = "Intel SGX TCB Signing"
 )
 
 // CAType returns which PCK CA issued a PCK certificate, from the issuer's
@@ -498,6 +498,6 @@ func CAType(cert *x509.Certificate) (CA, error) {
 	case strings.HasSuffix(cn, "PCK Platform CA"):
 		return CAPlatform, nil
 	default:
-		return "", fieldErrorf("pck.issuer", "want CN %q or %q, got %q", CNProcessorCA, CNPlatformCA, cn)
+		return "", fieldErrorf("pck.issuer", "want CN %q or %q, got %q", cnProcessorCA, cnPlatformCA, cn)
 	}
 }

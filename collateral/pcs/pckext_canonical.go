@@ -39,7 +39,7 @@ func encodedOIDs(parent asn1.ObjectIdentifier, n int) [][]byte {
 // either nothing or PlatformInstanceID and Configuration with its three
 // flags in order), every element in DER with minimal lengths and integers,
 // and every value of its exact type and size and within range. It reports
-// false for anything else, and then ParsePCKExtensionsDER's general parser
+// false for anything else, and then parsePCKExtensionsDER's general parser
 // decides and explains; what it accepts, that parser accepts with the same
 // result. It exists because PCK certificates are parsed for every new
 // platform, and reading them without reflection costs a fraction.

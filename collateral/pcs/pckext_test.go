@@ -84,7 +84,7 @@ func extEntries(t testing.TB, platform bool, tcb, cfg []ent) []ent {
 }
 
 func TestParsePCKExtensionsDER(t *testing.T) {
-	e, err := ParsePCKExtensionsDER(seqOf(t, extEntries(t, true, tcbEntries(t), configEntries(t))))
+	e, err := parsePCKExtensionsDER(seqOf(t, extEntries(t, true, tcbEntries(t), configEntries(t))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestParsePCKExtensionsDER(t *testing.T) {
 	tcb := tcbEntries(t)
 	slices.Reverse(tcb)
 	es[3].val = seqOf(t, tcb) // es[3] is the TCB entry after reversing
-	if _, err := ParsePCKExtensionsDER(seqOf(t, es)); err != nil {
+	if _, err := parsePCKExtensionsDER(seqOf(t, es)); err != nil {
 		t.Fatalf("reordered entries: %v", err)
 	}
 	if SGXTypeScalableWithIntegrity.String() != "ScalableWithIntegrity" || SGXType(7).String() != "SGXType(7)" {
@@ -174,10 +174,10 @@ func TestParsePCKExtensionsRejects(t *testing.T) {
 		{"configuration BOOLEAN not DER", withCfg(func(es []ent) []ent { es[0].val = []byte{0x01, 0x01, 0x01}; return es }), ".7.1: invalid value"},
 		{"configuration INTEGER", withCfg(func(es []ent) []ent { es[0].val = derOf(t, 1); return es }), ".7.1: want universal tag 1"},
 		{"entry with 3 elements", append([]byte(nil), buildRaw(t, good(), true)...), "want 2 elements"},
-		{"oversize", make([]byte, MaxPCKExtensionSize+1), "larger than"},
+		{"oversize", make([]byte, maxPCKExtensionSize+1), "larger than"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := ParsePCKExtensionsDER(c.der)
+			_, err := parsePCKExtensionsDER(c.der)
 			if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want ErrFormat containing %q", err, c.want)
 			}
@@ -209,11 +209,11 @@ func TestPCKExtensionsTruncation(t *testing.T) {
 			der = e.Value
 		}
 	}
-	if _, err := ParsePCKExtensionsDER(der); err != nil {
+	if _, err := parsePCKExtensionsDER(der); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < len(der); i++ {
-		if _, err := ParsePCKExtensionsDER(der[:i]); !errors.Is(err, ErrFormat) {
+		if _, err := parsePCKExtensionsDER(der[:i]); !errors.Is(err, ErrFormat) {
 			t.Fatalf("truncated to %d: %v", i, err)
 		}
 	}
@@ -223,7 +223,7 @@ func TestPCKExtensionsTruncation(t *testing.T) {
 		for _, delta := range []byte{1, 0x80} {
 			b := bytes.Clone(der)
 			b[i] += delta
-			if _, err := ParsePCKExtensionsDER(b); err != nil && !errors.Is(err, ErrFormat) {
+			if _, err := parsePCKExtensionsDER(b); err != nil && !errors.Is(err, ErrFormat) {
 				t.Fatalf("byte %d: %v", i, err)
 			}
 		}
@@ -231,7 +231,7 @@ func TestPCKExtensionsTruncation(t *testing.T) {
 	// The outer length claims one byte more than present.
 	b := bytes.Clone(der)
 	b[3]++ // 30 82 LL LL: low length byte
-	if _, err := ParsePCKExtensionsDER(b); !errors.Is(err, ErrFormat) {
+	if _, err := parsePCKExtensionsDER(b); !errors.Is(err, ErrFormat) {
 		t.Fatalf("lying length: %v", err)
 	}
 }
@@ -246,7 +246,7 @@ func issuePCK(t *testing.T, caCN string, ext []byte) *x509.Certificate {
 	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: caCN},
 		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<32, 0), IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageCertSign}
-	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: CNPCK},
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: cnPCK},
 		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<32, 0)}
 	if ext != nil {
 		leaf.ExtraExtensions = []pkix.Extension{{Id: OIDSGXExtensions, Value: ext}}
@@ -265,10 +265,10 @@ func issuePCK(t *testing.T, caCN string, ext []byte) *x509.Certificate {
 func TestParsePCKExtensionsCertificate(t *testing.T) {
 	platformExt := seqOf(t, extEntries(t, true, tcbEntries(t), configEntries(t)))
 	processorExt := seqOf(t, extEntries(t, false, tcbEntries(t), nil))
-	if _, err := ParsePCKExtensions(issuePCK(t, CNPlatformCA, platformExt)); err != nil {
+	if _, err := ParsePCKExtensions(issuePCK(t, cnPlatformCA, platformExt)); err != nil {
 		t.Errorf("platform: %v", err)
 	}
-	if _, err := ParsePCKExtensions(issuePCK(t, CNProcessorCA, processorExt)); err != nil {
+	if _, err := ParsePCKExtensions(issuePCK(t, cnProcessorCA, processorExt)); err != nil {
 		t.Errorf("processor: %v", err)
 	}
 	for _, c := range []struct {
@@ -276,11 +276,11 @@ func TestParsePCKExtensionsCertificate(t *testing.T) {
 		ext      []byte
 		want     string
 	}{
-		{"processor entries from the platform CA", CNPlatformCA, processorExt, "lacks PlatformInstanceID"},
-		{"platform entries from the processor CA", CNProcessorCA, platformExt, "has PlatformInstanceID"},
+		{"processor entries from the platform CA", cnPlatformCA, processorExt, "lacks PlatformInstanceID"},
+		{"platform entries from the processor CA", cnProcessorCA, platformExt, "has PlatformInstanceID"},
 		{"unknown issuer", "Intel SGX Root CA", processorExt, `pck.issuer: want CN`},
-		{"no SGX extension", CNProcessorCA, nil, "want one SGX extension"},
-		{"malformed extension", CNProcessorCA, []byte{0x30, 0x00}, "want 5 or 7 entries, got 0"},
+		{"no SGX extension", cnProcessorCA, nil, "want one SGX extension"},
+		{"malformed extension", cnProcessorCA, []byte{0x30, 0x00}, "want 5 or 7 entries, got 0"},
 	} {
 		_, err := ParsePCKExtensions(issuePCK(t, c.ca, c.ext))
 		if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), c.want) {
@@ -325,7 +325,7 @@ func TestCanonicalPCKExtensions(t *testing.T) {
 	if _, ok := parseCanonicalPCKExtensions(reordered); ok {
 		t.Error("the canonical reader accepted reordered entries")
 	}
-	if _, err := ParsePCKExtensionsDER(reordered); err != nil {
+	if _, err := parsePCKExtensionsDER(reordered); err != nil {
 		t.Errorf("reordered entries: %v", err)
 	}
 }

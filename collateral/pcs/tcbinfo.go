@@ -129,10 +129,10 @@ func ParseTCBInfo(body []byte) (*TCBInfo, error) {
 	return t, nil
 }
 
-// ParseTCBInfoValue parses a bare "tcbInfo" JSON value together with its
+// parseBareTCBInfo parses a bare "tcbInfo" JSON value together with its
 // signature (64 bytes r||s), as stored by tools that keep the two apart
 // (dcap-qvl's collateral JSON). raw must be exactly the signed bytes.
-func ParseTCBInfoValue(raw []byte, signature []byte) (*TCBInfo, error) {
+func parseBareTCBInfo(raw []byte, signature []byte) (*TCBInfo, error) {
 	if len(raw) > MaxJSONSize {
 		return nil, fieldErrorf("tcbInfo", "larger than %d bytes", MaxJSONSize)
 	}
@@ -538,9 +538,9 @@ func checkP256Signature(what string, signer *x509.Certificate, raw, sig []byte) 
 	return nil
 }
 
-// ModuleIdentity returns the TDX module identity for module major version
+// moduleIdentity returns the TDX module identity for module major version
 // ver ("TDX_%02X", compared case-insensitively as QVL does), or nil.
-func (t *TCBInfo) ModuleIdentity(ver byte) *TDXModuleIdentity {
+func (t *TCBInfo) moduleIdentity(ver byte) *TDXModuleIdentity {
 	want := fmt.Sprintf("TDX_%02X", ver)
 	for i := range t.TDXModuleIdentities {
 		if strings.EqualFold(t.TDXModuleIdentities[i].ID, want) {

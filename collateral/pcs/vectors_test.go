@@ -64,7 +64,7 @@ func TestPCKExtensionsVectors(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				wantCA := map[string]CA{CNPlatformCA: CAPlatform, CNProcessorCA: CAProcessor}[c.PCKChain[1].SubjectCN]
+				wantCA := map[string]CA{cnPlatformCA: CAPlatform, cnProcessorCA: CAProcessor}[c.PCKChain[1].SubjectCN]
 				if ca != wantCA {
 					t.Errorf("CA type %q, want %q (issuer %s)", ca, wantCA, c.PCKChain[1].SubjectCN)
 				}
@@ -72,11 +72,11 @@ func TestPCKExtensionsVectors(t *testing.T) {
 					t.Errorf("platform-only entries present=%v for CA %s", ext.PlatformInstanceID != nil, ca)
 				}
 				// Round trip through the encoder.
-				der, err := ext.Marshal()
+				der, err := ext.marshal()
 				if err != nil {
 					t.Fatal(err)
 				}
-				again, err := ParsePCKExtensionsDER(der)
+				again, err := parsePCKExtensionsDER(der)
 				if err != nil {
 					t.Fatalf("re-parse: %v", err)
 				}
@@ -437,11 +437,11 @@ func signerOf(t *testing.T, path string) *x509.Certificate {
 	}
 	// The Intel TDX sample lists the root first.
 	for _, c := range chain {
-		if c.Subject.CommonName == CNTCBSigning {
+		if c.Subject.CommonName == cnTCBSigning {
 			return c
 		}
 	}
-	t.Fatalf("%s: no %q certificate", path, CNTCBSigning)
+	t.Fatalf("%s: no %q certificate", path, cnTCBSigning)
 	return nil
 }
 
@@ -654,7 +654,7 @@ func TestCRLVectors(t *testing.T) {
 			b    []byte
 		}{
 			{"der", der},
-			{"pem", EncodeCRLPEM(&x509.RevocationList{Raw: der})},
+			{"pem", encodeCRLPEM(&x509.RevocationList{Raw: der})},
 			{"hex", []byte(hexs(der) + "\n")},
 			{"HEX", []byte(strings.ToUpper(hexs(der)))},
 		} {

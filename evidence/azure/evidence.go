@@ -51,14 +51,14 @@ type tpmQuoteJSON struct {
 	PCRs      []string `json:"pcrs"`
 }
 
-// MaxSize bounds the evidence JSON.
-const MaxSize = 1 << 20
+// maxSize bounds the evidence JSON.
+const maxSize = 1 << 20
 
 // Parse parses Trustee's Azure vTPM evidence JSON, versions 1 and 2. Keys
 // are exact and unique; version 0 (byte arrays, a PEM VCEK) is refused.
 func Parse(b []byte) (*Evidence, error) {
-	if len(b) > MaxSize {
-		return nil, malformed("%d bytes exceeds the limit of %d", len(b), MaxSize)
+	if len(b) > maxSize {
+		return nil, malformed("%d bytes exceeds the limit of %d", len(b), maxSize)
 	}
 	j, err := decodeTrustee(b)
 	if err != nil {

@@ -29,9 +29,9 @@ import (
 	"fmt"
 )
 
-// MaxSize bounds the log handed to Parse: CCEL log areas are at most a few
+// maxSize bounds the log handed to Parse: CCEL log areas are at most a few
 // MiB.
-const MaxSize = 16 << 20
+const maxSize = 16 << 20
 
 // Limits that keep a hostile log from costing much to parse.
 const (
@@ -116,8 +116,8 @@ var specIDSignature = []byte("Spec ID Event03\x00")
 // unused part of a CCEL log area); everything after that point must be the
 // same padding byte, so no record can hide behind the end marker.
 func Parse(b []byte) (*Log, error) {
-	if len(b) > MaxSize {
-		return nil, fmt.Errorf("%w: %d bytes exceeds the limit of %d", ErrFormat, len(b), MaxSize)
+	if len(b) > maxSize {
+		return nil, fmt.Errorf("%w: %d bytes exceeds the limit of %d", ErrFormat, len(b), maxSize)
 	}
 	r := reader{b: b, what: "log header: "}
 	l := &Log{Padding: -1}

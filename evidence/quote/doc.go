@@ -38,8 +38,9 @@
 //     Certification data therefore nests at most two levels deep.
 //   - a version 5 body_size must equal the size of its body_type, and the
 //     body type must match the header TEE type.
-//   - inputs shorter than [MinQuoteSize] (QVL's minimum) or longer than
-//     [MaxQuoteSize] are rejected.
+//   - inputs shorter than QVL's minimum quote (a header, an SGX report body
+//     and the smallest version 3 signature data) or longer than 64 KiB are
+//     rejected.
 //   - the content of a type 6 entry must be consumed exactly. Bytes inside
 //     signature_data after the outermost certification data are tolerated,
 //     as QVL tolerates them, and returned in [Signature.Extra]; no signature

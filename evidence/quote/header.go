@@ -37,13 +37,13 @@ const (
 	ECDSAPublicKeySize  = 64   // X||Y
 	v5BodyDescriptorLen = 6    // u16 body_type + u32 body_size
 
-	// MinQuoteSize is QVL's minimum quote length: header, SGX report body,
+	// minQuoteSize is QVL's minimum quote length: header, SGX report body,
 	// signature_data_len and the smallest version 3 signature data.
-	MinQuoteSize = HeaderSize + SGXReportBodySize + 4 +
+	minQuoteSize = HeaderSize + SGXReportBodySize + 4 +
 		ECDSASignatureSize + ECDSAPublicKeySize + SGXReportBodySize + ECDSASignatureSize + 2 + 2 + 4
-	// MaxQuoteSize caps the input accepted by [Parse], trailing bytes
+	// maxQuoteSize caps the input accepted by [Parse], trailing bytes
 	// included. Real quotes are about 5 KiB.
-	MaxQuoteSize = 64 << 10
+	maxQuoteSize = 64 << 10
 )
 
 // intelQEVendorID is the QE vendor ID of Intel's quoting enclaves,

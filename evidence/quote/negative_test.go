@@ -265,11 +265,11 @@ func TestParseTolerated(t *testing.T) {
 	})
 	t.Run("max size", func(t *testing.T) {
 		v4 := v4Quote(t)
-		b := make([]byte, MaxQuoteSize)
+		b := make([]byte, maxQuoteSize)
 		copy(b, v4)
 		q := mustParse(t, b)
-		if len(q.Trailing) != MaxQuoteSize-len(v4) {
-			t.Errorf("Trailing: want %d bytes, got %d", MaxQuoteSize-len(v4), len(q.Trailing))
+		if len(q.Trailing) != maxQuoteSize-len(v4) {
+			t.Errorf("Trailing: want %d bytes, got %d", maxQuoteSize-len(v4), len(q.Trailing))
 		}
 		wantParseErr(t, append(b, 0), ErrTooLarge, "quote size")
 	})

@@ -77,15 +77,15 @@ type Quote struct {
 
 // Parse decodes a quote. See the package documentation for the rules.
 func Parse(b []byte) (*Quote, error) {
-	if len(b) > MaxQuoteSize {
-		return nil, formatErr(ErrTooLarge, "quote size", fmt.Sprintf("at most %d bytes", MaxQuoteSize), fmt.Sprintf("%d bytes", len(b)))
+	if len(b) > maxQuoteSize {
+		return nil, formatErr(ErrTooLarge, "quote size", fmt.Sprintf("at most %d bytes", maxQuoteSize), fmt.Sprintf("%d bytes", len(b)))
 	}
 	h, err := parseHeader(b)
 	if err != nil {
 		return nil, err
 	}
-	if len(b) < MinQuoteSize {
-		return nil, formatErr(ErrTruncated, "quote size", fmt.Sprintf("at least %d bytes", MinQuoteSize), fmt.Sprintf("%d bytes", len(b)))
+	if len(b) < minQuoteSize {
+		return nil, formatErr(ErrTruncated, "quote size", fmt.Sprintf("at least %d bytes", minQuoteSize), fmt.Sprintf("%d bytes", len(b)))
 	}
 
 	buf := bytes.Clone(b)
@@ -310,7 +310,7 @@ func (q *Quote) bodySize() int {
 // in a type 6 entry for versions 4 and 5. Lengths must fit their fields
 // (u16 for QE auth data, u32 otherwise).
 func (q *Quote) Marshal() []byte {
-	b := make([]byte, 0, max(len(q.Raw), MinQuoteSize))
+	b := make([]byte, 0, max(len(q.Raw), minQuoteSize))
 	b = q.appendSigned(b)
 	sizeAt := len(b)
 	b = appendU32(b, 0)

@@ -12,8 +12,8 @@ import (
 // terminated by an all-zero entry; offsets are from the table's start.
 const (
 	certTableEntrySize = 24
-	// MaxCertTableSize bounds a certificate table.
-	MaxCertTableSize = 64 << 10
+	// maxCertTableSize bounds a certificate table.
+	maxCertTableSize = 64 << 10
 	maxCertTableRows = 64
 )
 
@@ -82,8 +82,8 @@ func (t *CertTable) Marshal() []byte {
 // inside the table, a known GUID may appear only once, and the table must
 // end with the all-zero entry.
 func ParseCertTable(b []byte) (*CertTable, error) {
-	if len(b) > MaxCertTableSize {
-		return nil, fmt.Errorf("snp: certificate table of %d bytes exceeds the limit of %d", len(b), MaxCertTableSize)
+	if len(b) > maxCertTableSize {
+		return nil, fmt.Errorf("snp: certificate table of %d bytes exceeds the limit of %d", len(b), maxCertTableSize)
 	}
 	t := &CertTable{}
 	slots := map[[16]byte]*[]byte{guidVCEK: &t.VCEK, guidVLEK: &t.VLEK, guidASK: &t.ASK, guidARK: &t.ARK, guidCRL: &t.CRL}

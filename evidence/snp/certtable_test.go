@@ -57,7 +57,7 @@ func TestParseCertTable(t *testing.T) {
 		"lying length": {func() []byte { b := bytes.Clone(good); binary.LittleEndian.PutUint32(b[20:], 1000); return b }(), "do not fit"},
 		"zero length":  {func() []byte { b := bytes.Clone(good); binary.LittleEndian.PutUint32(b[20:], 0); return b }(), "do not fit"},
 		"duplicate":    {buildTable(entries, [][16]byte{guidVCEK, guidVCEK}), "appears twice"},
-		"too large":    {make([]byte, MaxCertTableSize+1), "exceeds"},
+		"too large":    {make([]byte, maxCertTableSize+1), "exceeds"},
 		"empty":        {nil, "no terminating entry"},
 	} {
 		if _, err := ParseCertTable(tc.b); err == nil || !strings.Contains(err.Error(), tc.want) {

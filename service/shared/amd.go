@@ -52,11 +52,11 @@ func NewAMD(st store.Store, upstream kds.Provider, cfg Config) *AMD {
 	}
 }
 
-// AMDKey is the store key of a request, e.g.
+// amdStoreKey is the store key of a request, e.g.
 // "amd/Milan/VCEK/<128 hex digits of the chip ID>/7308000000000003" (the
 // TCB as a number, as in Request.String). Unlike Request.String it holds
 // the whole chip ID.
-func AMDKey(req kds.Request) (string, error) {
+func amdStoreKey(req kds.Request) (string, error) {
 	switch req.Product {
 	case snp.ProductMilan, snp.ProductGenoa, snp.ProductTurin:
 	default:
@@ -73,7 +73,7 @@ func AMDKey(req kds.Request) (string, error) {
 // and stores them. They are not expired; the same pointer is returned while
 // the stored bytes are unchanged. Callers must not modify them.
 func (a *AMD) Certificates(ctx context.Context, req kds.Request) (*kds.Certificates, error) {
-	key, err := AMDKey(req)
+	key, err := amdStoreKey(req)
 	if err != nil {
 		return nil, err
 	}

@@ -353,14 +353,14 @@ func TestAMDCorruptEntry(t *testing.T) {
 
 func TestAMDKey(t *testing.T) {
 	req := amdRequest(t)
-	got, err := AMDKey(req)
+	got, err := amdStoreKey(req)
 	if err != nil || got != amdKey(req) {
 		t.Errorf("key %q, %v; want %q", got, err, amdKey(req))
 	}
 	// Request.String abbreviates the chip ID; the key does not.
 	other := req
 	other.ChipID[20] ^= 1
-	if k, _ := AMDKey(other); k == got || other.String() != req.String() {
+	if k, _ := amdStoreKey(other); k == got || other.String() != req.String() {
 		t.Errorf("chips differing in the middle: keys %q and %q", k, got)
 	}
 	p := NewAMD(newFakeStore(), amdFailing(), Config{})
@@ -368,7 +368,7 @@ func TestAMDKey(t *testing.T) {
 		{Product: "Naples", SigningKey: snp.SigningKeyVCEK},
 		{Product: snp.ProductGenoa, SigningKey: snp.SigningKeyNone},
 	} {
-		if _, err := AMDKey(bad); err == nil {
+		if _, err := amdStoreKey(bad); err == nil {
 			t.Errorf("%+v accepted", bad)
 		}
 		if _, err := p.Certificates(t.Context(), bad); err == nil {

@@ -43,10 +43,10 @@ func NewIntel(st store.Store, upstream pcs.Provider, cfg Config) *Intel {
 	}
 }
 
-// IntelKey is the store key of a request, e.g.
+// intelStoreKey is the store key of a request, e.g.
 // "intel/sgx/00906ED50000/processor/standard"; an empty Update is
 // "standard".
-func IntelKey(req pcs.Request) (string, error) {
+func intelStoreKey(req pcs.Request) (string, error) {
 	if req.Update == "" {
 		req.Update = pcs.UpdateStandard
 	}
@@ -67,7 +67,7 @@ func IntelKey(req pcs.Request) (string, error) {
 // returned while the stored bytes are unchanged. Callers must not modify
 // it.
 func (i *Intel) Collateral(ctx context.Context, req pcs.Request) (*pcs.Collateral, error) {
-	key, err := IntelKey(req)
+	key, err := intelStoreKey(req)
 	if err != nil {
 		return nil, err
 	}

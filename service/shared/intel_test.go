@@ -468,7 +468,7 @@ func TestIntelKey(t *testing.T) {
 		{pcs.Request{TEE: pcs.TEESGX, FMSPC: [6]byte{0x00, 0x90, 0x6E, 0xD5}, CA: pcs.CAProcessor, Update: pcs.UpdateEarly},
 			"intel/sgx/00906ED50000/processor/early"},
 	} {
-		if got, err := IntelKey(tc.req); err != nil || got != tc.want {
+		if got, err := intelStoreKey(tc.req); err != nil || got != tc.want {
 			t.Errorf("%v: %q, %v; want %q", tc.req, got, err, tc.want)
 		}
 	}
@@ -478,7 +478,7 @@ func TestIntelKey(t *testing.T) {
 		{TEE: pcs.TEESGX, CA: "root"},
 		{TEE: pcs.TEESGX, CA: pcs.CAPlatform, Update: "late"},
 	} {
-		if _, err := IntelKey(req); err == nil {
+		if _, err := intelStoreKey(req); err == nil {
 			t.Errorf("%v: accepted", req)
 		}
 		if _, err := p.Collateral(t.Context(), req); err == nil {

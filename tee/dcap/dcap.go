@@ -139,7 +139,7 @@ func (cc *collateralCache) get(e *evidence.Endorsements) (*pcs.Collateral, error
 	if c, ok := cc.c.Get(key); ok {
 		return c, nil
 	}
-	c, err := FromEndorsements(e)
+	c, err := fromEndorsements(e)
 	if err != nil {
 		return nil, err
 	}
@@ -147,9 +147,9 @@ func (cc *collateralCache) get(e *evidence.Endorsements) (*pcs.Collateral, error
 	return c, nil
 }
 
-// FromEndorsements turns the Intel collateral carried in an RA-TLS
+// fromEndorsements turns the Intel collateral carried in an RA-TLS
 // endorsements extension into verifiable collateral.
-func FromEndorsements(e *evidence.Endorsements) (*pcs.Collateral, error) {
+func fromEndorsements(e *evidence.Endorsements) (*pcs.Collateral, error) {
 	c := &pcs.Collateral{Source: "certificate endorsements extension"}
 	var err error
 	steps := []struct {
