@@ -3,16 +3,11 @@ package service_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"io"
-	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -380,12 +375,11 @@ func registeredRoutes(t *testing.T) map[string]string {
 func probeServer(t *testing.T) (*httptest.Server, string) {
 	t.Helper()
 	st := storetest.Open(t, storetest.SQLite(t))
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cfg, err := service.Throwaway(service.Config{Store: st, Rate: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := service.New(context.Background(), service.Config{Store: st, Signer: key, Rate: -1,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv, err := service.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,11 +3,7 @@ package service_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"testing"
@@ -39,12 +35,11 @@ func (s *slowStore) AddAppraisals(ctx context.Context, a ...*store.Appraisal) er
 func TestGracefulShutdown(t *testing.T) {
 	simu := testSim(t)
 	st := &slowStore{Store: storetest.Open(t, storetest.SQLite(t)), entered: make(chan struct{}, 1), release: make(chan struct{})}
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	srv, err := service.New(context.Background(), service.Config{
-		Store: st, Signer: key, Rate: -1,
-		Verify: simu.VerifyOptions(nil),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	cfg, err := service.Throwaway(service.Config{Store: st, Rate: -1, Verify: simu.VerifyOptions(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := service.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

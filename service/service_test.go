@@ -3,16 +3,12 @@ package service_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -86,14 +82,9 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	if f.tdx, err = s.Attester("tdx", sim.Measurements{}); err != nil {
 		t.Fatal(err)
 	}
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	cfg := service.Config{
-		Store:  f.st,
-		Signer: key,
-		Verify: s.VerifyOptions(nil),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now:    f.clock,
-		Rate:   -1,
+	cfg, err := service.Throwaway(service.Config{Store: f.st, Verify: s.VerifyOptions(nil), Now: f.clock, Rate: -1})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if o.mutate != nil {
 		o.mutate(&cfg)

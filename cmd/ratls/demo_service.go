@@ -2,14 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,29 +37,25 @@ func demoService(cmd *cobra.Command, att *sim.Attester, trust ratls.VerifyOption
 		return err
 	}
 	defer st.Close()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
 	verify := trust
 	verify.Policy = referencePolicy(att)
-	srv, err := service.New(ctx, service.Config{
-		Store: st, Signer: key, Version: buildVersion().Version,
+	cfg, err := service.Throwaway(service.Config{
+		Store: st, Version: buildVersion().Version,
 		// The built-in policy has the simulated TEE's reference values, so
 		// the only reservation is the simulated root.
 		Verify: verify,
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := service.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln, service.ServeConfig{ShutdownGrace: 5 * time.Second}) }()
-	base := "http://" + ln.Addr().String()
+	base, wait, err := srv.ServeLoopback(ctx, 5*time.Second)
+	if err != nil {
+		return err
+	}
 	step("Verification service on %s (SQLite in %s)", base, dir)
 
 	// A relying party asks for a session, the TEE quotes its nonce, the
@@ -106,5 +96,5 @@ func demoService(cmd *cobra.Command, att *sim.Attester, trust ratls.VerifyOption
 	fmt.Fprintf(w, "  The service says %s: the quote is genuine for the simulated root, but a simulated TEE is never affirming.\n", sub.Status)
 	fmt.Fprintf(w, "  Try it yourself: docs/service.md (ratls verifier serve).\n")
 	cancel()
-	return <-done
+	return wait()
 }

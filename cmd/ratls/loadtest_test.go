@@ -2,14 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -18,15 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/attest/sim"
 	"github.com/ratls/ratls/internal/loadgen"
 	"github.com/ratls/ratls/service"
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/store/storetest"
-	"github.com/ratls/ratls/tee"
-	"github.com/ratls/ratls/tee/dcap"
-	"github.com/ratls/ratls/verify/intel"
 )
 
 // runLoadtestCLI runs "ratls loadtest" with a deadline well above its
@@ -91,19 +81,11 @@ func externalService(t *testing.T, dir string, fail *atomic.Bool) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cfg, err := service.Throwaway(service.Config{Store: storetest.Open(t, storetest.SQLite(t)), Verify: s.VerifyOptions(nil), Rate: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := service.New(context.Background(), service.Config{
-		Store:  storetest.Open(t, storetest.SQLite(t)),
-		Signer: key,
-		Verify: ratls.VerifyOptions{
-			TEE: []tee.Options{&dcap.Options{Verifier: intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}}), Collateral: s.Provider()}},
-		},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Rate:   -1,
-	})
+	srv, err := service.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

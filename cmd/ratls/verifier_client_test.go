@@ -13,8 +13,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -68,16 +66,9 @@ func startRemoteService(t *testing.T, mutate func(*service.Config), wrap func(ht
 	t.Helper()
 	s := remoteSim(t)
 	st := storetest.Open(t, storetest.SQLite(t))
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cfg, err := service.Throwaway(service.Config{Store: st, Verify: s.VerifyOptions(nil), Rate: -1})
 	if err != nil {
 		t.Fatal(err)
-	}
-	cfg := service.Config{
-		Store:  st,
-		Signer: key,
-		Verify: s.VerifyOptions(nil),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Rate:   -1,
 	}
 	if mutate != nil {
 		mutate(&cfg)

@@ -2,13 +2,7 @@ package loadgen
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -18,14 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ratls/ratls"
 	"github.com/ratls/ratls/attest/sim"
 	"github.com/ratls/ratls/service"
 	"github.com/ratls/ratls/service/api"
 	"github.com/ratls/ratls/service/store/storetest"
-	"github.com/ratls/ratls/tee"
-	"github.com/ratls/ratls/tee/dcap"
-	"github.com/ratls/ratls/verify/intel"
 )
 
 var (
@@ -184,19 +174,11 @@ func TestRunPostgres(t *testing.T) {
 // answer some appraisals with a 500 once armed.
 func externalService(t *testing.T, s *sim.Sim, fail *atomic.Bool) string {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cfg, err := service.Throwaway(service.Config{Store: storetest.Open(t, storetest.SQLite(t)), Verify: s.VerifyOptions(nil), Rate: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := service.New(context.Background(), service.Config{
-		Store:  storetest.Open(t, storetest.SQLite(t)),
-		Signer: key,
-		Verify: ratls.VerifyOptions{
-			TEE: []tee.Options{&dcap.Options{Verifier: intel.NewVerifier(&intel.Config{ExtraRoots: []*x509.Certificate{s.Root()}}), Collateral: s.Provider()}},
-		},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Rate:   -1,
-	})
+	srv, err := service.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,12 +2,6 @@ package loadgen
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"io"
-	"log/slog"
-	"net"
 	"runtime/pprof"
 	"sync/atomic"
 	"time"
@@ -49,35 +43,29 @@ func (s *countingStore) FinishSession(ctx context.Context, id string, now time.T
 // and no logs. Its stop leaves db open.
 func startService(ctx context.Context, db store.Store, opt *ratls.VerifyOptions, version string) (*inProcessService, error) {
 	st := &countingStore{Store: db}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
 	// The service's goroutines, including those it starts, carry the
 	// profile label side=service.
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	var srv *service.Server
-	pprof.Do(sctx, pprof.Labels("side", "service"), func(context.Context) {
-		srv, err = service.New(ctx, service.Config{
-			Store: st, Signer: key, Verify: *opt, Rate: -1, Version: version,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		})
+	var url string
+	var wait func() error
+	var err error
+	pprof.Do(sctx, pprof.Labels("side", "service"), func(ctx context.Context) {
+		var cfg service.Config
+		if cfg, err = service.Throwaway(service.Config{Store: st, Verify: *opt, Rate: -1, Version: version}); err != nil {
+			return
+		}
+		var srv *service.Server
+		if srv, err = service.New(ctx, cfg); err != nil {
+			return
+		}
+		url, wait, err = srv.ServeLoopback(ctx, 10*time.Second)
 	})
 	if err != nil {
 		cancel()
-		ln.Close()
 		return nil, err
 	}
-	done := make(chan error, 1)
-	go pprof.Do(sctx, pprof.Labels("side", "service"), func(ctx context.Context) {
-		done <- srv.Serve(ctx, ln, service.ServeConfig{ShutdownGrace: 10 * time.Second})
-	})
-	return &inProcessService{url: "http://" + ln.Addr().String(), log: st, stop: func() {
+	return &inProcessService{url: url, log: st, stop: func() {
 		cancel()
-		<-done
+		_ = wait()
 	}}, nil
 }

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -88,16 +87,9 @@ func newFixture(t *testing.T, mutate func(*service.Config)) *fixture {
 func newServer(t *testing.T, st store.Store, mutate func(*service.Config)) *service.Server {
 	t.Helper()
 	s := testSim(t)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cfg, err := service.Throwaway(service.Config{Store: st, Verify: s.VerifyOptions(nil), Rate: -1})
 	if err != nil {
 		t.Fatal(err)
-	}
-	cfg := service.Config{
-		Store:  st,
-		Signer: key,
-		Verify: s.VerifyOptions(nil),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Rate:   -1,
 	}
 	if mutate != nil {
 		mutate(&cfg)
