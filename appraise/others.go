@@ -86,7 +86,7 @@ type CCAReference struct {
 	// PlatformKeys are the platform attestation keys (CPAKs) of the
 	// platforms this policy trusts, found by the instance ID the platform
 	// token names: Veraison's trust anchors. They come before the
-	// verifier's own key (ratls.VerifyOptions.CCAKey, --cca-cpak).
+	// verifier's own key (armcca.Options.Key, --cca-cpak).
 	PlatformKeys []CCAPlatformKey `json:"platform_keys,omitempty"`
 }
 

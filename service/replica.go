@@ -37,10 +37,10 @@ type ReplicaConfig struct {
 // ConfigureReplica completes cfg for one of any number of replicas sharing
 // cfg.Store, before New:
 //
-//   - verifiers that cfg.Verify lacks (Intel, AMD, CCA) are created with
-//     caches bounded by r.CacheBytes;
-//   - collateral sources that cfg.Verify lacks (Collateral,
-//     AMDCertificates) go through the store (package shared), each behind
+//   - verifiers that cfg.Verify.TEE lacks (dcap, sevsnp and armcca
+//     options' Verifier) are created with caches bounded by r.CacheBytes;
+//   - collateral sources that it lacks (dcap.Options.Collateral,
+//     sevsnp.Options.Certificates) go through the store (package shared), each behind
 //     an in-memory cache, so that collateral one replica fetched serves
 //     them all; each store call is bounded by cfg.StoreTimeout;
 //   - CacheStats and CollateralStats report these caches (named with the
