@@ -264,6 +264,11 @@ func (p *PeerVerifier) verifyAttestedAuthenticator(ctx context.Context, cs *tls.
 		return nil, fmt.Errorf("ratls: the %s's authenticator: %w", from, err)
 	}
 	leaf := a.Chain[0]
+	if from == exportedauth.Server && len(cs.PeerCertificates) > 0 && !bytes.Equal(leaf.Raw, cs.PeerCertificates[0].Raw) {
+		// Refused before anything is verified or reported: the server must
+		// attest the key it presented in the handshake.
+		return nil, errors.New("ratls: the server's authenticator is for another certificate than the one it presented in the handshake")
+	}
 	binder, err := AttestationBinder(cs, req.Context, leaf.RawSubjectPublicKeyInfo)
 	if err != nil {
 		return nil, err

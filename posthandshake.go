@@ -215,9 +215,6 @@ func (ph *PostHandshake) Client(ctx context.Context, conn *tls.Conn) (*ChannelVe
 			return nil, err
 		}
 		result, err = ph.Peers.verifyAttestedAuthenticator(ctx, cs, sess, exportedauth.Server, req, auth, ph.PassportKeys)
-		if err == nil && !bytes.Equal(result.Verification.Certificate.Raw, cs.PeerCertificates[0].Raw) {
-			err = errors.New("ratls: the server's authenticator is for another certificate than the one it presented in the handshake")
-		}
 		if err != nil {
 			// Tell a server that waits for this client's authenticator;
 			// one that does not has sent DONE already and gets nothing

@@ -414,8 +414,16 @@ func TestAuthenticatorForAnotherCertificateRefused(t *testing.T) {
 	a, b := newPHPlatform(t, true), newPHPlatform(t, true)
 	cfg := PostHandshakeServerConfig(a.iss) // handshake with a's certificate
 	addr, _ := servePH(t, cfg, (&PostHandshake{Issuer: b.iss}).Server)
-	if _, err := dialPH(t, addr, b.verifier()); err == nil || !strings.Contains(err.Error(), "another certificate") {
+	pv := b.verifier()
+	var reported []*Verification
+	pv.OnVerified = func(v *Verification) { reported = append(reported, v) }
+	if _, err := dialPH(t, addr, pv); err == nil || !strings.Contains(err.Error(), "another certificate") {
 		t.Fatalf("authenticator for another certificate: %v", err)
+	}
+	// The hook must not hear of a verification for a connection that is
+	// then refused: a log of it would read "accepted".
+	if len(reported) != 0 {
+		t.Fatalf("OnVerified reported %d verifications (accepted: %v) of a refused connection", len(reported), reported[0].Accepted())
 	}
 }
 

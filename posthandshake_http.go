@@ -165,9 +165,5 @@ func (ph *PostHandshake) attestOverHTTP(ctx context.Context, conn *tls.Conn, add
 		// nothing but the answer.
 		return nil, fmt.Errorf("ratls: %s: the server sent %d bytes after its answer", WellKnownAttestationPath, br.Buffered())
 	}
-	v, err := ph.Peers.verifyAttestedAuthenticator(ctx, &cs, sess, exportedauth.Server, req, body, ph.PassportKeys)
-	if err == nil && !bytes.Equal(v.Verification.Certificate.Raw, cs.PeerCertificates[0].Raw) {
-		err = errors.New("ratls: the server's authenticator is for another certificate than the one it presented in the handshake")
-	}
-	return v, err
+	return ph.Peers.verifyAttestedAuthenticator(ctx, &cs, sess, exportedauth.Server, req, body, ph.PassportKeys)
 }
