@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ratls/ratls/evidence"
+	"github.com/ratls/ratls/internal/lru"
 	azureverify "github.com/ratls/ratls/verify/azure"
 	"github.com/ratls/ratls/verify/checks"
 	"github.com/ratls/ratls/verify/measuredboot"
@@ -254,8 +255,13 @@ func (p *Policy) AppraiseMeasuredBoot(a *Appraisal, facts *measuredboot.Facts, w
 		text(CheckBootCmdline, strings.Join(m.Cmdline, " | "), func(s string) bool { return slices.Contains(m.Cmdline, s) })
 	}
 	if m.CmdlinePattern != "" {
-		re := regexp.MustCompile("^(?:" + m.CmdlinePattern + ")$")
-		text(CheckBootCmdlinePatt, m.CmdlinePattern, re.MatchString)
+		re, err := wholeMatch(m.CmdlinePattern)
+		if err != nil {
+			// A policy built in Go need not have been validated.
+			reject(CheckBootCmdlinePatt, "a valid regular expression", m.CmdlinePattern, "measured_boot.cmdline_pattern: "+err.Error())
+		} else {
+			text(CheckBootCmdlinePatt, m.CmdlinePattern, re.MatchString)
+		}
 	}
 	if m.RequireSecureBoot {
 		switch {
@@ -281,13 +287,35 @@ func (p *Policy) AppraiseMeasuredBoot(a *Appraisal, facts *measuredboot.Facts, w
 	}
 }
 
+// allows reports whether a runtime event is one the policy lists. A
+// pattern that does not compile allows nothing.
 func (m *MeasuredBootReference) allows(e measuredboot.RuntimeEvent) bool {
 	for _, r := range m.RuntimeEvents {
-		if r.Domain == e.Domain && r.Operation == e.Operation && regexp.MustCompile("^(?:"+r.ContentPattern+")$").MatchString(e.Content) {
+		if r.Domain != e.Domain || r.Operation != e.Operation {
+			continue
+		}
+		if re, err := wholeMatch(r.ContentPattern); err == nil && re.MatchString(e.Content) {
 			return true
 		}
 	}
 	return false
+}
+
+// patterns holds the compiled whole-string forms of the policies'
+// patterns: a policy is appraised many times, its patterns compiled once.
+var patterns = lru.NewEntries[string, *regexp.Regexp](1024)
+
+// wholeMatch compiles pattern to match whole strings only.
+func wholeMatch(pattern string) (*regexp.Regexp, error) {
+	if re, ok := patterns.Get(pattern); ok {
+		return re, nil
+	}
+	re, err := regexp.Compile("^(?:" + pattern + ")$")
+	if err != nil {
+		return nil, err
+	}
+	patterns.Add(pattern, re, 0)
+	return re, nil
 }
 
 // AppraisePCRs applies the vtpm section to the PCRs a vTPM quote vouches

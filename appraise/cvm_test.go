@@ -1,6 +1,7 @@
 package appraise
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -144,5 +145,26 @@ func TestVTPMPolicy(t *testing.T) {
 	p.AppraisePCRs(a, map[int][]byte{7: make([]byte, 32)})
 	if rs := reasonsOf(a, CheckVTPMPCRs); len(rs) != 2 || rs[0].Check != "vtpm.pcrs[7]" || rs[1].Actual != "not quoted" {
 		t.Errorf("%+v", a.Reasons)
+	}
+}
+
+// A policy built in Go is not necessarily validated: a pattern that does
+// not compile refuses, it does not panic, and allows no runtime event.
+func TestMeasuredBootBadPatternRefuses(t *testing.T) {
+	facts := &measuredboot.Facts{
+		Cmdline: &measuredboot.Component{Digest: kernelB, Text: "ro"},
+		Runtime: []measuredboot.RuntimeEvent{{Domain: "d", Operation: "o", Content: "("}},
+	}
+	p := &Policy{MeasuredBoot: &MeasuredBootReference{CmdlinePattern: "(", RuntimeEvents: []RuntimeEventReference{{Domain: "d", Operation: "o", ContentPattern: "("}}}}
+	a := NewAppraisal("")
+	p.AppraiseMeasuredBoot(a, facts, "")
+	var got []string
+	for _, r := range a.Reasons {
+		if r.Status == Contraindicated {
+			got = append(got, r.Check)
+		}
+	}
+	if !slices.Contains(got, CheckBootCmdlinePatt) || !slices.Contains(got, CheckBootRuntime) {
+		t.Fatalf("want %s and %s refused, got %+v", CheckBootCmdlinePatt, CheckBootRuntime, a.Reasons)
 	}
 }
