@@ -156,11 +156,11 @@ func (r *Result) pinAzure(item *evidence.Item) error {
 	r.Policy.VTPM = &appraise.VTPMReference{PCRs: pcrs}
 	r.Warnings = append(r.Warnings, "PCR 10 (IMA) and PCRs 11-23 are not pinned: they vary between boots or hold nothing")
 	if ev.EventLog != nil {
-		bank := measuredboot.Bank{Alg: eventlog.SHA256, TPM: true}
+		selected := make(map[int][]byte, len(ev.Quote.Selected))
 		for i, idx := range ev.Quote.Selected {
-			bank.Registers = append(bank.Registers, measuredboot.Register{Index: uint32(idx), Name: "PCR" + strconv.Itoa(idx), Value: ev.Quote.PCRs[i]})
+			selected[idx] = ev.Quote.PCRs[i]
 		}
-		return r.pinLog(ev.EventLog, bank)
+		return r.pinLog(ev.EventLog, measuredboot.PCRSet(eventlog.SHA256, selected))
 	}
 	return nil
 }

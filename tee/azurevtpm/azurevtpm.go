@@ -9,7 +9,6 @@ package azurevtpm
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 
 	"github.com/ratls/ratls/appraise"
@@ -101,18 +100,7 @@ func replay(r *tee.Result, it *evidence.Item) {
 			Status: appraise.Contraindicated})
 		return
 	}
-	r.ReplayEventLog(it, log, bank(r.PCRs), "the vTPM quote's PCRs")
-}
-
-// bank is the SHA-256 PCRs a verified vTPM quote holds, by index.
-func bank(pcrs map[int][]byte) measuredboot.Bank {
-	b := measuredboot.Bank{Alg: eventlog.SHA256, TPM: true}
-	for i := 0; i < 24; i++ {
-		if v, ok := pcrs[i]; ok {
-			b.Registers = append(b.Registers, measuredboot.Register{Index: uint32(i), Name: fmt.Sprintf("PCR%d", i), Value: v})
-		}
-	}
-	return b
+	r.ReplayEventLog(it, log, measuredboot.PCRSet(eventlog.SHA256, r.PCRs), "the vTPM quote's PCRs")
 }
 
 func (family) Submodules(it *evidence.Item, r *tee.Result, _ *appraise.Policy) map[string]*ear.Appraisal {

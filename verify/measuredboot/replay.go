@@ -21,6 +21,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 
@@ -76,6 +78,16 @@ func PCRs(alg eventlog.Alg, pcrs [][]byte) Bank {
 	b := Bank{Alg: alg, TPM: true}
 	for i, v := range pcrs {
 		b.Registers = append(b.Registers, Register{Index: uint32(i), Name: fmt.Sprintf("PCR%d", i), Value: v})
+	}
+	return b
+}
+
+// PCRSet returns the bank of the TPM PCRs given by index: those a TPM
+// quote selected, which need not be contiguous.
+func PCRSet(alg eventlog.Alg, pcrs map[int][]byte) Bank {
+	b := Bank{Alg: alg, TPM: true}
+	for _, i := range slices.Sorted(maps.Keys(pcrs)) {
+		b.Registers = append(b.Registers, Register{Index: uint32(i), Name: fmt.Sprintf("PCR%d", i), Value: pcrs[i]})
 	}
 	return b
 }
