@@ -45,8 +45,8 @@ const (
 	// draft leaves it to IANA; 0xFFFF is in the range TLS reserves for
 	// private use, and the other implementation we know of uses it too.
 	ExtensionCMWAttestation uint16 = 0xFFFF
-	// LabelCMWAttestation is the exporter label of the attestation binder.
-	LabelCMWAttestation = "EXPORTER-cmw-attestation"
+	// labelCMWAttestation is the exporter label of the attestation binder.
+	labelCMWAttestation = "EXPORTER-cmw-attestation"
 	// RuleChannelClaims names the binding of post-handshake evidence in
 	// Verification.Binding: the claims buffer the report data commits to
 	// names the binder and the authenticator key's hash.
@@ -90,9 +90,9 @@ func AttestationBinder(cs *tls.ConnectionState, requestContext, spki []byte) ([]
 	if err != nil {
 		return nil, err
 	}
-	ev, err := cs.ExportKeyingMaterial(LabelCMWAttestation, requestContext, binderExporterSize)
+	ev, err := cs.ExportKeyingMaterial(labelCMWAttestation, requestContext, binderExporterSize)
 	if err != nil {
-		return nil, fmt.Errorf("ratls: exporter %q: %w", LabelCMWAttestation, err)
+		return nil, fmt.Errorf("ratls: exporter %q: %w", labelCMWAttestation, err)
 	}
 	d := h.New()
 	d.Write(spki)
@@ -112,18 +112,18 @@ func suiteHashAlg(cs *tls.ConnectionState) (evidence.HashAlg, error) {
 	return evidence.SHA256, nil
 }
 
-// MarshalCMWAttestation encodes a CMW as cmw_attestation extension data:
+// marshalCMWAttestation encodes a CMW as cmw_attestation extension data:
 // struct { opaque cmw_data<1..2^16-1>; } CMWAttestation.
-func MarshalCMWAttestation(c []byte) ([]byte, error) {
+func marshalCMWAttestation(c []byte) ([]byte, error) {
 	if len(c) == 0 || len(c) > 1<<16-1 {
 		return nil, fmt.Errorf("ratls: cmw_attestation: cmw_data must be 1 to 65535 bytes, got %d", len(c))
 	}
 	return append([]byte{byte(len(c) >> 8), byte(len(c))}, c...), nil
 }
 
-// ParseCMWAttestation decodes cmw_attestation extension data and returns
+// parseCMWAttestation decodes cmw_attestation extension data and returns
 // the CMW it carries, checked to be a well-formed CBOR or JSON CMW.
-func ParseCMWAttestation(data []byte) (*cmw.CMW, error) {
+func parseCMWAttestation(data []byte) (*cmw.CMW, error) {
 	if len(data) < 2 {
 		return nil, fmt.Errorf("cmw_attestation: want a 2-byte length and cmw_data, got %d bytes", len(data))
 	}
@@ -175,7 +175,7 @@ func (i *Issuer) attestedAuthenticator(ctx context.Context, cs *tls.ConnectionSt
 		if err != nil {
 			return nil, err
 		}
-		data, err := MarshalCMWAttestation(c)
+		data, err := marshalCMWAttestation(c)
 		if err != nil {
 			return nil, err
 		}
@@ -310,7 +310,7 @@ func attestationCMW(a *exportedauth.Authenticator) (*cmw.CMW, error) {
 	if !ok {
 		return nil, errors.New("no cmw_attestation extension")
 	}
-	return ParseCMWAttestation(data)
+	return parseCMWAttestation(data)
 }
 
 // checkAuthenticatorChain checks what can be checked of an authenticator's
@@ -381,7 +381,7 @@ func (p *PeerVerifier) verifyChannelEvidence(ctx context.Context, cs *tls.Connec
 			actual = hex.EncodeToString(item.Claims.Nonce)
 		}
 		v.Appraisal.Reject(CheckChannelBinder, checks.InstanceIdentity, hex.EncodeToString(binder), actual,
-			"the evidence is bound to another connection or request (binder = Hash(certificate key || exporter \""+LabelCMWAttestation+"\" of this connection and request)): replayed or relayed")
+			"the evidence is bound to another connection or request (binder = Hash(certificate key || exporter \""+labelCMWAttestation+"\" of this connection and request)): replayed or relayed")
 	}
 	alg, _ := suiteHashAlg(cs)
 	if want := alg.Sum(leaf.RawSubjectPublicKeyInfo); item.Claims.PubKeyHashAlg != alg || !bytes.Equal(item.Claims.PubKeyHash, want) {

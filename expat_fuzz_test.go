@@ -14,7 +14,7 @@ import (
 func FuzzParseCMWAttestation(f *testing.F) {
 	f.Add([]byte{0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := ParseCMWAttestation(data)
+		c, err := parseCMWAttestation(data)
 		if err != nil {
 			return
 		}
@@ -26,11 +26,11 @@ func FuzzParseCMWAttestation(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := MarshalCMWAttestation(b)
+		again, err := marshalCMWAttestation(b)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ParseCMWAttestation(again); err != nil {
+		if _, err := parseCMWAttestation(again); err != nil {
 			t.Fatalf("re-encoded cmw_attestation does not parse: %v", err)
 		}
 		evidence.ParseRaw(c.Value)

@@ -157,7 +157,7 @@ func forgeEvidence(t *testing.T, tp *testPlatform, binder, keySPKI []byte) []byt
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := MarshalCMWAttestation(c)
+	data, err := marshalCMWAttestation(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,17 +310,17 @@ func TestWrongBinderRefused(t *testing.T) {
 			return forgeEvidence(t, victim.tp, binderWith(t, cs, "Attestation Binding", req.Context, spki), spki)
 		}},
 		{"another request's context", CheckChannelBinder, func(t *testing.T, cs *tls.ConnectionState, req *exportedauth.Request) []byte {
-			return forgeEvidence(t, victim.tp, binderWith(t, cs, LabelCMWAttestation, []byte("another context"), spki), spki)
+			return forgeEvidence(t, victim.tp, binderWith(t, cs, labelCMWAttestation, []byte("another context"), spki), spki)
 		}},
 		{"another connection's exporter", CheckChannelBinder, func(t *testing.T, _ *tls.ConnectionState, req *exportedauth.Request) []byte {
 			_, other := askGenuine(t, genuine, req.Marshal())
-			return forgeEvidence(t, victim.tp, binderWith(t, &other, LabelCMWAttestation, req.Context, spki), spki)
+			return forgeEvidence(t, victim.tp, binderWith(t, &other, labelCMWAttestation, req.Context, spki), spki)
 		}},
 		{"binder over another key", CheckChannelBinder, func(t *testing.T, cs *tls.ConnectionState, req *exportedauth.Request) []byte {
-			return forgeEvidence(t, victim.tp, binderWith(t, cs, LabelCMWAttestation, req.Context, otherSPKI), spki)
+			return forgeEvidence(t, victim.tp, binderWith(t, cs, labelCMWAttestation, req.Context, otherSPKI), spki)
 		}},
 		{"key hash of another key", CheckChannelKey, func(t *testing.T, cs *tls.ConnectionState, req *exportedauth.Request) []byte {
-			return forgeEvidence(t, victim.tp, binderWith(t, cs, LabelCMWAttestation, req.Context, spki), otherSPKI)
+			return forgeEvidence(t, victim.tp, binderWith(t, cs, labelCMWAttestation, req.Context, spki), otherSPKI)
 		}},
 	} {
 		addr := attackerServer(t, leaked, func(t *testing.T, cs *tls.ConnectionState, sess *exportedauth.Session, req *exportedauth.Request) []byte {
@@ -333,7 +333,7 @@ func TestWrongBinderRefused(t *testing.T) {
 	// The control: the same forgery with every value right is accepted,
 	// so each refusal above is due to its one wrong value.
 	addr := attackerServer(t, leaked, func(t *testing.T, cs *tls.ConnectionState, sess *exportedauth.Session, req *exportedauth.Request) []byte {
-		return resignAuthenticator(t, sess, req, leaked, forgeEvidence(t, victim.tp, binderWith(t, cs, LabelCMWAttestation, req.Context, spki), spki))
+		return resignAuthenticator(t, sess, req, leaked, forgeEvidence(t, victim.tp, binderWith(t, cs, labelCMWAttestation, req.Context, spki), spki))
 	})
 	if _, err := dialPH(t, addr, victim.verifier()); err != nil {
 		t.Fatalf("control: %v", err)
@@ -350,7 +350,7 @@ func TestWrongContextRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return resignAuthenticator(t, sess, other, leaked, forgeEvidence(t, victim.tp, binderWith(t, cs, LabelCMWAttestation, other.Context, spki), spki))
+		return resignAuthenticator(t, sess, other, leaked, forgeEvidence(t, victim.tp, binderWith(t, cs, labelCMWAttestation, other.Context, spki), spki))
 	})
 	if _, err := dialPH(t, addr, victim.verifier()); err == nil || !strings.Contains(err.Error(), "certificate_request_context: want") {
 		t.Fatalf("authenticator for another context: %v", err)
@@ -528,31 +528,31 @@ func TestPassportRefusals(t *testing.T) {
 }
 
 func TestCMWAttestationCodec(t *testing.T) {
-	if _, err := MarshalCMWAttestation(nil); err == nil {
+	if _, err := marshalCMWAttestation(nil); err == nil {
 		t.Error("empty cmw_data accepted")
 	}
-	if _, err := MarshalCMWAttestation(make([]byte, 1<<16)); err == nil {
+	if _, err := marshalCMWAttestation(make([]byte, 1<<16)); err == nil {
 		t.Error("oversized cmw_data accepted")
 	}
 	rec, _ := (&cmw.CMW{Kind: cmw.KindRecord, Format: cmw.FormatJSON, MediaType: MediaTypeEvidence, Value: []byte{1, 2, 3}}).Marshal()
-	data, err := MarshalCMWAttestation(rec)
+	data, err := marshalCMWAttestation(rec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if data[0] != 0 || int(data[1]) != len(rec) {
 		t.Fatalf("length prefix: %x", data[:2])
 	}
-	c, err := ParseCMWAttestation(data)
+	c, err := parseCMWAttestation(data)
 	if err != nil || c.MediaType != MediaTypeEvidence || string(c.Value) != "\x01\x02\x03" {
 		t.Fatalf("parsed: %+v %v", c, err)
 	}
 	coll, _ := (&cmw.CMW{Kind: cmw.KindCollection, Format: cmw.FormatJSON, Entries: []cmw.Entry{{Label: cmw.TextLabel("a"), CMW: &cmw.CMW{Kind: cmw.KindRecord, Format: cmw.FormatJSON, MediaType: "a/b", Value: []byte{1}}}}}).Marshal()
-	collData, _ := MarshalCMWAttestation(coll)
+	collData, _ := marshalCMWAttestation(coll)
 	for name, in := range map[string][]byte{
 		"nothing": nil, "one byte": {0}, "empty cmw_data": {0, 0}, "short": append([]byte{0, 9}, rec...),
 		"long": append(append([]byte{}, data...), 0), "not a CMW": {0, 3, 1, 2, 3}, "collection": collData,
 	} {
-		if _, err := ParseCMWAttestation(in); err == nil {
+		if _, err := parseCMWAttestation(in); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -572,10 +572,10 @@ func TestMutualClientForgeryRefused(t *testing.T) {
 		binder      func(cs *tls.ConnectionState, req *exportedauth.Request) []byte
 	}{
 		{"binder of another context", CheckChannelBinder, func(cs *tls.ConnectionState, _ *exportedauth.Request) []byte {
-			return binderWith(t, cs, LabelCMWAttestation, []byte("another context"), spki)
+			return binderWith(t, cs, labelCMWAttestation, []byte("another context"), spki)
 		}},
 		{"control", "", func(cs *tls.ConnectionState, req *exportedauth.Request) []byte {
-			return binderWith(t, cs, LabelCMWAttestation, req.Context, spki)
+			return binderWith(t, cs, labelCMWAttestation, req.Context, spki)
 		}},
 	} {
 		c, err := tls.Dial("tcp", addr, PostHandshakeClientConfig())

@@ -21,8 +21,8 @@ import (
 // Only server attestation: HTTP gives the server no way to ask.
 const (
 	WellKnownAttestationPath      = "/.well-known/ratls/attestation"
-	MediaTypeAuthenticatorRequest = "application/vnd.ratls.authenticator-request"
-	MediaTypeAuthenticator        = "application/vnd.ratls.authenticator"
+	mediaTypeAuthenticatorRequest = "application/vnd.ratls.authenticator-request"
+	mediaTypeAuthenticator        = "application/vnd.ratls.authenticator"
 )
 
 // Handler serves POST WellKnownAttestationPath with this side's attested
@@ -42,15 +42,15 @@ func (ph *PostHandshake) Handler(next http.Handler) http.Handler {
 		}
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			http.Error(w, "POST a "+MediaTypeAuthenticatorRequest, http.StatusMethodNotAllowed)
+			http.Error(w, "POST a "+mediaTypeAuthenticatorRequest, http.StatusMethodNotAllowed)
 			return
 		}
 		if r.TLS == nil || r.TLS.Version != tls.VersionTLS13 {
 			http.Error(w, "post-handshake attestation needs TLS 1.3", http.StatusBadRequest)
 			return
 		}
-		if ct := r.Header.Get("Content-Type"); ct != MediaTypeAuthenticatorRequest {
-			http.Error(w, fmt.Sprintf("Content-Type: want %s, got %q", MediaTypeAuthenticatorRequest, ct), http.StatusUnsupportedMediaType)
+		if ct := r.Header.Get("Content-Type"); ct != mediaTypeAuthenticatorRequest {
+			http.Error(w, fmt.Sprintf("Content-Type: want %s, got %q", mediaTypeAuthenticatorRequest, ct), http.StatusUnsupportedMediaType)
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, exportedauth.MaxMessageSize))
@@ -76,7 +76,7 @@ func (ph *PostHandshake) Handler(next http.Handler) http.Handler {
 			http.Error(w, "attestation failed: "+err.Error(), http.StatusInternalServerError)
 			return
 		}
-		w.Header().Set("Content-Type", MediaTypeAuthenticator)
+		w.Header().Set("Content-Type", mediaTypeAuthenticator)
 		w.Header().Set("Cache-Control", "no-store")
 		w.Write(auth)
 	})
@@ -139,7 +139,7 @@ func (ph *PostHandshake) attestOverHTTP(ctx context.Context, conn *tls.Conn, add
 	if err != nil {
 		return nil, err
 	}
-	hreq.Header.Set("Content-Type", MediaTypeAuthenticatorRequest)
+	hreq.Header.Set("Content-Type", mediaTypeAuthenticatorRequest)
 	if err := hreq.Write(conn); err != nil {
 		return nil, err
 	}
@@ -156,8 +156,8 @@ func (ph *PostHandshake) attestOverHTTP(ctx context.Context, conn *tls.Conn, add
 	switch {
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("ratls: %s: the server answered %s: %s (does it serve post-handshake attestation?)", WellKnownAttestationPath, resp.Status, bytes.TrimSpace(body[:min(len(body), 200)]))
-	case resp.Header.Get("Content-Type") != MediaTypeAuthenticator:
-		return nil, fmt.Errorf("ratls: %s: Content-Type: want %s, got %q", WellKnownAttestationPath, MediaTypeAuthenticator, resp.Header.Get("Content-Type"))
+	case resp.Header.Get("Content-Type") != mediaTypeAuthenticator:
+		return nil, fmt.Errorf("ratls: %s: Content-Type: want %s, got %q", WellKnownAttestationPath, mediaTypeAuthenticator, resp.Header.Get("Content-Type"))
 	case len(body) > maxFrame:
 		return nil, fmt.Errorf("ratls: %s: the answer exceeds %d bytes", WellKnownAttestationPath, maxFrame)
 	case br.Buffered() > 0:

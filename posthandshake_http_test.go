@@ -77,8 +77,8 @@ func TestPostHandshakeHTTPHandlerErrors(t *testing.T) {
 	}{
 		{"GET", WellKnownAttestationPath, "", "", http.StatusMethodNotAllowed},
 		{"POST", WellKnownAttestationPath, "text/plain", "x", http.StatusUnsupportedMediaType},
-		{"POST", WellKnownAttestationPath, MediaTypeAuthenticatorRequest, "", http.StatusBadRequest},
-		{"POST", WellKnownAttestationPath, MediaTypeAuthenticatorRequest, "garbage", http.StatusBadRequest},
+		{"POST", WellKnownAttestationPath, mediaTypeAuthenticatorRequest, "", http.StatusBadRequest},
+		{"POST", WellKnownAttestationPath, mediaTypeAuthenticatorRequest, "garbage", http.StatusBadRequest},
 		{"GET", "/other", "", "", http.StatusNotFound},
 	} {
 		req, _ := http.NewRequest(tc.method, "https://"+addr+tc.path, strings.NewReader(tc.body))

@@ -6,7 +6,7 @@
 //
 // Package evidence reads evidence wrapped in CMWs with it, and ratls's
 // post-handshake attestation carries its evidence or attestation result in
-// one (ratls.MarshalCMWAttestation).
+// one (the cmw_attestation extension).
 //
 // A CMW is a tree. Its leaves are
 //
