@@ -65,12 +65,12 @@ func (a HashAlg) Sum(data []byte) []byte {
 
 // Claim names defined by Interoperable RA-TLS.
 const (
-	ClaimPubKeyHash = "pubkey-hash"
-	ClaimNonce      = "nonce"
+	claimPubKeyHash = "pubkey-hash"
+	claimNonce      = "nonce"
 )
 
-// MaxClaimsSize bounds a claims buffer. Real ones are 50–200 bytes.
-const MaxClaimsSize = 16 << 10
+// maxClaimsSize bounds a claims buffer. Real ones are 50–200 bytes.
+const maxClaimsSize = 16 << 10
 
 // Claims is a decoded Interoperable RA-TLS claims buffer:
 //
@@ -103,8 +103,8 @@ func (c *Claims) UnknownNames() []string {
 // with text keys, no duplicates, a well-formed pubkey-hash entry (mandatory),
 // and an optional byte-string nonce.
 func ParseClaims(b []byte) (*Claims, error) {
-	if len(b) > MaxClaimsSize {
-		return nil, fmt.Errorf("claims buffer: %d bytes exceeds the limit of %d", len(b), MaxClaimsSize)
+	if len(b) > maxClaimsSize {
+		return nil, fmt.Errorf("claims buffer: %d bytes exceeds the limit of %d", len(b), maxClaimsSize)
 	}
 	if len(b) == 0 || b[0]>>5 != majorMap {
 		return nil, fmt.Errorf("claims buffer: want a CBOR map, got %s", cborMajor(b))
@@ -116,11 +116,11 @@ func ParseClaims(b []byte) (*Claims, error) {
 	c := &Claims{Raw: bytes.Clone(b)}
 	for name, raw := range m {
 		switch name {
-		case ClaimPubKeyHash:
+		case claimPubKeyHash:
 			if err := c.parsePubKeyHash(raw); err != nil {
 				return nil, err
 			}
-		case ClaimNonce:
+		case claimNonce:
 			n, err := decodeBytes(raw, "claims buffer: nonce")
 			if err != nil {
 				return nil, err
@@ -134,7 +134,7 @@ func ParseClaims(b []byte) (*Claims, error) {
 		}
 	}
 	if c.PubKeyHash == nil {
-		return nil, fmt.Errorf("claims buffer: no %q claim; the evidence would not bind any key", ClaimPubKeyHash)
+		return nil, fmt.Errorf("claims buffer: no %q claim; the evidence would not bind any key", claimPubKeyHash)
 	}
 	return c, nil
 }
@@ -184,9 +184,9 @@ func NewClaims(spki []byte, alg HashAlg, nonce []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := map[string][]byte{ClaimPubKeyHash: entry}
+	m := map[string][]byte{claimPubKeyHash: entry}
 	if nonce != nil {
-		m[ClaimNonce] = nonce
+		m[claimNonce] = nonce
 	}
 	return encMode.Marshal(m)
 }

@@ -15,8 +15,8 @@ const (
 	report2Size   = 1024 // sgx_report2_t / TDREPORT
 )
 
-// MaxRawSize bounds evidence handed to ParseRaw.
-const MaxRawSize = 1 << 20
+// maxRawSize bounds evidence handed to ParseRaw.
+const maxRawSize = 1 << 20
 
 // ParseRaw recognises and parses evidence that arrives without a
 // certificate: a DCAP quote, an SGX report, a TDREPORT, a SEV-SNP report, an
@@ -32,8 +32,8 @@ func parseRaw(b []byte, depth int) ([]*Item, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("evidence: empty input")
 	}
-	if len(b) > MaxRawSize {
-		return nil, fmt.Errorf("evidence: %d bytes exceeds the limit of %d", len(b), MaxRawSize)
+	if len(b) > maxRawSize {
+		return nil, fmt.Errorf("evidence: %d bytes exceeds the limit of %d", len(b), maxRawSize)
 	}
 	switch {
 	case b[0]>>5 == majorTagged:

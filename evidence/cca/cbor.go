@@ -9,7 +9,7 @@ import (
 )
 
 // Limits applied to every CBOR item this package decodes. A token is at most
-// MaxTokenSize bytes, so these only cap structure, not total allocation.
+// maxTokenSize bytes, so these only cap structure, not total allocation.
 const (
 	maxNestedLevels  = 16
 	maxArrayElements = 1024

@@ -7,8 +7,8 @@ import (
 	cose "github.com/veraison/go-cose"
 )
 
-// TagCOSESign1 is the CBOR tag of a COSE_Sign1_Tagged message (RFC 9052).
-const TagCOSESign1 = 18
+// tagCOSESign1 is the CBOR tag of a COSE_Sign1_Tagged message (RFC 9052).
+const tagCOSESign1 = 18
 
 // COSE header label of the algorithm parameter (RFC 9052).
 const headerLabelAlg = 1
@@ -44,7 +44,7 @@ func parseSign1(raw []byte, field string) (*Sign1, error) {
 	if err := decMode.Unmarshal(raw, &tag); err != nil {
 		return nil, cborError(field, err)
 	}
-	if tag.Number != TagCOSESign1 {
+	if tag.Number != tagCOSESign1 {
 		return nil, &Error{Pkg: "cca", Kind: ErrWrongTag, Field: field, Want: "COSE_Sign1 tag 18", Got: fmt.Sprintf("tag %d", tag.Number)}
 	}
 	parts, err := decodeArray(tag.Content, field+": COSE_Sign1")

@@ -207,7 +207,7 @@ func splitVector(t testing.TB, raw []byte) parts {
 }
 
 func sign1(protected, payload, sig []byte) []byte {
-	return tagItem(TagCOSESign1, arrayItem(bstr(protected), mapItem(), bstr(payload), bstr(sig)))
+	return tagItem(tagCOSESign1, arrayItem(bstr(protected), mapItem(), bstr(payload), bstr(sig)))
 }
 
 func (p parts) platformToken() []byte {

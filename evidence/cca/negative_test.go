@@ -47,7 +47,7 @@ func TestParseTopLevelErrors(t *testing.T) {
 		want error
 	}{
 		{"empty", nil, ErrMalformed},
-		{"too large", append(bytes.Clone(good), make([]byte, MaxTokenSize)...), ErrTooLarge},
+		{"too large", append(bytes.Clone(good), make([]byte, maxTokenSize)...), ErrTooLarge},
 		{"untagged map", mapItem(pair{uintItem(KeyPlatformToken), bstr(plat)}), ErrWrongTag},
 		{"untagged COSE_Sign1", arrayItem(bstr(p.platformProtected), mapItem(), bstr(p.platform.encode()), bstr(p.platformSig)), ErrWrongTag},
 		{"tag 400", tagItem(400, mapItem()), ErrWrongTag},
@@ -145,7 +145,7 @@ func TestParseCOSEErrors(t *testing.T) {
 	p := baseParts(t)
 	payload := p.platform.encode()
 	build := func(items ...[]byte) []byte {
-		return legacyCollection(tagItem(TagCOSESign1, arrayItem(items...)), p.realmToken())
+		return legacyCollection(tagItem(tagCOSESign1, arrayItem(items...)), p.realmToken())
 	}
 	prot, sig := bstr(p.platformProtected), bstr(p.platformSig)
 	cases := []struct {
@@ -155,7 +155,7 @@ func TestParseCOSEErrors(t *testing.T) {
 	}{
 		{"3 elements", build(prot, mapItem(), bstr(payload)), ErrMalformed},
 		{"5 elements", build(prot, mapItem(), bstr(payload), sig, sig), ErrMalformed},
-		{"not an array", legacyCollection(tagItem(TagCOSESign1, mapItem()), p.realmToken()), ErrMalformed},
+		{"not an array", legacyCollection(tagItem(tagCOSESign1, mapItem()), p.realmToken()), ErrMalformed},
 		{"protected not bstr", build(mapItem(pair{uintItem(1), intItem(-35)}), mapItem(), bstr(payload), sig), ErrMalformed},
 		{"empty protected header", build(bstr(nil), mapItem(), bstr(payload), sig), ErrMissingClaim},
 		{"protected without alg", build(bstr(mapItem(pair{uintItem(3), uintItem(0)})), mapItem(), bstr(payload), sig), ErrMissingClaim},

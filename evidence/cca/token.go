@@ -37,8 +37,8 @@ import (
 	"github.com/ratls/ratls/internal/fielderr"
 )
 
-// MaxTokenSize is the largest token Parse accepts, in bytes.
-const MaxTokenSize = 64 << 10
+// maxTokenSize is the largest token Parse accepts, in bytes.
+const maxTokenSize = 64 << 10
 
 // CBOR tags and keys of the token collection.
 const (
@@ -106,14 +106,14 @@ type RealmToken struct {
 }
 
 // Parse decodes a CCA attestation token in any of the three forms. The input
-// must be a single CBOR item of at most MaxTokenSize bytes. Errors are
+// must be a single CBOR item of at most 64 KiB. Errors are
 // *Error values wrapping one of the Err* sentinels.
 func Parse(b []byte) (*Token, error) {
 	if len(b) == 0 {
 		return nil, &Error{Pkg: "cca", Kind: ErrMalformed, Field: "token", Want: "a CBOR item", Got: "empty input"}
 	}
-	if len(b) > MaxTokenSize {
-		return nil, &Error{Pkg: "cca", Kind: ErrTooLarge, Field: "token", Want: fmt.Sprintf("at most %d bytes", MaxTokenSize),
+	if len(b) > maxTokenSize {
+		return nil, &Error{Pkg: "cca", Kind: ErrTooLarge, Field: "token", Want: fmt.Sprintf("at most %d bytes", maxTokenSize),
 			Got: fmt.Sprintf("%d bytes", len(b))}
 	}
 	const wantTag = "tag 907 (CMW collection), 399 (legacy collection) or 18 (platform token)"
@@ -129,7 +129,7 @@ func Parse(b []byte) (*Token, error) {
 		err error
 	)
 	switch top.Number {
-	case TagCOSESign1:
+	case tagCOSESign1:
 		t = &Token{Form: FormPlatformOnly, PlatformRaw: bytes.Clone(b)}
 	case TagCollectionLegacy:
 		t, err = parseCollection(top.Content, FormLegacy)

@@ -51,15 +51,15 @@ func majorName(m byte) string {
 // data item, no trailing bytes, nesting and sizes bounded. (Duplicate keys,
 // UTF-8 and types are checked by the walker, which reads every item that
 // matters.) Its nesting limit
-// leaves room for an outer tag, MaxDepth collections and a leaf, so that
+// leaves room for an outer tag, maxDepth collections and a leaf, so that
 // deeper collection nesting is reported by the walker with a precise message
 // when it is only slightly too deep.
 var wellformedMode = func() cbor.DecMode {
 	dm, err := cbor.DecOptions{
 		IndefLength:      cbor.IndefLengthForbidden,
-		MaxNestedLevels:  MaxDepth + 3,
+		MaxNestedLevels:  maxDepth + 3,
 		MaxArrayElements: 16,
-		MaxMapPairs:      MaxEntries + 1,
+		MaxMapPairs:      maxEntries + 1,
 	}.DecMode()
 	if err != nil {
 		panic("cmw: invalid CBOR decoding options: " + err.Error())
@@ -72,8 +72,8 @@ func checkInput(b []byte, what string) error {
 	if len(b) == 0 {
 		return malformed(what, "non-empty input", "empty input")
 	}
-	if len(b) > MaxSize {
-		return limitErr(what, fmt.Sprintf("at most %d bytes", MaxSize), len(b))
+	if len(b) > maxSize {
+		return limitErr(what, fmt.Sprintf("at most %d bytes", maxSize), len(b))
 	}
 	return nil
 }
@@ -95,7 +95,7 @@ func wellformed(b []byte) error {
 	)
 	switch {
 	case errors.As(err, &nested), errors.As(err, &arrays), errors.As(err, &maps):
-		fe.Want = fmt.Sprintf("at most %d nested levels, %d array elements and %d map pairs", MaxDepth+3, 16, MaxEntries+1)
+		fe.Want = fmt.Sprintf("at most %d nested levels, %d array elements and %d map pairs", maxDepth+3, 16, maxEntries+1)
 		fe.Kind = ErrLimit
 	case errors.As(err, &indef):
 		fe.Want = "definite-length encoding"
@@ -309,14 +309,14 @@ func parseCBORTag(b []byte, num uint64, off int) (*CMW, int, error) {
 }
 
 func parseCBORCollection(b []byte, n uint64, off, depth int) (*CMW, int, error) {
-	if depth > MaxDepth {
-		return nil, 0, limitErr("collection nesting", fmt.Sprintf("at most %d levels", MaxDepth), depth)
+	if depth > maxDepth {
+		return nil, 0, limitErr("collection nesting", fmt.Sprintf("at most %d levels", maxDepth), depth)
 	}
 	if n == 0 {
 		return nil, 0, malformed("collection", "at least one entry", "empty map")
 	}
-	if n > MaxEntries+1 {
-		return nil, 0, limitErr("collection", fmt.Sprintf("at most %d entries", MaxEntries), n)
+	if n > maxEntries+1 {
+		return nil, 0, limitErr("collection", fmt.Sprintf("at most %d entries", maxEntries), n)
 	}
 	c := &CMW{Kind: KindCollection, Format: FormatCBOR}
 	seen := make(map[Label]struct{}, n)
@@ -346,9 +346,9 @@ func parseCBORCollection(b []byte, n uint64, off, depth int) (*CMW, int, error) 
 				return nil, 0, err
 			}
 			off += m
-			if string(s) == CollectionTypeKey {
+			if string(s) == collectionTypeKey {
 				if hasType {
-					return nil, 0, malformed("collection", "unique keys", "duplicate "+CollectionTypeKey)
+					return nil, 0, malformed("collection", "unique keys", "duplicate "+collectionTypeKey)
 				}
 				hasType = true
 				t, m, err := readString(b[off:], majorText, "collection type (__cmwc_t)")
@@ -378,10 +378,10 @@ func parseCBORCollection(b []byte, n uint64, off, depth int) (*CMW, int, error) 
 		c.Entries = append(c.Entries, Entry{Label: label, CMW: child})
 	}
 	if len(c.Entries) == 0 {
-		return nil, 0, malformed("collection", "at least one entry besides "+CollectionTypeKey, "none")
+		return nil, 0, malformed("collection", "at least one entry besides "+collectionTypeKey, "none")
 	}
-	if len(c.Entries) > MaxEntries {
-		return nil, 0, limitErr("collection", fmt.Sprintf("at most %d entries", MaxEntries), len(c.Entries))
+	if len(c.Entries) > maxEntries {
+		return nil, 0, limitErr("collection", fmt.Sprintf("at most %d entries", maxEntries), len(c.Entries))
 	}
 	slices.SortFunc(c.Entries, func(x, y Entry) int { return compareCBORLabels(x.Label, y.Label) })
 	return c, off, nil
@@ -463,8 +463,8 @@ func kindOf(c *CMW) string {
 }
 
 func limitOutput(b []byte) ([]byte, error) {
-	if len(b) > MaxSize {
-		return nil, limitErr("encoded CMW", fmt.Sprintf("at most %d bytes", MaxSize), len(b))
+	if len(b) > maxSize {
+		return nil, limitErr("encoded CMW", fmt.Sprintf("at most %d bytes", maxSize), len(b))
 	}
 	return b, nil
 }
@@ -524,7 +524,7 @@ func appendCBOR(b []byte, c *CMW) []byte {
 		entries := slices.Clone(c.Entries)
 		if c.CollectionType != "" {
 			// nil CMW marks the collection type among the sorted keys.
-			entries = append(entries, Entry{Label: TextLabel(CollectionTypeKey)})
+			entries = append(entries, Entry{Label: TextLabel(collectionTypeKey)})
 		}
 		slices.SortFunc(entries, func(x, y Entry) int { return compareCBORLabels(x.Label, y.Label) })
 		b = appendHead(b, majorMap, uint64(len(entries)))

@@ -10,19 +10,19 @@ import (
 
 // Limits applied to every input and to every CMW before it is encoded.
 const (
-	// MaxSize is the largest serialized CMW accepted or produced, in bytes.
-	MaxSize = 256 << 10
-	// MaxDepth is the deepest nesting of collections: a top-level
+	// maxSize is the largest serialized CMW accepted or produced, in bytes.
+	maxSize = 256 << 10
+	// maxDepth is the deepest nesting of collections: a top-level
 	// collection is at depth 1, a collection inside it at depth 2, and so on.
-	MaxDepth = 8
-	// MaxEntries is the largest number of entries in one collection, not
+	maxDepth = 8
+	// maxEntries is the largest number of entries in one collection, not
 	// counting "__cmwc_t".
-	MaxEntries = 64
+	maxEntries = 64
 )
 
-// CollectionTypeKey is the reserved collection key whose value names the
+// collectionTypeKey is the reserved collection key whose value names the
 // collection type (an absolute URI or a dotted OID).
-const CollectionTypeKey = "__cmwc_t"
+const collectionTypeKey = "__cmwc_t"
 
 // Kind is the kind of a CMW node.
 type Kind int
@@ -293,14 +293,14 @@ func checkRecord(c *CMW, f Format) error {
 }
 
 func checkCollection(c *CMW, f Format, depth int) error {
-	if depth > MaxDepth {
-		return limitErr("collection nesting", fmt.Sprintf("at most %d levels", MaxDepth), depth)
+	if depth > maxDepth {
+		return limitErr("collection nesting", fmt.Sprintf("at most %d levels", maxDepth), depth)
 	}
 	switch n := len(c.Entries); {
 	case n == 0:
 		return malformed("collection", "at least one entry", "none")
-	case n > MaxEntries:
-		return limitErr("collection", fmt.Sprintf("at most %d entries", MaxEntries), n)
+	case n > maxEntries:
+		return limitErr("collection", fmt.Sprintf("at most %d entries", maxEntries), n)
 	}
 	if c.CollectionType != "" {
 		if err := checkCollectionType(c.CollectionType); err != nil {
@@ -331,8 +331,8 @@ func checkLabel(l Label, f Format) error {
 		}
 		return nil
 	}
-	if s == CollectionTypeKey {
-		return malformed("collection label", "not the reserved "+strconv.Quote(CollectionTypeKey), strconv.Quote(s))
+	if s == collectionTypeKey {
+		return malformed("collection label", "not the reserved "+strconv.Quote(collectionTypeKey), strconv.Quote(s))
 	}
 	if !utf8.ValidString(s) {
 		return malformed("collection label", "valid UTF-8", strconv.Quote(s))

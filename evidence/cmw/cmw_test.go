@@ -193,7 +193,7 @@ func TestMarshalErrors(t *testing.T) {
 		{"invalid UTF-8 label", coll(Entry{TextLabel("\xff"), ok}), FormatCBOR, ErrMalformed, "collection label: want valid UTF-8"},
 		{"bad collection type", &CMW{Kind: KindCollection, CollectionType: "x", Entries: []Entry{{IntLabel(1), ok}}}, FormatCBOR, ErrMalformed, `collection type (__cmwc_t): want absolute URI or dotted OID, got "x"`},
 		{"nested error", coll(Entry{TextLabel("a"), coll(Entry{IntLabel(2), &CMW{Kind: KindTag}})}), FormatCBOR, ErrMalformed, `entry "a"/2: tag number`},
-		{"too many entries", coll(make([]Entry, MaxEntries+1)...), FormatCBOR, ErrLimit, "collection: want at most 64 entries, got 65"},
+		{"too many entries", coll(make([]Entry, maxEntries+1)...), FormatCBOR, ErrLimit, "collection: want at most 64 entries, got 65"},
 
 		{"JSON tag", &CMW{Kind: KindTag, Tag: 1668612070}, FormatJSON, ErrMalformed, "tag: want CBOR serialization (JSON has no tag CMW), got JSON"},
 		{"JSON content-format", &CMW{Kind: KindRecord, HasContentFormat: true, ContentFormat: 30001, Value: []byte{1}}, FormatJSON, ErrMalformed, "record type: want media type (JSON records have no content-format), got 30001"},
@@ -319,10 +319,10 @@ func TestParseCBORTaggedErrors(t *testing.T) {
 	wantErr(t, err, ErrMalformed, "truncated input")
 	_, _, err = ParseCBORTagged(nil, 907)
 	wantErr(t, err, ErrMalformed, "tagged CBOR CMW: want non-empty input")
-	_, _, err = ParseCBORTagged(append([]byte{0xd9, 0x03, 0x8b}, nestCBOR(t, MaxDepth+1)...), 907)
+	_, _, err = ParseCBORTagged(append([]byte{0xd9, 0x03, 0x8b}, nestCBOR(t, maxDepth+1)...), 907)
 	wantErr(t, err, ErrLimit, "collection nesting")
-	if _, _, err := ParseCBORTagged(append([]byte{0xd9, 0x03, 0x8b}, nestCBOR(t, MaxDepth)...), 907); err != nil {
-		t.Errorf("depth %d under an outer tag: %v", MaxDepth, err)
+	if _, _, err := ParseCBORTagged(append([]byte{0xd9, 0x03, 0x8b}, nestCBOR(t, maxDepth)...), 907); err != nil {
+		t.Errorf("depth %d under an outer tag: %v", maxDepth, err)
 	}
 }
 

@@ -24,9 +24,9 @@
 // syntax, non-zero ind with only registered bits, TN tag range, byte-string
 // tag content, at least one entry, collection type syntax, unique keys), the
 // input is one complete value with no trailing bytes, and sizes are capped
-// ([MaxSize], [MaxDepth], [MaxEntries]). CBOR input must use definite
-// lengths but need not be in deterministic encoding; JSON input must be
-// valid UTF-8 without duplicate keys. Errors are [*FormatError]s that name
+// (256 KiB, collections nested 8 deep, 64 entries each). CBOR input must
+// use definite lengths but need not be in deterministic encoding; JSON
+// input must be valid UTF-8 without duplicate keys. Errors are [*FormatError]s that name
 // the entry path, field, expected and found values, and wrap [ErrMalformed]
 // or [ErrLimit].
 //

@@ -15,7 +15,7 @@ var (
 	// CMW grammar of draft-ietf-rats-msg-wrap.
 	ErrMalformed = errors.New("cmw: malformed")
 	// ErrLimit: the input is larger, deeper or wider than this package
-	// accepts (see [MaxSize], [MaxDepth] and [MaxEntries]).
+	// accepts: 256 KiB, collections nested 8 deep, 64 entries each.
 	ErrLimit = errors.New("cmw: limit exceeded")
 )
 

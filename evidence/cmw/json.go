@@ -176,8 +176,8 @@ func decodeBase64URL(s string) ([]byte, error) {
 }
 
 func parseJSONCollection(d *json.Decoder, depth int) (*CMW, error) {
-	if depth > MaxDepth {
-		return nil, limitErr("collection nesting", fmt.Sprintf("at most %d levels", MaxDepth), depth)
+	if depth > maxDepth {
+		return nil, limitErr("collection nesting", fmt.Sprintf("at most %d levels", maxDepth), depth)
 	}
 	c := &CMW{Kind: KindCollection, Format: FormatJSON}
 	seen := make(map[string]struct{})
@@ -198,14 +198,14 @@ func parseJSONCollection(d *json.Decoder, depth int) (*CMW, error) {
 			return nil, malformed("collection label", "unique keys", "duplicate "+strconv.Quote(key))
 		}
 		seen[key] = struct{}{}
-		if len(seen) > MaxEntries+1 {
-			return nil, limitErr("collection", fmt.Sprintf("at most %d entries", MaxEntries), "more")
+		if len(seen) > maxEntries+1 {
+			return nil, limitErr("collection", fmt.Sprintf("at most %d entries", maxEntries), "more")
 		}
 		tok, err = d.Token()
 		if err != nil {
 			return nil, jsonErr(err)
 		}
-		if key == CollectionTypeKey {
+		if key == collectionTypeKey {
 			s, ok := tok.(string)
 			if !ok {
 				return nil, malformed("collection type (__cmwc_t)", "string", jsonTypeName(tok))
@@ -224,10 +224,10 @@ func parseJSONCollection(d *json.Decoder, depth int) (*CMW, error) {
 		c.Entries = append(c.Entries, Entry{Label: label, CMW: child})
 	}
 	if len(c.Entries) == 0 {
-		return nil, malformed("collection", "at least one entry besides "+CollectionTypeKey, "none")
+		return nil, malformed("collection", "at least one entry besides "+collectionTypeKey, "none")
 	}
-	if len(c.Entries) > MaxEntries {
-		return nil, limitErr("collection", fmt.Sprintf("at most %d entries", MaxEntries), len(c.Entries))
+	if len(c.Entries) > maxEntries {
+		return nil, limitErr("collection", fmt.Sprintf("at most %d entries", maxEntries), len(c.Entries))
 	}
 	slices.SortFunc(c.Entries, func(x, y Entry) int { return compareJSONKeys(x.Label.text, y.Label.text) })
 	return c, nil
@@ -281,7 +281,7 @@ func appendJSON(b []byte, c *CMW) []byte {
 		entries := slices.Clone(c.Entries)
 		if c.CollectionType != "" {
 			// nil CMW marks the collection type among the sorted keys.
-			entries = append(entries, Entry{Label: TextLabel(CollectionTypeKey)})
+			entries = append(entries, Entry{Label: TextLabel(collectionTypeKey)})
 		}
 		slices.SortFunc(entries, func(x, y Entry) int { return compareJSONKeys(x.Label.text, y.Label.text) })
 		b = append(b, '{')

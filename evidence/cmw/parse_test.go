@@ -204,22 +204,22 @@ func nestJSON(depth int) []byte {
 }
 
 func TestDepthLimit(t *testing.T) {
-	c, err := ParseCBOR(nestCBOR(t, MaxDepth))
+	c, err := ParseCBOR(nestCBOR(t, maxDepth))
 	if err != nil {
-		t.Fatalf("depth %d: %v", MaxDepth, err)
+		t.Fatalf("depth %d: %v", maxDepth, err)
 	}
-	if _, err := ParseJSON(nestJSON(MaxDepth)); err != nil {
-		t.Fatalf("JSON depth %d: %v", MaxDepth, err)
+	if _, err := ParseJSON(nestJSON(maxDepth)); err != nil {
+		t.Fatalf("JSON depth %d: %v", maxDepth, err)
 	}
 	n := 0
 	_ = c.Walk(func(path []Label, _ *CMW) error { n = len(path); return nil })
-	if n != MaxDepth {
-		t.Errorf("leaf path length %d, want %d", n, MaxDepth)
+	if n != maxDepth {
+		t.Errorf("leaf path length %d, want %d", n, maxDepth)
 	}
 
-	_, err = ParseCBOR(nestCBOR(t, MaxDepth+1))
+	_, err = ParseCBOR(nestCBOR(t, maxDepth+1))
 	wantErr(t, err, ErrLimit, "collection nesting: want at most 8 levels, got 9")
-	_, err = ParseJSON(nestJSON(MaxDepth + 1))
+	_, err = ParseJSON(nestJSON(maxDepth + 1))
 	wantErr(t, err, ErrLimit, "collection nesting: want at most 8 levels, got 9")
 	_, err = ParseCBOR(nestCBOR(t, 40))
 	wantErr(t, err, ErrLimit, "CBOR: want at most 11 nested levels")
@@ -228,7 +228,7 @@ func TestDepthLimit(t *testing.T) {
 
 	// The encoder enforces the same limit.
 	deep := &CMW{Kind: KindRecord, Format: FormatCBOR, MediaType: "a/b", Value: []byte{0}}
-	for range MaxDepth + 1 {
+	for range maxDepth + 1 {
 		deep = &CMW{Kind: KindCollection, Format: FormatCBOR, Entries: []Entry{{IntLabel(1), deep}}}
 	}
 	_, err = deep.MarshalCBOR()
@@ -249,19 +249,19 @@ func TestEntriesLimit(t *testing.T) {
 		}
 		return cb, append(js, '}')
 	}
-	cb, js := build(MaxEntries)
+	cb, js := build(maxEntries)
 	if _, err := ParseCBOR(cb); err != nil {
-		t.Errorf("CBOR %d entries: %v", MaxEntries, err)
+		t.Errorf("CBOR %d entries: %v", maxEntries, err)
 	}
 	if _, err := ParseJSON(js); err != nil {
-		t.Errorf("JSON %d entries: %v", MaxEntries, err)
+		t.Errorf("JSON %d entries: %v", maxEntries, err)
 	}
-	cb, js = build(MaxEntries + 1)
+	cb, js = build(maxEntries + 1)
 	_, err := ParseCBOR(cb)
 	wantErr(t, err, ErrLimit, "collection: want at most 64 entries, got 65")
 	_, err = ParseJSON(js)
 	wantErr(t, err, ErrLimit, "collection: want at most 64 entries, got 65")
-	cb, js = build(MaxEntries + 2)
+	cb, js = build(maxEntries + 2)
 	_, err = ParseCBOR(cb)
 	wantErr(t, err, ErrLimit, "map pairs")
 	_, err = ParseJSON(js)
@@ -278,7 +278,7 @@ func appendHeadForTest(base byte, n int) []byte {
 }
 
 func TestSizeLimit(t *testing.T) {
-	big := make([]byte, MaxSize+1)
+	big := make([]byte, maxSize+1)
 	big[0] = 0x82
 	_, err := ParseCBOR(big)
 	wantErr(t, err, ErrLimit, "CBOR CMW: want at most 262144 bytes, got 262145")
@@ -289,17 +289,17 @@ func TestSizeLimit(t *testing.T) {
 	wantErr(t, err, ErrLimit, "at most 262144 bytes")
 
 	// Encoding refuses to produce what parsing would refuse.
-	c := &CMW{Kind: KindRecord, Format: FormatCBOR, MediaType: "a/b", Value: make([]byte, MaxSize)}
+	c := &CMW{Kind: KindRecord, Format: FormatCBOR, MediaType: "a/b", Value: make([]byte, maxSize)}
 	_, err = c.MarshalCBOR()
 	wantErr(t, err, ErrLimit, "encoded CMW: want at most 262144 bytes")
 	_, err = c.MarshalJSON()
 	wantErr(t, err, ErrLimit, "encoded CMW")
 
 	// Just inside the limit: 3 bytes of array and type, 5 of value head.
-	c.Value = make([]byte, MaxSize-1-4-5)
+	c.Value = make([]byte, maxSize-1-4-5)
 	out, err := c.MarshalCBOR()
-	if err != nil || len(out) != MaxSize {
-		t.Fatalf("MarshalCBOR: %d bytes, %v; want %d", len(out), err, MaxSize)
+	if err != nil || len(out) != maxSize {
+		t.Fatalf("MarshalCBOR: %d bytes, %v; want %d", len(out), err, maxSize)
 	}
 	if _, err := ParseCBOR(out); err != nil {
 		t.Errorf("ParseCBOR at the limit: %v", err)

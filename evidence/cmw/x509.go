@@ -16,7 +16,7 @@ import (
 var OIDExtension = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 1, 35}
 
 // maxExtensionSize bounds extnValue: the largest CMW plus a DER header.
-const maxExtensionSize = MaxSize + 8
+const maxExtensionSize = maxSize + 8
 
 // EncodeExtension returns the id-pe-cmw extnValue for c: an OCTET STRING
 // holding [CMW.MarshalCBOR] if c.Format is CBOR, or a UTF8String holding
