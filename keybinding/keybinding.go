@@ -85,9 +85,9 @@ func ClaimsBound(c *evidence.Claims, rd []byte) (rule string, ok bool) {
 	return evidence.RuleClaimsSHA256, false
 }
 
-// ClaimsBindingDetail explains a claims buffer that report data does not
+// claimsBindingDetail explains a claims buffer that report data does not
 // bind, with the expected and actual values.
-func ClaimsBindingDetail(c *evidence.Claims, rd []byte) string {
+func claimsBindingDetail(c *evidence.Claims, rd []byte) string {
 	h256 := sha256.Sum256(c.Raw)
 	return fmt.Sprintf("report_data: want SHA-256(claims-buffer) %x followed by zeros, got %s", h256, hex.EncodeToString(rd))
 }
@@ -99,7 +99,7 @@ func checkClaims(c *evidence.Claims, rd, spki []byte) evidence.Binding {
 	}
 	switch rule, ok := ClaimsBound(c, rd); {
 	case !ok:
-		return evidence.Binding{Status: evidence.BindingMismatch, Rule: rule, Detail: ClaimsBindingDetail(c, rd)}
+		return evidence.Binding{Status: evidence.BindingMismatch, Rule: rule, Detail: claimsBindingDetail(c, rd)}
 	case rule == evidence.RuleClaimsSHA384:
 		return evidence.Binding{Status: evidence.BindingOK, Rule: rule, Detail: "report_data = SHA-384(claims-buffer) (Intel SGX SDK TDX convention); pubkey-hash matches the certificate key"}
 	default:

@@ -1,0 +1,4 @@
+package keybinding
+
+// ClaimsBindingDetail lets the external tests check the mismatch detail.
+var ClaimsBindingDetail = claimsBindingDetail
