@@ -271,8 +271,8 @@ func (v *Verifier) verifyIssuer(product string, kind snp.SigningKey, certs []*x5
 				issuerRole, issuerRole, issuerCN, inter.Subject.CommonName, leafRole, issuerRole)
 		}
 	} else if v.roots.amd {
-		if inter = ASK(product); kind == snp.SigningKeyVLEK {
-			inter = ASVK(product)
+		if inter = genuineASK(product); kind == snp.SigningKeyVLEK {
+			inter = genuineASVK(product)
 		}
 	}
 	if inter == nil {

@@ -99,27 +99,27 @@ func mustLoadPair(name, wantIntermediate, wantARK string) (intermediate, ark *x5
 	return certs[0], certs[1]
 }
 
-// ARK returns the embedded AMD Root Key certificate of product ("Milan",
-// "Genoa" or "Turin"), or nil for an unknown product.
-func ARK(product string) *x509.Certificate {
+// genuineARK returns the embedded AMD Root Key certificate of product
+// ("Milan", "Genoa" or "Turin"), or nil for an unknown product.
+func genuineARK(product string) *x509.Certificate {
 	if p := amdRoots[product]; p != nil {
 		return p.ark
 	}
 	return nil
 }
 
-// ASK returns the embedded AMD SEV Signing Key certificate (the VCEK
-// issuer) of product, or nil for an unknown product.
-func ASK(product string) *x509.Certificate {
+// genuineASK returns the embedded AMD SEV Signing Key certificate (the
+// VCEK issuer) of product, or nil for an unknown product.
+func genuineASK(product string) *x509.Certificate {
 	if p := amdRoots[product]; p != nil {
 		return p.ask
 	}
 	return nil
 }
 
-// ASVK returns the embedded AMD SEV VLEK Signing Key certificate (the VLEK
-// issuer) of product, or nil for an unknown product.
-func ASVK(product string) *x509.Certificate {
+// genuineASVK returns the embedded AMD SEV VLEK Signing Key certificate
+// (the VLEK issuer) of product, or nil for an unknown product.
+func genuineASVK(product string) *x509.Certificate {
 	if p := amdRoots[product]; p != nil {
 		return p.asvk
 	}
@@ -162,7 +162,7 @@ type trustStore struct {
 // rootsFor returns the trusted ARKs of product: the genuine one first.
 func (ts *trustStore) rootsFor(product string) []*x509.Certificate {
 	var out []*x509.Certificate
-	if ark := ARK(product); ark != nil && ts.amd {
+	if ark := genuineARK(product); ark != nil && ts.amd {
 		out = append(out, ark)
 	}
 	for _, r := range ts.extra {
@@ -207,5 +207,5 @@ func (ts *trustStore) anchor(product string, c *x509.Certificate) (*x509.Certifi
 }
 
 func (ts *trustStore) describe(r *x509.Certificate, product string) Anchor {
-	return Anchor{Subject: r.Subject.CommonName, SPKISHA256: spkiHash(r), AMD: ts.amd && r == ARK(product)}
+	return Anchor{Subject: r.Subject.CommonName, SPKISHA256: spkiHash(r), AMD: ts.amd && r == genuineARK(product)}
 }

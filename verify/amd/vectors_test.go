@@ -247,22 +247,22 @@ func TestEmbeddedRoots(t *testing.T) {
 		return hex.EncodeToString(h[:])
 	}
 	for product, w := range want {
-		for i, c := range []*x509.Certificate{ARK(product), ASK(product), ASVK(product)} {
+		for i, c := range []*x509.Certificate{genuineARK(product), genuineASK(product), genuineASVK(product)} {
 			if got := hash(c); got != w[i] {
 				t.Errorf("%s certificate %d: SHA-256 want %s, got %s", product, i, w[i], got)
 			}
 		}
-		if ARK(product).Subject.CommonName != "ARK-"+product || ASK(product).Subject.CommonName != "SEV-"+product ||
-			ASVK(product).Subject.CommonName != "SEV-VLEK-"+product {
+		if genuineARK(product).Subject.CommonName != "ARK-"+product || genuineASK(product).Subject.CommonName != "SEV-"+product ||
+			genuineASVK(product).Subject.CommonName != "SEV-VLEK-"+product {
 			t.Errorf("%s: unexpected subject names", product)
 		}
 	}
-	if ARK("Naples") != nil || ASK("") != nil || ASVK("milan") != nil {
+	if genuineARK("Naples") != nil || genuineASK("") != nil || genuineASVK("milan") != nil {
 		t.Error("unknown products must have no roots")
 	}
 	for _, f := range []struct{ file, product string }{{"amd-roots/ask_ark_milan.pem", "Milan"}, {"amd-roots/ask_ark_genoa.pem", "Genoa"}} {
 		c := readPEMChain(t, f.file)
-		if !c[0].Equal(ASK(f.product)) || !c[1].Equal(ARK(f.product)) {
+		if !c[0].Equal(genuineASK(f.product)) || !c[1].Equal(genuineARK(f.product)) {
 			t.Errorf("%s differs from the embedded %s ASK/ARK", f.file, f.product)
 		}
 	}

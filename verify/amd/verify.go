@@ -306,7 +306,7 @@ func resolveProduct(r *Result, rep *snp.Report, option string, leaf *x509.Certif
 			rep.CPUIDFamilyID, rep.CPUIDModelID, rep.CPUIDStepping), p})
 	}
 	if option != "" {
-		if ARK(option) == nil {
+		if genuineARK(option) == nil {
 			r.Checks.Fail(CheckProduct, ErrUnsupported, "product option: want Milan, Genoa or Turin, got %q", option)
 			return "", false
 		}
@@ -319,7 +319,7 @@ func resolveProduct(r *Result, rep *snp.Report, option string, leaf *x509.Certif
 			return "", false
 		}
 		if name != "" {
-			if ARK(p) == nil {
+			if genuineARK(p) == nil {
 				r.Checks.Fail(CheckProduct, ErrUnsupported, "certificate productName: want Milan, Genoa or Turin (with an optional stepping suffix), got %q", name)
 				return "", false
 			}

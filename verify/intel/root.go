@@ -24,12 +24,12 @@ var intelRootPEM []byte
 
 var intelRoot = mustParseRoot(intelRootPEM)
 
-// IntelRootSPKISHA256 is the SHA-256 of the Intel SGX Root CA's
+// intelRootSPKISHA256 is the SHA-256 of the Intel SGX Root CA's
 // SubjectPublicKeyInfo, the value this package pins. Intel re-issued the
 // root certificate with the same key, so the key is the trust anchor; a
 // chain's root certificate must still be a copy of the embedded one or
 // correctly self-signed with that key.
-const IntelRootSPKISHA256 = "a0af031289f5d5d4132f9186068a7fc13628633ba235777472e29b6b6c67a49e"
+const intelRootSPKISHA256 = "a0af031289f5d5d4132f9186068a7fc13628633ba235777472e29b6b6c67a49e"
 
 // SimulatedOrganization is the organization (O) of the certificates of a
 // simulated TEE (package attest/sim). A chain ending in a root with this
@@ -45,14 +45,11 @@ func mustParseRoot(b []byte) *x509.Certificate {
 	if err != nil {
 		panic(err)
 	}
-	if got := spkiHash(c); got != IntelRootSPKISHA256 {
+	if got := spkiHash(c); got != intelRootSPKISHA256 {
 		panic("intel: embedded root key hash " + got)
 	}
 	return c
 }
-
-// IntelRootCA returns the embedded Intel SGX Root CA certificate.
-func IntelRootCA() *x509.Certificate { return intelRoot }
 
 func spkiHash(c *x509.Certificate) string {
 	h := sha256.Sum256(c.RawSubjectPublicKeyInfo)
@@ -135,7 +132,7 @@ func (ts *trustStore) match(c *x509.Certificate) (*x509.Certificate, error) {
 		return r, nil
 	}
 	return nil, fmt.Errorf("root %q with key SHA-256 %s is not a trusted root (want the Intel SGX Root CA %s%s)",
-		c.Subject.CommonName, spkiHash(c), IntelRootSPKISHA256, ts.extraHint())
+		c.Subject.CommonName, spkiHash(c), intelRootSPKISHA256, ts.extraHint())
 }
 
 func (ts *trustStore) extraHint() string {
