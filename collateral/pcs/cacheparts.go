@@ -3,10 +3,11 @@ package pcs
 import (
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/binary"
 	"slices"
 	"sync"
 	"unsafe"
+
+	"github.com/ratls/ratls/internal/contentkey"
 )
 
 // parts are the parts of collateral that a Cache's entries share. Intel's
@@ -63,7 +64,7 @@ func (p *parts) share(col *Collateral) (shared *Collateral, keys [][sha256.Size]
 	// that collateral sharing nothing with others is returned as it is.
 	own := map[[sha256.Size]byte]bool{}
 	add := func(v any, size int64, kind string, bytes ...[]byte) any {
-		key := partKey(kind, bytes...)
+		key := contentkey.Of(kind, bytes...)
 		keys = append(keys, key)
 		pt := p.m[key]
 		if pt == nil {
@@ -122,17 +123,4 @@ func (p *parts) release(keys [][sha256.Size]byte) {
 			}
 		}
 	}
-}
-
-// partKey identifies a part by its kind and bytes.
-func partKey(kind string, bytes ...[]byte) [sha256.Size]byte {
-	h := sha256.New()
-	h.Write([]byte(kind))
-	for _, b := range bytes {
-		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(b))))
-		h.Write(b)
-	}
-	var k [sha256.Size]byte
-	h.Sum(k[:0])
-	return k
 }

@@ -10,9 +10,7 @@ package dcap
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"sync"
@@ -22,6 +20,7 @@ import (
 	"github.com/ratls/ratls/ear"
 	"github.com/ratls/ratls/evidence"
 	"github.com/ratls/ratls/inspect"
+	"github.com/ratls/ratls/internal/contentkey"
 	"github.com/ratls/ratls/internal/lru"
 	"github.com/ratls/ratls/tee"
 	"github.com/ratls/ratls/verify/intel"
@@ -127,15 +126,7 @@ type collateralCache struct {
 }
 
 func (cc *collateralCache) get(e *evidence.Endorsements) (*pcs.Collateral, error) {
-	h := sha256.New()
-	for _, f := range [][]byte{e.TCBInfo, e.TCBInfoIssuerChain, e.PCKCRL, e.RootCACRL, e.PCKCRLIssuerChain, e.QEIdentity, e.QEIdentityIssuerChain} {
-		var n [8]byte
-		binary.BigEndian.PutUint64(n[:], uint64(len(f)))
-		h.Write(n[:])
-		h.Write(f)
-	}
-	var key [32]byte
-	h.Sum(key[:0])
+	key := contentkey.Of("endorsements", e.TCBInfo, e.TCBInfoIssuerChain, e.PCKCRL, e.RootCACRL, e.PCKCRLIssuerChain, e.QEIdentity, e.QEIdentityIssuerChain)
 	if c, ok := cc.c.Get(key); ok {
 		return c, nil
 	}

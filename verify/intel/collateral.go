@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/big"
@@ -12,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/ratls/ratls/collateral/pcs"
+	"github.com/ratls/ratls/internal/contentkey"
 )
 
 // verifiedCollateral is one collateral value with what verifying it
@@ -76,20 +76,6 @@ type signedFact struct {
 	revoked map[string]bool // a CRL's, when err is nil
 }
 
-// factKey identifies a signature check by what it is and every byte it
-// depends on.
-func factKey(kind string, parts ...[]byte) [sha256.Size]byte {
-	h := sha256.New()
-	h.Write([]byte(kind))
-	for _, p := range parts {
-		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(p))))
-		h.Write(p)
-	}
-	var k [sha256.Size]byte
-	h.Sum(k[:0])
-	return k
-}
-
 // signed returns the outcome of check, computing it on first use of key.
 func (v *Verifier) signed(key [sha256.Size]byte, check func() *signedFact) *signedFact {
 	if f, ok := v.facts.Get(key); ok {
@@ -107,7 +93,7 @@ func (v *Verifier) signed(key [sha256.Size]byte, check func() *signedFact) *sign
 // checkCRL checks that issuer signed crl, and returns the serial numbers
 // it revokes.
 func (v *Verifier) checkCRL(crl *x509.RevocationList, issuer *x509.Certificate) (map[string]bool, error) {
-	f := v.signed(factKey("crl", issuer.Raw, crl.Raw), func() *signedFact {
+	f := v.signed(contentkey.Of("crl", issuer.Raw, crl.Raw), func() *signedFact {
 		if err := crl.CheckSignatureFrom(issuer); err != nil {
 			return &signedFact{err: err}
 		}
@@ -118,7 +104,7 @@ func (v *Verifier) checkCRL(crl *x509.RevocationList, issuer *x509.Certificate) 
 
 // checkCertificate checks that by signed c.
 func (v *Verifier) checkCertificate(c, by *x509.Certificate) error {
-	return v.signed(factKey("certificate", by.Raw, c.Raw), func() *signedFact {
+	return v.signed(contentkey.Of("certificate", by.Raw, c.Raw), func() *signedFact {
 		return &signedFact{err: c.CheckSignatureFrom(by)}
 	}).err
 }
@@ -126,7 +112,7 @@ func (v *Verifier) checkCertificate(c, by *x509.Certificate) error {
 // checkDocument checks the signature of a TCB Info or QE Identity (raw,
 // sig) by signer with check.
 func (v *Verifier) checkDocument(kind string, signer *x509.Certificate, raw, sig []byte, check func() error) error {
-	return v.signed(factKey(kind, signer.Raw, raw, sig), func() *signedFact {
+	return v.signed(contentkey.Of(kind, signer.Raw, raw, sig), func() *signedFact {
 		return &signedFact{err: check()}
 	}).err
 }
