@@ -51,6 +51,7 @@ import (
 
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence/quote"
+	"github.com/ratls/ratls/internal/testvectors/dcapvectors"
 	"github.com/ratls/ratls/verify/intel"
 )
 
@@ -127,7 +128,7 @@ func TestDifferentialGoTDXGuest(t *testing.T) {
 	var v4, v5, withCollateral int
 	for _, vec := range gotdxTDXVectors(t) {
 		t.Run(vec.ID, func(t *testing.T) {
-			raw := readQuote(t, filepath.Join(vectorDir, vec.folder, vec.Quote), vec.Encoding)
+			raw := dcapvectors.Quote(t, filepath.Join(vectorDir, vec.folder, vec.Quote), vec.Encoding)
 			q, err := quote.Parse(raw)
 			if err != nil {
 				t.Fatalf("ratls quote.Parse: %v", err)
@@ -157,7 +158,7 @@ func TestDifferentialGoTDXGuest(t *testing.T) {
 			now := mustTime(t, vec.Pinned)
 			var coll *pcs.Collateral
 			if len(vec.Collateral) > 0 {
-				coll = loadCollateral(t, vec.folder, vec.Collateral, vec.SignChain)
+				coll = dcapvectors.IntelCollateral(t, vec.folder, vec.Collateral, vec.SignChain)
 			}
 			verifier := intel.NewVerifier(nil)
 			r, rerr := verifier.Verify(t.Context(), q, intel.Options{Now: now, Collateral: coll})
@@ -605,7 +606,7 @@ func benchVector(b *testing.B) (*gotdxVector, []byte) {
 	b.Helper()
 	for _, v := range gotdxTDXVectors(b) {
 		if v.ID == benchVectorID {
-			return v, readQuote(b, filepath.Join(vectorDir, v.folder, v.Quote), v.Encoding)
+			return v, dcapvectors.Quote(b, filepath.Join(vectorDir, v.folder, v.Quote), v.Encoding)
 		}
 	}
 	b.Fatalf("vector %s not found", benchVectorID)
@@ -622,7 +623,7 @@ func BenchmarkCompareGoTDXGuest(b *testing.B) {
 	now := mustTime(b, vec.Pinned)
 
 	b.Run("ratls", func(b *testing.B) {
-		coll := loadCollateral(b, vec.folder, vec.Collateral, vec.SignChain)
+		coll := dcapvectors.IntelCollateral(b, vec.folder, vec.Collateral, vec.SignChain)
 		v := intel.NewVerifier(nil)
 		opt := intel.Options{Now: now, Collateral: coll}
 		b.ReportAllocs()
@@ -663,6 +664,6 @@ func BenchmarkCompareGoTDXGuest(b *testing.B) {
 // TrustedRoots nil it logs a warning on every call.
 func intelRootPool(t testing.TB) *x509.CertPool {
 	roots := x509.NewCertPool()
-	roots.AddCert(pemChain(t, filepath.Join(vectorDir, "intel-roots", "Intel_SGX_Root_CA.pem"))[0])
+	roots.AddCert(dcapvectors.PEMChain(t, filepath.Join(vectorDir, "intel-roots", "Intel_SGX_Root_CA.pem"))[0])
 	return roots
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ratls/ratls/collateral/pcs"
 	"github.com/ratls/ratls/evidence/quote"
+	"github.com/ratls/ratls/internal/testvectors/dcapvectors"
 )
 
 // verifyBenchVector is a TDX v4 quote (UpToDate) with its complete
@@ -78,7 +79,7 @@ func BenchmarkVerify(b *testing.B) {
 // a precomputed SHA-256 digest. The quote is dcap-qvl's NEAR TDX v4 quote,
 // the one tests/differential's BenchmarkCompareGoTDXGuest verifies.
 func BenchmarkP256Verify(b *testing.B) {
-	raw := readQuote(b, filepath.Join(vectorDir, "dcap-qvl/near_tdx_quote.hex"), "hex")
+	raw := dcapvectors.Quote(b, filepath.Join(vectorDir, "dcap-qvl/near_tdx_quote.hex"), "hex")
 	q, err := quote.Parse(raw)
 	if err != nil {
 		b.Fatal(err)
