@@ -3,9 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -14,9 +11,7 @@ import (
 
 	"github.com/ratls/ratls/attest/sim"
 	"github.com/ratls/ratls/internal/loadgen"
-	"github.com/ratls/ratls/service"
-	"github.com/ratls/ratls/service/api"
-	"github.com/ratls/ratls/service/store/storetest"
+	"github.com/ratls/ratls/internal/loadgen/loadgentest"
 )
 
 // runLoadtestCLI runs "ratls loadtest" with a deadline well above its
@@ -73,40 +68,20 @@ func TestLoadtestText(t *testing.T) {
 	}
 }
 
-// externalService runs a service on httptest that trusts the simulation
-// in dir; fail makes it answer some appraisals with a 500 once armed.
+// TestLoadtestErrors checks that failed requests are reported by kind and
+// fail the run (exit 1), and that a service that cannot appraise the
+// simulated quotes is refused up front (exit 2).
+// externalService runs a service that trusts the simulation in dir (see
+// loadgentest.Service).
 func externalService(t *testing.T, dir string, fail *atomic.Bool) string {
 	t.Helper()
 	s, err := sim.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := service.Throwaway(service.Config{Store: storetest.Open(t, storetest.SQLite(t)), Verify: s.VerifyOptions(nil), Rate: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := service.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n atomic.Int64
-	h := srv.Handler()
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if fail != nil && fail.Load() && r.URL.Path == api.PathAttest && n.Add(1)%3 == 0 {
-			w.Header().Set("Content-Type", api.ProblemMedia)
-			w.WriteHeader(500)
-			fmt.Fprint(w, `{"type":"https://ratls.dev/problems/internal-error","title":"Internal error","status":500}`)
-			return
-		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() { hs.Close(); srv.Close() })
-	return hs.URL
+	return loadgentest.Service(t, s, fail)
 }
 
-// TestLoadtestErrors checks that failed requests are reported by kind and
-// fail the run (exit 1), and that a service that cannot appraise the
-// simulated quotes is refused up front (exit 2).
 func TestLoadtestErrors(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "sim")
 	if err := sim.Init(dir, sim.InitOptions{}); err != nil {

@@ -3,8 +3,6 @@ package loadgen
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
@@ -13,8 +11,7 @@ import (
 	"time"
 
 	"github.com/ratls/ratls/attest/sim"
-	"github.com/ratls/ratls/service"
-	"github.com/ratls/ratls/service/api"
+	"github.com/ratls/ratls/internal/loadgen/loadgentest"
 	"github.com/ratls/ratls/service/store/storetest"
 )
 
@@ -170,35 +167,8 @@ func TestRunPostgres(t *testing.T) {
 	checkReport(t, r, "in-process, PostgreSQL", false)
 }
 
-// externalService runs a service on httptest that trusts s; fail makes it
-// answer some appraisals with a 500 once armed.
-func externalService(t *testing.T, s *sim.Sim, fail *atomic.Bool) string {
-	t.Helper()
-	cfg, err := service.Throwaway(service.Config{Store: storetest.Open(t, storetest.SQLite(t)), Verify: s.VerifyOptions(nil), Rate: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := service.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n atomic.Int64
-	h := srv.Handler()
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if fail != nil && fail.Load() && r.URL.Path == api.PathAttest && n.Add(1)%3 == 0 {
-			w.Header().Set("Content-Type", api.ProblemMedia)
-			w.WriteHeader(500)
-			fmt.Fprint(w, `{"type":"https://ratls.dev/problems/internal-error","title":"Internal error","status":500}`)
-			return
-		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() { hs.Close(); srv.Close() })
-	return hs.URL
-}
-
 func TestRunExternal(t *testing.T) {
-	url := externalService(t, testSim(t), nil)
+	url := loadgentest.Service(t, testSim(t), nil)
 	cfg := testConfig(t)
 	cfg.Store, cfg.URL, cfg.Warmup = nil, url, 100*time.Millisecond
 	r, err := runBounded(t, cfg)
@@ -225,7 +195,7 @@ func TestRunExternal(t *testing.T) {
 // kind.
 func TestRunErrors(t *testing.T) {
 	var fail atomic.Bool
-	url := externalService(t, testSim(t), &fail)
+	url := loadgentest.Service(t, testSim(t), &fail)
 	cfg := testConfig(t)
 	cfg.Store, cfg.URL = nil, url
 	cfg.Duration, cfg.Warmup, cfg.Concurrency, cfg.Pool = 500*time.Millisecond, 0, 2, 4
