@@ -335,8 +335,8 @@ func verifyItem(ctx context.Context, item *evidence.Item, b *evidence.Binding, o
 		v.Appraisal = appraise.NewAppraisal(p.Name())
 		v.Appraisal.Add(appraise.Reason{Check: CheckVerifier, Category: checks.Hardware, State: checks.NotRun, Expected: "a DCAP quote, SEV-SNP report, Arm CCA token or Azure vTPM evidence", Actual: fmt.Sprintf("%s %s", item.TEE, item.Kind),
 			Message: v.Err.Error(), Status: appraise.Contraindicated})
-		p.AppraiseMeasuredBoot(v.Appraisal, nil, "no event log came with the evidence")
-		p.AppraisePCRs(v.Appraisal, nil)
+		// Sections on boot facts fail for want of them, as for any evidence.
+		(&tee.Result{Appraisal: v.Appraisal}).AppraiseCVM(p)
 		return v
 	}
 	in := &tee.Input{Now: o.Now, Policy: p, Binding: b, Peer: o.peer, Options: o.TEE}
